@@ -1,0 +1,274 @@
+//! Flags: list with the catalog's filters, create, read, edit, archive, revive, on and off.
+
+use super::{ApiError, ApiJson};
+use crate::app::AppState;
+use crate::authz::{Action, ProjectAccess};
+use crate::catalog::filter::CatalogFilter;
+use crate::catalog::service::{self, FlagInput, FlagPatch};
+use crate::catalog::store;
+use crate::db::begin_write;
+use crate::projects::service as projects;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub fn routes() -> Router<AppState> {
+    let flag = "/api/admin/projects/{project}/flags/{key}";
+    Router::new()
+        .route(
+            "/api/admin/projects/{project}/flags",
+            get(list_flags).post(create_flag),
+        )
+        .route(flag, get(get_flag).patch(patch_flag))
+        .route(&format!("{flag}/archive"), post(archive_flag))
+        .route(&format!("{flag}/revive"), post(revive_flag))
+        .route(
+            &format!("{flag}/environments/{{env}}/on"),
+            post(enable_flag),
+        )
+        .route(
+            &format!("{flag}/environments/{{env}}/off"),
+            post(disable_flag),
+        )
+}
+
+#[derive(Deserialize)]
+struct FlagPath {
+    #[allow(dead_code)]
+    project: String,
+    key: String,
+}
+
+#[derive(Deserialize)]
+struct FlagEnvPath {
+    #[allow(dead_code)]
+    project: String,
+    key: String,
+    env: String,
+}
+
+async fn list_flags(
+    State(app): State<AppState>,
+    access: ProjectAccess,
+    Query(filter): Query<CatalogFilter>,
+) -> Result<Json<Value>, ApiError> {
+    let mut conn = app.db.acquire().await?;
+    let page = store::search(&mut conn, &[access.project.id], &filter, None).await?;
+    let ids: Vec<i64> = page.flags.iter().map(|f| f.id).collect();
+    let mut tags = store::tags_of(&mut conn, &ids).await?;
+    let states = store::env_states(&mut conn, &ids).await?;
+    let flags: Vec<Value> = page
+        .flags
+        .into_iter()
+        .map(|f| {
+            let envs: Vec<_> = states.iter().filter(|s| s.flag_id == f.id).collect();
+            let t = tags.remove(&f.id).unwrap_or_default();
+            let mut v = json!(f);
+            v["tags"] = json!(t);
+            v["environments"] = json!(envs);
+            v
+        })
+        .collect();
+    Ok(Json(json!({
+        "flags": flags, "total": page.total, "page": filter.page(),
+        "pageSize": crate::catalog::filter::PAGE_SIZE,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct NewFlagBody {
+    key: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default, rename = "type")]
+    flag_type: String,
+    #[serde(default)]
+    value_type: String,
+    #[serde(default)]
+    owner: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    links: Vec<LinkBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkBody {
+    #[serde(default)]
+    kind: String,
+    url: String,
+}
+
+fn links(l: Vec<LinkBody>) -> Vec<(String, String)> {
+    l.into_iter().map(|l| (l.kind, l.url)).collect()
+}
+
+async fn create_flag(
+    State(app): State<AppState>,
+    access: ProjectAccess,
+    ApiJson(body): ApiJson<NewFlagBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    access.require(Action::CreateFlag)?;
+    let input = FlagInput {
+        key: body.key,
+        name: body.name,
+        description: body.description,
+        flag_type: body.flag_type,
+        value_type: body.value_type,
+        owner: body.owner.unwrap_or_default(),
+        tags: body.tags,
+        links: links(body.links),
+    };
+    let mut tx = begin_write(&app.db).await?;
+    let flag =
+        service::create_flag(&mut tx, access.actor(), &access.project, input, app.now()).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(json!({ "flag": flag }))))
+}
+
+async fn get_flag(
+    State(app): State<AppState>,
+    access: ProjectAccess,
+    Path(p): Path<FlagPath>,
+) -> Result<Json<Value>, ApiError> {
+    let mut conn = app.db.acquire().await?;
+    let flag = service::detail(&mut conn, &access.project, &p.key, app.now()).await?;
+    Ok(Json(json!({ "flag": flag })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchBody {
+    name: Option<String>,
+    description: Option<String>,
+    #[serde(rename = "type")]
+    flag_type: Option<String>,
+    owner: Option<String>,
+    tags: Option<Vec<String>>,
+    links: Option<Vec<LinkBody>>,
+}
+
+async fn patch_flag(
+    State(app): State<AppState>,
+    access: ProjectAccess,
+    Path(p): Path<FlagPath>,
+    ApiJson(body): ApiJson<PatchBody>,
+) -> Result<Json<Value>, ApiError> {
+    access.require(Action::EditFlag)?;
+    let patch = FlagPatch {
+        name: body.name,
+        description: body.description,
+        flag_type: body.flag_type,
+        owner: body.owner,
+        tags: body.tags,
+        links: body.links.map(links),
+    };
+    let mut tx = begin_write(&app.db).await?;
+    let flag = service::update_flag(
+        &mut tx,
+        access.actor(),
+        &access.project,
+        &p.key,
+        patch,
+        app.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(json!({ "flag": flag })))
+}
+
+async fn archive_flag(
+    state: State<AppState>,
+    access: ProjectAccess,
+    p: Path<FlagPath>,
+) -> Result<Json<Value>, ApiError> {
+    set_archived(state, access, p, true).await
+}
+
+async fn revive_flag(
+    state: State<AppState>,
+    access: ProjectAccess,
+    p: Path<FlagPath>,
+) -> Result<Json<Value>, ApiError> {
+    set_archived(state, access, p, false).await
+}
+
+async fn set_archived(
+    State(app): State<AppState>,
+    access: ProjectAccess,
+    Path(p): Path<FlagPath>,
+    archive: bool,
+) -> Result<Json<Value>, ApiError> {
+    access.require(Action::ArchiveFlag)?;
+    let mut tx = begin_write(&app.db).await?;
+    // Archiving removes the flag from every feed, so it counts as a change to each environment
+    // where it is on, protected ones included.
+    let detail = service::detail(&mut tx, &access.project, &p.key, app.now()).await?;
+    let live_protected = detail.environments.iter().any(|e| e.enabled && e.protected);
+    if archive {
+        access.require(Action::ChangeEnvironment {
+            protected: live_protected,
+        })?;
+    }
+    let flag = service::set_archived(
+        &mut tx,
+        access.actor(),
+        &access.project,
+        &p.key,
+        archive,
+        app.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(json!({ "flag": flag })))
+}
+
+async fn enable_flag(
+    state: State<AppState>,
+    access: ProjectAccess,
+    p: Path<FlagEnvPath>,
+) -> Result<Json<Value>, ApiError> {
+    toggle(state, access, p, true).await
+}
+
+async fn disable_flag(
+    state: State<AppState>,
+    access: ProjectAccess,
+    p: Path<FlagEnvPath>,
+) -> Result<Json<Value>, ApiError> {
+    toggle(state, access, p, false).await
+}
+
+async fn toggle(
+    State(app): State<AppState>,
+    access: ProjectAccess,
+    Path(p): Path<FlagEnvPath>,
+    on: bool,
+) -> Result<Json<Value>, ApiError> {
+    let mut tx = begin_write(&app.db).await?;
+    let env = projects::environment(&mut tx, &access.project, &p.env).await?;
+    access.require(Action::ChangeEnvironment {
+        protected: env.protected,
+    })?;
+    let changed = service::set_enabled(
+        &mut tx,
+        access.actor(),
+        &access.project,
+        &p.key,
+        &env,
+        on,
+        None,
+        app.now(),
+    )
+    .await?;
+    let flag = service::detail(&mut tx, &access.project, &p.key, app.now()).await?;
+    tx.commit().await?;
+    Ok(Json(json!({ "flag": flag, "changed": changed })))
+}

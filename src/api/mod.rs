@@ -1,0 +1,34 @@
+//! The admin JSON API for automation (`/api/admin/...`), authenticated by admin tokens.
+//! Errors answer `{"error": "<code>", "message": "<sentence>"}` with a 4xx and change nothing.
+
+mod audit;
+mod extract;
+mod flags;
+mod openapi;
+mod projects;
+
+pub use extract::{ApiError, ApiJson};
+
+use crate::app::AppState;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(projects::routes())
+        .merge(flags::routes())
+        .merge(audit::routes())
+        .merge(openapi::routes())
+        .with_state(state)
+}
+
+pub fn error_body(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({ "error": code, "message": message });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}

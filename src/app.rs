@@ -1,0 +1,110 @@
+//! The application: shared state, the router that merges `web`, `api` and the probes, and `serve`.
+
+use crate::auth::throttle::Throttle;
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::http;
+use axum::Router;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::SqliteStore;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub clock: SharedClock,
+    pub throttle: Arc<LoginThrottle>,
+    /// The hash of the one-time first-admin setup token, while there is no user yet.
+    pub setup_token: Arc<Mutex<Option<String>>>,
+}
+
+pub struct LoginThrottle {
+    pub per_account: Throttle,
+    pub per_address: Throttle,
+}
+
+impl AppState {
+    pub fn new(db: Db, settings: Settings, clock: SharedClock) -> Self {
+        let throttle = LoginThrottle {
+            per_account: Throttle::new(settings.login_burst, settings.login_window),
+            per_address: Throttle::new(settings.login_burst, settings.login_window),
+        };
+        AppState {
+            db,
+            settings: Arc::new(settings),
+            clock,
+            throttle: Arc::new(throttle),
+            setup_token: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+}
+
+pub async fn session_layer(
+    db: &Db,
+    settings: &Settings,
+) -> anyhow::Result<SessionManagerLayer<SqliteStore>> {
+    let store = SqliteStore::new(db.clone());
+    store.migrate().await?;
+    tokio::spawn({
+        use tower_sessions::ExpiredDeletion;
+        let store = store.clone();
+        async move {
+            if let Err(e) = store
+                .continuously_delete_expired(std::time::Duration::from_secs(300))
+                .await
+            {
+                tracing::warn!(error = %e, "expired-session clean-up stopped");
+            }
+        }
+    });
+    let name = if settings.secure_cookies {
+        "__Host-switchyard"
+    } else {
+        "switchyard"
+    };
+    let idle = time::Duration::seconds(settings.session_idle.as_secs() as i64);
+    Ok(SessionManagerLayer::new(store)
+        .with_name(name)
+        .with_secure(settings.secure_cookies)
+        .with_http_only(true)
+        // Lax so a link shared in chat opens signed in; every change also needs a CSRF token.
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(idle)))
+}
+
+pub async fn router(state: AppState) -> anyhow::Result<Router> {
+    let sessions = session_layer(&state.db, &state.settings).await?;
+    let web = crate::web::router(state.clone()).layer(sessions);
+    let app = Router::new()
+        .merge(web)
+        .merge(crate::api::router(state.clone()))
+        .merge(http::probes::router(state.clone()))
+        // An empty 404, given its body by `http::fill_empty_errors` as JSON or a page.
+        .fallback(|| async { axum::http::StatusCode::NOT_FOUND });
+    Ok(http::wrap(app, &state.settings))
+}
+
+/// Serves until `shutdown` resolves; in-flight requests finish first.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let app = router(state).await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    Ok(())
+}

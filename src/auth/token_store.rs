@@ -1,0 +1,175 @@
+//! API tokens in the database: created (secret shown once), listed, revoked — each audited.
+
+use super::tokens::{self, TokenKind};
+use crate::audit::{self, Actor, NewEntry};
+use crate::clock::stamp;
+use crate::error::{AppError, AppResult};
+use crate::projects::{Environment, Project};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::SqliteConnection;
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenInfo {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub display_prefix: String,
+    pub environment: Option<String>,
+    pub user: Option<String>,
+    pub created_by: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+pub struct NewToken<'a> {
+    pub kind: TokenKind,
+    pub name: &'a str,
+    pub environment: Option<&'a Environment>,
+    /// Admin tokens act as this user.
+    pub user: Option<(i64, &'a str)>,
+}
+
+pub struct Created {
+    pub secret: String,
+    pub info: TokenInfo,
+}
+
+pub fn check_name(name: &str) -> Result<String, String> {
+    let n = name.trim();
+    if n.is_empty() || n.chars().count() > 100 || n.chars().any(char::is_control) {
+        return Err("give the token a name of 1 to 100 characters".into());
+    }
+    Ok(n.to_string())
+}
+
+pub async fn create(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    project: &Project,
+    t: NewToken<'_>,
+    now: DateTime<Utc>,
+) -> AppResult<Created> {
+    let name = check_name(t.name).map_err(|m| AppError::invalid("name", m))?;
+    match (t.kind, t.environment, t.user) {
+        (TokenKind::Admin, _, None) => {
+            return Err(AppError::invalid(
+                "user",
+                "an admin token acts as a user; name one",
+            ))
+        }
+        (TokenKind::Client | TokenKind::Frontend, None, _) => {
+            return Err(AppError::invalid(
+                "environment",
+                "client and frontend tokens read one environment; choose it",
+            ))
+        }
+        _ => {}
+    }
+    // An admin token carries its user's powers: only admins may mint one for someone else.
+    if let Some((uid, _)) = t.user {
+        let for_self = actor.user_id == Some(uid);
+        if !for_self && !actor.is_admin {
+            return Err(AppError::forbidden(
+                "you may only create admin tokens that act as yourself",
+            ));
+        }
+    }
+    let env_key = t.environment.map(|e| e.key.as_str());
+    let secret = tokens::generate(t.kind, &project.key, env_key);
+    let id: i64 = sqlx::query_scalar(
+        "insert into api_tokens (secret_hash, display_prefix, kind, project_id, environment_id, user_id, \
+         name, created_by, created_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?) returning id",
+    )
+    .bind(&secret.hash)
+    .bind(&secret.display_prefix)
+    .bind(t.kind.as_str())
+    .bind(project.id)
+    .bind(t.environment.map(|e| e.id))
+    .bind(t.user.map(|u| u.0))
+    .bind(&name)
+    .bind(&actor.label)
+    .bind(stamp(now))
+    .fetch_one(&mut *conn)
+    .await?;
+    let info = by_id(&mut *conn, project, id).await?;
+    audit::append(
+        &mut *conn,
+        actor,
+        NewEntry::new(
+            "token.created",
+            format!("{} token {:?}", t.kind.as_str(), name),
+        )
+        .project(&project.key)
+        .after(serde_json::json!({
+            "name": name, "kind": t.kind.as_str(), "environment": env_key,
+            "user": t.user.map(|u| u.1), "prefix": info.display_prefix,
+        })),
+        now,
+    )
+    .await?;
+    Ok(Created {
+        secret: secret.secret,
+        info,
+    })
+}
+
+const SELECT: &str = "select t.id, t.name, t.kind, t.display_prefix, e.key as environment, \
+     u.email as user, t.created_by, t.created_at, t.last_used_at, t.revoked_at from api_tokens t \
+     left join environments e on e.id = t.environment_id left join users u on u.id = t.user_id";
+
+pub async fn by_id(
+    conn: &mut SqliteConnection,
+    project: &Project,
+    id: i64,
+) -> AppResult<TokenInfo> {
+    sqlx::query_as(&format!("{SELECT} where t.project_id = ? and t.id = ?"))
+        .bind(project.id)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| AppError::not_found("there is no such token in this project"))
+}
+
+pub async fn list(conn: &mut SqliteConnection, project: &Project) -> AppResult<Vec<TokenInfo>> {
+    Ok(sqlx::query_as(&format!(
+        "{SELECT} where t.project_id = ? order by t.revoked_at is not null, t.created_at desc"
+    ))
+    .bind(project.id)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn revoke(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    project: &Project,
+    id: i64,
+    now: DateTime<Utc>,
+) -> AppResult<TokenInfo> {
+    let info = by_id(&mut *conn, project, id).await?;
+    if info.revoked_at.is_some() {
+        return Err(AppError::conflict(
+            "token-revoked",
+            "this token is already revoked",
+        ));
+    }
+    sqlx::query("update api_tokens set revoked_at = ? where id = ?")
+        .bind(stamp(now))
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    audit::append(
+        &mut *conn,
+        actor,
+        NewEntry::new("token.revoked", format!("{} token {:?}", info.kind, info.name))
+            .project(&project.key)
+            .before(serde_json::json!({ "name": info.name, "prefix": info.display_prefix, "revoked": false }))
+            .after(serde_json::json!({ "revoked": true })),
+        now,
+    )
+    .await?;
+    by_id(conn, project, id).await
+}

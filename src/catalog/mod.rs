@@ -1,0 +1,8 @@
+//! The flag catalog: flags with their metadata, ownership, tags, links and per-environment state.
+
+pub mod filter;
+pub mod flag;
+pub mod service;
+pub mod store;
+
+pub use flag::{FlagType, ValueType};

@@ -1,0 +1,406 @@
+//! SQL of the catalog.
+
+use super::filter::{CatalogFilter, PAGE_SIZE};
+use crate::clock::stamp;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlagRow {
+    #[serde(skip)]
+    pub id: i64,
+    #[serde(skip)]
+    pub project_id: i64,
+    pub key: String,
+    pub name: String,
+    pub description: String,
+    #[serde(rename = "type")]
+    pub flag_type: String,
+    pub value_type: String,
+    #[serde(skip)]
+    pub owner_user_id: Option<i64>,
+    #[serde(skip)]
+    pub owner_team_id: Option<i64>,
+    /// `email` of the owning user or `team:key`.
+    pub owner: Option<String>,
+    pub created_by: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub archived_at: Option<String>,
+    pub version: i64,
+}
+
+const FLAG_SELECT: &str = "select f.id, f.project_id, f.key, f.name, f.description, f.flag_type, \
+     f.value_type, f.owner_user_id, f.owner_team_id, \
+     coalesce(ou.email, 'team:' || ot.key) as owner, \
+     f.created_by, f.created_at, f.updated_at, f.archived_at, f.version \
+     from flags f left join users ou on ou.id = f.owner_user_id \
+     left join teams ot on ot.id = f.owner_team_id";
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvState {
+    #[serde(skip)]
+    pub flag_id: i64,
+    #[serde(rename = "environment")]
+    pub env_key: String,
+    #[serde(skip)]
+    pub env_name: String,
+    #[serde(skip)]
+    pub environment_id: i64,
+    pub protected: bool,
+    pub enabled: bool,
+    pub version: i64,
+    pub updated_at: String,
+    #[serde(skip)]
+    pub strategies: String,
+}
+
+pub async fn flag_by_key(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    key: &str,
+) -> Result<Option<FlagRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{FLAG_SELECT} where f.project_id = ? and f.key = ?"
+    ))
+    .bind(project_id)
+    .bind(key)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn env_states(
+    conn: &mut SqliteConnection,
+    flag_ids: &[i64],
+) -> Result<Vec<EnvState>, sqlx::Error> {
+    if flag_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "select fe.flag_id, e.key as env_key, e.name as env_name, e.id as environment_id, e.protected, \
+         fe.enabled, fe.version, fe.updated_at, fe.strategies \
+         from flag_environments fe join environments e on e.id = fe.environment_id where fe.flag_id in (",
+    );
+    let mut sep = q.separated(", ");
+    for id in flag_ids {
+        sep.push_bind(*id);
+    }
+    q.push(") order by fe.flag_id, e.sort_order, e.key");
+    q.build_query_as().fetch_all(conn).await
+}
+
+pub async fn tags_of(
+    conn: &mut SqliteConnection,
+    flag_ids: &[i64],
+) -> Result<HashMap<i64, Vec<String>>, sqlx::Error> {
+    if flag_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut q: QueryBuilder<Sqlite> =
+        QueryBuilder::new("select flag_id, tag from flag_tags where flag_id in (");
+    let mut sep = q.separated(", ");
+    for id in flag_ids {
+        sep.push_bind(*id);
+    }
+    q.push(") order by tag");
+    let rows: Vec<(i64, String)> = q.build_query_as().fetch_all(conn).await?;
+    let mut map: HashMap<i64, Vec<String>> = HashMap::new();
+    for (id, tag) in rows {
+        map.entry(id).or_default().push(tag);
+    }
+    Ok(map)
+}
+
+pub async fn links_of(
+    conn: &mut SqliteConnection,
+    flag_id: i64,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as("select kind, url from flag_links where flag_id = ? order by id")
+        .bind(flag_id)
+        .fetch_all(conn)
+        .await
+}
+
+/// Adds the catalog filter's conditions to a query over `flags f`.
+fn push_conditions(q: &mut QueryBuilder<'_, Sqlite>, project_ids: &[i64], f: &CatalogFilter) {
+    q.push(" where f.project_id in (");
+    let mut sep = q.separated(", ");
+    sep.push_bind(-1i64);
+    for id in project_ids {
+        sep.push_bind(*id);
+    }
+    q.push(")");
+    match f.archived() {
+        "archived" => {
+            q.push(" and f.archived_at is not null");
+        }
+        "all" => {}
+        _ => {
+            q.push(" and f.archived_at is null");
+        }
+    }
+    if let Some(text) = f.text() {
+        // LIKE's wildcards in the search are data, not patterns.
+        let escaped = text
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        q.push(" and (f.key like ")
+            .push_bind(pattern.clone())
+            .push(" escape '\\' or f.name like ")
+            .push_bind(pattern.clone())
+            .push(" escape '\\' or f.description like ")
+            .push_bind(pattern)
+            .push(" escape '\\')");
+    }
+    if let Some(owner) = f.owner() {
+        q.push(" and ou.email = ").push_bind(owner.to_lowercase());
+    }
+    if let Some(team) = f.team() {
+        q.push(" and ot.key = ").push_bind(team.to_string());
+    }
+    if let Some(t) = f.flag_type() {
+        q.push(" and f.flag_type = ").push_bind(t.to_string());
+    }
+    if let Some(tag) = f.tag() {
+        q.push(" and exists (select 1 from flag_tags t where t.flag_id = f.id and t.tag = ")
+            .push_bind(tag.to_string())
+            .push(")");
+    }
+    if let Some(on) = f.state() {
+        q.push(" and exists (select 1 from flag_environments fe join environments e on e.id = fe.environment_id where fe.flag_id = f.id and fe.enabled = ")
+            .push_bind(on);
+        if let Some(env) = f.env() {
+            q.push(" and e.key = ").push_bind(env.to_string());
+        }
+        q.push(")");
+    }
+    match f.lifecycle() {
+        Some("archived") => {
+            q.push(" and f.archived_at is not null");
+        }
+        Some("live") => {
+            q.push(" and f.archived_at is null and exists (select 1 from flag_environments fe join environments e on e.id = fe.environment_id where fe.flag_id = f.id and fe.enabled = 1 and e.protected = 1)");
+        }
+        Some("pre-live") => {
+            q.push(" and f.archived_at is null and exists (select 1 from flag_environments fe where fe.flag_id = f.id and fe.enabled = 1) and not exists (select 1 from flag_environments fe join environments e on e.id = fe.environment_id where fe.flag_id = f.id and fe.enabled = 1 and e.protected = 1)");
+        }
+        Some("initial") => {
+            q.push(" and f.archived_at is null and not exists (select 1 from flag_environments fe where fe.flag_id = f.id and fe.enabled = 1)");
+        }
+        _ => {}
+    }
+}
+
+pub struct Page {
+    pub flags: Vec<FlagRow>,
+    pub total: i64,
+}
+
+pub async fn search(
+    conn: &mut SqliteConnection,
+    project_ids: &[i64],
+    f: &CatalogFilter,
+    page_size: Option<i64>,
+) -> Result<Page, sqlx::Error> {
+    let mut count: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "select count(*) from flags f left join users ou on ou.id = f.owner_user_id \
+         left join teams ot on ot.id = f.owner_team_id",
+    );
+    push_conditions(&mut count, project_ids, f);
+    let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
+
+    let size = page_size.unwrap_or(PAGE_SIZE);
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(FLAG_SELECT);
+    push_conditions(&mut q, project_ids, f);
+    let dir = if f.descending() { "desc" } else { "asc" };
+    q.push(format!(" order by {} {dir}, f.key asc", f.sort().column()));
+    q.push(" limit ")
+        .push_bind(size)
+        .push(" offset ")
+        .push_bind((f.page() - 1) * size);
+    let flags = q.build_query_as().fetch_all(&mut *conn).await?;
+    Ok(Page { flags, total })
+}
+
+/// Distinct tags in a project, for the filter's choices.
+pub async fn project_tags(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select distinct t.tag from flag_tags t join flags f on f.id = t.flag_id where f.project_id = ? order by t.tag",
+    )
+    .bind(project_id)
+    .fetch_all(conn)
+    .await
+}
+
+pub struct NewFlag<'a> {
+    pub key: &'a str,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub flag_type: &'a str,
+    pub value_type: &'a str,
+    pub owner_user_id: Option<i64>,
+    pub owner_team_id: Option<i64>,
+    pub created_by: &'a str,
+}
+
+/// Inserts the flag, switched off in every environment. None when the key is taken.
+pub async fn insert_flag(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    f: &NewFlag<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, sqlx::Error> {
+    let now = stamp(now);
+    let id: Option<i64> = sqlx::query_scalar(
+        "insert into flags (project_id, key, name, description, flag_type, value_type, owner_user_id, \
+         owner_team_id, created_by, created_at, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         on conflict (project_id, key) do nothing returning id",
+    )
+    .bind(project_id)
+    .bind(f.key)
+    .bind(f.name)
+    .bind(f.description)
+    .bind(f.flag_type)
+    .bind(f.value_type)
+    .bind(f.owner_user_id)
+    .bind(f.owner_team_id)
+    .bind(f.created_by)
+    .bind(&now)
+    .bind(&now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(id) = id {
+        sqlx::query(
+            "insert into flag_environments (flag_id, environment_id, enabled, updated_at) \
+             select ?, id, 0, ? from environments where project_id = ?",
+        )
+        .bind(id)
+        .bind(&now)
+        .bind(project_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(id)
+}
+
+pub struct Metadata<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub flag_type: &'a str,
+    pub owner_user_id: Option<i64>,
+    pub owner_team_id: Option<i64>,
+}
+
+pub async fn update_metadata(
+    conn: &mut SqliteConnection,
+    flag_id: i64,
+    m: &Metadata<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update flags set name = ?, description = ?, flag_type = ?, owner_user_id = ?, owner_team_id = ?, \
+         updated_at = ?, version = version + 1 where id = ?",
+    )
+    .bind(m.name)
+    .bind(m.description)
+    .bind(m.flag_type)
+    .bind(m.owner_user_id)
+    .bind(m.owner_team_id)
+    .bind(stamp(now))
+    .bind(flag_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn replace_tags(
+    conn: &mut SqliteConnection,
+    flag_id: i64,
+    tags: &[String],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from flag_tags where flag_id = ?")
+        .bind(flag_id)
+        .execute(&mut *conn)
+        .await?;
+    for tag in tags {
+        sqlx::query("insert into flag_tags (flag_id, tag) values (?, ?)")
+            .bind(flag_id)
+            .bind(tag)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn replace_links(
+    conn: &mut SqliteConnection,
+    flag_id: i64,
+    links: &[(String, String)],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from flag_links where flag_id = ?")
+        .bind(flag_id)
+        .execute(&mut *conn)
+        .await?;
+    for (kind, url) in links {
+        sqlx::query("insert into flag_links (flag_id, kind, url) values (?, ?, ?)")
+            .bind(flag_id)
+            .bind(kind)
+            .bind(url)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn set_enabled(
+    conn: &mut SqliteConnection,
+    flag_id: i64,
+    environment_id: i64,
+    enabled: bool,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let now = stamp(now);
+    sqlx::query(
+        "update flag_environments set enabled = ?, version = version + 1, updated_at = ? \
+         where flag_id = ? and environment_id = ?",
+    )
+    .bind(enabled)
+    .bind(&now)
+    .bind(flag_id)
+    .bind(environment_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("update flags set updated_at = ? where id = ?")
+        .bind(&now)
+        .bind(flag_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_archived(
+    conn: &mut SqliteConnection,
+    flag_id: i64,
+    archived: bool,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let now = stamp(now);
+    sqlx::query(
+        "update flags set archived_at = ?, updated_at = ?, version = version + 1 where id = ?",
+    )
+    .bind(archived.then_some(&now))
+    .bind(&now)
+    .bind(flag_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

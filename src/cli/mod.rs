@@ -1,0 +1,74 @@
+//! The `switchyard` command line (see shared/spec/contract.md, "The binary").
+
+mod commands;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "switchyard", version, about = "Feature-flag governance server")]
+pub struct Cli {
+    /// Database to use; created with its schema when missing.
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHYARD_DATABASE_URL",
+        default_value = "sqlite://switchyard.db"
+    )]
+    pub database_url: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the web app and every API.
+    Serve(serve::ServeArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(commands::UserCommand),
+    /// Manage projects.
+    #[command(subcommand)]
+    Project(commands::ProjectCommand),
+    /// Manage project members.
+    #[command(subcommand)]
+    Member(commands::MemberCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(commands::TokenCommand),
+    /// Check the audit log.
+    #[command(subcommand)]
+    Audit(commands::AuditCommand),
+}
+
+pub async fn run() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(&cli.database_url, args).await,
+        Command::User(c) => commands::user(&cli.database_url, c).await,
+        Command::Project(c) => commands::project(&cli.database_url, c).await,
+        Command::Member(c) => commands::member(&cli.database_url, c).await,
+        Command::Token(c) => commands::token(&cli.database_url, c).await,
+        Command::Audit(c) => commands::audit(&cli.database_url, c).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("SWITCHYARD_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(true)
+        .try_init();
+}

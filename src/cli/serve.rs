@@ -1,0 +1,132 @@
+//! `switchyard serve`: prepare the database, create the first admin or print the setup link, serve.
+
+use crate::accounts::{self, store as accounts_store};
+use crate::app::{self, AppState};
+use crate::audit::{self, Actor};
+use crate::auth::{password, tokens};
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::Settings;
+use crate::db;
+use anyhow::{anyhow, Context};
+use clap::Args;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SWITCHYARD_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Seed a demo organisation first (projects, flags, users of each role, history).
+    #[arg(long)]
+    pub demo: bool,
+    /// Serve behind TLS: Secure `__Host-` cookies and HSTS.
+    #[arg(long, env = "SWITCHYARD_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+    /// Minutes without activity after which a session ends.
+    #[arg(long, env = "SWITCHYARD_SESSION_IDLE_MINUTES", default_value_t = 30)]
+    pub session_idle_minutes: u64,
+}
+
+pub async fn run(url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let pool = db::connect(url).await?;
+    let settings = Settings {
+        secure_cookies: args.secure_cookies,
+        session_idle: std::time::Duration::from_secs(args.session_idle_minutes.max(1) * 60),
+        ..Settings::default()
+    };
+    let clock: SharedClock = Arc::new(SystemClock);
+    let state = AppState::new(pool.clone(), settings, clock);
+
+    if args.demo {
+        let seeded = crate::demo::seed(&state).await?;
+        println!("{seeded}");
+    }
+    admin_from_env(&state).await?;
+
+    let listener = tokio::net::TcpListener::bind(&args.bind)
+        .await
+        .with_context(|| format!("could not listen on {}", args.bind))?;
+    let addr = listener.local_addr()?;
+    let base = format!("http://{addr}");
+    if user_count(&state).await? == 0 {
+        let token = {
+            use rand::RngCore;
+            let mut b = [0u8; 24];
+            rand::rngs::OsRng.fill_bytes(&mut b);
+            hex::encode(b)
+        };
+        *state.setup_token.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(tokens::hash_secret(&token));
+        println!(
+            "No users yet. Create the first admin at {base}/setup/{token} (this link works once)"
+        );
+    }
+    println!("Switchyard is listening on {base}");
+    app::serve(state, listener, shutdown_signal()).await?;
+    println!("Switchyard stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn user_count(state: &AppState) -> anyhow::Result<i64> {
+    let mut conn = state.db.acquire().await?;
+    Ok(accounts_store::user_count(&mut conn).await?)
+}
+
+/// `SWITCHYARD_ADMIN_EMAIL` and `SWITCHYARD_ADMIN_PASSWORD` create the first admin without a browser.
+async fn admin_from_env(state: &AppState) -> anyhow::Result<()> {
+    let (Ok(email), Ok(secret)) = (
+        std::env::var("SWITCHYARD_ADMIN_EMAIL"),
+        std::env::var("SWITCHYARD_ADMIN_PASSWORD"),
+    ) else {
+        return Ok(());
+    };
+    let email =
+        accounts::normalise_email(&email).map_err(|m| anyhow!("SWITCHYARD_ADMIN_EMAIL: {m}"))?;
+    let mut tx = db::begin_write(&state.db).await?;
+    if accounts_store::user_by_email(&mut tx, &email)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    password::check_policy(&secret, &email)
+        .map_err(|m| anyhow!("SWITCHYARD_ADMIN_PASSWORD: {m}"))?;
+    let hash = password::hash_blocking(secret).await?;
+    let name = email.split('@').next().unwrap_or("admin").to_string();
+    let now = state.now();
+    accounts_store::insert_user(&mut tx, &email, &name, &hash, true, now).await?;
+    audit::append(
+        &mut tx,
+        &Actor::system("environment"),
+        audit::NewEntry::new("user.created", format!("user {email}"))
+            .after(serde_json::json!({"email": email, "name": name, "admin": true})),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    println!("Created the admin {email} from SWITCHYARD_ADMIN_EMAIL");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,34 @@
+//! Settings of a running server, with defaults in code.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Send cookies only over https, with the `__Host-` prefix, and HSTS. On when serving behind TLS.
+    pub secure_cookies: bool,
+    /// A session ends after this long without a request (OWASP: 15–30 minutes for low-risk apps).
+    pub session_idle: Duration,
+    /// And in any case this long after signing in.
+    pub session_absolute: Duration,
+    /// Failed sign-ins allowed per account and per client address within `login_window`.
+    pub login_burst: usize,
+    pub login_window: Duration,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// A request (headers and body) must arrive within this time.
+    pub request_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            secure_cookies: false,
+            session_idle: Duration::from_secs(30 * 60),
+            session_absolute: Duration::from_secs(12 * 60 * 60),
+            login_burst: 10,
+            login_window: Duration::from_secs(60),
+            body_limit: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! One error type for every domain, rendered as JSON by `api` and as a page by `web`.
+
+use axum::http::StatusCode;
+
+/// A field-level complaint about input, shown next to that field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("sign in first")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("{}", invalid_summary(.0))]
+    Invalid(Vec<FieldError>),
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("too many attempts; try again in {retry_after} seconds")]
+    TooManyRequests { retry_after: u64 },
+    #[error("the database is busy or unavailable; try again shortly")]
+    Unavailable,
+    #[error("something went wrong on our side; the error has been logged")]
+    Internal(#[source] anyhow::Error),
+}
+
+fn invalid_summary(errors: &[FieldError]) -> String {
+    match errors {
+        [one] => format!("{}: {}", one.field, one.message),
+        _ => errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
+impl AppError {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        AppError::Invalid(vec![FieldError {
+            field,
+            message: message.into(),
+        }])
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        AppError::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        AppError::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        AppError::Forbidden(message.into())
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        AppError::NotFound(message.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Stable kebab-case code for machines.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthorized => "unauthorized",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::NotFound(_) => "not-found",
+            AppError::Conflict { code, .. } => code,
+            AppError::Invalid(_) => "invalid-input",
+            AppError::BadRequest { code, .. } => code,
+            AppError::TooManyRequests { .. } => "too-many-requests",
+            AppError::Unavailable => "database-unavailable",
+            AppError::Internal(_) => "internal-error",
+        }
+    }
+
+    /// Logs what the user must not see; internal details stay in the server log.
+    pub fn log(&self) {
+        if let AppError::Internal(e) = self {
+            tracing::error!(error = ?e, "internal error");
+        }
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        if is_busy(&e) {
+            return AppError::Unavailable;
+        }
+        AppError::Internal(e.into())
+    }
+}
+
+impl From<anyhow::Error> for AppError {
+    fn from(e: anyhow::Error) -> Self {
+        AppError::Internal(e)
+    }
+}
+
+fn is_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(db) => {
+            let m = db.message();
+            m.contains("database is locked") || m.contains("busy") || m.contains("unable to open")
+        }
+        sqlx::Error::Io(_) => true,
+        _ => false,
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+/// What an error looked like, carried on a bodiless response so that the outer layer can render
+/// it for its audience: JSON on API paths, a page elsewhere (see `http::fill_empty_errors`).
+#[derive(Clone, Debug)]
+pub struct ErrorDetail {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl axum::response::IntoResponse for AppError {
+    fn into_response(self) -> axum::response::Response {
+        self.log();
+        let mut res = self.status().into_response();
+        if let AppError::TooManyRequests { retry_after } = &self {
+            res.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, (*retry_after).into());
+        }
+        res.extensions_mut().insert(ErrorDetail {
+            code: self.code(),
+            message: self.to_string(),
+        });
+        res
+    }
+}

@@ -1,0 +1,22 @@
+//! Switchyard: a feature-flag governance server.
+//!
+//! Domain folders (`accounts`, `projects`, `catalog`, `audit`, `authz`) hold types, rules and SQL;
+//! transport folders (`web` for HTML, `api` for admin JSON, `http` for middleware) call them.
+
+pub mod accounts;
+pub mod api;
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod authz;
+pub mod catalog;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod lifecycle;
+pub mod projects;
+pub mod web;

@@ -1,0 +1,299 @@
+//! SQL for projects, environments and memberships.
+
+use super::{Environment, Member, Project};
+use crate::authz::Role;
+use crate::clock::stamp;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::SqliteConnection;
+
+const PROJECT_COLUMNS: &str = "id, key, name, description, key_pattern, key_example, created_at";
+const ENV_COLUMNS: &str = "id, project_id, key, name, sort_order, protected, required_approvals";
+
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectSummary {
+    pub key: String,
+    pub name: String,
+    pub description: String,
+    pub flags: i64,
+    pub archived: i64,
+    pub members: i64,
+}
+
+pub async fn project_by_key(
+    conn: &mut SqliteConnection,
+    key: &str,
+) -> Result<Option<Project>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {PROJECT_COLUMNS} from projects where key = ?"
+    ))
+    .bind(key)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Projects the user can see (all of them for admins), with counts for the list page.
+pub async fn summaries(
+    conn: &mut SqliteConnection,
+    user_id: Option<i64>,
+    is_admin: bool,
+) -> Result<Vec<ProjectSummary>, sqlx::Error> {
+    sqlx::query_as(
+        "select p.key, p.name, p.description, \
+           (select count(*) from flags f where f.project_id = p.id and f.archived_at is null) as flags, \
+           (select count(*) from flags f where f.project_id = p.id and f.archived_at is not null) as archived, \
+           (select count(*) from memberships m where m.project_id = p.id) as members \
+         from projects p \
+         where ? or exists (select 1 from memberships m where m.project_id = p.id and m.user_id = ?) \
+         order by p.key",
+    )
+    .bind(is_admin)
+    .bind(user_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Creates the project with the default environments. Returns None when the key is taken.
+pub async fn insert_project(
+    conn: &mut SqliteConnection,
+    key: &str,
+    name: &str,
+    description: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Project>, sqlx::Error> {
+    let inserted: Option<Project> = sqlx::query_as(&format!(
+        "insert into projects (key, name, description, created_at) values (?, ?, ?, ?) \
+         on conflict (key) do nothing returning {PROJECT_COLUMNS}"
+    ))
+    .bind(key)
+    .bind(name)
+    .bind(description)
+    .bind(stamp(now))
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(project) = inserted else {
+        return Ok(None);
+    };
+    for (i, (env_key, env_name, protected)) in super::DEFAULT_ENVIRONMENTS.iter().enumerate() {
+        insert_environment(
+            &mut *conn, project.id, env_key, env_name, i as i64, *protected, now,
+        )
+        .await?;
+    }
+    Ok(Some(project))
+}
+
+pub async fn environments(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+) -> Result<Vec<Environment>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {ENV_COLUMNS} from environments where project_id = ? order by sort_order, key"
+    ))
+    .bind(project_id)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn environment(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    key: &str,
+) -> Result<Option<Environment>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {ENV_COLUMNS} from environments where project_id = ? and key = ?"
+    ))
+    .bind(project_id)
+    .bind(key)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Adds an environment and gives every existing flag a (disabled) state in it.
+pub async fn insert_environment(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    key: &str,
+    name: &str,
+    sort_order: i64,
+    protected: bool,
+    now: DateTime<Utc>,
+) -> Result<Option<Environment>, sqlx::Error> {
+    let env: Option<Environment> = sqlx::query_as(&format!(
+        "insert into environments (project_id, key, name, sort_order, protected, required_approvals, created_at) \
+         values (?, ?, ?, ?, ?, 1, ?) on conflict (project_id, key) do nothing returning {ENV_COLUMNS}"
+    ))
+    .bind(project_id)
+    .bind(key)
+    .bind(name)
+    .bind(sort_order)
+    .bind(protected)
+    .bind(stamp(now))
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(env) = &env {
+        sqlx::query(
+            "insert into flag_environments (flag_id, environment_id, enabled, updated_at) \
+             select id, ?, 0, ? from flags where project_id = ?",
+        )
+        .bind(env.id)
+        .bind(stamp(now))
+        .bind(project_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(env)
+}
+
+pub async fn next_sort_order(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "select coalesce(max(sort_order), -1) + 1 from environments where project_id = ?",
+    )
+    .bind(project_id)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn set_protection(
+    conn: &mut SqliteConnection,
+    env_id: i64,
+    protected: bool,
+    required_approvals: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update environments set protected = ?, required_approvals = ? where id = ?")
+        .bind(protected)
+        .bind(required_approvals)
+        .bind(env_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn update_settings(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    name: &str,
+    description: &str,
+    key_pattern: Option<&str>,
+    key_example: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update projects set name = ?, description = ?, key_pattern = ?, key_example = ? where id = ?",
+    )
+    .bind(name)
+    .bind(description)
+    .bind(key_pattern)
+    .bind(key_example)
+    .bind(project_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn role_of(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    user_id: i64,
+) -> Result<Option<Role>, sqlx::Error> {
+    sqlx::query_scalar("select role from memberships where project_id = ? and user_id = ?")
+        .bind(project_id)
+        .bind(user_id)
+        .fetch_optional(conn)
+        .await
+}
+
+pub async fn members(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+) -> Result<Vec<Member>, sqlx::Error> {
+    sqlx::query_as(
+        "select u.id as user_id, u.email, u.name, m.role, u.active from memberships m \
+         join users u on u.id = m.user_id where m.project_id = ? \
+         order by case m.role when 'owner' then 0 when 'approver' then 1 when 'editor' then 2 else 3 end, u.name",
+    )
+    .bind(project_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Adds the member or changes their role; returns the previous role.
+pub async fn set_member(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    user_id: i64,
+    role: Role,
+    now: DateTime<Utc>,
+) -> Result<Option<Role>, sqlx::Error> {
+    let before = role_of(&mut *conn, project_id, user_id).await?;
+    sqlx::query(
+        "insert into memberships (project_id, user_id, role, created_at) values (?, ?, ?, ?) \
+         on conflict (project_id, user_id) do update set role = excluded.role",
+    )
+    .bind(project_id)
+    .bind(user_id)
+    .bind(role)
+    .bind(stamp(now))
+    .execute(conn)
+    .await?;
+    Ok(before)
+}
+
+pub async fn remove_member(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    user_id: i64,
+) -> Result<Option<Role>, sqlx::Error> {
+    let before = role_of(&mut *conn, project_id, user_id).await?;
+    sqlx::query("delete from memberships where project_id = ? and user_id = ?")
+        .bind(project_id)
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(before)
+}
+
+/// Keys of the projects a user belongs to, for filtering what they may read.
+pub async fn project_keys_of(
+    conn: &mut SqliteConnection,
+    user_id: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select p.key from projects p join memberships m on m.project_id = p.id where m.user_id = ? order by p.key",
+    )
+    .bind(user_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Per-project overrides of flag types' expected lifetimes (None = permanent).
+pub async fn lifetimes(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+) -> Result<Vec<(String, Option<i64>)>, sqlx::Error> {
+    sqlx::query_as("select flag_type, days from project_lifetimes where project_id = ?")
+        .bind(project_id)
+        .fetch_all(conn)
+        .await
+}
+
+pub async fn set_lifetime(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    flag_type: &str,
+    days: Option<i64>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into project_lifetimes (project_id, flag_type, days) values (?, ?, ?) \
+         on conflict (project_id, flag_type) do update set days = excluded.days",
+    )
+    .bind(project_id)
+    .bind(flag_type)
+    .bind(days)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

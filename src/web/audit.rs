@@ -1,0 +1,6 @@
+use crate::app::AppState;
+use axum::Router;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}
