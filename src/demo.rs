@@ -1,7 +1,212 @@
-//! `serve --demo`: a small organisation to explore.
+//! `serve --demo`: a small organisation to explore — two projects, a team, users of every role,
+//! flags in several lifecycle stages (some overdue), and some history.
 
+use crate::accounts::store as accounts;
 use crate::app::AppState;
+use crate::audit::Actor;
+use crate::auth::password;
+use crate::authz::Role;
+use crate::catalog::service::{self as catalog, FlagInput};
+use crate::db::begin_write;
+use crate::projects::service as projects;
+use chrono::{Duration, Utc};
 
-pub async fn seed(_state: &AppState) -> anyhow::Result<String> {
-    Ok(String::new())
+pub const PASSWORD: &str = "demo-password-2026";
+
+const PEOPLE: [(&str, &str, Option<Role>, bool); 5] = [
+    ("admin@demo.switchyard.dev", "Ada Admin", None, true),
+    (
+        "olivia@demo.switchyard.dev",
+        "Olivia Owner",
+        Some(Role::Owner),
+        false,
+    ),
+    (
+        "arjun@demo.switchyard.dev",
+        "Arjun Approver",
+        Some(Role::Approver),
+        false,
+    ),
+    (
+        "erin@demo.switchyard.dev",
+        "Erin Editor",
+        Some(Role::Editor),
+        false,
+    ),
+    (
+        "victor@demo.switchyard.dev",
+        "Victor Viewer",
+        Some(Role::Viewer),
+        false,
+    ),
+];
+
+/// (key, type, owner, tags, age in days, environments switched on)
+const FLAGS: [(&str, &str, &str, &str, i64, &[&str]); 8] = [
+    (
+        "new-checkout",
+        "release",
+        "team:payments",
+        "checkout,payments",
+        12,
+        &["development", "staging"],
+    ),
+    (
+        "one-click-pay",
+        "release",
+        "olivia@demo.switchyard.dev",
+        "checkout",
+        65,
+        &["development", "staging", "production"],
+    ),
+    (
+        "search-ranking-v2",
+        "experiment",
+        "erin@demo.switchyard.dev",
+        "search",
+        3,
+        &["development"],
+    ),
+    (
+        "pricing-page-test",
+        "experiment",
+        "arjun@demo.switchyard.dev",
+        "growth",
+        90,
+        &["development", "production"],
+    ),
+    (
+        "db-migration-orders",
+        "operational",
+        "team:payments",
+        "ops",
+        20,
+        &["development", "staging", "production"],
+    ),
+    (
+        "disable-recommendations",
+        "kill-switch",
+        "team:payments",
+        "ops,resilience",
+        200,
+        &[],
+    ),
+    (
+        "beta-dashboard",
+        "permission",
+        "erin@demo.switchyard.dev",
+        "beta",
+        30,
+        &["development", "production"],
+    ),
+    ("holiday-banner", "release", "", "marketing", 1, &[]),
+];
+
+pub async fn seed(state: &AppState) -> anyhow::Result<String> {
+    let mut conn = state.db.acquire().await?;
+    if accounts::user_by_email(&mut conn, PEOPLE[0].0)
+        .await?
+        .is_some()
+    {
+        return Ok(instructions());
+    }
+    drop(conn);
+    let hash = password::hash_blocking(PASSWORD.to_string()).await?;
+    let now = Utc::now();
+    let mut tx = begin_write(&state.db).await?;
+    let admin = Actor::system("demo");
+    let mut ids = Vec::new();
+    for (email, name, _, is_admin) in PEOPLE {
+        let u = accounts::insert_user(
+            &mut tx,
+            email,
+            name,
+            &hash,
+            is_admin,
+            now - Duration::days(210),
+        )
+        .await?;
+        ids.push(u.id);
+    }
+    let team = accounts::insert_team(&mut tx, "payments", "Payments", now).await?;
+    accounts::add_team_member(&mut tx, team, ids[1]).await?;
+    accounts::add_team_member(&mut tx, team, ids[3]).await?;
+
+    for (key, name) in [("web-shop", "Web shop"), ("mobile-app", "Mobile app")] {
+        let p = projects::create(&mut tx, &admin, key, name, "", now - Duration::days(200)).await?;
+        for ((_, _, role, _), id) in PEOPLE.iter().zip(&ids) {
+            if let Some(role) = role {
+                projects::set_member(&mut tx, &admin, &p, *id, *role, now - Duration::days(200))
+                    .await?;
+            }
+        }
+        if key != "web-shop" {
+            continue;
+        }
+        let envs = crate::projects::store::environments(&mut tx, p.id).await?;
+        let editor = Actor::user(ids[3], PEOPLE[3].0, false);
+        for (fkey, ftype, owner, tags, age, on) in FLAGS {
+            let created = now - Duration::days(age);
+            let input = FlagInput {
+                key: fkey.into(),
+                name: title(fkey),
+                description: format!("Demo flag: {}", title(fkey).to_lowercase()),
+                flag_type: ftype.into(),
+                value_type: "boolean".into(),
+                owner: owner.into(),
+                tags: crate::catalog::flag::split_tags(tags),
+                links: vec![(
+                    "ticket".into(),
+                    format!("https://tickets.example.com/SHOP-{}", 100 + age),
+                )],
+            };
+            catalog::create_flag(&mut tx, &editor, &p, input, created).await?;
+            for (i, env) in envs
+                .iter()
+                .filter(|e| on.contains(&e.key.as_str()))
+                .enumerate()
+            {
+                let at = created + Duration::hours(2 + i as i64 * 20);
+                catalog::set_enabled(
+                    &mut tx,
+                    &admin,
+                    &p,
+                    fkey,
+                    env,
+                    true,
+                    Some("demo rollout"),
+                    at,
+                )
+                .await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(instructions())
+}
+
+fn title(key: &str) -> String {
+    let words: Vec<String> = key
+        .split('-')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    words.join(" ")
+}
+
+fn instructions() -> String {
+    let mut s = format!("Demo data is ready. Sign in with any of these (password {PASSWORD}):\n");
+    for (email, name, role, admin) in PEOPLE {
+        let what = match (role, admin) {
+            (_, true) => "admin".to_string(),
+            (Some(r), _) => r.as_str().to_string(),
+            _ => String::new(),
+        };
+        s.push_str(&format!("  {email:<32} {name} ({what})\n"));
+    }
+    s
 }

@@ -63,6 +63,9 @@ pub async fn run(url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
         );
     }
     println!("Switchyard is listening on {base}");
+    if args.demo {
+        println!("Sign in at {base}/login");
+    }
     app::serve(state, listener, shutdown_signal()).await?;
     println!("Switchyard stopped");
     Ok(ExitCode::SUCCESS)
