@@ -4,6 +4,8 @@ use crate::auth::throttle::Throttle;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::db::Db;
+use crate::feed::watcher::Watcher;
+use crate::feed::FeedState;
 use crate::http;
 use axum::Router;
 use std::net::SocketAddr;
@@ -20,6 +22,8 @@ pub struct AppState {
     pub throttle: Arc<LoginThrottle>,
     /// The hash of the one-time first-admin setup token, while there is no user yet.
     pub setup_token: Arc<Mutex<Option<String>>>,
+    pub feed: FeedState,
+    pub watcher: Watcher,
 }
 
 pub struct LoginThrottle {
@@ -39,6 +43,11 @@ impl AppState {
             clock,
             throttle: Arc::new(throttle),
             setup_token: Arc::new(Mutex::new(None)),
+            feed: FeedState {
+                snapshots: Arc::default(),
+                tokens: Arc::default(),
+            },
+            watcher: Watcher::default(),
         }
     }
 
@@ -87,9 +96,14 @@ pub async fn router(state: AppState) -> anyhow::Result<Router> {
     let app = Router::new()
         .merge(web)
         .merge(crate::api::router(state.clone()))
+        .merge(crate::feed::router(state.clone()))
         .merge(http::probes::router(state.clone()))
         // An empty 404, given its body by `http::fill_empty_errors` as JSON or a page.
         .fallback(|| async { axum::http::StatusCode::NOT_FOUND });
+    let watcher = state.watcher.clone();
+    let app = app.layer(axum::middleware::from_fn(move |req, next| {
+        http::poke_after_writes(watcher.clone(), req, next)
+    }));
     Ok(http::wrap(app, &state.settings))
 }
 
@@ -99,6 +113,10 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    state
+        .watcher
+        .start(state.db.clone(), state.feed.clone())
+        .await;
     let app = router(state).await?;
     axum::serve(
         listener,

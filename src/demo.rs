@@ -42,7 +42,16 @@ const PEOPLE: [(&str, &str, Option<Role>, bool); 5] = [
 ];
 
 /// (key, type, owner, tags, age in days, environments switched on)
-const FLAGS: [(&str, &str, &str, &str, i64, &[&str]); 8] = [
+type DemoFlag = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    i64,
+    &'static [&'static str],
+);
+
+const FLAGS: [DemoFlag; 8] = [
     (
         "new-checkout",
         "release",

@@ -2,6 +2,7 @@
 
 mod commands;
 mod serve;
+mod transfer;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -40,6 +41,10 @@ pub enum Command {
     /// Check the audit log.
     #[command(subcommand)]
     Audit(commands::AuditCommand),
+    /// Load an Unleash client-API state file into a project and environment.
+    Import(transfer::ImportArgs),
+    /// Write a project's flags to standard output.
+    Export(transfer::ExportArgs),
 }
 
 pub async fn run() -> ExitCode {
@@ -52,6 +57,8 @@ pub async fn run() -> ExitCode {
         Command::Member(c) => commands::member(&cli.database_url, c).await,
         Command::Token(c) => commands::token(&cli.database_url, c).await,
         Command::Audit(c) => commands::audit(&cli.database_url, c).await,
+        Command::Import(a) => transfer::import(&cli.database_url, a).await,
+        Command::Export(a) => transfer::export(&cli.database_url, a).await,
     };
     match result {
         Ok(code) => code,

@@ -107,3 +107,21 @@ fn copy_headers(from: &axum::http::HeaderMap, to: &mut Response) {
 pub fn empty(status: StatusCode) -> Response {
     (status, Body::empty()).into_response()
 }
+
+/// A successful write may have changed what the feed serves: have it look now rather than at
+/// its next poll.
+pub async fn poke_after_writes(
+    watcher: crate::feed::watcher::Watcher,
+    req: Request,
+    next: Next,
+) -> Response {
+    let write = !matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    let res = next.run(req).await;
+    if write && res.status().is_success() || res.status().is_redirection() {
+        watcher.poke();
+    }
+    res
+}

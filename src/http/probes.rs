@@ -42,6 +42,13 @@ async fn readyz(State(app): State<AppState>) -> Response {
         sqlx::query_scalar::<_, i64>("select 1").fetch_one(&app.db),
     )
     .await;
+    if !app.feed.snapshots.is_loaded() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the flag state is not loaded yet",
+        )
+            .into_response();
+    }
     match ping {
         Ok(Ok(_)) => (StatusCode::OK, "ready").into_response(),
         _ => (

@@ -1,0 +1,274 @@
+//! [`CompiledEnvironment`]: everything the feed needs for one environment's
+//! configuration, built once per change and shared read-only by requests.
+
+use std::collections::{BTreeMap, HashMap};
+
+use thiserror::Error;
+use unleash_types::client_features::{ClientFeatures, ClientFeaturesDelta, Segment};
+use unleash_yggdrasil::state::EnrichedContext;
+use unleash_yggdrasil::{Context, EngineState, ResolvedToggle, UpdateMessage};
+
+use super::body::{self, ServedBody};
+use super::facts::{Decider, FlagFacts};
+use super::normalize::normalize_state;
+use super::ValueType;
+
+/// The first Unleash-Client-Spec version that understands top-level
+/// segments (spec 2.2).
+const SEGMENTS_SPEC: (u64, u64, u64) = (4, 2, 0);
+
+#[derive(Debug, Error)]
+pub enum BuildError {
+    #[error("could not serialise the client features body: {0}")]
+    Serialize(#[from] serde_json::Error),
+}
+
+/// Something in the configuration that is served anyway but will not behave
+/// as its author meant; worth a log line, not a failed rebuild.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildWarning {
+    /// The flag concerned, if any.
+    pub flag: Option<String>,
+    pub message: String,
+}
+
+impl BuildWarning {
+    pub(super) fn flag(name: &str, message: String) -> Self {
+        let flag = Some(name.to_owned());
+        Self { flag, message }
+    }
+
+    pub(super) fn global(message: String) -> Self {
+        Self {
+            flag: None,
+            message,
+        }
+    }
+}
+
+/// One environment's flags, ready to serve: the normalised state, its
+/// serialised bodies and a loaded yggdrasil engine. Evaluation takes `&self`
+/// and never mutates; share it behind an `Arc` and swap it on change.
+pub struct CompiledEnvironment {
+    revision: u64,
+    state: ClientFeatures,
+    value_types: HashMap<String, ValueType>,
+    engine: EngineState,
+    /// Sorted by name, so listings come out in a stable order.
+    pub(super) flags: BTreeMap<String, FlagFacts>,
+    current: ServedBody,
+    legacy: ServedBody,
+    warnings: Vec<BuildWarning>,
+}
+
+impl CompiledEnvironment {
+    /// Normalises `features` (spec 2.2), serialises both body shapes and loads
+    /// the engine. `value_types` gives each flag's OFREP type; flags missing
+    /// from it are booleans. `revision` is the configuration's version number,
+    /// echoed in OFREP metadata and mixed into evaluation ETags.
+    pub fn build(
+        features: ClientFeatures,
+        value_types: &HashMap<String, ValueType>,
+        revision: u64,
+    ) -> Result<Self, BuildError> {
+        let mut warnings = Vec::new();
+        let state = normalize_state(features, &mut warnings);
+        let current = body::current_body(&state)?;
+        let legacy = body::legacy_body(&state)?;
+        let mut flags = flag_facts(&state, value_types);
+        let engine = load_engine(&state, &mut flags, &mut warnings);
+        let value_types = value_types.clone();
+        Ok(Self {
+            revision,
+            state,
+            value_types,
+            engine,
+            flags,
+            current,
+            legacy,
+            warnings,
+        })
+    }
+
+    /// A new environment with `delta`'s events (hydration, feature and
+    /// segment updates and removals) applied on top of this one's state.
+    pub fn apply_delta(
+        &self,
+        delta: &ClientFeaturesDelta,
+        revision: u64,
+    ) -> Result<Self, BuildError> {
+        let mut state = self.state.clone();
+        state.apply_delta(delta);
+        Self::build(state, &self.value_types, revision)
+    }
+
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    /// The normalised state, e.g. for a streaming hydration event.
+    pub fn client_features(&self) -> &ClientFeatures {
+        &self.state
+    }
+
+    /// The `/api/client/features` body and its quoted ETag for a client that
+    /// sent `client_spec` as `Unleash-Client-Spec`.
+    pub fn client_features_body(&self, client_spec: Option<&str>) -> (&[u8], &str) {
+        let body = if understands_segments(client_spec) {
+            &self.current
+        } else {
+            &self.legacy
+        };
+        (&body.bytes, &body.etag)
+    }
+
+    pub fn warnings(&self) -> &[BuildWarning] {
+        &self.warnings
+    }
+
+    pub fn value_type(&self, flag: &str) -> Option<ValueType> {
+        self.flags.get(flag).map(|facts| facts.value_type)
+    }
+
+    /// The engine's verdict for one flag, or None if it does not exist.
+    pub(super) fn resolve(&self, flag: &str, ctx: &Context) -> Option<ResolvedToggle> {
+        self.engine.resolve(flag, ctx, &None)
+    }
+
+    /// Which strategy turned `flag` on for `ctx` (see [`FlagFacts::decider`]).
+    pub(super) fn decider(
+        &self,
+        flag: &str,
+        facts: &FlagFacts,
+        ctx: &Context,
+        enabled: bool,
+    ) -> Decider {
+        facts.decider(&EnrichedContext::from(ctx, flag, None), enabled)
+    }
+}
+
+/// The engine compiles its own copy of the state. Its warnings name flags it
+/// could not compile (unknown operator, dangling segment, bad value), which
+/// it will evaluate as off for everyone.
+fn load_engine(
+    state: &ClientFeatures,
+    flags: &mut BTreeMap<String, FlagFacts>,
+    warnings: &mut Vec<BuildWarning>,
+) -> EngineState {
+    let engine = EngineState::default();
+    let engine_warnings = engine.take_state(UpdateMessage::FullResponse(state.clone()));
+    for warning in engine_warnings.into_iter().flatten() {
+        // One warning per flag: the engine reports its on/off rule and its
+        // variant rules separately, for the same cause.
+        let Some(facts) = flags.get_mut(&warning.toggle_name) else {
+            continue;
+        };
+        if !std::mem::replace(&mut facts.broken, true) {
+            warnings.push(BuildWarning::flag(&warning.toggle_name, warning.message));
+        }
+    }
+    engine
+}
+
+fn flag_facts(
+    state: &ClientFeatures,
+    value_types: &HashMap<String, ValueType>,
+) -> BTreeMap<String, FlagFacts> {
+    let segments: HashMap<i32, Segment> = state
+        .segments
+        .iter()
+        .flatten()
+        .map(|segment| (segment.id, segment.clone()))
+        .collect();
+    state
+        .features
+        .iter()
+        .map(|feature| {
+            let value_type = value_types.get(&feature.name).copied().unwrap_or_default();
+            let facts = FlagFacts::build(feature, &segments, value_type);
+            (feature.name.clone(), facts)
+        })
+        .collect()
+}
+
+/// Unleash treats a missing or unreadable header as an old client; so do we.
+fn understands_segments(client_spec: Option<&str>) -> bool {
+    client_spec
+        .and_then(parse_version)
+        .is_some_and(|version| version >= SEGMENTS_SPEC)
+}
+
+/// `major.minor.patch`, ignoring any pre-release or build suffix.
+fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
+    let core = text.trim().split(['-', '+']).next()?;
+    let mut parts = core.split('.').map(|part| part.parse::<u64>().ok());
+    let version = (parts.next()??, parts.next()??, parts.next()??);
+    parts.next().is_none().then_some(version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evaluation::tests::support::environment;
+    use serde_json::json;
+
+    #[test]
+    fn environments_can_be_shared_across_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<CompiledEnvironment>();
+    }
+
+    #[test]
+    fn old_clients_get_inlined_segments() {
+        let cases = [
+            (None, false),
+            (Some("4.1.9"), false),
+            (Some("4.2.0"), true),
+            (Some("5.2.0"), true),
+            (Some("6.1.0"), true),
+            (Some("4.2"), false),
+            (Some("junk"), false),
+        ];
+        for (header, modern) in cases {
+            assert_eq!(understands_segments(header), modern, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn body_choice_follows_the_client_spec_header() {
+        let env = environment(json!({"version": 2,
+            "features": [{"name": "f", "enabled": true, "strategies": [{"name": "default", "segments": [1]}]}],
+            "segments": [{"id": 1, "constraints": []}]}));
+        let (modern, modern_tag) = env.client_features_body(Some("5.2.0"));
+        let (legacy, legacy_tag) = env.client_features_body(None);
+        assert!(String::from_utf8_lossy(modern).contains("\"segments\""));
+        assert!(!String::from_utf8_lossy(legacy).contains("\"segments\""));
+        assert_ne!(modern_tag, legacy_tag);
+    }
+
+    #[test]
+    fn uncompilable_flags_are_reported() {
+        let env = environment(
+            json!({"version": 2, "features": [{"name": "f", "enabled": true,
+            "strategies": [{"name": "default", "constraints": [
+                {"contextName": "a", "operator": "NOPE", "values": []}]}]}]}),
+        );
+        assert_eq!(env.warnings().len(), 1);
+        assert_eq!(env.warnings()[0].flag.as_deref(), Some("f"));
+    }
+
+    #[test]
+    fn deltas_rebuild_bodies_and_revision() {
+        let env = environment(json!({"version": 2, "features": [{"name": "a", "enabled": true}]}));
+        let delta = serde_json::from_value(json!({"events": [
+            {"eventId": 2, "type": "feature-removed", "featureName": "a", "project": "default"}]}))
+        .unwrap();
+        let next = env.apply_delta(&delta, 8).unwrap();
+        assert_eq!(next.revision(), 8);
+        assert!(next.client_features().features.is_empty());
+        assert_ne!(
+            next.client_features_body(Some("5.2.0")).1,
+            env.client_features_body(Some("5.2.0")).1
+        );
+    }
+}

@@ -1,0 +1,8 @@
+//! Tests that span several files of the module: the OFREP mapping tables,
+//! targeting-key detection and the Unleash client-specification
+//! conformance suite.
+
+mod conformance;
+mod ofrep;
+pub(super) mod support;
+mod targeting_key;

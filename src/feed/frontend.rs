@@ -1,0 +1,82 @@
+//! Unleash frontend API: `GET`/`POST /api/frontend`, flags evaluated for the caller's context.
+
+use super::client::{etag_matches, json, not_modified, not_ready, refusal};
+use super::FeedState;
+use crate::auth::tokens::TokenKind;
+use crate::evaluation::{frontend_context_from_body, frontend_context_from_query, RequestDefaults};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use std::net::SocketAddr;
+use unleash_yggdrasil::Context;
+
+pub fn routes() -> Router<FeedState> {
+    Router::new()
+        .route("/api/frontend", get(evaluate_get).post(evaluate_post))
+        .route("/api/frontend/client/metrics", post(accepted))
+        .route("/api/frontend/client/register", post(accepted))
+}
+
+fn defaults(peer: SocketAddr) -> RequestDefaults {
+    RequestDefaults {
+        caller_ip: Some(peer.ip()),
+        session_id: Some(uuid::Uuid::new_v4().simple().to_string()),
+    }
+}
+
+async fn evaluate_get(
+    State(feed): State<FeedState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or("")).unwrap_or_default();
+    let ctx = frontend_context_from_query(&pairs, &defaults(peer));
+    answer(&feed, &headers, &ctx)
+}
+
+async fn evaluate_post(
+    State(feed): State<FeedState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match frontend_context_from_body(&body, &defaults(peer)) {
+        Ok(ctx) => answer(&feed, &headers, &ctx),
+        Err(e) => json(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({"error": "invalid-context", "message": e.to_string()}).to_string(),
+        ),
+    }
+}
+
+fn answer(feed: &FeedState, headers: &HeaderMap, ctx: &Context) -> Response {
+    let token = match feed.tokens.authorize(headers, &[TokenKind::Frontend]) {
+        Ok(t) => t,
+        Err(r) => return refusal(r),
+    };
+    let Some(snap) = feed.snapshots.get(token.environment_id) else {
+        return not_ready();
+    };
+    let out = snap.compiled.frontend_toggles(ctx);
+    if etag_matches(headers, &out.etag) {
+        return not_modified(&out.etag);
+    }
+    let body = serde_json::to_vec(&out).unwrap_or_default();
+    let mut res = json(StatusCode::OK, body);
+    if let Ok(v) = HeaderValue::from_str(&out.etag) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    res
+}
+
+async fn accepted(State(feed): State<FeedState>, headers: HeaderMap) -> Response {
+    match feed.tokens.authorize(&headers, &[TokenKind::Frontend]) {
+        Ok(_) => StatusCode::OK.into_response(),
+        Err(r) => refusal(r),
+    }
+}

@@ -1,0 +1,69 @@
+//! The read-only evaluation feed for SDKs: Unleash client and frontend APIs and OpenFeature OFREP.
+//! Handlers see only [`FeedState`]: in-memory snapshots and the token index, never the pool.
+
+mod client;
+mod frontend;
+mod ofrep;
+pub mod snapshot;
+pub mod tokens;
+pub mod watcher;
+
+use crate::app::AppState;
+use axum::extract::FromRef;
+use axum::http::{header, HeaderValue, Method};
+use axum::Router;
+use std::sync::Arc;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+pub use snapshot::Snapshots;
+pub use tokens::FeedTokens;
+
+/// What the feed's handlers may touch: no database.
+#[derive(Clone)]
+pub struct FeedState {
+    pub snapshots: Arc<Snapshots>,
+    pub tokens: Arc<FeedTokens>,
+}
+
+impl FromRef<AppState> for FeedState {
+    fn from_ref(app: &AppState) -> FeedState {
+        app.feed.clone()
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    // Browser SDKs call from other origins with their token; no cookies are involved.
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_NONE_MATCH,
+            header::HeaderName::from_static("x-api-key"),
+            header::HeaderName::from_static("unleash-appname"),
+            header::HeaderName::from_static("unleash-sdk"),
+            header::HeaderName::from_static("unleash-connection-id"),
+            header::HeaderName::from_static("unleash-instanceid"),
+            header::HeaderName::from_static("unleash-client-spec"),
+        ])
+        .expose_headers([header::ETAG])
+        .max_age(std::time::Duration::from_secs(86400));
+    let feed = FeedState::from_ref(&state);
+    Router::new()
+        .merge(client::routes())
+        .merge(frontend::routes())
+        .merge(ofrep::routes())
+        .with_state(feed)
+        .layer(cors)
+        .layer(axum::middleware::map_response(cross_origin_readable))
+}
+
+/// Feed answers are read by browsers on other origins.
+async fn cross_origin_readable(mut res: axum::response::Response) -> axum::response::Response {
+    res.headers_mut().insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("cross-origin"),
+    );
+    res
+}

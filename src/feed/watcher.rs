@@ -1,0 +1,152 @@
+//! Keeps the feed's snapshots and token index in step with the database.
+//!
+//! Every change is audited, so the audit log's head is the change signal: in-process writers
+//! `poke` the watcher for an immediate rebuild, and a one-second poll catches writes from other
+//! processes (the CLI, other replicas). Rebuilds read the database; requests never do.
+
+use super::snapshot::EnvSnapshot;
+use super::tokens::FeedToken;
+use super::FeedState;
+use crate::auth::tokens::TokenKind;
+use crate::db::Db;
+use crate::evaluation::CompiledEnvironment;
+use crate::targeting::store::environment_state;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+#[derive(Clone, Default)]
+pub struct Watcher {
+    poke: Arc<Notify>,
+}
+
+impl Watcher {
+    /// Asks for a rebuild now; called after every successful write request.
+    pub fn poke(&self) {
+        self.poke.notify_one();
+    }
+
+    /// Loads everything once, then keeps watching in the background.
+    pub async fn start(&self, db: Db, feed: FeedState) {
+        let poke = self.poke.clone();
+        let mut last = None;
+        match refresh(&db, &feed, None).await {
+            Ok(head) => last = Some(head),
+            Err(e) => {
+                tracing::error!(error = %e, "could not load the feed; it answers 503 until it can")
+            }
+        }
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = poke.notified() => {},
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {},
+                }
+                match refresh(&db, &feed, last).await {
+                    Ok(head) => last = Some(head),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "feed refresh failed; serving the last good state")
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Rebuilds the projects changed since `since` (all of them when None); returns the new head.
+async fn refresh(db: &Db, feed: &FeedState, since: Option<i64>) -> anyhow::Result<i64> {
+    let mut conn = db.acquire().await?;
+    let head: i64 = sqlx::query_scalar("select coalesce(max(seq), 0) from audit_log")
+        .fetch_one(&mut *conn)
+        .await?;
+    if since == Some(head) {
+        return Ok(head);
+    }
+    let projects: Vec<(i64, String)> = match since {
+        None => sqlx::query_as("select id, key from projects").fetch_all(&mut *conn).await?,
+        Some(s) => {
+            sqlx::query_as(
+                "select id, key from projects where key in \
+                 (select distinct project_key from audit_log where seq > ? and project_key is not null)",
+            )
+            .bind(s)
+            .fetch_all(&mut *conn)
+            .await?
+        }
+    };
+    for (id, key) in projects {
+        rebuild_project(&mut conn, feed, id, &key).await?;
+    }
+    load_tokens(&mut conn, feed).await?;
+    feed.snapshots.mark_loaded();
+    Ok(head)
+}
+
+async fn rebuild_project(
+    conn: &mut sqlx::SqliteConnection,
+    feed: &FeedState,
+    project_id: i64,
+    project_key: &str,
+) -> anyhow::Result<()> {
+    let envs: Vec<(i64, String)> =
+        sqlx::query_as("select id, key from environments where project_id = ?")
+            .bind(project_id)
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut built = Vec::new();
+    for (env_id, env_key) in envs {
+        let (state, value_types) = environment_state(conn, project_id, project_key, env_id).await?;
+        let revision = revision_of(&state);
+        let compiled = CompiledEnvironment::build(state, &value_types, revision)?;
+        for w in compiled.warnings() {
+            tracing::warn!(project = %project_key, environment = %env_key, flag = ?w.flag, "{}", w.message);
+        }
+        built.push((
+            env_id,
+            EnvSnapshot {
+                project_id,
+                project_key: project_key.to_string(),
+                environment_key: env_key,
+                compiled,
+            },
+        ));
+    }
+    feed.snapshots.replace_project(project_id, built);
+    Ok(())
+}
+
+/// A revision number that depends only on the configuration, so it survives restarts.
+fn revision_of(state: &unleash_types::client_features::ClientFeatures) -> u64 {
+    let bytes = serde_json::to_vec(state).unwrap_or_default();
+    let digest = Sha256::digest(&bytes);
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first) >> 12
+}
+
+async fn load_tokens(conn: &mut sqlx::SqliteConnection, feed: &FeedState) -> anyhow::Result<()> {
+    let rows: Vec<(i64, String, String, i64, Option<i64>)> = sqlx::query_as(
+        "select id, secret_hash, kind, project_id, environment_id from api_tokens \
+         where revoked_at is null and kind in ('client', 'frontend') \
+         and (expires_at is null or expires_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let tokens = rows
+        .into_iter()
+        .filter_map(|(id, hash, kind, project_id, env)| {
+            Some((
+                hash,
+                FeedToken {
+                    id,
+                    kind: TokenKind::parse(&kind)?,
+                    project_id,
+                    environment_id: env?,
+                },
+            ))
+        })
+        .collect();
+    feed.tokens.replace(tokens);
+    Ok(())
+}

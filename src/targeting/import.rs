@@ -1,0 +1,219 @@
+//! Loading an Unleash client-API state (`{"version", "features", "segments"}`) into one project
+//! and environment: flags, strategies, constraints, segments, variants, dependencies.
+//!
+//! Lossless on purpose: a peer's state is taken as it is (even rules our editor would refuse), so
+//! the feed evaluates it exactly as Unleash would. Everything happens in the caller's transaction.
+
+use crate::audit::{self, Actor, NewEntry};
+use crate::catalog::flag::{check_key, FlagType};
+use crate::catalog::store as catalog;
+use crate::clock::stamp;
+use crate::error::{AppError, AppResult};
+use crate::projects::{Environment, Project};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+use sqlx::SqliteConnection;
+use std::collections::HashMap;
+use unleash_types::client_features::{ClientFeature, Constraint};
+
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub created: usize,
+    pub updated: usize,
+    pub segments: usize,
+}
+
+#[derive(Deserialize)]
+struct RawSegment {
+    id: i64,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    constraints: Vec<Constraint>,
+}
+
+pub async fn unleash_state(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    project: &Project,
+    env: &Environment,
+    state: &Value,
+    now: DateTime<Utc>,
+) -> AppResult<Summary> {
+    let bad = |m: String| AppError::bad_request("invalid-import", m);
+    let features: Vec<ClientFeature> = serde_json::from_value(
+        state
+            .get("features")
+            .cloned()
+            .unwrap_or(Value::Array(vec![])),
+    )
+    .map_err(|e| bad(format!("the features could not be read: {e}")))?;
+    let segments: Vec<RawSegment> = serde_json::from_value(
+        state
+            .get("segments")
+            .cloned()
+            .unwrap_or(Value::Array(vec![])),
+    )
+    .map_err(|e| bad(format!("the segments could not be read: {e}")))?;
+    for f in &features {
+        check_key(
+            &f.name,
+            project.key_pattern.as_deref(),
+            project.key_example.as_deref(),
+        )
+        .map_err(|m| bad(format!("the flag {:?} cannot be imported: {m}", f.name)))?;
+    }
+    let mut summary = Summary::default();
+    let ids = import_segments(conn, project, &segments, now).await?;
+    summary.segments = ids.len();
+    for f in features {
+        let created = import_feature(conn, actor, project, env, f, &ids, now).await?;
+        if created {
+            summary.created += 1;
+        } else {
+            summary.updated += 1;
+        }
+    }
+    Ok(summary)
+}
+
+async fn import_segments(
+    conn: &mut SqliteConnection,
+    project: &Project,
+    segments: &[RawSegment],
+    now: DateTime<Utc>,
+) -> AppResult<HashMap<i64, i64>> {
+    let mut ids = HashMap::new();
+    for s in segments {
+        let name = s
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("segment-{}", s.id));
+        let constraints = serde_json::to_string(&s.constraints).map_err(anyhow::Error::from)?;
+        let id: i64 = sqlx::query_scalar(
+            "insert into segments (project_id, name, constraints, created_at, updated_at) values (?, ?, ?, ?, ?) \
+             on conflict (project_id, name) do update set constraints = excluded.constraints, \
+             updated_at = excluded.updated_at, version = segments.version + 1 returning id",
+        )
+        .bind(project.id)
+        .bind(&name)
+        .bind(&constraints)
+        .bind(stamp(now))
+        .bind(stamp(now))
+        .fetch_one(&mut *conn)
+        .await?;
+        ids.insert(s.id, id);
+    }
+    Ok(ids)
+}
+
+/// Returns true when the flag was created, false when an existing one was updated.
+async fn import_feature(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    project: &Project,
+    env: &Environment,
+    mut f: ClientFeature,
+    segment_ids: &HashMap<i64, i64>,
+    now: DateTime<Utc>,
+) -> AppResult<bool> {
+    let flag_type = f
+        .feature_type
+        .as_deref()
+        .and_then(FlagType::parse)
+        .unwrap_or(FlagType::Release);
+    let existing = catalog::flag_by_key(&mut *conn, project.id, &f.name).await?;
+    let created = existing.is_none();
+    let flag_id = match existing {
+        Some(flag) => flag.id,
+        None => {
+            let new = catalog::NewFlag {
+                key: &f.name,
+                name: &f.name,
+                description: f.description.as_deref().unwrap_or(""),
+                flag_type: flag_type.as_str(),
+                value_type: "boolean",
+                owner_user_id: None,
+                owner_team_id: None,
+                created_by: &actor.label,
+            };
+            catalog::insert_flag(&mut *conn, project.id, &new, now)
+                .await?
+                .ok_or_else(|| {
+                    AppError::conflict("flag-key-taken", format!("the flag {} exists", f.name))
+                })?
+        }
+    };
+    // Segment ids in the file are the file's own; point them at ours.
+    for s in f.strategies.iter_mut().flatten() {
+        if let Some(segs) = s.segments.as_mut() {
+            for id in segs.iter_mut() {
+                *id = segment_ids
+                    .get(&(*id as i64))
+                    .map(|n| *n as i32)
+                    .unwrap_or(-1);
+            }
+        }
+    }
+    let strategies = serde_json::to_string(&f.strategies.clone().unwrap_or_default())
+        .map_err(anyhow::Error::from)?;
+    let variants = serde_json::to_string(&f.variants.clone().unwrap_or_default())
+        .map_err(anyhow::Error::from)?;
+    sqlx::query(
+        "update flag_environments set enabled = ?, strategies = ?, variants = ?, version = version + 1, \
+         updated_at = ? where flag_id = ? and environment_id = ?",
+    )
+    .bind(f.enabled)
+    .bind(&strategies)
+    .bind(&variants)
+    .bind(stamp(now))
+    .bind(flag_id)
+    .bind(env.id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "update flags set impression_data = ?, archived_at = null, updated_at = ? where id = ?",
+    )
+    .bind(f.impression_data.unwrap_or(false))
+    .bind(stamp(now))
+    .bind(flag_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("delete from flag_dependencies where flag_id = ?")
+        .bind(flag_id)
+        .execute(&mut *conn)
+        .await?;
+    for d in f.dependencies.iter().flatten() {
+        let variants = serde_json::to_string(&d.variants.clone().unwrap_or_default())
+            .map_err(anyhow::Error::from)?;
+        sqlx::query(
+            "insert into flag_dependencies (flag_id, parent_key, enabled, variants) values (?, ?, ?, ?) \
+             on conflict (flag_id, parent_key) do update set enabled = excluded.enabled, variants = excluded.variants",
+        )
+        .bind(flag_id)
+        .bind(&d.feature)
+        .bind(d.enabled.unwrap_or(true))
+        .bind(&variants)
+        .execute(&mut *conn)
+        .await?;
+    }
+    audit::append(
+        &mut *conn,
+        actor,
+        NewEntry::new(
+            "flag.imported",
+            format!("flag {}/{} in {}", project.key, f.name, env.key),
+        )
+        .project(&project.key)
+        .flag(&f.name)
+        .environment(&env.key)
+        .after(serde_json::json!({
+            "enabled": f.enabled, "strategies": f.strategies, "variants": f.variants,
+            "dependencies": f.dependencies, "created": created,
+        })),
+        now,
+    )
+    .await?;
+    Ok(created)
+}
