@@ -181,9 +181,11 @@ pub async fn seed(state: &AppState) -> anyhow::Result<String> {
                     &admin,
                     &p,
                     fkey,
-                    env,
-                    true,
-                    Some("demo rollout"),
+                    catalog::Switch {
+                        env,
+                        on: true,
+                        reason: Some("demo rollout"),
+                    },
                     at,
                 )
                 .await?;

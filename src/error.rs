@@ -23,6 +23,8 @@ pub enum AppError {
     Invalid(Vec<FieldError>),
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
+    #[error("the request body is larger than 1 MiB")]
+    TooLarge,
     #[error("too many attempts; try again in {retry_after} seconds")]
     TooManyRequests { retry_after: u64 },
     #[error("the database is busy or unavailable; try again shortly")]
@@ -80,6 +82,7 @@ impl AppError {
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -95,6 +98,7 @@ impl AppError {
             AppError::Conflict { code, .. } => code,
             AppError::Invalid(_) => "invalid-input",
             AppError::BadRequest { code, .. } => code,
+            AppError::TooLarge => "body-too-large",
             AppError::TooManyRequests { .. } => "too-many-requests",
             AppError::Unavailable => "database-unavailable",
             AppError::Internal(_) => "internal-error",

@@ -1,5 +1,6 @@
 //! People and teams: accounts with passwords, activation, and named groups that can own flags.
 
+pub mod service;
 pub mod store;
 
 use serde::Serialize;

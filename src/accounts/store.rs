@@ -194,3 +194,14 @@ pub async fn remove_team_member(
         .await?;
     Ok(r.rows_affected() == 1)
 }
+
+/// The teams a user belongs to, with member counts.
+pub async fn teams_of(conn: &mut SqliteConnection, user_id: i64) -> Result<Vec<Team>, sqlx::Error> {
+    sqlx::query_as(
+        "select t.id, t.key, t.name, (select count(*) from team_members m where m.team_id = t.id) as members \
+         from teams t join team_members tm on tm.team_id = t.id where tm.user_id = ? order by t.name",
+    )
+    .bind(user_id)
+    .fetch_all(conn)
+    .await
+}

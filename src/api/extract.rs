@@ -80,9 +80,7 @@ fn rejection_error(r: JsonRejection) -> AppError {
             "invalid-body",
             format!("the body has the wrong shape: {detail}"),
         ),
-        _ if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            AppError::bad_request("body-too-large", "the request body is larger than 1 MiB")
-        }
+        _ if r.status() == StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge,
         _ => AppError::bad_request("invalid-body", detail),
     }
 }

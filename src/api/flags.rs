@@ -262,9 +262,11 @@ async fn toggle(
         access.actor(),
         &access.project,
         &p.key,
-        &env,
-        on,
-        None,
+        service::Switch {
+            env: &env,
+            on,
+            reason: None,
+        },
         app.now(),
     )
     .await?;

@@ -291,17 +291,23 @@ pub async fn update_flag(
     Ok(after)
 }
 
+/// One environment's on/off change, with the reason given for it.
+pub struct Switch<'a> {
+    pub env: &'a Environment,
+    pub on: bool,
+    pub reason: Option<&'a str>,
+}
+
 /// Switches the flag on or off in one environment. Returns false when it already was.
 pub async fn set_enabled(
     conn: &mut SqliteConnection,
     actor: &Actor,
     project: &Project,
     key: &str,
-    env: &Environment,
-    on: bool,
-    reason: Option<&str>,
+    switch: Switch<'_>,
     now: DateTime<Utc>,
 ) -> AppResult<bool> {
+    let Switch { env, on, reason } = switch;
     let flag = live_flag(&mut *conn, project, key).await?;
     let current: bool = sqlx::query_scalar(
         "select enabled from flag_environments where flag_id = ? and environment_id = ?",

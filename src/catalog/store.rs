@@ -404,3 +404,40 @@ pub async fn set_archived(
     .await?;
     Ok(())
 }
+
+/// A live flag someone answers for, with what it takes to tell whether it is overdue.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OwnedFlag {
+    pub project_key: String,
+    pub key: String,
+    pub name: String,
+    pub flag_type: String,
+    pub owner: Option<String>,
+    pub created_at: String,
+    /// The project's lifetime for this flag type when it overrides the default (None = permanent).
+    pub lifetime_override: Option<i64>,
+    pub has_override: bool,
+}
+
+/// Unarchived flags owned by the user or by one of their teams, oldest first.
+pub async fn flags_owned_by(
+    conn: &mut SqliteConnection,
+    user_id: i64,
+) -> Result<Vec<OwnedFlag>, sqlx::Error> {
+    sqlx::query_as(
+        "select p.key as project_key, f.key, f.name, f.flag_type, \
+           coalesce(ou.email, 'team:' || ot.key) as owner, f.created_at, \
+           pl.days as lifetime_override, pl.project_id is not null as has_override \
+         from flags f join projects p on p.id = f.project_id \
+         left join users ou on ou.id = f.owner_user_id \
+         left join teams ot on ot.id = f.owner_team_id \
+         left join project_lifetimes pl on pl.project_id = f.project_id and pl.flag_type = f.flag_type \
+         where f.archived_at is null and (f.owner_user_id = ? \
+           or f.owner_team_id in (select team_id from team_members where user_id = ?)) \
+         order by f.created_at, p.key, f.key",
+    )
+    .bind(user_id)
+    .bind(user_id)
+    .fetch_all(conn)
+    .await
+}

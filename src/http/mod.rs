@@ -59,10 +59,12 @@ async fn fill_empty_errors(req: Request, next: Next) -> Response {
     let api = is_api_path(req.uri().path());
     let res = next.run(req).await;
     let status = res.status();
-    if !(status.is_client_error() || status.is_server_error())
-        || res.headers().contains_key(header::CONTENT_TYPE)
-        || status == StatusCode::NOT_MODIFIED
-    {
+    let ours = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json") || ct.starts_with("text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || ours {
         return res;
     }
     if let Some(detail) = res.extensions().get::<crate::error::ErrorDetail>().cloned() {

@@ -297,3 +297,33 @@ pub async fn set_lifetime(
     .await?;
     Ok(())
 }
+
+/// Drops a per-project lifetime override, so the flag type's default applies again.
+pub async fn clear_lifetime(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    flag_type: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from project_lifetimes where project_id = ? and flag_type = ?")
+        .bind(project_id)
+        .bind(flag_type)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The projects a user can see (all of them for admins), for pages spanning projects.
+pub async fn visible_projects(
+    conn: &mut SqliteConnection,
+    user_id: i64,
+    is_admin: bool,
+) -> Result<Vec<Project>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {PROJECT_COLUMNS} from projects p where ? or exists \
+         (select 1 from memberships m where m.project_id = p.id and m.user_id = ?) order by p.key"
+    ))
+    .bind(is_admin)
+    .bind(user_id)
+    .fetch_all(conn)
+    .await
+}

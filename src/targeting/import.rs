@@ -42,6 +42,14 @@ pub async fn unleash_state(
     now: DateTime<Utc>,
 ) -> AppResult<Summary> {
     let bad = |m: String| AppError::bad_request("invalid-import", m);
+    let folded;
+    let state = match state.get("events") {
+        Some(events) => {
+            folded = fold_events(events).map_err(bad)?;
+            &folded
+        }
+        None => state,
+    };
     let features: Vec<ClientFeature> = serde_json::from_value(
         state
             .get("features")
@@ -67,8 +75,13 @@ pub async fn unleash_state(
     let mut summary = Summary::default();
     let ids = import_segments(conn, project, &segments, now).await?;
     summary.segments = ids.len();
-    for f in features {
-        let created = import_feature(conn, actor, project, env, f, &ids, now).await?;
+    let raw = state
+        .get("features")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for (f, raw) in features.into_iter().zip(raw) {
+        let created = import_feature(conn, actor, (project, env), (f, &raw), &ids, now).await?;
         if created {
             summary.created += 1;
         } else {
@@ -112,9 +125,9 @@ async fn import_segments(
 async fn import_feature(
     conn: &mut SqliteConnection,
     actor: &Actor,
-    project: &Project,
-    env: &Environment,
-    mut f: ClientFeature,
+    (project, env): (&Project, &Environment),
+    // The typed feature, and its JSON as written in the file.
+    (f, raw): (ClientFeature, &Value),
     segment_ids: &HashMap<i64, i64>,
     now: DateTime<Utc>,
 ) -> AppResult<bool> {
@@ -145,21 +158,30 @@ async fn import_feature(
                 })?
         }
     };
-    // Segment ids in the file are the file's own; point them at ours.
-    for s in f.strategies.iter_mut().flatten() {
-        if let Some(segs) = s.segments.as_mut() {
+    // The file's JSON is kept as written (an unknown operator must stay unknown, not become
+    // whatever a typed round trip makes of it); only segment ids are pointed at ours.
+    let mut strategies = raw
+        .get("strategies")
+        .cloned()
+        .unwrap_or(Value::Array(vec![]));
+    for s in strategies.as_array_mut().into_iter().flatten() {
+        if let Some(segs) = s.get_mut("segments").and_then(Value::as_array_mut) {
             for id in segs.iter_mut() {
-                *id = segment_ids
-                    .get(&(*id as i64))
-                    .map(|n| *n as i32)
+                let ours = id
+                    .as_i64()
+                    .and_then(|i| segment_ids.get(&i))
+                    .copied()
                     .unwrap_or(-1);
+                *id = Value::from(ours);
             }
         }
     }
-    let strategies = serde_json::to_string(&f.strategies.clone().unwrap_or_default())
-        .map_err(anyhow::Error::from)?;
-    let variants = serde_json::to_string(&f.variants.clone().unwrap_or_default())
-        .map_err(anyhow::Error::from)?;
+    let strategies = strategies.to_string();
+    let variants = raw
+        .get("variants")
+        .cloned()
+        .unwrap_or(Value::Array(vec![]))
+        .to_string();
     sqlx::query(
         "update flag_environments set enabled = ?, strategies = ?, variants = ?, version = version + 1, \
          updated_at = ? where flag_id = ? and environment_id = ?",
@@ -216,4 +238,60 @@ async fn import_feature(
     )
     .await?;
     Ok(created)
+}
+
+/// A delta stream (`{"events": [...]}`, Unleash's streaming shape) folded into the state it
+/// describes: hydration replaces everything, updates replace by name or id, removals remove.
+pub fn fold_events(events: &Value) -> Result<Value, String> {
+    let events = events.as_array().ok_or("`events` must be a list")?;
+    let mut features: Vec<Value> = Vec::new();
+    let mut segments: Vec<Value> = Vec::new();
+    let name_of = |v: &Value| v.get("name").and_then(Value::as_str).map(str::to_string);
+    for e in events {
+        match e.get("type").and_then(Value::as_str).unwrap_or("") {
+            "hydration" => {
+                features = e
+                    .get("features")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                segments = e
+                    .get("segments")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+            }
+            "feature-updated" => {
+                let f = e
+                    .get("feature")
+                    .cloned()
+                    .ok_or("a feature-updated event has no feature")?;
+                let name = name_of(&f);
+                features.retain(|x| name_of(x) != name);
+                features.push(f);
+            }
+            "feature-removed" => {
+                let name = e
+                    .get("featureName")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                features.retain(|x| name_of(x) != name);
+            }
+            "segment-updated" => {
+                let s = e
+                    .get("segment")
+                    .cloned()
+                    .ok_or("a segment-updated event has no segment")?;
+                let id = s.get("id").cloned();
+                segments.retain(|x| x.get("id").cloned() != id);
+                segments.push(s);
+            }
+            "segment-removed" => {
+                let id = e.get("segmentId").cloned();
+                segments.retain(|x| x.get("id").cloned() != id);
+            }
+            other => return Err(format!("unknown event type {other:?}")),
+        }
+    }
+    Ok(serde_json::json!({ "version": 2, "features": features, "segments": segments }))
 }

@@ -1,6 +1,333 @@
+//! The audit log: newest first, filtered by the query string, 50 a page, readable diffs, and a
+//! CSV export of the same selection. Non-admins see the entries of their own projects.
+
+use super::{render, Layout, PageResult};
 use crate::app::AppState;
+use crate::audit::store::{self as audit_store, Entry, Filter, Visibility};
+use crate::auth::extract::{CurrentUser, Identity};
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
 use axum::Router;
+use axum_htmx::{HxHistoryRestoreRequest, HxRequest};
+use serde::Deserialize;
+use serde_json::Value;
+use sqlx::SqliteConnection;
+use tower_sessions::Session;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/audit", get(audit_page))
+        .route("/audit.csv", get(audit_csv))
+}
+
+const PAGE_SIZE: i64 = 50;
+const CSV_LIMIT: i64 = 10_000;
+
+/// Admins read everything; everyone else the entries of the projects they are members of.
+pub async fn visibility(
+    conn: &mut SqliteConnection,
+    identity: &Identity,
+) -> Result<Visibility, sqlx::Error> {
+    if identity.user.is_admin {
+        return Ok(None);
+    }
+    Ok(Some(
+        crate::projects::store::project_keys_of(conn, identity.user.id).await?,
+    ))
+}
+
+/// One line of a before/after diff: `kind` is the CSS class (`del`, `add`).
+pub struct DiffLine {
+    pub kind: &'static str,
+    pub text: String,
+}
+
+/// An entry as a table row shows it.
+pub struct Row {
+    pub seq: i64,
+    pub at: String,
+    pub at_short: String,
+    pub actor: String,
+    pub actor_kind: String,
+    pub action: String,
+    pub project: String,
+    pub environment: String,
+    pub target: String,
+    pub reason: String,
+    pub diff: Vec<DiffLine>,
+}
+
+impl From<Entry> for Row {
+    fn from(e: Entry) -> Row {
+        let at_short = match (e.at.get(..10), e.at.get(11..16)) {
+            (Some(d), Some(t)) => format!("{d} {t}"),
+            _ => e.at.clone(),
+        };
+        Row {
+            diff: diff(e.before_json.as_deref(), e.after_json.as_deref()),
+            seq: e.seq,
+            at_short,
+            at: e.at,
+            actor: e.actor_label,
+            actor_kind: e.actor_kind,
+            action: e.action,
+            project: e.project_key.unwrap_or_default(),
+            environment: e.environment_key.unwrap_or_default(),
+            target: e.target,
+            reason: e.reason.unwrap_or_default(),
+        }
+    }
+}
+
+/// A removed and an added line for every top-level field that changed.
+pub fn diff(before: Option<&str>, after: Option<&str>) -> Vec<DiffLine> {
+    let parse = |s: Option<&str>| s.and_then(|t| serde_json::from_str::<Value>(t).ok());
+    let (b, a) = (parse(before), parse(after));
+    let as_object = |v: &Option<Value>| match v {
+        None => Some(serde_json::Map::new()),
+        Some(Value::Object(m)) => Some(m.clone()),
+        Some(_) => None,
+    };
+    let mut out = Vec::new();
+    let line = |kind, key: Option<&str>, v: &Value| DiffLine {
+        kind,
+        text: match key {
+            Some(k) => format!("{k}: {}", show(v)),
+            None => show(v),
+        },
+    };
+    let (Some(bm), Some(am)) = (as_object(&b), as_object(&a)) else {
+        out.extend(b.iter().map(|v| line("del", None, v)));
+        out.extend(a.iter().map(|v| line("add", None, v)));
+        return out;
+    };
+    let keys = bm.keys().chain(am.keys().filter(|k| !bm.contains_key(*k)));
+    for k in keys {
+        let (old, new) = (bm.get(k), am.get(k));
+        if old != new {
+            out.extend(old.map(|v| line("del", Some(k), v)));
+            out.extend(new.map(|v| line("add", Some(k), v)));
+        }
+    }
+    out
+}
+
+/// Strings without their JSON quotes; everything else as compact JSON.
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The query string of the page: the filters and where a page starts.
+#[derive(Deserialize, Default, Clone, serde::Serialize)]
+struct AuditQuery {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    project: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    flag: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    actor: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    action: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    since: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    until: String,
+    #[serde(default, skip_serializing)]
+    before: String,
+}
+
+impl AuditQuery {
+    fn filter(&self) -> Filter {
+        let opt = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+        Filter {
+            project: opt(&self.project),
+            flag: opt(&self.flag),
+            actor: opt(&self.actor).map(|a| a.to_lowercase()),
+            action: opt(&self.action),
+            since: opt(&self.since),
+            until: opt(&self.until),
+        }
+    }
+
+    fn before(&self) -> Option<i64> {
+        self.before.trim().parse().ok()
+    }
+
+    /// `path?filters[&before=seq]`.
+    fn href(&self, path: &str, before: Option<i64>) -> String {
+        let mut q = serde_urlencoded::to_string(self).unwrap_or_default();
+        if let Some(b) = before {
+            q.push_str(&format!(
+                "{}before={b}",
+                if q.is_empty() { "" } else { "&" }
+            ));
+        }
+        if q.is_empty() {
+            path.to_string()
+        } else {
+            format!("{path}?{q}")
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "audit/list.html")]
+struct AuditPage {
+    layout: Layout,
+    is_admin: bool,
+    q: AuditQuery,
+    projects: Vec<String>,
+    actions: Vec<String>,
+    results: Results,
+}
+
+#[derive(Template)]
+#[template(path = "audit/_results.html")]
+struct Results {
+    rows: Vec<Row>,
+    older: String,
+    newest: String,
+    csv: String,
+    filtered: bool,
+}
+
+async fn audit_page(
+    State(app): State<AppState>,
+    session: Session,
+    CurrentUser(identity): CurrentUser,
+    HxRequest(htmx): HxRequest,
+    HxHistoryRestoreRequest(restore): HxHistoryRestoreRequest,
+    Query(q): Query<AuditQuery>,
+) -> PageResult {
+    let mut conn = app.db.acquire().await?;
+    let visible = visibility(&mut conn, &identity).await?;
+    let entries =
+        audit_store::list(&mut conn, &q.filter(), &visible, PAGE_SIZE, q.before()).await?;
+    let older = match entries.last() {
+        Some(last) if entries.len() as i64 == PAGE_SIZE => q.href("/audit", Some(last.seq)),
+        _ => String::new(),
+    };
+    let results = Results {
+        rows: entries.into_iter().map(Row::from).collect(),
+        older,
+        newest: q
+            .before()
+            .map(|_| q.href("/audit", None))
+            .unwrap_or_default(),
+        csv: q.href("/audit.csv", None),
+        filtered: !q.href("", None).is_empty(),
+    };
+    if htmx && !restore {
+        return render(&results);
+    }
+    let projects = match visible {
+        Some(keys) => keys,
+        None => crate::projects::store::summaries(&mut conn, None, true)
+            .await?
+            .into_iter()
+            .map(|p| p.key)
+            .collect(),
+    };
+    let page = AuditPage {
+        layout: Layout::new(&session, Some(&identity), "Audit log", "audit").await,
+        is_admin: identity.user.is_admin,
+        actions: audit_store::actions(&mut conn).await?,
+        projects,
+        q,
+        results,
+    };
+    render(&page)
+}
+
+async fn audit_csv(
+    State(app): State<AppState>,
+    CurrentUser(identity): CurrentUser,
+    Query(q): Query<AuditQuery>,
+) -> PageResult {
+    let mut conn = app.db.acquire().await?;
+    let visible = visibility(&mut conn, &identity).await?;
+    let entries =
+        audit_store::list(&mut conn, &q.filter(), &visible, CSV_LIMIT, q.before()).await?;
+    let headers = [
+        (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+        (
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"switchyard-audit.csv\"",
+        ),
+    ];
+    Ok((headers, to_csv(&entries)).into_response())
+}
+
+const CSV_HEADER: &str =
+    "seq,at,actor,actor_kind,action,project,flag,environment,target,reason,before,after,hash";
+
+fn to_csv(entries: &[Entry]) -> String {
+    let mut out = String::from(CSV_HEADER);
+    out.push_str("\r\n");
+    for e in entries {
+        let cells = [
+            e.at.as_str(),
+            &e.actor_label,
+            &e.actor_kind,
+            &e.action,
+            e.project_key.as_deref().unwrap_or(""),
+            e.flag_key.as_deref().unwrap_or(""),
+            e.environment_key.as_deref().unwrap_or(""),
+            &e.target,
+            e.reason.as_deref().unwrap_or(""),
+            e.before_json.as_deref().unwrap_or(""),
+            e.after_json.as_deref().unwrap_or(""),
+            &e.hash,
+        ];
+        out.push_str(&e.seq.to_string());
+        for c in cells {
+            out.push(',');
+            out.push_str(&csv_cell(c));
+        }
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// Quoted, with quotes doubled; a leading `= + - @` (or tab, CR) gets a `'` so spreadsheets
+/// show the text instead of running it as a formula (OWASP CSV injection).
+fn csv_cell(s: &str) -> String {
+    let guarded = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    format!("\"{}\"", guarded.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_are_quoted_and_defused() {
+        assert_eq!(csv_cell("plain"), "\"plain\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("=1+1"), "\"'=1+1\"");
+        assert_eq!(csv_cell("-2"), "\"'-2\"");
+        assert_eq!(csv_cell("@SUM(A1)"), "\"'@SUM(A1)\"");
+    }
+
+    #[test]
+    fn diffs_show_changed_top_level_fields() {
+        let d = diff(
+            Some(r#"{"a":1,"b":"x"}"#),
+            Some(r#"{"a":1,"b":"y","c":true}"#),
+        );
+        let lines: Vec<_> = d.iter().map(|l| format!("{} {}", l.kind, l.text)).collect();
+        assert_eq!(lines, ["del b: x", "add b: y", "add c: true"]);
+        assert!(diff(None, None).is_empty());
+        assert_eq!(diff(None, Some("[1]"))[0].text, "[1]");
+    }
 }

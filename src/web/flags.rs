@@ -1,6 +1,71 @@
+//! Flag pages: the catalog (per project and across projects), one flag with its environments and
+//! history, and the create and edit forms. Authorization mirrors `api/flags.rs`.
+
+mod catalog;
+mod edit;
+mod page;
+
+use super::{render, PageResult};
 use crate::app::AppState;
+use crate::clock::parse_stamp;
+use askama::Template;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
 use axum::Router;
+use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
+    let f = "/projects/{project}/flags/{key}";
     Router::new()
+        .route("/flags", get(catalog::all_flags))
+        .route(
+            "/projects/{project}/flags",
+            get(catalog::list_flags).post(edit::create_flag),
+        )
+        .route("/projects/{project}/flags/new", get(edit::new_flag))
+        .route(f, get(page::show_flag).post(edit::update_flag))
+        .route(&format!("{f}/edit"), get(edit::edit_flag))
+        .route(&format!("{f}/archive"), post(page::archive_flag))
+        .route(&format!("{f}/revive"), post(page::revive_flag))
+        .route(
+            &format!("{f}/environments/{{env}}/toggle"),
+            post(page::toggle),
+        )
+}
+
+fn render_with(t: &impl Template, status: StatusCode) -> PageResult {
+    let mut res = render(t)?;
+    *res.status_mut() = status;
+    Ok(res)
+}
+
+/// "2026-11-24 23:50" from a stored timestamp.
+pub fn short_time(stamp: &str) -> String {
+    match parse_stamp(stamp) {
+        Some(t) => t.format("%Y-%m-%d %H:%M").to_string(),
+        None => stamp.to_string(),
+    }
+}
+
+pub(super) fn flag_href(project: &str, key: &str) -> String {
+    format!("/projects/{project}/flags/{}", encode(key))
+}
+
+/// Flag keys may hold characters that need escaping in a path segment.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+pub(super) struct FlagPath {
+    #[allow(dead_code)]
+    project: String,
+    pub(super) key: String,
 }

@@ -1,6 +1,184 @@
+//! A project's API tokens: the list, creating one (its secret shown once, on the response page,
+//! never stored in the session) and revoking. Owners only, as in `api/projects.rs`.
+
+use super::{render, see_other, Errors, Flash, Layout, PageResult, WebForm};
 use crate::app::AppState;
+use crate::auth::token_store::{self, TokenInfo};
+use crate::auth::tokens::TokenKind;
+use crate::authz::{Action, ProjectAccess};
+use crate::db::begin_write;
+use crate::error::AppError;
+use crate::projects::{service, store};
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::routing::{get, post};
 use axum::Router;
+use serde::Deserialize;
+use tower_sessions::Session;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route(
+            "/projects/{project}/tokens",
+            get(list_tokens).post(create_token),
+        )
+        .route("/projects/{project}/tokens/{id}/revoke", post(revoke_token))
+}
+
+#[derive(Deserialize, Default)]
+struct TokenForm {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    environment: String,
+}
+
+/// A token that was just created: its secret, shown once.
+struct Created {
+    name: String,
+    secret: String,
+}
+
+#[derive(Template)]
+#[template(path = "tokens/list.html")]
+struct TokensPage {
+    layout: Layout,
+    key: String,
+    tokens: Vec<TokenInfo>,
+    environments: Vec<String>,
+    form: TokenForm,
+    errors: Errors,
+    created: Option<Created>,
+}
+
+async fn page(
+    app: &AppState,
+    session: &Session,
+    access: &ProjectAccess,
+    form: TokenForm,
+    errors: Errors,
+    created: Option<Created>,
+) -> PageResult {
+    let mut conn = app.db.acquire().await?;
+    let tokens = token_store::list(&mut conn, &access.project).await?;
+    let environments = store::environments(&mut conn, access.project.id)
+        .await?
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let p = TokensPage {
+        layout: Layout::new(session, Some(&access.identity), "Tokens", "projects").await,
+        key: access.project.key.clone(),
+        tokens,
+        environments,
+        form,
+        errors,
+        created,
+    };
+    let mut res = render(&p)?;
+    *res.status_mut() = status;
+    // The secret is on this page only: never keep it in a cache (pages default to this anyway).
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+async fn list_tokens(
+    State(app): State<AppState>,
+    session: Session,
+    access: ProjectAccess,
+) -> PageResult {
+    access.require(Action::ManageTokens)?;
+    let form = TokenForm {
+        kind: "client".into(),
+        ..Default::default()
+    };
+    page(&app, &session, &access, form, Errors::default(), None).await
+}
+
+async fn create_token(
+    State(app): State<AppState>,
+    session: Session,
+    access: ProjectAccess,
+    WebForm(form): WebForm<TokenForm>,
+) -> PageResult {
+    access.require(Action::ManageTokens)?;
+    match insert(&app, &access, &form).await {
+        Ok(created) => {
+            let fresh = TokenForm {
+                kind: form.kind,
+                ..Default::default()
+            };
+            page(
+                &app,
+                &session,
+                &access,
+                fresh,
+                Errors::default(),
+                Some(created),
+            )
+            .await
+        }
+        Err(e) => {
+            let errors = Errors::from_app(e)?;
+            page(&app, &session, &access, form, errors, None).await
+        }
+    }
+}
+
+/// Creates the token in one transaction; admin tokens act as the signed-in user.
+async fn insert(
+    app: &AppState,
+    access: &ProjectAccess,
+    form: &TokenForm,
+) -> Result<Created, AppError> {
+    let kind = TokenKind::parse(&form.kind)
+        .ok_or_else(|| AppError::invalid("kind", "choose client, frontend or admin"))?;
+    let mut tx = begin_write(&app.db).await?;
+    let env = match kind {
+        TokenKind::Client | TokenKind::Frontend if !form.environment.is_empty() => {
+            Some(service::environment(&mut tx, &access.project, &form.environment).await?)
+        }
+        _ => None,
+    };
+    let me = &access.identity.user;
+    let new = token_store::NewToken {
+        kind,
+        name: &form.name,
+        environment: env.as_ref(),
+        user: (kind == TokenKind::Admin).then_some((me.id, me.email.as_str())),
+    };
+    let created =
+        token_store::create(&mut tx, access.actor(), &access.project, new, app.now()).await?;
+    tx.commit().await?;
+    Ok(Created {
+        name: created.info.name,
+        secret: created.secret,
+    })
+}
+
+async fn revoke_token(
+    State(app): State<AppState>,
+    session: Session,
+    access: ProjectAccess,
+    Path((_, id)): Path<(String, i64)>,
+) -> PageResult {
+    access.require(Action::ManageTokens)?;
+    let mut tx = begin_write(&app.db).await?;
+    let info = token_store::revoke(&mut tx, access.actor(), &access.project, id, app.now()).await?;
+    tx.commit().await?;
+    let msg = format!("Token {:?} revoked; it no longer works.", info.name);
+    Flash::set(&session, "success", msg).await;
+    Ok(see_other(&format!(
+        "/projects/{}/tokens",
+        access.project.key
+    )))
 }

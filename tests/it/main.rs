@@ -1,1 +1,12 @@
+//! Integration tests: the real `switchyard` binary on a temp SQLite file, driven over HTTP and the
+//! command line (see shared/STYLE.md, "Testing").
 
+mod admin_api;
+mod audit;
+mod cli;
+mod csrf;
+mod feed_conformance;
+mod headers;
+mod login;
+mod permissions;
+mod support;

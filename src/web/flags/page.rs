@@ -1,0 +1,374 @@
+//! One flag: its environments with their switches, its metadata and its history; archive and revive.
+
+use super::{flag_href, short_time, FlagPath};
+use crate::app::AppState;
+use crate::audit::store::{self as audit_store, Entry};
+use crate::authz::{Action, ProjectAccess};
+use crate::catalog::service::{self, FlagDetail};
+use crate::catalog::store::EnvState;
+use crate::db::begin_write;
+use crate::projects::{service as projects, store as projects_store, Environment};
+use crate::web::{render, see_other, Flash, Layout, PageError, PageResult, WebForm};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum_htmx::HxRequest;
+use serde::Deserialize;
+use serde_json::Value;
+use sqlx::SqliteConnection;
+use tower_sessions::Session;
+// ---------- One flag ----------
+
+/// One environment row of the flag page, also the htmx partial the switch swaps in.
+#[derive(Template)]
+#[template(path = "flags/_env_row.html")]
+pub struct EnvRow {
+    csrf: String,
+    href: String,
+    key: String,
+    name: String,
+    protected: bool,
+    approvals: i64,
+    on: bool,
+    can_change: bool,
+    /// Why there is no switch, or "" when there is one.
+    note: &'static str,
+    updated: String,
+}
+
+fn env_row(
+    access: &ProjectAccess,
+    csrf: &str,
+    flag_key: &str,
+    archived: bool,
+    env: &Environment,
+    state: Option<&EnvState>,
+) -> EnvRow {
+    let can = access.can(Action::ChangeEnvironment {
+        protected: env.protected,
+    });
+    let note = match (archived, can, env.protected) {
+        (true, _, _) => "archived: revive the flag to change it",
+        (false, true, _) => "",
+        (false, false, true) => "protected: changes need an owner",
+        (false, false, false) => "",
+    };
+    EnvRow {
+        csrf: csrf.to_string(),
+        href: format!(
+            "{}/environments/{}/toggle",
+            flag_href(&access.project.key, flag_key),
+            env.key
+        ),
+        key: env.key.clone(),
+        name: env.name.clone(),
+        protected: env.protected,
+        approvals: env.required_approvals,
+        on: state.is_some_and(|s| s.enabled),
+        can_change: can && !archived,
+        note,
+        updated: state.map(|s| short_time(&s.updated_at)).unwrap_or_default(),
+    }
+}
+
+pub struct FlagView {
+    key: String,
+    name: String,
+    description: String,
+    flag_type: String,
+    lifetime: String,
+    value_type: String,
+    owner: String,
+    tags: Vec<String>,
+    links: Vec<(String, String)>,
+    created_by: String,
+    created_at: String,
+    stage: &'static str,
+    stale: Vec<String>,
+    archived: bool,
+}
+
+impl From<&FlagDetail> for FlagView {
+    fn from(d: &FlagDetail) -> Self {
+        FlagView {
+            key: d.flag.key.clone(),
+            name: d.flag.name.clone(),
+            description: d.flag.description.clone(),
+            flag_type: d.flag.flag_type.clone(),
+            lifetime: d
+                .expected_lifetime_days
+                .map_or("permanent".into(), |n| format!("expected to live {n} days")),
+            value_type: d.flag.value_type.clone(),
+            owner: d.flag.owner.clone().unwrap_or_default(),
+            tags: d.tags.clone(),
+            links: d
+                .links
+                .iter()
+                .map(|l| (l.kind.clone(), l.url.clone()))
+                .collect(),
+            created_by: d.flag.created_by.clone(),
+            created_at: short_time(&d.flag.created_at),
+            stage: d.lifecycle_stage.as_str(),
+            stale: d.stale_reasons.iter().map(|r| r.message.clone()).collect(),
+            archived: d.flag.archived_at.is_some(),
+        }
+    }
+}
+
+/// One audit entry on the history tab, with its before/after as diff lines.
+pub struct HistoryItem {
+    at: String,
+    who: String,
+    action: String,
+    environment: String,
+    reason: String,
+    /// (class, text): "del" or "add".
+    lines: Vec<(&'static str, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "flags/show.html")]
+struct FlagPage {
+    layout: Layout,
+    project_key: String,
+    href: String,
+    tab: &'static str,
+    flag: FlagView,
+    envs: Vec<EnvRow>,
+    history: Vec<HistoryItem>,
+    can_edit: bool,
+    can_archive: bool,
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct TabQuery {
+    #[serde(default)]
+    tab: Option<String>,
+}
+
+pub(super) async fn show_flag(
+    State(app): State<AppState>,
+    session: Session,
+    access: ProjectAccess,
+    Path(p): Path<FlagPath>,
+    Query(q): Query<TabQuery>,
+) -> PageResult {
+    let mut conn = app.db.acquire().await?;
+    let detail = service::detail(&mut conn, &access.project, &p.key, app.now()).await?;
+    let tab = if q.tab.as_deref() == Some("history") {
+        "history"
+    } else {
+        "overview"
+    };
+    let history = if tab == "history" {
+        history(&mut conn, &access, &p.key).await?
+    } else {
+        Vec::new()
+    };
+    let layout = Layout::new(&session, Some(&access.identity), p.key.clone(), "flags").await;
+    let envs = env_rows(&mut conn, &access, &layout.csrf, &detail).await?;
+    let page = FlagPage {
+        project_key: access.project.key.clone(),
+        href: flag_href(&access.project.key, &p.key),
+        tab,
+        flag: FlagView::from(&detail),
+        envs,
+        history,
+        can_edit: access.can(Action::EditFlag) && detail.flag.archived_at.is_none(),
+        can_archive: may_archive(&access, &detail),
+        layout,
+    };
+    render(&page)
+}
+
+/// As `set_archived` decides: archiving a flag that is on in a protected environment changes it.
+fn may_archive(access: &ProjectAccess, d: &FlagDetail) -> bool {
+    let live_protected = d.environments.iter().any(|e| e.enabled && e.protected);
+    access.can(Action::ArchiveFlag)
+        && (d.flag.archived_at.is_some()
+            || access.can(Action::ChangeEnvironment {
+                protected: live_protected,
+            }))
+}
+
+async fn env_rows(
+    conn: &mut SqliteConnection,
+    access: &ProjectAccess,
+    csrf: &str,
+    d: &FlagDetail,
+) -> Result<Vec<EnvRow>, PageError> {
+    let archived = d.flag.archived_at.is_some();
+    Ok(projects_store::environments(conn, access.project.id)
+        .await?
+        .iter()
+        .map(|e| {
+            let state = d.environments.iter().find(|s| s.environment_id == e.id);
+            env_row(access, csrf, &d.flag.key, archived, e, state)
+        })
+        .collect())
+}
+
+async fn history(
+    conn: &mut SqliteConnection,
+    access: &ProjectAccess,
+    key: &str,
+) -> Result<Vec<HistoryItem>, PageError> {
+    let filter = audit_store::Filter {
+        project: Some(access.project.key.clone()),
+        flag: Some(key.to_string()),
+        ..Default::default()
+    };
+    let entries = audit_store::list(conn, &filter, &None, 200, None).await?;
+    Ok(entries.into_iter().map(history_item).collect())
+}
+
+fn history_item(e: Entry) -> HistoryItem {
+    let parse = |s: &Option<String>| {
+        s.as_deref()
+            .and_then(|j| serde_json::from_str::<Value>(j).ok())
+    };
+    HistoryItem {
+        at: short_time(&e.at),
+        who: e.actor_label.clone(),
+        lines: diff_lines(parse(&e.before_json), parse(&e.after_json)),
+        action: e.action,
+        environment: e.environment_key.unwrap_or_default(),
+        reason: e.reason.unwrap_or_default(),
+    }
+}
+
+/// A readable before/after: one `del` and/or `add` line per changed top-level field.
+fn diff_lines(before: Option<Value>, after: Option<Value>) -> Vec<(&'static str, String)> {
+    let as_map = |v: Option<Value>| match v {
+        Some(Value::Object(m)) => m,
+        Some(other) => [("value".to_string(), other)].into_iter().collect(),
+        None => serde_json::Map::new(),
+    };
+    let (b, a) = (as_map(before), as_map(after));
+    let mut fields: Vec<&String> = b.keys().chain(a.keys()).collect();
+    fields.dedup();
+    let mut seen = Vec::new();
+    let mut lines = Vec::new();
+    for f in fields {
+        if seen.contains(&f) || b.get(f) == a.get(f) {
+            continue;
+        }
+        seen.push(f);
+        if let Some(v) = b.get(f) {
+            lines.push(("del", format!("{f}: {}", show_value(v))));
+        }
+        if let Some(v) = a.get(f) {
+            lines.push(("add", format!("{f}: {}", show_value(v))));
+        }
+    }
+    lines
+}
+
+fn show_value(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "—".into(),
+        Value::Array(items) => items.iter().map(show_value).collect::<Vec<_>>().join(", "),
+        Value::Object(m) => m.values().map(show_value).collect::<Vec<_>>().join(" "),
+        other => other.to_string(),
+    }
+}
+
+// ---------- Changes to one flag ----------
+
+#[derive(Deserialize)]
+pub(super) struct FlagEnvPath {
+    #[allow(dead_code)]
+    project: String,
+    key: String,
+    env: String,
+}
+
+#[derive(Deserialize)]
+pub(super) struct ToggleForm {
+    on: String,
+}
+
+pub(super) async fn toggle(
+    State(app): State<AppState>,
+    session: Session,
+    access: ProjectAccess,
+    HxRequest(hx): HxRequest,
+    Path(p): Path<FlagEnvPath>,
+    WebForm(form): WebForm<ToggleForm>,
+) -> PageResult {
+    let on = form.on == "true";
+    let mut tx = begin_write(&app.db).await?;
+    let env = projects::environment(&mut tx, &access.project, &p.env).await?;
+    access.require(Action::ChangeEnvironment {
+        protected: env.protected,
+    })?;
+    let (actor, project, now) = (access.actor(), &access.project, app.now());
+    let switch = service::Switch {
+        env: &env,
+        on,
+        reason: None,
+    };
+    service::set_enabled(&mut tx, actor, project, &p.key, switch, now).await?;
+    let detail = service::detail(&mut tx, project, &p.key, now).await?;
+    tx.commit().await?;
+    if hx {
+        let csrf = crate::auth::csrf::token(&session).await;
+        let state = detail
+            .environments
+            .iter()
+            .find(|s| s.environment_id == env.id);
+        return render(&env_row(&access, &csrf, &p.key, false, &env, state));
+    }
+    let word = if on { "on" } else { "off" };
+    Flash::set(
+        &session,
+        "success",
+        format!("{} is now {word} in {}.", p.key, env.key),
+    )
+    .await;
+    Ok(see_other(&flag_href(&project.key, &p.key)))
+}
+
+pub(super) async fn archive_flag(
+    state: State<AppState>,
+    session: Session,
+    access: ProjectAccess,
+    p: Path<FlagPath>,
+) -> PageResult {
+    set_archived(state, session, access, p, true).await
+}
+
+pub(super) async fn revive_flag(
+    state: State<AppState>,
+    session: Session,
+    access: ProjectAccess,
+    p: Path<FlagPath>,
+) -> PageResult {
+    set_archived(state, session, access, p, false).await
+}
+
+async fn set_archived(
+    State(app): State<AppState>,
+    session: Session,
+    access: ProjectAccess,
+    Path(p): Path<FlagPath>,
+    archive: bool,
+) -> PageResult {
+    access.require(Action::ArchiveFlag)?;
+    let mut tx = begin_write(&app.db).await?;
+    // As in the API: archiving removes the flag from every feed, so it counts as a change to
+    // each environment where it is on, protected ones included.
+    let detail = service::detail(&mut tx, &access.project, &p.key, app.now()).await?;
+    let live_protected = detail.environments.iter().any(|e| e.enabled && e.protected);
+    if archive {
+        access.require(Action::ChangeEnvironment {
+            protected: live_protected,
+        })?;
+    }
+    let (actor, project, now) = (access.actor(), &access.project, app.now());
+    service::set_archived(&mut tx, actor, project, &p.key, archive, now).await?;
+    tx.commit().await?;
+    let done = if archive { "archived" } else { "revived" };
+    Flash::set(&session, "success", format!("{} {done}.", p.key)).await;
+    Ok(see_other(&flag_href(&project.key, &p.key)))
+}

@@ -1,0 +1,424 @@
+//! Who may do what over the admin API: every mutating route × every kind of principal
+//! (reliability plan C1, C3; expectations from src/authz/policy.rs).
+
+use crate::support::{Api, TestApp, PROJECT};
+use reqwest::{Response, StatusCode};
+use serde_json::{json, Value};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Who {
+    Viewer,
+    Editor,
+    Approver,
+    Owner,
+    Admin,
+    NonMember,
+    NoToken,
+    ClientToken,
+    FrontendToken,
+}
+
+const EVERYONE: [Who; 9] = [
+    Who::Viewer,
+    Who::Editor,
+    Who::Approver,
+    Who::Owner,
+    Who::Admin,
+    Who::NonMember,
+    Who::NoToken,
+    Who::ClientToken,
+    Who::FrontendToken,
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    CreateFlag,
+    PatchFlag,
+    OnInDevelopment,
+    OffInDevelopment,
+    OnInProduction,
+    OffInProduction,
+    Archive,
+    Revive,
+    PutMember,
+    CreateToken,
+    RevokeToken,
+    AddEnvironment,
+    CreateProject,
+}
+
+const ROUTES: [Route; 13] = [
+    Route::CreateFlag,
+    Route::PatchFlag,
+    Route::OnInDevelopment,
+    Route::OffInDevelopment,
+    Route::OnInProduction,
+    Route::OffInProduction,
+    Route::Archive,
+    Route::Revive,
+    Route::PutMember,
+    Route::CreateToken,
+    Route::RevokeToken,
+    Route::AddEnvironment,
+    Route::CreateProject,
+];
+
+/// The lowest project role allowed; `None` means global admins only.
+fn lowest_role(route: Route) -> Option<Who> {
+    use Route::*;
+    match route {
+        CreateFlag | PatchFlag | OnInDevelopment | OffInDevelopment | Archive | Revive => {
+            Some(Who::Editor)
+        }
+        // Protected environment: owners and admins directly, for now.
+        OnInProduction | OffInProduction => Some(Who::Owner),
+        PutMember | CreateToken | RevokeToken | AddEnvironment => Some(Who::Owner),
+        CreateProject => None,
+    }
+}
+
+fn success(route: Route) -> u16 {
+    use Route::*;
+    match route {
+        CreateFlag | CreateToken | AddEnvironment | CreateProject => 201,
+        _ => 200,
+    }
+}
+
+/// The expected status of one cell of the matrix.
+fn expected(who: Who, route: Route) -> u16 {
+    let rank = |w: Who| match w {
+        Who::Viewer => 1,
+        Who::Editor => 2,
+        Who::Approver => 3,
+        Who::Owner => 4,
+        _ => 0,
+    };
+    match who {
+        Who::NoToken => 401,
+        // Client and frontend tokens only read the feed.
+        Who::ClientToken | Who::FrontendToken => 403,
+        Who::Admin => success(route),
+        // Not a member: the project is invisible; creating a project is simply not allowed.
+        Who::NonMember if route == Route::CreateProject => 403,
+        Who::NonMember => 404,
+        member => match lowest_role(route) {
+            Some(min) if rank(member) >= rank(min) => success(route),
+            _ => 403,
+        },
+    }
+}
+
+struct Fixture {
+    app: TestApp,
+    /// Sets up preconditions; a global admin.
+    root: Api,
+    principals: Vec<(Who, Api)>,
+    spare_email: String,
+}
+
+async fn fixture() -> Fixture {
+    let app = TestApp::spawn().await;
+    let root = app.admin().api;
+    let mut principals = Vec::new();
+    for who in EVERYONE {
+        let api = match who {
+            Who::Viewer => app.user("viewer").api,
+            Who::Editor => app.user("editor").api,
+            Who::Approver => app.user("approver").api,
+            Who::Owner => app.user("owner").api,
+            Who::Admin => app.admin().api,
+            Who::NonMember => app.stranger().api,
+            Who::NoToken => app.api(None),
+            Who::ClientToken => app.api(Some(app.feed_token("client", PROJECT, "development"))),
+            Who::FrontendToken => app.api(Some(app.feed_token("frontend", PROJECT, "development"))),
+        };
+        principals.push((who, api));
+    }
+    let spare_email = "spare@example.com".to_string();
+    app.create_user(&spare_email);
+    app.add_member(PROJECT, &spare_email, "viewer");
+    Fixture {
+        app,
+        root,
+        principals,
+        spare_email,
+    }
+}
+
+async fn ok(r: Response, what: &str) -> Value {
+    let status = r.status();
+    let body = r.text().await.unwrap();
+    assert!(status.is_success(), "{what}: {status} {body}");
+    serde_json::from_str(&body).unwrap_or(Value::Null)
+}
+
+/// Prepares the cell's preconditions as the root admin; returns what the request needs.
+async fn setup(f: &Fixture, route: Route, n: usize) -> i64 {
+    let root = &f.root;
+    let key = format!("flag-{n}");
+    ok(
+        root.create_flag(PROJECT, &json!({"key": key})).await,
+        "setup",
+    )
+    .await;
+    match route {
+        Route::OffInDevelopment => {
+            ok(
+                root.toggle(PROJECT, &key, "development", true).await,
+                "setup",
+            )
+            .await;
+        }
+        Route::OffInProduction => {
+            ok(
+                root.toggle(PROJECT, &key, "production", true).await,
+                "setup",
+            )
+            .await;
+        }
+        Route::Revive => {
+            ok(root.archive(PROJECT, &key).await, "setup").await;
+        }
+        Route::PutMember => {
+            ok(
+                root.set_member(PROJECT, &f.spare_email, "viewer").await,
+                "setup",
+            )
+            .await;
+        }
+        Route::RevokeToken => {
+            let body =
+                json!({"type": "client", "name": format!("victim-{n}"), "environment": "staging"});
+            let created = ok(root.create_token(PROJECT, &body).await, "setup").await;
+            return created["token"]["id"].as_i64().expect("token id");
+        }
+        _ => {}
+    }
+    0
+}
+
+/// The request of one cell, as `api`.
+async fn request(f: &Fixture, api: &Api, route: Route, n: usize, token_id: i64) -> Response {
+    let key = format!("flag-{n}");
+    match route {
+        Route::CreateFlag => {
+            api.create_flag(PROJECT, &json!({"key": format!("new-{n}")}))
+                .await
+        }
+        Route::PatchFlag => {
+            api.patch(
+                PROJECT,
+                &key,
+                &json!({"description": format!("edited {n}")}),
+            )
+            .await
+        }
+        Route::OnInDevelopment => api.toggle(PROJECT, &key, "development", true).await,
+        Route::OffInDevelopment => api.toggle(PROJECT, &key, "development", false).await,
+        Route::OnInProduction => api.toggle(PROJECT, &key, "production", true).await,
+        Route::OffInProduction => api.toggle(PROJECT, &key, "production", false).await,
+        Route::Archive => api.archive(PROJECT, &key).await,
+        Route::Revive => api.revive(PROJECT, &key).await,
+        Route::PutMember => api.set_member(PROJECT, &f.spare_email, "editor").await,
+        Route::CreateToken => {
+            let body =
+                json!({"type": "client", "name": format!("t-{n}"), "environment": "development"});
+            api.create_token(PROJECT, &body).await
+        }
+        Route::RevokeToken => api.revoke_token(PROJECT, token_id).await,
+        Route::AddEnvironment => {
+            api.add_environment(PROJECT, &json!({"key": format!("env-{n}")}))
+                .await
+        }
+        Route::CreateProject => {
+            api.create_project(&json!({"key": format!("proj-{n}")}))
+                .await
+        }
+    }
+}
+
+/// Audit entries a successful request writes: one per change. Creating a project also makes its
+/// creator the owner, which is a second change.
+fn audit_entries(route: Route) -> i64 {
+    match route {
+        Route::CreateProject => 2,
+        _ => 1,
+    }
+}
+
+fn audit_count(fingerprint: &str) -> i64 {
+    fingerprint.lines().last().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn every_principal_gets_exactly_the_expected_status_on_every_mutating_route() {
+    let f = fixture().await;
+    let mut failures = Vec::new();
+    let mut n = 0;
+    for route in ROUTES {
+        for (who, api) in &f.principals {
+            n += 1;
+            let want = expected(*who, route);
+            let token_id = setup(&f, route, n).await;
+            let before = f.app.fingerprint().await;
+            let r = request(&f, api, route, n, token_id).await;
+            let got = r.status().as_u16();
+            let body = r.text().await.unwrap();
+            let after = f.app.fingerprint().await;
+            if got != want {
+                failures.push(format!(
+                    "{who:?} × {route:?}: expected {want}, got {got}: {body}"
+                ));
+                continue;
+            }
+            if (200..300).contains(&got) {
+                let written = audit_count(&after) - audit_count(&before);
+                if written != audit_entries(route) {
+                    failures.push(format!(
+                        "{who:?} × {route:?}: allowed, but wrote {written} audit entries instead of {}",
+                        audit_entries(route)
+                    ));
+                }
+                continue;
+            }
+            if before != after {
+                failures.push(format!(
+                    "{who:?} × {route:?}: denied with {got} but the state changed:\n{before}\n---\n{after}"
+                ));
+            }
+            let parsed: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            if !(parsed["error"].is_string() && parsed["message"].is_string()) {
+                failures.push(format!(
+                    "{who:?} × {route:?}: denial without the JSON error shape: {body}"
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {n} cells wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn client_and_frontend_tokens_never_reach_admin_routes_with_either_header_form() {
+    let app = TestApp::spawn().await;
+    for kind in ["client", "frontend"] {
+        let secret = app.feed_token(kind, PROJECT, "development");
+        for presented in [secret.clone(), format!("Bearer {secret}")] {
+            let api = app.api(Some(presented.clone()));
+            for path in [
+                "/api/admin/projects".to_string(),
+                format!("/api/admin/projects/{PROJECT}/flags"),
+                "/api/admin/audit".to_string(),
+            ] {
+                let r = api.get(&path).await;
+                assert_eq!(r.status(), StatusCode::FORBIDDEN, "{kind} token on {path}");
+                let body: Value = r.json().await.unwrap();
+                assert_eq!(body["error"], "forbidden", "{body}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_non_member_cannot_tell_a_hidden_project_from_a_missing_one() {
+    let app = TestApp::spawn().await;
+    let stranger = app.stranger().api;
+    let hidden = stranger.flags(PROJECT, "").await;
+    assert_eq!(hidden.status(), StatusCode::NOT_FOUND);
+    let hidden: Value = hidden.json().await.unwrap();
+    let missing = stranger.flags("no-such-project", "").await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let missing: Value = missing.json().await.unwrap();
+    assert_eq!(hidden["error"], missing["error"]);
+    let shape = |v: &Value| {
+        v["message"]
+            .as_str()
+            .unwrap()
+            .replace(PROJECT, "P")
+            .replace("no-such-project", "P")
+    };
+    assert_eq!(shape(&hidden), shape(&missing));
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_refused_on_the_next_request() {
+    let app = TestApp::spawn().await;
+    let owner = app.user("owner").api;
+    let created: Value = owner
+        .create_token(PROJECT, &json!({"type": "admin", "name": "short-lived"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secret = created["secret"]
+        .as_str()
+        .expect("the secret, once")
+        .to_string();
+    let id = created["token"]["id"].as_i64().unwrap();
+    let victim = app.api(Some(secret));
+    assert_eq!(victim.flags(PROJECT, "").await.status(), StatusCode::OK);
+    assert_eq!(
+        owner.revoke_token(PROJECT, id).await.status(),
+        StatusCode::OK
+    );
+    let r = victim.flags(PROJECT, "").await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "unauthorized");
+}
+
+#[tokio::test]
+async fn an_admin_token_follows_its_users_current_role() {
+    let app = TestApp::spawn().await;
+    let owner = app.user("owner");
+    let r = owner
+        .api
+        .add_environment(PROJECT, &json!({"key": "qa"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // Demoted on the command line: the same token loses the owner's powers at once.
+    app.add_member(PROJECT, &owner.email, "viewer");
+    let r = owner
+        .api
+        .add_environment(PROJECT, &json!({"key": "qa2"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = owner.api.create_flag(PROJECT, &json!({"key": "x"})).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(owner.api.flags(PROJECT, "").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn only_admins_may_mint_admin_tokens_for_someone_else() {
+    let app = TestApp::spawn().await;
+    let owner = app.user("owner");
+    let editor = app.user("editor");
+    let before = app.fingerprint().await;
+    let r = owner
+        .api
+        .create_token(
+            PROJECT,
+            &json!({"type": "admin", "name": "impersonate", "user": editor.email}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.fingerprint().await, before);
+    let r = owner
+        .api
+        .create_token(
+            PROJECT,
+            &json!({"type": "admin", "name": "impersonate", "user": crate::support::ADMIN_EMAIL}),
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "an owner must not mint a token acting as a global admin"
+    );
+    assert_eq!(app.fingerprint().await, before);
+}

@@ -1,0 +1,689 @@
+//! `TestApp`: the real `switchyard serve` on a temp SQLite file and a free port, plus actors
+//! (browser sessions and admin-token API clients) with one helper per endpoint.
+
+#![allow(dead_code)]
+
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::{header, Method, Response, StatusCode};
+use serde_json::{json, Value};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Connection, SqliteConnection};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+/// Long, not in any common-password list, and not derived from the e-mail.
+pub const PASSWORD: &str = "quartz-lantern-meadow-49";
+/// The project every `TestApp` starts with.
+pub const PROJECT: &str = "web";
+pub const SESSION_COOKIE: &str = "switchyard";
+
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+pub struct TestApp {
+    pub base: String,
+    dir: tempfile::TempDir,
+    child: Child,
+    stderr: Arc<Mutex<String>>,
+    counter: AtomicUsize,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_switchyard")
+}
+
+impl TestApp {
+    /// Starts `switchyard serve` with the env-provided admin, and creates the project `web`.
+    pub async fn spawn() -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("sy.db");
+        let url = format!("sqlite://{}", db.display());
+        let mut child = Command::new(bin())
+            .args(["--database-url", &url, "serve", "--bind", "127.0.0.1:0"])
+            .env("SWITCHYARD_ADMIN_EMAIL", ADMIN_EMAIL)
+            .env("SWITCHYARD_ADMIN_PASSWORD", PASSWORD)
+            .env("SWITCHYARD_LOG", "warn")
+            .env_remove("SWITCHYARD_DATABASE_URL")
+            .env_remove("SWITCHYARD_BIND")
+            .env_remove("SWITCHYARD_SECURE_COOKIES")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("could not start the switchyard binary");
+
+        let stderr = Arc::new(Mutex::new(String::new()));
+        {
+            let mut pipe = child.stderr.take().expect("stderr");
+            let sink = stderr.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = pipe.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    sink.lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            });
+        }
+        let (tx, rx) = mpsc::channel::<String>();
+        {
+            let pipe = child.stdout.take().expect("stdout");
+            std::thread::spawn(move || {
+                // Keeps draining after the address line so the server never blocks on stdout.
+                for line in BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { break };
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        let deadline = Instant::now() + START_TIMEOUT;
+        let mut seen = Vec::new();
+        let base = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(rest) = line.strip_prefix("Switchyard is listening on ") {
+                        break rest.trim().to_string();
+                    }
+                    seen.push(line);
+                }
+                Err(_) => {
+                    let status = child.try_wait().ok().flatten();
+                    let _ = child.kill();
+                    std::thread::sleep(Duration::from_millis(100));
+                    panic!(
+                        "switchyard serve did not print its address within {START_TIMEOUT:?} \
+                         (exit status: {status:?})\nstdout:\n{}\nstderr:\n{}",
+                        seen.join("\n"),
+                        stderr.lock().unwrap()
+                    );
+                }
+            }
+        };
+        let app = TestApp {
+            base,
+            dir,
+            child,
+            stderr,
+            counter: AtomicUsize::new(0),
+        };
+        app.wait_healthy().await;
+        let out = app.cli(&["project", "create", "--key", PROJECT, "--name", "Web"]);
+        assert_success(&out, "project create");
+        app
+    }
+
+    async fn wait_healthy(&self) {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Ok(r) = client.get(self.url("/healthz")).send().await {
+                if r.status() == StatusCode::OK {
+                    return;
+                }
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "GET /healthz never answered 200\nstderr:\n{}",
+                    self.stderr()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("sy.db")
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn database_url(&self) -> String {
+        format!("sqlite://{}", self.db_path().display())
+    }
+
+    /// Runs the binary against this app's database.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_with_stdin(args, None)
+    }
+
+    pub fn cli_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        cli_on(&self.database_url(), args, stdin)
+    }
+
+    fn unique(&self, prefix: &str) -> String {
+        format!("{prefix}{}", self.counter.fetch_add(1, Ordering::SeqCst))
+    }
+
+    /// A new user (via the CLI), without any membership.
+    pub fn create_user(&self, email: &str) {
+        let out = self.cli_with_stdin(
+            &["user", "create", "--email", email, "--password-stdin"],
+            Some(PASSWORD),
+        );
+        assert_success(&out, "user create");
+    }
+
+    pub fn add_member(&self, project: &str, email: &str, role: &str) {
+        let out = self.cli(&[
+            "member",
+            "add",
+            "--project",
+            project,
+            "--email",
+            email,
+            "--role",
+            role,
+        ]);
+        assert_success(&out, "member add");
+    }
+
+    /// An admin token's secret, acting as `email` in `project`.
+    pub fn admin_token(&self, project: &str, email: &str) -> String {
+        let name = self.unique("tok-");
+        let out = self.cli(&[
+            "token",
+            "create",
+            "--type",
+            "admin",
+            "--project",
+            project,
+            "--user",
+            email,
+            "--name",
+            &name,
+        ]);
+        assert_success(&out, "token create");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    pub fn feed_token(&self, kind: &str, project: &str, env: &str) -> String {
+        let name = self.unique("feed-");
+        let out = self.cli(&[
+            "token",
+            "create",
+            "--type",
+            kind,
+            "--project",
+            project,
+            "--environment",
+            env,
+            "--name",
+            &name,
+        ]);
+        assert_success(&out, "token create");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// A member of `web` with `role` (viewer, editor, approver, owner), with an admin token.
+    pub fn user(&self, role: &str) -> Actor {
+        let email = format!("{}@example.com", self.unique(role));
+        self.create_user(&email);
+        self.add_member(PROJECT, &email, role);
+        let api = self.api(Some(self.admin_token(PROJECT, &email)));
+        Actor { email, api }
+    }
+
+    /// The global admin (created from the environment), with an admin token for `web`.
+    pub fn admin(&self) -> Actor {
+        let api = self.api(Some(self.admin_token(PROJECT, ADMIN_EMAIL)));
+        Actor {
+            email: ADMIN_EMAIL.to_string(),
+            api,
+        }
+    }
+
+    /// A user who is not a member of `web`, holding an admin token scoped to `web`.
+    pub fn stranger(&self) -> Actor {
+        let email = format!("{}@example.com", self.unique("stranger"));
+        self.create_user(&email);
+        let api = self.api(Some(self.admin_token(PROJECT, &email)));
+        Actor { email, api }
+    }
+
+    pub fn api(&self, token: Option<String>) -> Api {
+        Api {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: self.base.clone(),
+            token,
+        }
+    }
+
+    /// A browser with an empty cookie jar.
+    pub fn browser(&self) -> Browser {
+        let jar = Arc::new(Jar::default());
+        Browser {
+            client: reqwest::Client::builder()
+                .cookie_provider(jar.clone())
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            jar,
+            base: self.base.clone(),
+        }
+    }
+
+    /// A browser signed in through the real login form.
+    pub async fn signed_in(&self, email: &str) -> Browser {
+        let b = self.browser();
+        let r = b.login(email, PASSWORD).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::SEE_OTHER,
+            "signing in as {email} failed: {}",
+            r.text().await.unwrap_or_default()
+        );
+        b
+    }
+
+    /// A direct connection to the database file (the server keeps running; WAL allows it).
+    pub async fn sql(&self) -> SqliteConnection {
+        connect(&self.db_path()).await
+    }
+
+    pub async fn audit_count(&self) -> i64 {
+        let mut c = self.sql().await;
+        sqlx::query_scalar("select count(*) from audit_log")
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+    }
+}
+
+pub async fn connect(path: &Path) -> SqliteConnection {
+    let opts = SqliteConnectOptions::new()
+        .filename(path)
+        .busy_timeout(Duration::from_secs(5));
+    SqliteConnection::connect_with(&opts)
+        .await
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()))
+}
+
+pub fn cli_on(url: &str, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(bin());
+    cmd.arg("--database-url")
+        .arg(url)
+        .args(args)
+        .env("SWITCHYARD_LOG", "warn")
+        .env_remove("SWITCHYARD_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+    let mut child = cmd.spawn().expect("run switchyard");
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(input.as_bytes()).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+pub fn assert_success(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "`switchyard {what}` failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub struct Actor {
+    pub email: String,
+    pub api: Api,
+}
+
+/// An admin API client; `token: None` is an anonymous caller.
+#[derive(Clone)]
+pub struct Api {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub token: Option<String>,
+}
+
+fn flag_path(project: &str, key: &str) -> String {
+    format!(
+        "/api/admin/projects/{project}/flags/{}",
+        encode_segment(key)
+    )
+}
+
+/// Percent-encodes one path segment (keys may hold any character but `/` and whitespace).
+pub fn encode_segment(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl Api {
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let mut r = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
+        if let Some(t) = &self.token {
+            r = r.header(header::AUTHORIZATION, t);
+        }
+        r
+    }
+
+    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Response {
+        let mut r = self.request(method, path);
+        if let Some(b) = body {
+            r = r.json(b);
+        }
+        r.send().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.send(Method::GET, path, None).await
+    }
+
+    pub async fn create_project(&self, body: &Value) -> Response {
+        self.send(Method::POST, "/api/admin/projects", Some(body))
+            .await
+    }
+
+    pub async fn create_flag(&self, project: &str, body: &Value) -> Response {
+        self.send(
+            Method::POST,
+            &format!("/api/admin/projects/{project}/flags"),
+            Some(body),
+        )
+        .await
+    }
+
+    pub async fn flags(&self, project: &str, query: &str) -> Response {
+        self.get(&format!("/api/admin/projects/{project}/flags?{query}"))
+            .await
+    }
+
+    pub async fn flag(&self, project: &str, key: &str) -> Response {
+        self.get(&flag_path(project, key)).await
+    }
+
+    pub async fn patch(&self, project: &str, key: &str, body: &Value) -> Response {
+        self.send(Method::PATCH, &flag_path(project, key), Some(body))
+            .await
+    }
+
+    pub async fn toggle(&self, project: &str, key: &str, env: &str, on: bool) -> Response {
+        let verb = if on { "on" } else { "off" };
+        self.send(
+            Method::POST,
+            &format!("{}/environments/{env}/{verb}", flag_path(project, key)),
+            None,
+        )
+        .await
+    }
+
+    pub async fn archive(&self, project: &str, key: &str) -> Response {
+        self.send(
+            Method::POST,
+            &format!("{}/archive", flag_path(project, key)),
+            None,
+        )
+        .await
+    }
+
+    pub async fn revive(&self, project: &str, key: &str) -> Response {
+        self.send(
+            Method::POST,
+            &format!("{}/revive", flag_path(project, key)),
+            None,
+        )
+        .await
+    }
+
+    pub async fn set_member(&self, project: &str, email: &str, role: &str) -> Response {
+        self.send(
+            Method::PUT,
+            &format!("/api/admin/projects/{project}/members"),
+            Some(&json!({"email": email, "role": role})),
+        )
+        .await
+    }
+
+    pub async fn create_token(&self, project: &str, body: &Value) -> Response {
+        self.send(
+            Method::POST,
+            &format!("/api/admin/projects/{project}/tokens"),
+            Some(body),
+        )
+        .await
+    }
+
+    pub async fn revoke_token(&self, project: &str, id: i64) -> Response {
+        self.send(
+            Method::DELETE,
+            &format!("/api/admin/projects/{project}/tokens/{id}"),
+            None,
+        )
+        .await
+    }
+
+    pub async fn add_environment(&self, project: &str, body: &Value) -> Response {
+        self.send(
+            Method::POST,
+            &format!("/api/admin/projects/{project}/environments"),
+            Some(body),
+        )
+        .await
+    }
+
+    pub async fn audit(&self, query: &str) -> Response {
+        self.get(&format!("/api/admin/audit?{query}")).await
+    }
+
+    /// The flag as JSON, panicking unless the read succeeds.
+    pub async fn flag_json(&self, project: &str, key: &str) -> Value {
+        let r = self.flag(project, key).await;
+        assert_eq!(r.status(), StatusCode::OK, "GET flag {key}");
+        r.json().await.unwrap()
+    }
+
+    /// Creates a flag with only a key, panicking unless it is created.
+    pub async fn new_flag(&self, project: &str, key: &str) -> Value {
+        let r = self.create_flag(project, &json!({ "key": key })).await;
+        let status = r.status();
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "create flag {key}: {body}");
+        body
+    }
+}
+
+/// A browser: cookie jar, no automatic redirects, same-origin `Origin` on every POST.
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub jar: Arc<Jar>,
+    pub base: String,
+}
+
+impl Browser {
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(format!("{}{}", self.base, path))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The current value of the session cookie, if the jar has one.
+    pub fn session_cookie(&self) -> Option<String> {
+        let url = reqwest::Url::parse(&self.base).unwrap();
+        let header = self.jar.cookies(&url)?;
+        header.to_str().unwrap().split("; ").find_map(|kv| {
+            kv.strip_prefix(&format!("{SESSION_COOKIE}="))
+                .map(str::to_string)
+        })
+    }
+
+    /// The CSRF token from a page's `<meta name="csrf-token">`.
+    pub async fn csrf_from(&self, path: &str) -> Option<String> {
+        let r = self.get(path).await;
+        if !r.status().is_success() {
+            return None;
+        }
+        meta_csrf(&r.text().await.unwrap()).filter(|t| !t.is_empty())
+    }
+
+    /// The CSRF token of a signed-in session, from the first page that shows one.
+    pub async fn csrf(&self) -> String {
+        for page in ["/", "/projects", "/account"] {
+            if let Some(t) = self.csrf_from(page).await {
+                return t;
+            }
+        }
+        panic!("no signed-in page (/, /projects, /account) carries <meta name=\"csrf-token\">");
+    }
+
+    /// POSTs a form with the given extra headers; `Origin` is same-origin unless overridden.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let mut r = self
+            .client
+            .post(format!("{}{}", self.base, path))
+            .form(fields);
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("origin"))
+        {
+            r = r.header(header::ORIGIN, &self.base);
+        }
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        r.send().await.unwrap()
+    }
+
+    /// GET /login for its token, then POST the form, same-origin.
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        let token = self
+            .csrf_from("/login")
+            .await
+            .expect("the login page carries a CSRF token");
+        self.post_form(
+            "/login",
+            &[
+                ("email", email),
+                ("password", password),
+                ("csrf_token", &token),
+            ],
+            &[],
+        )
+        .await
+    }
+
+    /// True when the session is signed in: the login page then redirects away.
+    pub async fn is_signed_in(&self) -> bool {
+        self.get("/login").await.status() == StatusCode::SEE_OTHER
+    }
+}
+
+pub fn meta_csrf(html: &str) -> Option<String> {
+    let marker = "<meta name=\"csrf-token\" content=\"";
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_string())
+}
+
+/// A client that presents exactly this session cookie and nothing else.
+pub async fn signed_in_with_cookie(base: &str, cookie: &str) -> bool {
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{base}/login"))
+        .header(header::COOKIE, format!("{SESSION_COOKIE}={cookie}"))
+        .send()
+        .await
+        .unwrap();
+    r.status() == StatusCode::SEE_OTHER
+}
+
+/// Status and body of a JSON error, for snapshots.
+pub async fn status_and_json(r: Response) -> String {
+    let status = r.status();
+    let ct = r
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body = r.text().await.unwrap();
+    assert!(
+        ct.starts_with("application/json"),
+        "expected a JSON body, got {ct:?}: {body}"
+    );
+    format!("{status} {body}")
+}
+
+impl TestApp {
+    /// Everything a mutating admin route could change, as one comparable string (token use
+    /// times excluded: reads may record them).
+    pub async fn fingerprint(&self) -> String {
+        let mut c = self.sql().await;
+        let queries = [
+            "select count(*) || ':' || coalesce(group_concat(key || '|' || name || '|' || description \
+             || '|' || flag_type || '|' || coalesce(archived_at, '-') || '|' || version, ','), '') \
+             from (select * from flags order by id)",
+            "select count(*) || ':' || coalesce(group_concat(enabled || '|' || version, ','), '') \
+             from (select * from flag_environments order by flag_id, environment_id)",
+            "select count(*) || ':' || coalesce(group_concat(key, ','), '') from (select * from projects order by id)",
+            "select count(*) || ':' || coalesce(group_concat(key, ','), '') from (select * from environments order by id)",
+            "select count(*) || ':' || coalesce(group_concat(user_id || '|' || role, ','), '') \
+             from (select * from memberships order by project_id, user_id)",
+            "select count(*) || ':' || coalesce(group_concat(coalesce(revoked_at, '-'), ','), '') \
+             from (select * from api_tokens order by id)",
+            "select count(*) || '' from flag_tags",
+            "select count(*) || '' from audit_log",
+        ];
+        let mut out = Vec::new();
+        for q in queries {
+            let v: String = sqlx::query_scalar(q)
+                .fetch_one(&mut c)
+                .await
+                .unwrap_or_else(|e| panic!("{q}: {e}"));
+            out.push(v);
+        }
+        out.join("\n")
+    }
+}
