@@ -22,13 +22,14 @@ pub struct RequestId(pub String);
 
 pub fn wrap(app: Router, settings: &Settings) -> Router {
     let secure = settings.secure_cookies;
-    app.layer(middleware::from_fn(fill_empty_errors))
-        .layer(DefaultBodyLimit::max(settings.body_limit))
+    app.layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(RequestBodyLimitLayer::new(settings.body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             settings.request_timeout,
         ))
+        // Outside the limits, so their bare 413 and 408 get our error shape too.
+        .layer(middleware::from_fn(fill_empty_errors))
         .layer(middleware::from_fn(move |req, next| {
             headers::secure(secure, req, next)
         }))
