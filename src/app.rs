@@ -46,6 +46,7 @@ impl AppState {
             feed: FeedState {
                 snapshots: Arc::default(),
                 tokens: Arc::default(),
+                usage: Arc::default(),
             },
             watcher: Watcher::default(),
         }
@@ -117,6 +118,7 @@ pub async fn serve(
         .watcher
         .start(state.db.clone(), state.feed.clone())
         .await;
+    state.feed.usage.start(state.db.clone());
     let app = router(state).await?;
     axum::serve(
         listener,

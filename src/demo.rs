@@ -141,6 +141,8 @@ pub async fn seed(state: &AppState) -> anyhow::Result<String> {
     accounts::add_team_member(&mut tx, team, ids[1]).await?;
     accounts::add_team_member(&mut tx, team, ids[3]).await?;
 
+    // Projects and members first, so the flags' history is the most recent part of the log.
+    let mut made = Vec::new();
     for (key, name) in [("web-shop", "Web shop"), ("mobile-app", "Mobile app")] {
         let p = projects::create(&mut tx, &admin, key, name, "", now - Duration::days(200)).await?;
         for ((_, _, role, _), id) in PEOPLE.iter().zip(&ids) {
@@ -149,9 +151,10 @@ pub async fn seed(state: &AppState) -> anyhow::Result<String> {
                     .await?;
             }
         }
-        if key != "web-shop" {
-            continue;
-        }
+        made.push(p);
+    }
+    {
+        let p = &made[0];
         let envs = crate::projects::store::environments(&mut tx, p.id).await?;
         let editor = Actor::user(ids[3], PEOPLE[3].0, false);
         for (fkey, ftype, owner, tags, age, on) in FLAGS {
@@ -169,7 +172,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<String> {
                     format!("https://tickets.example.com/SHOP-{}", 100 + age),
                 )],
             };
-            catalog::create_flag(&mut tx, &editor, &p, input, created).await?;
+            catalog::create_flag(&mut tx, &editor, p, input, created).await?;
             for (i, env) in envs
                 .iter()
                 .filter(|e| on.contains(&e.key.as_str()))
@@ -179,7 +182,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<String> {
                 catalog::set_enabled(
                     &mut tx,
                     &admin,
-                    &p,
+                    p,
                     fkey,
                     catalog::Switch {
                         env,

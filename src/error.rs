@@ -9,6 +9,15 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// A field-level complaint whose field is a path built at run time, such as
+/// `strategies[0].parameters.rollout` (targeting input is nested and indexed, so its field names
+/// cannot be `&'static str` like [`FieldError`]'s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathError {
+    pub field: String,
+    pub message: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("sign in first")]
@@ -21,6 +30,9 @@ pub enum AppError {
     Conflict { code: &'static str, message: String },
     #[error("{}", invalid_summary(.0))]
     Invalid(Vec<FieldError>),
+    /// Like `Invalid`, with field paths; answered the same way (422 `invalid-input`).
+    #[error("{}", path_summary(.0))]
+    InvalidPaths(Vec<PathError>),
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
     #[error("the request body is larger than 1 MiB")]
@@ -42,6 +54,14 @@ fn invalid_summary(errors: &[FieldError]) -> String {
             .collect::<Vec<_>>()
             .join("; "),
     }
+}
+
+fn path_summary(errors: &[PathError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl AppError {
@@ -80,7 +100,7 @@ impl AppError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
-            AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Invalid(_) | AppError::InvalidPaths(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -96,7 +116,7 @@ impl AppError {
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) => "not-found",
             AppError::Conflict { code, .. } => code,
-            AppError::Invalid(_) => "invalid-input",
+            AppError::Invalid(_) | AppError::InvalidPaths(_) => "invalid-input",
             AppError::BadRequest { code, .. } => code,
             AppError::TooLarge => "body-too-large",
             AppError::TooManyRequests { .. } => "too-many-requests",

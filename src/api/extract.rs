@@ -32,6 +32,12 @@ impl IntoResponse for ApiError {
                 .map(|f| serde_json::json!({"field": f.field, "message": f.message}))
                 .collect();
         }
+        if let AppError::InvalidPaths(fields) = &e {
+            body["fields"] = fields
+                .iter()
+                .map(|f| serde_json::json!({"field": f.field, "message": f.message}))
+                .collect();
+        }
         let mut res = (
             e.status(),
             [(header::CONTENT_TYPE, "application/json")],

@@ -6,6 +6,7 @@ mod extract;
 mod flags;
 mod openapi;
 mod projects;
+mod targeting;
 
 pub use extract::{ApiError, ApiJson};
 
@@ -18,6 +19,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(projects::routes())
         .merge(flags::routes())
+        .merge(targeting::routes())
         .merge(audit::routes())
         .merge(openapi::routes())
         .with_state(state)

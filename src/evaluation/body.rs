@@ -13,18 +13,55 @@ use super::etag;
 /// names an unknown segment is off (spec 3), and `IN []` is false in every SDK.
 const UNKNOWN_SEGMENT_CONTEXT: &str = "switchyard.unknownSegment";
 
-/// A body ready to send, with the ETag that names it.
+/// A body ready to send, with the ETag that names it and its gzip form, compressed once per
+/// change rather than once per request.
 #[derive(Debug, Clone)]
 pub(super) struct ServedBody {
-    pub bytes: Vec<u8>,
+    /// Shared, so sending the body never copies it.
+    pub bytes: bytes::Bytes,
+    pub gzip: bytes::Bytes,
     pub etag: String,
 }
 
 impl ServedBody {
     fn new(bytes: Vec<u8>) -> Self {
         let etag = etag::of_bytes(&bytes);
-        Self { bytes, etag }
+        let gzip = gzip(&bytes).into();
+        Self {
+            bytes: bytes.into(),
+            gzip,
+            etag,
+        }
     }
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use flate2::write::GzEncoder;
+    use std::io::Write;
+    let mut encoder = GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 4),
+        flate2::Compression::default(),
+    );
+    // Writing into a Vec cannot fail.
+    let _ = encoder.write_all(bytes);
+    encoder.finish().unwrap_or_default()
+}
+
+/// A body for a narrowed request (`namePrefix`, `project`): built per request, not cached.
+pub(super) fn narrowed_body(
+    state: &ClientFeatures,
+    keep: impl Fn(&str) -> bool,
+    with_segments: bool,
+) -> Result<(Vec<u8>, String), serde_json::Error> {
+    let mut narrowed = state.clone();
+    narrowed.features.retain(|f| keep(&f.name));
+    let bytes = if with_segments {
+        to_wire_bytes(&narrowed)?
+    } else {
+        to_wire_bytes(&inline_segments(&narrowed))?
+    };
+    let etag = etag::of_bytes(&bytes);
+    Ok((bytes, etag))
 }
 
 pub(super) fn current_body(state: &ClientFeatures) -> Result<ServedBody, serde_json::Error> {

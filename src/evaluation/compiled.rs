@@ -113,13 +113,35 @@ impl CompiledEnvironment {
 
     /// The `/api/client/features` body and its quoted ETag for a client that
     /// sent `client_spec` as `Unleash-Client-Spec`.
-    pub fn client_features_body(&self, client_spec: Option<&str>) -> (&[u8], &str) {
+    pub fn client_features_body(&self, client_spec: Option<&str>) -> (&bytes::Bytes, &str) {
         let body = if understands_segments(client_spec) {
             &self.current
         } else {
             &self.legacy
         };
         (&body.bytes, &body.etag)
+    }
+
+    /// The same body, gzip-compressed (compressed when the state was built).
+    pub fn client_features_gzip(&self, client_spec: Option<&str>) -> &bytes::Bytes {
+        if understands_segments(client_spec) {
+            &self.current.gzip
+        } else {
+            &self.legacy.gzip
+        }
+    }
+
+    /// A body with only the flags `keep` accepts, and its ETag; for filtered requests.
+    pub fn client_features_narrowed(
+        &self,
+        client_spec: Option<&str>,
+        keep: impl Fn(&str) -> bool,
+    ) -> Result<(Vec<u8>, String), BuildError> {
+        Ok(body::narrowed_body(
+            &self.state,
+            keep,
+            understands_segments(client_spec),
+        )?)
     }
 
     pub fn warnings(&self) -> &[BuildWarning] {

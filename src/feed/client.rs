@@ -1,10 +1,12 @@
 //! Unleash client API: `GET /api/client/features`, `POST /api/client/register`, `POST /api/client/metrics`.
 
+use super::snapshot::EnvSnapshot;
 use super::tokens::Refusal;
+use super::usage::{Report, ReportBody};
 use super::FeedState;
 use crate::auth::tokens::TokenKind;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -67,50 +69,159 @@ pub fn not_modified(etag: &str) -> Response {
     res
 }
 
-async fn features(State(feed): State<FeedState>, headers: HeaderMap) -> Response {
+/// The optional narrowing of `/api/client/features` (each may repeat; all intersect the token).
+#[derive(Default)]
+struct Narrowing {
+    projects: Vec<String>,
+    prefixes: Vec<String>,
+    tags: Vec<String>,
+}
+
+impl Narrowing {
+    fn parse(query: Option<&str>) -> Narrowing {
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(query.unwrap_or("")).unwrap_or_default();
+        let mut n = Narrowing::default();
+        for (k, v) in pairs {
+            match k.as_str() {
+                "project" => n.projects.push(v),
+                "namePrefix" => n.prefixes.push(v),
+                "tag" => n.tags.push(v),
+                _ => {}
+            }
+        }
+        n
+    }
+
+    fn is_empty(&self) -> bool {
+        self.projects.is_empty() && self.prefixes.is_empty() && self.tags.is_empty()
+    }
+
+    fn keeps(&self, snap: &EnvSnapshot, name: &str) -> bool {
+        let project_ok = self.projects.is_empty()
+            || self
+                .projects
+                .iter()
+                .any(|p| p == "*" || *p == snap.project_key);
+        let prefix_ok =
+            self.prefixes.is_empty() || self.prefixes.iter().any(|p| name.starts_with(p.as_str()));
+        // Unleash tags are `type:value`; ours are free words, matched whole or by value.
+        let tag_ok = self.tags.is_empty()
+            || snap.tags.get(name).is_some_and(|tags| {
+                self.tags.iter().any(|q| {
+                    let value = q.split_once(':').map(|(_, v)| v).unwrap_or(q);
+                    tags.iter().any(|t| t == q || t == value)
+                })
+            });
+        project_ok && prefix_ok && tag_ok
+    }
+}
+
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")))
+}
+
+async fn features(
+    State(feed): State<FeedState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let token = match feed.tokens.authorize(&headers, &[TokenKind::Client]) {
         Ok(t) => t,
         Err(r) => return refusal(r),
     };
-    if !feed.snapshots.is_loaded() {
-        return not_ready();
-    }
+    feed.usage.token_used(token.id);
     let Some(snap) = feed.snapshots.get(token.environment_id) else {
         return not_ready();
     };
     let spec = headers
         .get("unleash-client-spec")
         .and_then(|v| v.to_str().ok());
+    let narrowing = Narrowing::parse(query.as_deref());
+    if !narrowing.is_empty() {
+        let built = snap
+            .compiled
+            .client_features_narrowed(spec, |name| narrowing.keeps(&snap, name));
+        return match built {
+            Ok((_, etag)) if etag_matches(&headers, &etag) => not_modified(&etag),
+            Ok((body, etag)) => with_etag(json(StatusCode::OK, body), &etag),
+            Err(_) => not_ready(),
+        };
+    }
     let (body, etag) = snap.compiled.client_features_body(spec);
     if etag_matches(&headers, etag) {
         return not_modified(etag);
     }
-    let mut res = json(StatusCode::OK, Bytes::copy_from_slice(body));
+    let mut res = if accepts_gzip(&headers) {
+        let gz = snap.compiled.client_features_gzip(spec);
+        let mut res = json(StatusCode::OK, gz.clone());
+        res.headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        res
+    } else {
+        json(StatusCode::OK, body.clone())
+    };
+    res.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    with_etag(res, etag)
+}
+
+pub fn with_etag(mut res: Response, etag: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(etag) {
         res.headers_mut().insert(header::ETAG, v);
     }
     res
 }
 
-/// Registration and metrics are accepted when they are JSON objects; Python SDKs count anything
+/// Registration and metrics are recorded when they are JSON objects; Python SDKs count anything
 /// but 202 as a failure.
 async fn register(State(feed): State<FeedState>, headers: HeaderMap, body: Bytes) -> Response {
-    accept_report(&feed, &headers, &body)
+    accept_report(
+        &feed,
+        &headers,
+        &body,
+        &[TokenKind::Client],
+        StatusCode::ACCEPTED,
+    )
 }
 
 async fn metrics(State(feed): State<FeedState>, headers: HeaderMap, body: Bytes) -> Response {
-    accept_report(&feed, &headers, &body)
+    accept_report(
+        &feed,
+        &headers,
+        &body,
+        &[TokenKind::Client],
+        StatusCode::ACCEPTED,
+    )
 }
 
-fn accept_report(feed: &FeedState, headers: &HeaderMap, body: &[u8]) -> Response {
-    if let Err(r) = feed.tokens.authorize(headers, &[TokenKind::Client]) {
-        return refusal(r);
-    }
-    match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(v) if v.is_object() => StatusCode::ACCEPTED.into_response(),
-        _ => json(
+pub fn accept_report(
+    feed: &FeedState,
+    headers: &HeaderMap,
+    body: &[u8],
+    kinds: &[TokenKind],
+    ok: StatusCode,
+) -> Response {
+    let token = match feed.tokens.authorize(headers, kinds) {
+        Ok(t) => t,
+        Err(r) => return refusal(r),
+    };
+    feed.usage.token_used(token.id);
+    match serde_json::from_slice::<ReportBody>(body) {
+        Ok(body) => {
+            feed.usage.report(Report {
+                environment_id: token.environment_id,
+                body,
+            });
+            ok.into_response()
+        }
+        Err(e) => json(
             StatusCode::BAD_REQUEST,
-            r#"{"error":"invalid-body","message":"send a JSON object as Unleash SDKs do"}"#,
+            serde_json::json!({"error": "invalid-body", "message": format!("the report could not be read: {e}")})
+                .to_string(),
         ),
     }
 }

@@ -7,7 +7,7 @@ use crate::evaluation::{frontend_context_from_body, frontend_context_from_query,
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use std::net::SocketAddr;
@@ -16,8 +16,8 @@ use unleash_yggdrasil::Context;
 pub fn routes() -> Router<FeedState> {
     Router::new()
         .route("/api/frontend", get(evaluate_get).post(evaluate_post))
-        .route("/api/frontend/client/metrics", post(accepted))
-        .route("/api/frontend/client/register", post(accepted))
+        .route("/api/frontend/client/metrics", post(report))
+        .route("/api/frontend/client/register", post(report))
 }
 
 fn defaults(peer: SocketAddr) -> RequestDefaults {
@@ -59,6 +59,7 @@ fn answer(feed: &FeedState, headers: &HeaderMap, ctx: &Context) -> Response {
         Ok(t) => t,
         Err(r) => return refusal(r),
     };
+    feed.usage.token_used(token.id);
     let Some(snap) = feed.snapshots.get(token.environment_id) else {
         return not_ready();
     };
@@ -74,9 +75,13 @@ fn answer(feed: &FeedState, headers: &HeaderMap, ctx: &Context) -> Response {
     res
 }
 
-async fn accepted(State(feed): State<FeedState>, headers: HeaderMap) -> Response {
-    match feed.tokens.authorize(&headers, &[TokenKind::Frontend]) {
-        Ok(_) => StatusCode::OK.into_response(),
-        Err(r) => refusal(r),
-    }
+/// Browser SDKs report like server SDKs, answered with 200 as Unleash does.
+async fn report(State(feed): State<FeedState>, headers: HeaderMap, body: Bytes) -> Response {
+    super::client::accept_report(
+        &feed,
+        &headers,
+        &body,
+        &[TokenKind::Frontend],
+        StatusCode::OK,
+    )
 }

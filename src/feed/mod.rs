@@ -5,7 +5,9 @@ mod client;
 mod frontend;
 mod ofrep;
 pub mod snapshot;
+mod streaming;
 pub mod tokens;
+pub mod usage;
 pub mod watcher;
 
 use crate::app::AppState;
@@ -23,6 +25,7 @@ pub use tokens::FeedTokens;
 pub struct FeedState {
     pub snapshots: Arc<Snapshots>,
     pub tokens: Arc<FeedTokens>,
+    pub usage: Arc<usage::Usage>,
 }
 
 impl FromRef<AppState> for FeedState {
@@ -54,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .merge(client::routes())
         .merge(frontend::routes())
         .merge(ofrep::routes())
+        .merge(streaming::routes())
         .with_state(feed)
         .layer(cors)
         .layer(axum::middleware::map_response(cross_origin_readable))

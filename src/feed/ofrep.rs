@@ -53,6 +53,7 @@ async fn evaluate_one(
         Ok(t) => t,
         Err(r) => return refused(r),
     };
+    feed.usage.token_used(token.id);
     let ctx = match ofrep_context_from_body(&body) {
         Ok(c) => c,
         Err(e) => {
@@ -87,6 +88,7 @@ async fn evaluate_all(State(feed): State<FeedState>, headers: HeaderMap, body: B
         Ok(t) => t,
         Err(r) => return refused(r),
     };
+    feed.usage.token_used(token.id);
     let ctx = match ofrep_context_from_body(&body) {
         Ok(c) => c,
         Err(e) => {

@@ -94,6 +94,16 @@ async fn rebuild_project(
             .bind(project_id)
             .fetch_all(&mut *conn)
             .await?;
+    let tag_rows: Vec<(String, String)> = sqlx::query_as(
+        "select f.key, t.tag from flag_tags t join flags f on f.id = t.flag_id where f.project_id = ?",
+    )
+    .bind(project_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut tags: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for (flag, tag) in tag_rows {
+        tags.entry(flag).or_default().push(tag);
+    }
     let mut built = Vec::new();
     for (env_id, env_key) in envs {
         let (state, value_types) = environment_state(conn, project_id, project_key, env_id).await?;
@@ -109,6 +119,7 @@ async fn rebuild_project(
                 project_key: project_key.to_string(),
                 environment_key: env_key,
                 compiled,
+                tags: tags.clone(),
             },
         ));
     }
@@ -128,7 +139,7 @@ fn revision_of(state: &unleash_types::client_features::ClientFeatures) -> u64 {
 async fn load_tokens(conn: &mut sqlx::SqliteConnection, feed: &FeedState) -> anyhow::Result<()> {
     let rows: Vec<(i64, String, String, i64, Option<i64>)> = sqlx::query_as(
         "select id, secret_hash, kind, project_id, environment_id from api_tokens \
-         where revoked_at is null and kind in ('client', 'frontend') \
+         where revoked_at is null \
          and (expires_at is null or expires_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
     )
     .fetch_all(&mut *conn)
@@ -142,7 +153,8 @@ async fn load_tokens(conn: &mut sqlx::SqliteConnection, feed: &FeedState) -> any
                     id,
                     kind: TokenKind::parse(&kind)?,
                     project_id,
-                    environment_id: env?,
+                    // Admin tokens are indexed only so the feed can refuse them with 403.
+                    environment_id: env.unwrap_or(-1),
                 },
             ))
         })

@@ -2,4 +2,5 @@
 //! and variants, flag-level variants, dependencies — and the feed state built from it.
 
 pub mod import;
+pub mod service;
 pub mod store;

@@ -136,3 +136,249 @@ fn value_type(s: &str) -> ValueType {
         _ => ValueType::Boolean,
     }
 }
+
+/// The flag's value type as the evaluation engine knows it.
+pub fn value_type_of(s: &str) -> ValueType {
+    value_type(s)
+}
+
+// ---------- Editing ----------
+
+/// One environment's stored targeting of one flag.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TargetingRow {
+    pub enabled: bool,
+    pub strategies: String,
+    pub variants: String,
+    pub version: i64,
+    pub updated_at: String,
+}
+
+pub async fn targeting_of(
+    conn: &mut SqliteConnection,
+    flag_id: i64,
+    environment_id: i64,
+) -> Result<Option<TargetingRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select enabled, strategies, variants, version, updated_at from flag_environments \
+         where flag_id = ? and environment_id = ?",
+    )
+    .bind(flag_id)
+    .bind(environment_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Which column of `flag_environments` a replacement writes.
+#[derive(Debug, Clone, Copy)]
+pub enum Column {
+    Strategies,
+    Variants,
+}
+
+/// Stores one JSON column and bumps the row's version.
+pub async fn set_targeting(
+    conn: &mut SqliteConnection,
+    flag_id: i64,
+    environment_id: i64,
+    column: Column,
+    json: &str,
+    now: &str,
+) -> Result<(), sqlx::Error> {
+    let sql = match column {
+        Column::Strategies => {
+            "update flag_environments set strategies = ?, version = version + 1, updated_at = ? \
+             where flag_id = ? and environment_id = ?"
+        }
+        Column::Variants => {
+            "update flag_environments set variants = ?, version = version + 1, updated_at = ? \
+             where flag_id = ? and environment_id = ?"
+        }
+    };
+    sqlx::query(sql)
+        .bind(json)
+        .bind(now)
+        .bind(flag_id)
+        .bind(environment_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Dependency {
+    pub parent_key: String,
+    pub enabled: bool,
+    /// JSON list of variant names.
+    pub variants: String,
+}
+
+pub async fn dependencies_of(
+    conn: &mut SqliteConnection,
+    flag_id: i64,
+) -> Result<Vec<Dependency>, sqlx::Error> {
+    sqlx::query_as(
+        "select parent_key, enabled, variants from flag_dependencies where flag_id = ? \
+         order by parent_key",
+    )
+    .bind(flag_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Keys of the project's flags that depend on `parent_key`.
+pub async fn children_of(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    parent_key: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select f.key from flag_dependencies d join flags f on f.id = d.flag_id \
+         where f.project_id = ? and d.parent_key = ? order by f.key",
+    )
+    .bind(project_id)
+    .bind(parent_key)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn replace_dependencies(
+    conn: &mut SqliteConnection,
+    flag_id: i64,
+    deps: &[(String, bool, String)],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from flag_dependencies where flag_id = ?")
+        .bind(flag_id)
+        .execute(&mut *conn)
+        .await?;
+    for (parent, enabled, variants) in deps {
+        sqlx::query(
+            "insert into flag_dependencies (flag_id, parent_key, enabled, variants) values (?, ?, ?, ?)",
+        )
+        .bind(flag_id)
+        .bind(parent)
+        .bind(enabled)
+        .bind(variants)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SegmentRecord {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    /// JSON constraint list.
+    pub constraints: String,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+const SEGMENT_COLUMNS: &str = "id, name, description, constraints, version, created_at, updated_at";
+
+pub async fn segments_of(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+) -> Result<Vec<SegmentRecord>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {SEGMENT_COLUMNS} from segments where project_id = ? order by name, id"
+    ))
+    .bind(project_id)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn segment_by_id(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    id: i64,
+) -> Result<Option<SegmentRecord>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {SEGMENT_COLUMNS} from segments where project_id = ? and id = ?"
+    ))
+    .bind(project_id)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn segment_by_name(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    name: &str,
+) -> Result<Option<SegmentRecord>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {SEGMENT_COLUMNS} from segments where project_id = ? and name = ?"
+    ))
+    .bind(project_id)
+    .bind(name)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn insert_segment(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    (name, description, constraints): (&str, &str, &str),
+    now: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "insert into segments (project_id, name, description, constraints, created_at, updated_at) \
+         values (?, ?, ?, ?, ?, ?) returning id",
+    )
+    .bind(project_id)
+    .bind(name)
+    .bind(description)
+    .bind(constraints)
+    .bind(now)
+    .bind(now)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn update_segment(
+    conn: &mut SqliteConnection,
+    id: i64,
+    (name, description, constraints): (&str, &str, &str),
+    now: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update segments set name = ?, description = ?, constraints = ?, version = version + 1, \
+         updated_at = ? where id = ?",
+    )
+    .bind(name)
+    .bind(description)
+    .bind(constraints)
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_segment(conn: &mut SqliteConnection, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from segments where id = ?")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Every flag environment's stored strategies in a project, archived flags included:
+/// (flag key, environment key, protected, strategies JSON).
+pub async fn all_strategies(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+) -> Result<Vec<(String, String, bool, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "select f.key, e.key, e.protected, fe.strategies from flag_environments fe \
+         join flags f on f.id = fe.flag_id join environments e on e.id = fe.environment_id \
+         where f.project_id = ? order by f.key, e.sort_order, e.key",
+    )
+    .bind(project_id)
+    .fetch_all(conn)
+    .await
+}

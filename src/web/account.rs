@@ -1,21 +1,17 @@
 //! One's own account: who they are, and changing their password (which ends their other
 //! sessions but keeps this one).
 
-use super::{render, see_other, Errors, Layout, PageResult, WebForm};
+use super::{render_form, Errors, Layout, PageResult, UserCtx, WebForm};
 use crate::accounts::service;
-use crate::app::AppState;
-use crate::auth::extract::{CurrentUser, Identity};
+use crate::auth::extract::Identity;
 use crate::auth::{password, session};
 use crate::db::begin_write;
 use askama::Template;
-use axum::extract::State;
-use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
-use tower_sessions::Session;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<crate::app::AppState> {
     Router::new()
         .route("/account", get(account_page))
         .route("/account/password", post(change_password))
@@ -33,39 +29,25 @@ struct AccountPage {
     errors: Errors,
 }
 
-async fn page(
-    app: &AppState,
-    session: &Session,
-    identity: &Identity,
-    errors: Errors,
-) -> PageResult {
-    let mut conn = app.db.acquire().await?;
+async fn page(ctx: &UserCtx, errors: Errors) -> PageResult {
+    let mut conn = ctx.app.db.acquire().await?;
+    let identity = ctx.identity();
     let projects = crate::projects::store::project_keys_of(&mut conn, identity.user.id).await?;
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     let u = &identity.user;
-    let mut res = render(&AccountPage {
-        layout: Layout::new(session, Some(identity), "Your account", "account").await,
+    let page = AccountPage {
+        layout: Layout::new(&ctx.session, Some(identity), "Your account", "account").await,
         email: u.email.clone(),
         name: u.name.clone(),
         is_admin: u.is_admin,
         created_at: u.created_at.get(..10).unwrap_or(&u.created_at).to_string(),
         projects,
         errors,
-    })?;
-    *res.status_mut() = status;
-    Ok(res)
+    };
+    render_form(&page, &page.errors)
 }
 
-async fn account_page(
-    State(app): State<AppState>,
-    session: Session,
-    CurrentUser(identity): CurrentUser,
-) -> PageResult {
-    page(&app, &session, &identity, Errors::default()).await
+async fn account_page(ctx: UserCtx) -> PageResult {
+    page(&ctx, Errors::default()).await
 }
 
 #[derive(Deserialize)]
@@ -75,29 +57,28 @@ struct PasswordForm {
     confirm: String,
 }
 
-async fn change_password(
-    State(app): State<AppState>,
-    session: Session,
-    CurrentUser(identity): CurrentUser,
-    WebForm(form): WebForm<PasswordForm>,
-) -> PageResult {
-    let errors = check(&identity, &form).await;
+async fn change_password(ctx: UserCtx, WebForm(form): WebForm<PasswordForm>) -> PageResult {
+    let errors = check(ctx.identity(), &form).await;
     if !errors.is_empty() {
-        return page(&app, &session, &identity, errors).await;
+        return page(&ctx, errors).await;
     }
-    let hash = password::hash_blocking(form.new).await?;
-    let mut tx = begin_write(&app.db).await?;
-    let version =
-        service::set_password(&mut tx, &identity.actor, identity.user.id, &hash, app.now()).await?;
+    store_password(&ctx, ctx.identity().user.id, form.new).await?;
+    let msg = "Your password has been changed. Your other sessions have been signed out.";
+    ctx.done(msg, "/account").await
+}
+
+/// Stores a new password, which ends the user's sessions; the one asking stays signed in when it
+/// is their own (the admin pages reset others' passwords with it too).
+pub(super) async fn store_password(ctx: &UserCtx, user_id: i64, new: String) -> PageResult<()> {
+    let hash = password::hash_blocking(new).await?;
+    let mut tx = begin_write(&ctx.app.db).await?;
+    let (actor, now) = (&ctx.identity().actor, ctx.app.now());
+    let version = service::set_password(&mut tx, actor, user_id, &hash, now).await?;
     tx.commit().await?;
-    session::refresh_version(&session, version).await;
-    super::Flash::set(
-        &session,
-        "success",
-        "Your password has been changed. Your other sessions have been signed out.",
-    )
-    .await;
-    Ok(see_other("/account"))
+    if user_id == ctx.identity().user.id {
+        session::refresh_version(&ctx.session, version).await;
+    }
+    Ok(())
 }
 
 /// The current password must be right, the new one must follow the policy and be typed twice.

@@ -5,11 +5,8 @@ mod catalog;
 mod edit;
 mod page;
 
-use super::{render, PageResult};
 use crate::app::AppState;
 use crate::clock::parse_stamp;
-use askama::Template;
-use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
@@ -31,12 +28,6 @@ pub fn routes() -> Router<AppState> {
             &format!("{f}/environments/{{env}}/toggle"),
             post(page::toggle),
         )
-}
-
-fn render_with(t: &impl Template, status: StatusCode) -> PageResult {
-    let mut res = render(t)?;
-    *res.status_mut() = status;
-    Ok(res)
 }
 
 /// "2026-11-24 23:50" from a stored timestamp.

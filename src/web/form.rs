@@ -1,7 +1,7 @@
 //! Form input with rejections as pages, and field errors for re-rendering a form.
 
 use super::PageError;
-use crate::error::{AppError, FieldError};
+use crate::error::{AppError, AppResult, FieldError};
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
 
@@ -53,6 +53,14 @@ impl Errors {
         match e {
             AppError::Invalid(fields) => Ok(Errors(fields)),
             other => Err(PageError(other)),
+        }
+    }
+
+    /// A form step's result: its value, or the field errors to show the form again with.
+    pub fn check<T>(result: AppResult<T>) -> Result<Result<T, Errors>, PageError> {
+        match result {
+            Ok(v) => Ok(Ok(v)),
+            Err(e) => Errors::from_app(e).map(Err),
         }
     }
 }

@@ -6,13 +6,16 @@ mod admin;
 mod audit;
 mod flags;
 mod form;
+mod handler;
 mod home;
 mod layout;
 mod login;
 mod projects;
+mod targeting;
 mod tokens;
 
 pub use form::{Errors, WebForm};
+pub use handler::{commit_if_ok, render_form, render_with, Ctx, ProjectCtx, UserCtx};
 pub use layout::{Flash, Layout, LayoutUser};
 
 use crate::app::AppState;
@@ -32,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .merge(account::routes())
         .merge(projects::routes())
         .merge(flags::routes())
+        .merge(targeting::routes())
         .merge(tokens::routes())
         .merge(audit::routes())
         .merge(admin::routes())

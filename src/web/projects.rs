@@ -4,20 +4,16 @@
 mod overview;
 mod settings;
 
-use super::{render, see_other, Errors, Flash, Layout, PageError, PageResult, WebForm};
+use super::{commit_if_ok, render, render_with, Errors, Layout, PageResult, UserCtx, WebForm};
 use crate::app::AppState;
-use crate::auth::extract::CurrentUser;
-use crate::authz::{allows, Action, Principal};
+use crate::authz::Action;
 use crate::db::begin_write;
-use crate::error::AppError;
 use crate::projects::{service, store, store::ProjectSummary};
 use askama::Template;
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
-use tower_sessions::Session;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -27,11 +23,9 @@ pub fn routes() -> Router<AppState> {
         .merge(settings::routes())
 }
 
-/// A page with a status other than 200 (422 when a form comes back with errors).
-fn render_with(t: &impl Template, status: StatusCode) -> PageResult {
-    let mut res = render(t)?;
-    *res.status_mut() = status;
-    Ok(res)
+/// Where a project's pages live: `/projects/{key}` and below.
+fn project_href(key: &str, rest: &str) -> String {
+    format!("/projects/{key}{rest}")
 }
 
 #[derive(Template)]
@@ -42,18 +36,14 @@ struct ListPage {
     can_create: bool,
 }
 
-async fn list_projects(
-    State(app): State<AppState>,
-    session: Session,
-    user: CurrentUser,
-) -> PageResult {
-    let mut conn = app.db.acquire().await?;
-    let id = &user.0;
+async fn list_projects(ctx: UserCtx) -> PageResult {
+    let mut conn = ctx.app.db.acquire().await?;
+    let id = ctx.identity();
     let projects = store::summaries(&mut conn, Some(id.user.id), id.user.is_admin).await?;
     render(&ListPage {
-        layout: Layout::new(&session, Some(id), "Projects", "projects").await,
+        layout: Layout::new(&ctx.session, Some(id), "Projects", "projects").await,
         projects,
-        can_create: require_creator(&user).is_ok(),
+        can_create: ctx.require(Action::CreateProject).is_ok(),
     })
 }
 
@@ -75,59 +65,43 @@ struct NewProjectForm {
     description: String,
 }
 
-fn require_creator(user: &CurrentUser) -> Result<(), PageError> {
-    let principal = Principal {
-        is_admin: user.0.user.is_admin,
-        role: None,
-    };
-    allows(principal, Action::CreateProject).map_err(|d| PageError(AppError::forbidden(d.0)))
-}
-
-async fn new_project(session: Session, user: CurrentUser) -> PageResult {
-    require_creator(&user)?;
-    render(&NewPage {
-        layout: Layout::new(&session, Some(&user.0), "New project", "projects").await,
-        form: NewProjectForm::default(),
-        errors: Errors::default(),
-    })
-}
-
-async fn create_project(
-    State(app): State<AppState>,
-    session: Session,
-    user: CurrentUser,
-    WebForm(form): WebForm<NewProjectForm>,
+async fn new_page(
+    ctx: &UserCtx,
+    form: NewProjectForm,
+    errors: Errors,
+    status: StatusCode,
 ) -> PageResult {
-    require_creator(&user)?;
-    let mut tx = begin_write(&app.db).await?;
-    let created = service::create(
-        &mut tx,
-        &user.0.actor,
-        &form.key,
-        &form.name,
-        &form.description,
-        app.now(),
-    )
-    .await;
-    match created {
+    let page = NewPage {
+        layout: Layout::new(
+            &ctx.session,
+            Some(ctx.identity()),
+            "New project",
+            "projects",
+        )
+        .await,
+        form,
+        errors,
+    };
+    render_with(&page, status)
+}
+
+async fn new_project(ctx: UserCtx) -> PageResult {
+    ctx.require(Action::CreateProject)?;
+    let form = NewProjectForm::default();
+    new_page(&ctx, form, Errors::default(), StatusCode::OK).await
+}
+
+async fn create_project(ctx: UserCtx, WebForm(form): WebForm<NewProjectForm>) -> PageResult {
+    ctx.require(Action::CreateProject)?;
+    let (actor, now) = (&ctx.identity().actor, ctx.app.now());
+    let (key, name, description) = (&form.key, &form.name, &form.description);
+    let mut tx = begin_write(&ctx.app.db).await?;
+    let created = service::create(&mut tx, actor, key, name, description, now).await;
+    match Errors::check(commit_if_ok(tx, created).await)? {
         Ok(project) => {
-            tx.commit().await?;
-            Flash::set(
-                &session,
-                "success",
-                format!("Project {} created.", project.key),
-            )
-            .await;
-            Ok(see_other(&format!("/projects/{}", project.key)))
+            let msg = format!("Project {} created.", project.key);
+            ctx.done(msg, &project_href(&project.key, "")).await
         }
-        Err(e) => {
-            let errors = Errors::from_app(e)?;
-            let page = NewPage {
-                layout: Layout::new(&session, Some(&user.0), "New project", "projects").await,
-                form,
-                errors,
-            };
-            render_with(&page, StatusCode::UNPROCESSABLE_ENTITY)
-        }
+        Err(errors) => new_page(&ctx, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
     }
 }

@@ -1,21 +1,20 @@
 //! A project's API tokens: the list, creating one (its secret shown once, on the response page,
 //! never stored in the session) and revoking. Owners only, as in `api/projects.rs`.
 
-use super::{render, see_other, Errors, Flash, Layout, PageResult, WebForm};
+use super::{render_form, Errors, Layout, PageResult, ProjectCtx, WebForm};
 use crate::app::AppState;
 use crate::auth::token_store::{self, TokenInfo};
 use crate::auth::tokens::TokenKind;
-use crate::authz::{Action, ProjectAccess};
+use crate::authz::Action;
 use crate::db::begin_write;
 use crate::error::AppError;
 use crate::projects::{service, store};
 use askama::Template;
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::Path;
+use axum::http::{header, HeaderValue};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
-use tower_sessions::Session;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -55,27 +54,21 @@ struct TokensPage {
 }
 
 async fn page(
-    app: &AppState,
-    session: &Session,
-    access: &ProjectAccess,
+    ctx: &ProjectCtx,
     form: TokenForm,
     errors: Errors,
     created: Option<Created>,
 ) -> PageResult {
-    let mut conn = app.db.acquire().await?;
+    let access = &ctx.who;
+    let mut conn = ctx.app.db.acquire().await?;
     let tokens = token_store::list(&mut conn, &access.project).await?;
     let environments = store::environments(&mut conn, access.project.id)
         .await?
         .into_iter()
         .map(|e| e.key)
         .collect();
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     let p = TokensPage {
-        layout: Layout::new(session, Some(&access.identity), "Tokens", "projects").await,
+        layout: Layout::new(&ctx.session, Some(&access.identity), "Tokens", "projects").await,
         key: access.project.key.clone(),
         tokens,
         environments,
@@ -83,63 +76,39 @@ async fn page(
         errors,
         created,
     };
-    let mut res = render(&p)?;
-    *res.status_mut() = status;
+    let mut res = render_form(&p, &p.errors)?;
     // The secret is on this page only: never keep it in a cache (pages default to this anyway).
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(res)
 }
 
-async fn list_tokens(
-    State(app): State<AppState>,
-    session: Session,
-    access: ProjectAccess,
-) -> PageResult {
-    access.require(Action::ManageTokens)?;
+async fn list_tokens(ctx: ProjectCtx) -> PageResult {
+    ctx.require(Action::ManageTokens)?;
     let form = TokenForm {
         kind: "client".into(),
         ..Default::default()
     };
-    page(&app, &session, &access, form, Errors::default(), None).await
+    page(&ctx, form, Errors::default(), None).await
 }
 
-async fn create_token(
-    State(app): State<AppState>,
-    session: Session,
-    access: ProjectAccess,
-    WebForm(form): WebForm<TokenForm>,
-) -> PageResult {
-    access.require(Action::ManageTokens)?;
-    match insert(&app, &access, &form).await {
+async fn create_token(ctx: ProjectCtx, WebForm(form): WebForm<TokenForm>) -> PageResult {
+    ctx.require(Action::ManageTokens)?;
+    match Errors::check(insert(&ctx, &form).await)? {
         Ok(created) => {
             let fresh = TokenForm {
                 kind: form.kind,
                 ..Default::default()
             };
-            page(
-                &app,
-                &session,
-                &access,
-                fresh,
-                Errors::default(),
-                Some(created),
-            )
-            .await
+            page(&ctx, fresh, Errors::default(), Some(created)).await
         }
-        Err(e) => {
-            let errors = Errors::from_app(e)?;
-            page(&app, &session, &access, form, errors, None).await
-        }
+        Err(errors) => page(&ctx, form, errors, None).await,
     }
 }
 
 /// Creates the token in one transaction; admin tokens act as the signed-in user.
-async fn insert(
-    app: &AppState,
-    access: &ProjectAccess,
-    form: &TokenForm,
-) -> Result<Created, AppError> {
+async fn insert(ctx: &ProjectCtx, form: &TokenForm) -> Result<Created, AppError> {
+    let (app, access) = (&ctx.app, &ctx.who);
     let kind = TokenKind::parse(&form.kind)
         .ok_or_else(|| AppError::invalid("kind", "choose client, frontend or admin"))?;
     let mut tx = begin_write(&app.db).await?;
@@ -165,20 +134,12 @@ async fn insert(
     })
 }
 
-async fn revoke_token(
-    State(app): State<AppState>,
-    session: Session,
-    access: ProjectAccess,
-    Path((_, id)): Path<(String, i64)>,
-) -> PageResult {
-    access.require(Action::ManageTokens)?;
-    let mut tx = begin_write(&app.db).await?;
-    let info = token_store::revoke(&mut tx, access.actor(), &access.project, id, app.now()).await?;
+async fn revoke_token(ctx: ProjectCtx, Path((_, id)): Path<(String, i64)>) -> PageResult {
+    ctx.require(Action::ManageTokens)?;
+    let (actor, p, now) = (ctx.who.actor(), &ctx.who.project, ctx.app.now());
+    let mut tx = begin_write(&ctx.app.db).await?;
+    let info = token_store::revoke(&mut tx, actor, p, id, now).await?;
     tx.commit().await?;
     let msg = format!("Token {:?} revoked; it no longer works.", info.name);
-    Flash::set(&session, "success", msg).await;
-    Ok(see_other(&format!(
-        "/projects/{}/tokens",
-        access.project.key
-    )))
+    ctx.done(msg, &format!("/projects/{}/tokens", p.key)).await
 }

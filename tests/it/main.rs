@@ -3,10 +3,13 @@
 
 mod admin_api;
 mod audit;
+mod browser;
 mod cli;
 mod csrf;
+mod feed;
 mod feed_conformance;
 mod headers;
 mod login;
 mod permissions;
 mod support;
+mod targeting;

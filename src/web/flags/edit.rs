@@ -1,19 +1,18 @@
 //! Creating a flag and editing its metadata.
 
-use super::{flag_href, render_with, FlagPath};
-use crate::app::AppState;
-use crate::authz::{Action, ProjectAccess};
+use super::{flag_href, FlagPath};
+use crate::authz::Action;
 use crate::catalog::service::{self, FlagDetail, FlagInput, FlagPatch};
 use crate::catalog::{flag::split_tags, FlagType, ValueType};
 use crate::db::begin_write;
 use crate::projects::Project;
-use crate::web::{see_other, Errors, Flash, Layout, PageError, PageResult, WebForm};
+use crate::web::{
+    commit_if_ok, render_form, Errors, Layout, PageError, PageResult, ProjectCtx, WebForm,
+};
 use askama::Template;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::Path;
 use serde::Deserialize;
 use sqlx::SqliteConnection;
-use tower_sessions::Session;
 // ---------- Create and edit ----------
 
 #[derive(Deserialize, Default)]
@@ -105,28 +104,16 @@ async fn type_choices(
     Ok(out)
 }
 
-async fn form_page(
-    app: &AppState,
-    session: &Session,
-    access: &ProjectAccess,
-    editing: bool,
-    form: FlagForm,
-    errors: Errors,
-) -> PageResult {
-    let mut conn = app.db.acquire().await?;
-    let p = &access.project;
+async fn form_page(ctx: &ProjectCtx, editing: bool, form: FlagForm, errors: Errors) -> PageResult {
+    let mut conn = ctx.app.db.acquire().await?;
+    let (p, identity) = (&ctx.who.project, &ctx.who.identity);
     let title = if editing {
         format!("Edit {}", form.key)
     } else {
         "New flag".to_string()
     };
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     let page = FlagFormPage {
-        layout: Layout::new(session, Some(&access.identity), title, "flags").await,
+        layout: Layout::new(&ctx.session, Some(identity), title, "flags").await,
         project_key: p.key.clone(),
         key_pattern: p.key_pattern.clone().unwrap_or_default(),
         key_example: p.key_example.clone().unwrap_or_default(),
@@ -136,31 +123,22 @@ async fn form_page(
         value_types: ValueType::ALL.iter().map(|v| v.as_str()).collect(),
         errors,
     };
-    render_with(&page, status)
+    render_form(&page, &page.errors)
 }
 
-pub(super) async fn new_flag(
-    State(app): State<AppState>,
-    session: Session,
-    access: ProjectAccess,
-) -> PageResult {
-    access.require(Action::CreateFlag)?;
+pub(super) async fn new_flag(ctx: ProjectCtx) -> PageResult {
+    ctx.require(Action::CreateFlag)?;
     let form = FlagForm {
         flag_type: "release".into(),
         value_type: "boolean".into(),
-        owner: access.identity.user.email.clone(),
+        owner: ctx.who.identity.user.email.clone(),
         ..Default::default()
     };
-    form_page(&app, &session, &access, false, form, Errors::default()).await
+    form_page(&ctx, false, form, Errors::default()).await
 }
 
-pub(super) async fn create_flag(
-    State(app): State<AppState>,
-    session: Session,
-    access: ProjectAccess,
-    WebForm(form): WebForm<FlagForm>,
-) -> PageResult {
-    access.require(Action::CreateFlag)?;
+pub(super) async fn create_flag(ctx: ProjectCtx, WebForm(form): WebForm<FlagForm>) -> PageResult {
+    ctx.require(Action::CreateFlag)?;
     let input = FlagInput {
         key: form.key.clone(),
         name: form.name.clone(),
@@ -171,43 +149,34 @@ pub(super) async fn create_flag(
         tags: split_tags(&form.tags),
         links: form.links(),
     };
-    let mut tx = begin_write(&app.db).await?;
-    match service::create_flag(&mut tx, access.actor(), &access.project, input, app.now()).await {
+    let (actor, project, now) = (ctx.who.actor(), &ctx.who.project, ctx.app.now());
+    let mut tx = begin_write(&ctx.app.db).await?;
+    let created = service::create_flag(&mut tx, actor, project, input, now).await;
+    match Errors::check(commit_if_ok(tx, created).await)? {
         Ok(d) => {
-            tx.commit().await?;
-            Flash::set(&session, "success", format!("Flag {} created.", d.flag.key)).await;
-            Ok(see_other(&flag_href(&access.project.key, &d.flag.key)))
+            let msg = format!("Flag {} created.", d.flag.key);
+            ctx.done(msg, &flag_href(&project.key, &d.flag.key)).await
         }
-        Err(e) => {
-            drop(tx);
-            form_page(&app, &session, &access, false, form, Errors::from_app(e)?).await
-        }
+        Err(errors) => form_page(&ctx, false, form, errors).await,
     }
 }
 
-pub(super) async fn edit_flag(
-    State(app): State<AppState>,
-    session: Session,
-    access: ProjectAccess,
-    Path(p): Path<FlagPath>,
-) -> PageResult {
-    access.require(Action::EditFlag)?;
+pub(super) async fn edit_flag(ctx: ProjectCtx, Path(p): Path<FlagPath>) -> PageResult {
+    ctx.require(Action::EditFlag)?;
     let detail = {
-        let mut conn = app.db.acquire().await?;
-        service::detail(&mut conn, &access.project, &p.key, app.now()).await?
+        let mut conn = ctx.app.db.acquire().await?;
+        service::detail(&mut conn, &ctx.who.project, &p.key, ctx.app.now()).await?
     };
     let form = FlagForm::from_detail(&detail);
-    form_page(&app, &session, &access, true, form, Errors::default()).await
+    form_page(&ctx, true, form, Errors::default()).await
 }
 
 pub(super) async fn update_flag(
-    State(app): State<AppState>,
-    session: Session,
-    access: ProjectAccess,
+    ctx: ProjectCtx,
     Path(p): Path<FlagPath>,
     WebForm(mut form): WebForm<FlagForm>,
 ) -> PageResult {
-    access.require(Action::EditFlag)?;
+    ctx.require(Action::EditFlag)?;
     form.key = p.key.clone();
     let patch = FlagPatch {
         name: Some(form.name.clone()),
@@ -217,17 +186,14 @@ pub(super) async fn update_flag(
         tags: Some(split_tags(&form.tags)),
         links: Some(form.links()),
     };
-    let mut tx = begin_write(&app.db).await?;
-    let (actor, project, now) = (access.actor(), &access.project, app.now());
-    match service::update_flag(&mut tx, actor, project, &p.key, patch, now).await {
+    let (actor, project, now) = (ctx.who.actor(), &ctx.who.project, ctx.app.now());
+    let mut tx = begin_write(&ctx.app.db).await?;
+    let saved = service::update_flag(&mut tx, actor, project, &p.key, patch, now).await;
+    match Errors::check(commit_if_ok(tx, saved).await)? {
         Ok(_) => {
-            tx.commit().await?;
-            Flash::set(&session, "success", "Flag saved.").await;
-            Ok(see_other(&flag_href(&project.key, &p.key)))
+            ctx.done("Flag saved.", &flag_href(&project.key, &p.key))
+                .await
         }
-        Err(e) => {
-            drop(tx);
-            form_page(&app, &session, &access, true, form, Errors::from_app(e)?).await
-        }
+        Err(errors) => form_page(&ctx, true, form, errors).await,
     }
 }

@@ -1,19 +1,20 @@
 //! A project's overview: environments and their protection, members and their roles.
 
-use super::render_with;
+use super::project_href;
 use crate::app::AppState;
 use crate::authz::{Action, ProjectAccess, Role};
 use crate::db::begin_write;
 use crate::error::AppError;
 use crate::projects::{service, store, Environment, Member};
-use crate::web::{see_other, Errors, Flash, Layout, PageError, PageResult, WebForm};
+use crate::web::{
+    commit_if_ok, render_with, Errors, Layout, PageError, PageResult, ProjectCtx, WebForm,
+};
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
-use tower_sessions::Session;
 
 pub(super) fn routes() -> Router<AppState> {
     let p = "/projects/{project}";
@@ -94,29 +95,18 @@ struct ShowPage {
     forms: OverviewForms,
 }
 
-async fn show_project(
-    State(app): State<AppState>,
-    session: Session,
-    access: ProjectAccess,
-) -> PageResult {
-    overview(
-        &app,
-        &session,
-        &access,
-        OverviewForms::default(),
-        StatusCode::OK,
-    )
-    .await
+async fn show_project(ctx: ProjectCtx) -> PageResult {
+    overview(&ctx, OverviewForms::default(), StatusCode::OK).await
 }
 
-async fn overview(
-    app: &AppState,
-    session: &Session,
-    access: &ProjectAccess,
-    forms: OverviewForms,
-    status: StatusCode,
-) -> PageResult {
-    let mut conn = app.db.acquire().await?;
+/// The overview again, with a failed form's values and errors.
+async fn overview_again(ctx: &ProjectCtx, forms: OverviewForms) -> PageResult {
+    overview(ctx, forms, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
+async fn overview(ctx: &ProjectCtx, forms: OverviewForms, status: StatusCode) -> PageResult {
+    let mut conn = ctx.app.db.acquire().await?;
+    let access = &ctx.who;
     let p = &access.project;
     let is_admin = access.identity.user.is_admin;
     let environments = store::environments(&mut conn, p.id)
@@ -127,7 +117,13 @@ async fn overview(
     let members = store::members(&mut conn, p.id).await?;
     let (flags, archived) = flag_counts(&mut conn, access).await?;
     let page = ShowPage {
-        layout: Layout::new(session, Some(&access.identity), p.name.clone(), "projects").await,
+        layout: Layout::new(
+            &ctx.session,
+            Some(&access.identity),
+            p.name.clone(),
+            "projects",
+        )
+        .await,
         key: p.key.clone(),
         name: p.name.clone(),
         description: p.description.clone(),
@@ -184,74 +180,47 @@ struct MemberForm {
     role: String,
 }
 
-async fn set_member(
-    State(app): State<AppState>,
-    session: Session,
-    access: ProjectAccess,
-    WebForm(form): WebForm<MemberForm>,
-) -> PageResult {
-    access.require(Action::ManageMembers)?;
+async fn set_member(ctx: ProjectCtx, WebForm(form): WebForm<MemberForm>) -> PageResult {
+    ctx.require(Action::ManageMembers)?;
     let result = match Role::parse(&form.role) {
         None => Err(AppError::invalid(
             "role",
             "choose viewer, editor, approver or owner",
         )),
         Some(role) => {
-            let mut tx = begin_write(&app.db).await?;
-            let (actor, p, now) = (access.actor(), &access.project, app.now());
+            let mut tx = begin_write(&ctx.app.db).await?;
+            let (actor, p, now) = (ctx.who.actor(), &ctx.who.project, ctx.app.now());
             let r = service::add_member_by_email(&mut tx, actor, p, &form.email, role, now).await;
-            if r.is_ok() {
-                tx.commit().await?;
-            }
-            r
+            commit_if_ok(tx, r).await
         }
     };
-    if let Err(e) = result {
+    if let Err(errors) = Errors::check(result)? {
         let forms = OverviewForms {
-            member_errors: Errors::from_app(e)?,
+            member_errors: errors,
             member_email: form.email,
             member_role: form.role,
             ..Default::default()
         };
-        return overview(
-            &app,
-            &session,
-            &access,
-            forms,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        return overview_again(&ctx, forms).await;
     }
     let msg = format!(
         "{} is now {} of this project.",
         form.email.trim(),
         form.role
     );
-    Flash::set(&session, "success", msg).await;
-    Ok(see_other(&format!("/projects/{}", access.project.key)))
+    ctx.done(msg, &project_href(&ctx.who.project.key, "")).await
 }
 
-async fn remove_member(
-    State(app): State<AppState>,
-    session: Session,
-    access: ProjectAccess,
-    Path((_, user_id)): Path<(String, i64)>,
-) -> PageResult {
-    access.require(Action::ManageMembers)?;
-    let mut tx = begin_write(&app.db).await?;
-    let (actor, p, now) = (access.actor(), &access.project, app.now());
-    match service::remove_member(&mut tx, actor, p, user_id, now).await {
-        Ok(()) => {
-            tx.commit().await?;
-            Flash::set(&session, "success", "Member removed.").await;
-        }
-        // The last owner stays: say why on the overview rather than on an error page.
-        Err(AppError::Conflict { message, .. }) => {
-            Flash::set(&session, "error", crate::web::sentence(&message)).await;
-        }
-        Err(e) => return Err(e.into()),
-    }
-    Ok(see_other(&format!("/projects/{}", p.key)))
+async fn remove_member(ctx: ProjectCtx, Path((_, user_id)): Path<(String, i64)>) -> PageResult {
+    ctx.require(Action::ManageMembers)?;
+    let mut tx = begin_write(&ctx.app.db).await?;
+    let (actor, p, now) = (ctx.who.actor(), &ctx.who.project, ctx.app.now());
+    let removed = service::remove_member(&mut tx, actor, p, user_id, now).await;
+    let done = commit_if_ok(tx, removed)
+        .await
+        .map(|()| "Member removed.".into());
+    // The last owner stays: say why on the overview rather than on an error page.
+    ctx.finish(done, &project_href(&p.key, "")).await
 }
 
 #[derive(Deserialize)]
@@ -264,44 +233,27 @@ struct EnvForm {
     protected: Option<String>,
 }
 
-async fn add_environment(
-    State(app): State<AppState>,
-    session: Session,
-    access: ProjectAccess,
-    WebForm(form): WebForm<EnvForm>,
-) -> PageResult {
-    access.require(Action::ManageEnvironments)?;
+async fn add_environment(ctx: ProjectCtx, WebForm(form): WebForm<EnvForm>) -> PageResult {
+    ctx.require(Action::ManageEnvironments)?;
     let protected = form.protected.is_some();
-    let mut tx = begin_write(&app.db).await?;
-    let (actor, p, now) = (access.actor(), &access.project, app.now());
-    match service::add_environment(&mut tx, actor, p, &form.key, &form.name, protected, now).await {
+    let mut tx = begin_write(&ctx.app.db).await?;
+    let (actor, p, now) = (ctx.who.actor(), &ctx.who.project, ctx.app.now());
+    let (key, name) = (&form.key, &form.name);
+    let added = service::add_environment(&mut tx, actor, p, key, name, protected, now).await;
+    match Errors::check(commit_if_ok(tx, added).await)? {
         Ok(env) => {
-            tx.commit().await?;
-            Flash::set(
-                &session,
-                "success",
-                format!("Environment {} added.", env.key),
-            )
-            .await;
-            Ok(see_other(&format!("/projects/{}", p.key)))
+            let msg = format!("Environment {} added.", env.key);
+            ctx.done(msg, &project_href(&p.key, "")).await
         }
-        Err(e) => {
-            drop(tx);
+        Err(errors) => {
             let forms = OverviewForms {
-                env_errors: Errors::from_app(e)?,
+                env_errors: errors,
                 env_key: form.key,
                 env_name: form.name,
                 env_protected: protected,
                 ..Default::default()
             };
-            overview(
-                &app,
-                &session,
-                &access,
-                forms,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            overview_again(&ctx, forms).await
         }
     }
 }
@@ -315,43 +267,28 @@ struct ProtectionForm {
 }
 
 async fn set_protection(
-    State(app): State<AppState>,
-    session: Session,
-    access: ProjectAccess,
+    ctx: ProjectCtx,
     Path((_, env_key)): Path<(String, String)>,
     WebForm(form): WebForm<ProtectionForm>,
 ) -> PageResult {
-    access.require(Action::ManageEnvironments)?;
-    if env_key == "production" && !access.identity.user.is_admin {
+    ctx.require(Action::ManageEnvironments)?;
+    if env_key == "production" && !ctx.who.identity.user.is_admin {
         return Err(AppError::forbidden("only admins may change production's protection").into());
     }
     let approvals = form.required_approvals.trim().parse::<i64>().unwrap_or(0);
-    let mut tx = begin_write(&app.db).await?;
-    let env = service::environment(&mut tx, &access.project, &env_key).await?;
-    let (actor, p, now) = (access.actor(), &access.project, app.now());
+    let mut tx = begin_write(&ctx.app.db).await?;
+    let (actor, p, now) = (ctx.who.actor(), &ctx.who.project, ctx.app.now());
+    let env = service::environment(&mut tx, p, &env_key).await?;
     let on = form.protected.is_some();
-    if let Err(e) = service::set_protection(&mut tx, actor, p, &env, on, approvals, now).await {
-        drop(tx);
-        let message = Errors::from_app(e)?.0.into_iter().next().map(|f| f.message);
+    let saved = service::set_protection(&mut tx, actor, p, &env, on, approvals, now).await;
+    if let Err(errors) = Errors::check(commit_if_ok(tx, saved).await)? {
+        let message = errors.0.into_iter().next().map(|f| f.message);
         let forms = OverviewForms {
             protection_error: Some((env_key, message.unwrap_or_default())),
             ..Default::default()
         };
-        return overview(
-            &app,
-            &session,
-            &access,
-            forms,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        return overview_again(&ctx, forms).await;
     }
-    tx.commit().await?;
-    Flash::set(
-        &session,
-        "success",
-        format!("Protection of {env_key} saved."),
-    )
-    .await;
-    Ok(see_other(&format!("/projects/{}", access.project.key)))
+    let msg = format!("Protection of {env_key} saved.");
+    ctx.done(msg, &project_href(&p.key, "")).await
 }

@@ -1,6 +1,6 @@
 //! A project's settings: name, description, flag naming, and expected lifetimes per flag type.
 
-use super::render_with;
+use super::project_href;
 use crate::app::AppState;
 use crate::audit::{self, NewEntry};
 use crate::authz::{Action, ProjectAccess};
@@ -8,14 +8,12 @@ use crate::catalog::FlagType;
 use crate::db::begin_write;
 use crate::error::{AppError, FieldError};
 use crate::projects::{service, store};
-use crate::web::{render, see_other, Errors, Flash, Layout, PageResult, WebForm};
+use crate::web::{render, render_with, Errors, Layout, PageResult, ProjectCtx, WebForm};
 use askama::Template;
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
-use tower_sessions::Session;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route(
@@ -46,13 +44,10 @@ struct SettingsPage {
     errors: Errors,
 }
 
-async fn settings_page(
-    State(app): State<AppState>,
-    session: Session,
-    access: ProjectAccess,
-) -> PageResult {
-    access.require(Action::ManageSettings)?;
-    let mut conn = app.db.acquire().await?;
+async fn settings_page(ctx: ProjectCtx) -> PageResult {
+    ctx.require(Action::ManageSettings)?;
+    let access = &ctx.who;
+    let mut conn = ctx.app.db.acquire().await?;
     let overrides = store::lifetimes(&mut conn, access.project.id).await?;
     let p = &access.project;
     let lifetimes = FlagType::ALL
@@ -67,7 +62,7 @@ async fn settings_page(
         })
         .collect();
     render(&SettingsPage {
-        layout: Layout::new(&session, Some(&access.identity), "Settings", "projects").await,
+        layout: Layout::new(&ctx.session, Some(&access.identity), "Settings", "projects").await,
         key: p.key.clone(),
         name: p.name.clone(),
         description: p.description.clone(),
@@ -137,25 +132,17 @@ fn parse_lifetimes(form: &SettingsForm) -> Result<Vec<LifetimeChoice>, FieldErro
         .collect()
 }
 
-async fn save_settings(
-    State(app): State<AppState>,
-    session: Session,
-    access: ProjectAccess,
-    WebForm(form): WebForm<SettingsForm>,
-) -> PageResult {
-    access.require(Action::ManageSettings)?;
+async fn save_settings(ctx: ProjectCtx, WebForm(form): WebForm<SettingsForm>) -> PageResult {
+    ctx.require(Action::ManageSettings)?;
     let result = match parse_lifetimes(&form) {
         Err(f) => Err(AppError::Invalid(vec![f])),
-        Ok(choices) => save_all(&app, &access, &form, &choices).await,
+        Ok(choices) => save_all(&ctx.app, &ctx.who, &form, &choices).await,
     };
-    if let Err(e) = result {
-        return settings_again(&session, &access, form, Errors::from_app(e)?).await;
+    if let Err(errors) = Errors::check(result)? {
+        return settings_again(&ctx, form, errors).await;
     }
-    Flash::set(&session, "success", "Settings saved.").await;
-    Ok(see_other(&format!(
-        "/projects/{}/settings",
-        access.project.key
-    )))
+    let to = project_href(&ctx.who.project.key, "/settings");
+    ctx.done("Settings saved.", &to).await
 }
 
 async fn save_all(
@@ -221,12 +208,8 @@ fn lifetimes_json(v: Vec<(String, Option<i64>)>) -> serde_json::Value {
     serde_json::Value::Object(map)
 }
 
-async fn settings_again(
-    session: &Session,
-    access: &ProjectAccess,
-    form: SettingsForm,
-    errors: Errors,
-) -> PageResult {
+async fn settings_again(ctx: &ProjectCtx, form: SettingsForm, errors: Errors) -> PageResult {
+    let access = &ctx.who;
     let lifetimes = FlagType::ALL
         .iter()
         .map(|t| {
@@ -238,7 +221,7 @@ async fn settings_again(
         })
         .collect();
     let page = SettingsPage {
-        layout: Layout::new(session, Some(&access.identity), "Settings", "projects").await,
+        layout: Layout::new(&ctx.session, Some(&access.identity), "Settings", "projects").await,
         key: access.project.key.clone(),
         name: form.name,
         description: form.description,

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
+
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{header, Method, Response, StatusCode};
 use serde_json::{json, Value};

@@ -1,0 +1,232 @@
+//! Targeting: strategies and flag-level variants per environment, dependencies per flag, and the
+//! project's segments. Bodies take Unleash's shapes, as a bare list or wrapped in an object.
+
+use super::{ApiError, ApiJson};
+use crate::app::AppState;
+use crate::authz::{Action, ProjectAccess};
+use crate::db::begin_write;
+use crate::error::AppError;
+use crate::projects::service as projects;
+use crate::targeting::service::{self, DependencyDraft, SegmentDraft};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub fn routes() -> Router<AppState> {
+    let flag = "/api/admin/projects/{project}/flags/{key}";
+    let segments = "/api/admin/projects/{project}/segments";
+    Router::new()
+        .route(
+            &format!("{flag}/environments/{{env}}/strategies"),
+            get(get_targeting).put(put_strategies),
+        )
+        .route(
+            &format!("{flag}/environments/{{env}}/variants"),
+            get(get_targeting).put(put_variants),
+        )
+        .route(
+            &format!("{flag}/dependencies"),
+            get(get_dependencies).put(put_dependencies),
+        )
+        .route(segments, get(list_segments).post(create_segment))
+        .route(
+            &format!("{segments}/{{id}}"),
+            get(get_segment).put(update_segment).delete(delete_segment),
+        )
+}
+
+#[derive(Deserialize)]
+struct FlagPath {
+    #[allow(dead_code)]
+    project: String,
+    key: String,
+}
+
+#[derive(Deserialize)]
+struct FlagEnvPath {
+    #[allow(dead_code)]
+    project: String,
+    key: String,
+    env: String,
+}
+
+#[derive(Deserialize)]
+struct SegmentPath {
+    #[allow(dead_code)]
+    project: String,
+    id: i64,
+}
+
+/// `[...]` or `{"<wrapper>": [...]}`.
+fn list_body<T: DeserializeOwned>(body: Value, wrapper: &str) -> Result<Vec<T>, ApiError> {
+    let list = match body {
+        Value::Object(mut m) if m.len() == 1 && m.contains_key(wrapper) => {
+            m.remove(wrapper).unwrap_or_default()
+        }
+        other => other,
+    };
+    if !list.is_array() {
+        return Err(AppError::bad_request(
+            "invalid-body",
+            format!("send a JSON list of {wrapper}, or {{\"{wrapper}\": [...]}}"),
+        )
+        .into());
+    }
+    serde_json::from_value(list).map_err(|e| {
+        AppError::bad_request(
+            "invalid-body",
+            format!("the {wrapper} have the wrong shape: {e}"),
+        )
+        .into()
+    })
+}
+
+async fn get_targeting(
+    State(app): State<AppState>,
+    access: ProjectAccess,
+    Path(p): Path<FlagEnvPath>,
+) -> Result<Json<Value>, ApiError> {
+    let mut conn = app.db.acquire().await?;
+    let env = projects::environment(&mut conn, &access.project, &p.env).await?;
+    let t = service::targeting(&mut conn, &access.project, &p.key, &env).await?;
+    Ok(Json(json!({ "targeting": t })))
+}
+
+async fn put_strategies(
+    State(app): State<AppState>,
+    access: ProjectAccess,
+    Path(p): Path<FlagEnvPath>,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let mut tx = begin_write(&app.db).await?;
+    let env = projects::environment(&mut tx, &access.project, &p.env).await?;
+    access.require(Action::ChangeEnvironment {
+        protected: env.protected,
+    })?;
+    let drafts = list_body(body, "strategies")?;
+    let (actor, project, now) = (access.actor(), &access.project, app.now());
+    let t = service::replace_strategies(&mut tx, actor, project, &p.key, &env, drafts, now).await?;
+    tx.commit().await?;
+    Ok(Json(json!({ "targeting": t })))
+}
+
+async fn put_variants(
+    State(app): State<AppState>,
+    access: ProjectAccess,
+    Path(p): Path<FlagEnvPath>,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let mut tx = begin_write(&app.db).await?;
+    let env = projects::environment(&mut tx, &access.project, &p.env).await?;
+    access.require(Action::ChangeEnvironment {
+        protected: env.protected,
+    })?;
+    let drafts = list_body(body, "variants")?;
+    let (actor, project, now) = (access.actor(), &access.project, app.now());
+    let t = service::replace_variants(&mut tx, actor, project, &p.key, &env, drafts, now).await?;
+    tx.commit().await?;
+    Ok(Json(json!({ "targeting": t })))
+}
+
+async fn get_dependencies(
+    State(app): State<AppState>,
+    access: ProjectAccess,
+    Path(p): Path<FlagPath>,
+) -> Result<Json<Value>, ApiError> {
+    let mut conn = app.db.acquire().await?;
+    let deps = service::dependencies(&mut conn, &access.project, &p.key).await?;
+    Ok(Json(json!({ "dependencies": deps })))
+}
+
+async fn put_dependencies(
+    State(app): State<AppState>,
+    access: ProjectAccess,
+    Path(p): Path<FlagPath>,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<Value>, ApiError> {
+    access.require(Action::EditFlag)?;
+    let drafts: Vec<DependencyDraft> = list_body(body, "dependencies")?;
+    let mut tx = begin_write(&app.db).await?;
+    let (actor, project, now) = (access.actor(), &access.project, app.now());
+    let deps = service::set_dependencies(&mut tx, actor, project, &p.key, drafts, now).await?;
+    tx.commit().await?;
+    Ok(Json(json!({ "dependencies": deps })))
+}
+
+async fn list_segments(
+    State(app): State<AppState>,
+    access: ProjectAccess,
+) -> Result<Json<Value>, ApiError> {
+    let mut conn = app.db.acquire().await?;
+    let segments = service::segments(&mut conn, &access.project).await?;
+    Ok(Json(json!({ "segments": segments })))
+}
+
+async fn get_segment(
+    State(app): State<AppState>,
+    access: ProjectAccess,
+    Path(p): Path<SegmentPath>,
+) -> Result<Json<Value>, ApiError> {
+    let mut conn = app.db.acquire().await?;
+    let segment = service::segment(&mut conn, &access.project, p.id).await?;
+    Ok(Json(json!({ "segment": segment })))
+}
+
+async fn create_segment(
+    State(app): State<AppState>,
+    access: ProjectAccess,
+    ApiJson(body): ApiJson<SegmentDraft>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    access.require(Action::EditFlag)?;
+    let mut tx = begin_write(&app.db).await?;
+    let (actor, project, now) = (access.actor(), &access.project, app.now());
+    let segment = service::create_segment(&mut tx, actor, project, body, now).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(json!({ "segment": segment }))))
+}
+
+/// Segments are edited by editors, but one that a protected environment uses changes that
+/// environment's targeting, so it needs whoever may change that environment.
+async fn require_segment_change(
+    conn: &mut sqlx::SqliteConnection,
+    access: &ProjectAccess,
+    id: i64,
+) -> Result<(), ApiError> {
+    access.require(Action::EditFlag)?;
+    let used = service::segment_usage(conn, &access.project, id).await?;
+    if used.iter().any(|u| u.protected) {
+        access.require(Action::ChangeEnvironment { protected: true })?;
+    }
+    Ok(())
+}
+
+async fn update_segment(
+    State(app): State<AppState>,
+    access: ProjectAccess,
+    Path(p): Path<SegmentPath>,
+    ApiJson(body): ApiJson<SegmentDraft>,
+) -> Result<Json<Value>, ApiError> {
+    let mut tx = begin_write(&app.db).await?;
+    require_segment_change(&mut tx, &access, p.id).await?;
+    let (actor, project, now) = (access.actor(), &access.project, app.now());
+    let segment = service::update_segment(&mut tx, actor, project, p.id, body, now).await?;
+    tx.commit().await?;
+    Ok(Json(json!({ "segment": segment })))
+}
+
+async fn delete_segment(
+    State(app): State<AppState>,
+    access: ProjectAccess,
+    Path(p): Path<SegmentPath>,
+) -> Result<StatusCode, ApiError> {
+    let mut tx = begin_write(&app.db).await?;
+    require_segment_change(&mut tx, &access, p.id).await?;
+    let (actor, project, now) = (access.actor(), &access.project, app.now());
+    service::delete_segment(&mut tx, actor, project, p.id, now).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

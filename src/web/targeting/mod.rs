@@ -1,0 +1,51 @@
+//! Targeting pages: the flag's Targeting tab (strategies per environment) and the project's
+//! segments. Authorization mirrors `api/targeting.rs`.
+
+mod form;
+mod page;
+mod segments;
+
+use crate::app::AppState;
+use axum::routing::{get, post};
+use axum::Router;
+
+pub fn routes() -> Router<AppState> {
+    let segments = "/projects/{project}/segments";
+    Router::new()
+        .route(
+            "/projects/{project}/flags/{key}/targeting",
+            get(page::show_targeting).post(page::post_targeting),
+        )
+        .route(
+            segments,
+            get(segments::list_segments).post(segments::create_segment),
+        )
+        .route(&format!("{segments}/new"), get(segments::new_segment))
+        .route(
+            &format!("{segments}/{{id}}"),
+            get(segments::edit_segment).post(segments::update_segment),
+        )
+        .route(
+            &format!("{segments}/{{id}}/delete"),
+            post(segments::delete_segment),
+        )
+}
+
+/// One option of a select.
+pub struct Choice {
+    pub value: &'static str,
+    pub label: &'static str,
+}
+
+/// Flag keys may hold characters that need escaping in a path segment.
+fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~:".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,305 @@
+//! The feed as SDKs use it: ETags, gzip, narrowing, the change stream, reports and token scope.
+
+use crate::support::{TestApp, PROJECT};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+async fn wait_for<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn features(app: &TestApp, token: &str, query: &str) -> reqwest::Response {
+    reqwest::Client::builder()
+        .no_gzip()
+        .build()
+        .unwrap()
+        .get(app.url(&format!("/api/client/features{query}")))
+        .header("Authorization", token)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn ready_token(app: &TestApp, env: &str) -> String {
+    let token = app.feed_token("client", PROJECT, env);
+    wait_for("the new token", || {
+        let token = token.clone();
+        async move { features(app, &token, "").await.status() == 200 }
+    })
+    .await;
+    token
+}
+
+fn names(body: &Value) -> Vec<String> {
+    body["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_change_reaches_the_client_api_with_a_new_etag_and_only_in_its_environment() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    admin
+        .api
+        .create_flag(PROJECT, &json!({"key": "checkout", "tags": ["pay"]}))
+        .await;
+    admin
+        .api
+        .create_flag(PROJECT, &json!({"key": "search"}))
+        .await;
+    let dev = ready_token(&app, "development").await;
+    let prod = ready_token(&app, "production").await;
+
+    let first = features(&app, &dev, "").await;
+    let etag = first.headers()["etag"].to_str().unwrap().to_string();
+    let body: Value = first.json().await.unwrap();
+    assert_eq!(body["features"][0]["enabled"], false);
+
+    let unchanged = reqwest::Client::new()
+        .get(app.url("/api/client/features"))
+        .header("Authorization", &dev)
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unchanged.status(), 304);
+
+    admin
+        .api
+        .toggle(PROJECT, "checkout", "development", true)
+        .await;
+    wait_for("the change in development", || async {
+        let r = features(&app, &dev, "").await;
+        r.headers()["etag"].to_str().unwrap() != etag
+    })
+    .await;
+    let body: Value = features(&app, &dev, "").await.json().await.unwrap();
+    let checkout = body["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "checkout")
+        .unwrap();
+    assert_eq!(checkout["enabled"], true);
+    let prod_body: Value = features(&app, &prod, "").await.json().await.unwrap();
+    assert!(prod_body["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["enabled"] == false));
+
+    let narrowed: Value = features(&app, &dev, "?namePrefix=chec")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(names(&narrowed), ["checkout"]);
+    let tagged: Value = features(&app, &dev, "?tag=simple:pay")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(names(&tagged), ["checkout"]);
+    let other_project: Value = features(&app, &dev, "?project=elsewhere")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(names(&other_project).is_empty());
+}
+
+#[tokio::test]
+async fn gzip_is_served_when_asked_for_and_decodes_to_the_same_body() {
+    let app = TestApp::spawn().await;
+    app.admin()
+        .api
+        .create_flag(PROJECT, &json!({"key": "checkout"}))
+        .await;
+    let token = ready_token(&app, "development").await;
+    let plain = features(&app, &token, "").await.bytes().await.unwrap();
+    let zipped = reqwest::Client::builder()
+        .no_gzip()
+        .build()
+        .unwrap()
+        .get(app.url("/api/client/features"))
+        .header("Authorization", &token)
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    let raw = zipped.bytes().await.unwrap();
+    let mut out = Vec::new();
+    use std::io::Read;
+    flate2::read::GzDecoder::new(&raw[..])
+        .read_to_end(&mut out)
+        .unwrap();
+    assert_eq!(out, plain);
+}
+
+#[tokio::test]
+async fn the_stream_hydrates_then_delivers_each_change() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    admin
+        .api
+        .create_flag(PROJECT, &json!({"key": "checkout"}))
+        .await;
+    let token = ready_token(&app, "development").await;
+    let mut stream = reqwest::Client::new()
+        .get(app.url("/api/client/streaming"))
+        .header("Authorization", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    let mut seen = String::new();
+    let read_until = |needle: &'static str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        (needle, deadline)
+    };
+    let (needle, deadline) = read_until("unleash-connected");
+    while !seen.contains(needle) {
+        assert!(Instant::now() < deadline, "no hydration: {seen}");
+        let chunk = tokio::time::timeout(Duration::from_secs(10), stream.chunk())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("\"type\":\"hydration\""), "{seen}");
+    assert!(seen.contains("\"name\":\"checkout\""), "{seen}");
+
+    admin
+        .api
+        .toggle(PROJECT, "checkout", "development", true)
+        .await;
+    let mut update = String::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !update.contains("feature-updated") {
+        assert!(Instant::now() < deadline, "no update within 5 s: {update}");
+        let chunk = tokio::time::timeout(Duration::from_secs(5), stream.chunk())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        update.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(update.contains("event: unleash-updated"), "{update}");
+    assert!(update.contains("\"enabled\":true"), "{update}");
+}
+
+#[tokio::test]
+async fn sdk_reports_are_recorded_as_applications_and_hourly_counts() {
+    let app = TestApp::spawn().await;
+    app.admin()
+        .api
+        .create_flag(PROJECT, &json!({"key": "checkout"}))
+        .await;
+    let token = ready_token(&app, "development").await;
+    let http = reqwest::Client::new();
+    let register = http
+        .post(app.url("/api/client/register"))
+        .header("Authorization", &token)
+        .json(
+            &json!({"appName": "shop", "instanceId": "i-1", "sdkVersion": "unleash-node-sdk:6.1.0",
+            "strategies": [], "started": "2026-11-24T10:00:00Z", "interval": 15000}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(register.status(), 202);
+    let metrics = http
+        .post(app.url("/api/client/metrics"))
+        .header("Authorization", &token)
+        .json(&json!({"appName": "shop", "instanceId": "i-1", "bucket": {
+            "start": "2026-11-24T10:00:00Z", "stop": "2026-11-24T10:00:15Z",
+            "toggles": {"checkout": {"yes": 7, "no": 3, "variants": {"blue": 4}}}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 202);
+    let junk = http
+        .post(app.url("/api/client/metrics"))
+        .header("Authorization", &token)
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(junk.status(), 400);
+
+    wait_for("the usage to be written", || async {
+        let mut c = app.sql().await;
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "select yes, no from usage_hourly where flag_key = 'checkout' and hour = '2026-11-24T10:00:00.000Z'",
+        )
+        .fetch_optional(&mut c)
+        .await
+        .unwrap();
+        row == Some((7, 3))
+    })
+    .await;
+    let mut c = app.sql().await;
+    let apps: Vec<(String, String, String)> =
+        sqlx::query_as("select app_name, instance_id, sdk_version from client_applications")
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+    assert_eq!(
+        apps,
+        [("shop".into(), "i-1".into(), "unleash-node-sdk:6.1.0".into())]
+    );
+    let used: Option<String> =
+        sqlx::query_scalar("select last_used_at from api_tokens where kind = 'client'")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+    assert!(used.is_some(), "the token's last use was not recorded");
+}
+
+#[tokio::test]
+async fn feed_tokens_are_scoped_to_their_kind() {
+    let app = TestApp::spawn().await;
+    let client = ready_token(&app, "development").await;
+    let frontend = app.feed_token("frontend", PROJECT, "development");
+    let admin = app.admin_token(PROJECT, crate::support::ADMIN_EMAIL);
+    // Admin tokens are known to the feed only to be refused (403, not 401).
+    wait_for(
+        "the admin token to be refused as the wrong kind",
+        || async { features(&app, &admin, "").await.status() == 403 },
+    )
+    .await;
+    wait_for("the frontend token", || async {
+        reqwest::Client::new()
+            .get(app.url("/api/frontend"))
+            .header("Authorization", &frontend)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == 200
+    })
+    .await;
+    assert_eq!(features(&app, &frontend, "").await.status(), 403);
+    let r = reqwest::Client::new()
+        .get(app.url("/api/frontend"))
+        .header("Authorization", &client)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(features(&app, "nonsense", "").await.status(), 401);
+}
