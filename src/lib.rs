@@ -22,4 +22,5 @@ pub mod http;
 pub mod lifecycle;
 pub mod projects;
 pub mod targeting;
+pub mod transfer;
 pub mod web;

@@ -4,7 +4,8 @@ use crate::audit::Actor;
 use crate::db;
 use crate::error::AppError;
 use crate::projects::service as projects;
-use crate::targeting::{import, store};
+use crate::targeting::import;
+use crate::transfer::{self, Document};
 use anyhow::{anyhow, Context};
 use chrono::Utc;
 use clap::Args;
@@ -14,9 +15,10 @@ use std::process::ExitCode;
 pub struct ImportArgs {
     #[arg(long)]
     project: String,
+    /// Required for the Unleash format, whose files hold one environment.
     #[arg(long)]
-    environment: String,
-    #[arg(long, value_parser = ["unleash"])]
+    environment: Option<String>,
+    #[arg(long, value_parser = ["unleash", "switchyard"])]
     format: String,
     file: std::path::PathBuf,
 }
@@ -25,8 +27,9 @@ pub struct ImportArgs {
 pub struct ExportArgs {
     #[arg(long)]
     project: String,
-    #[arg(long, value_parser = ["unleash"], default_value = "unleash")]
+    #[arg(long, value_parser = ["switchyard", "unleash"], default_value = "switchyard")]
     format: String,
+    /// The environment of an Unleash-format export.
     #[arg(long, default_value = "development")]
     environment: String,
 }
@@ -48,24 +51,34 @@ pub async fn import(url: &str, a: ImportArgs) -> anyhow::Result<ExitCode> {
     let p = projects::project(&mut tx, &a.project)
         .await
         .map_err(plain)?;
-    let env = projects::environment(&mut tx, &p, &a.environment)
-        .await
-        .map_err(plain)?;
-    let s = import::unleash_state(
-        &mut tx,
-        &Actor::system("import"),
-        &p,
-        &env,
-        &state,
-        Utc::now(),
-    )
-    .await
-    .map_err(plain)?;
+    let actor = Actor::system("import");
+    let said = if a.format == "switchyard" {
+        let doc: Document = serde_json::from_value(state)
+            .map_err(|e| anyhow!("{} is not a Switchyard export: {e}", a.file.display()))?;
+        let s = transfer::import::document(&mut tx, &actor, &p, &doc, Utc::now())
+            .await
+            .map_err(plain)?;
+        format!(
+            "imported into {}: {} flags created, {} updated, {} unchanged",
+            p.key, s.created, s.updated, s.unchanged
+        )
+    } else {
+        let env_key = a.environment.as_deref().ok_or_else(|| {
+            anyhow!("an Unleash state holds one environment: name it with --environment")
+        })?;
+        let env = projects::environment(&mut tx, &p, env_key)
+            .await
+            .map_err(plain)?;
+        let s = import::unleash_state(&mut tx, &actor, &p, &env, &state, Utc::now())
+            .await
+            .map_err(plain)?;
+        format!(
+            "imported into {}/{}: {} flags created, {} updated, {} segments",
+            p.key, env.key, s.created, s.updated, s.segments
+        )
+    };
     tx.commit().await?;
-    println!(
-        "imported into {}/{}: {} flags created, {} updated, {} segments",
-        p.key, env.key, s.created, s.updated, s.segments
-    );
+    println!("{said}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -75,10 +88,20 @@ pub async fn export(url: &str, a: ExportArgs) -> anyhow::Result<ExitCode> {
     let p = projects::project(&mut conn, &a.project)
         .await
         .map_err(plain)?;
-    let env = projects::environment(&mut conn, &p, &a.environment)
-        .await
-        .map_err(plain)?;
-    let (state, _) = store::environment_state(&mut conn, p.id, &p.key, env.id).await?;
-    println!("{}", serde_json::to_string_pretty(&state)?);
+    let text = if a.format == "switchyard" {
+        let doc = transfer::export::project(&mut conn, &p)
+            .await
+            .map_err(plain)?;
+        serde_json::to_string_pretty(&doc)?
+    } else {
+        let env = projects::environment(&mut conn, &p, &a.environment)
+            .await
+            .map_err(plain)?;
+        let state = transfer::export::unleash_state(&mut conn, &p, &env)
+            .await
+            .map_err(plain)?;
+        serde_json::to_string_pretty(&state)?
+    };
+    println!("{text}");
     Ok(ExitCode::SUCCESS)
 }

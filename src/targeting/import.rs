@@ -164,18 +164,7 @@ async fn import_feature(
         .get("strategies")
         .cloned()
         .unwrap_or(Value::Array(vec![]));
-    for s in strategies.as_array_mut().into_iter().flatten() {
-        if let Some(segs) = s.get_mut("segments").and_then(Value::as_array_mut) {
-            for id in segs.iter_mut() {
-                let ours = id
-                    .as_i64()
-                    .and_then(|i| segment_ids.get(&i))
-                    .copied()
-                    .unwrap_or(-1);
-                *id = Value::from(ours);
-            }
-        }
-    }
+    remap_segments(&mut strategies, segment_ids);
     let strategies = strategies.to_string();
     let variants = raw
         .get("variants")
@@ -294,4 +283,21 @@ pub fn fold_events(events: &Value) -> Result<Value, String> {
         }
     }
     Ok(serde_json::json!({ "version": 2, "features": features, "segments": segments }))
+}
+
+/// Points the segment ids of a strategy list (as written in a file) at the ids they got here;
+/// an id the file does not define becomes -1, which no segment has, so the strategy stays off.
+pub fn remap_segments(strategies: &mut Value, segment_ids: &HashMap<i64, i64>) {
+    for s in strategies.as_array_mut().into_iter().flatten() {
+        if let Some(segs) = s.get_mut("segments").and_then(Value::as_array_mut) {
+            for id in segs.iter_mut() {
+                let ours = id
+                    .as_i64()
+                    .and_then(|i| segment_ids.get(&i))
+                    .copied()
+                    .unwrap_or(-1);
+                *id = Value::from(ours);
+            }
+        }
+    }
 }

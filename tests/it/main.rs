@@ -13,3 +13,4 @@ mod login;
 mod permissions;
 mod support;
 mod targeting;
+mod transfer;

@@ -1,0 +1,222 @@
+//! Import and export: an export re-imports to the same state, in both formats.
+
+use crate::support::{assert_success, TestApp, PROJECT};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+fn bench_state() -> String {
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.join("../shared/bench/features-1000.json")
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+fn export(app: &TestApp, args: &[&str]) -> Value {
+    let mut all = vec!["export"];
+    all.extend_from_slice(args);
+    let out = app.cli(&all);
+    assert_success(&out, "export");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Segment ids are per installation; compare documents with segments named instead.
+fn by_segment_name(mut doc: Value, list: &str) -> Value {
+    let names: HashMap<i64, Value> = doc["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_i64().unwrap(),
+                s.get("name").cloned().unwrap_or(s["id"].clone()),
+            )
+        })
+        .collect();
+    for s in doc["segments"].as_array_mut().unwrap() {
+        s["id"] = names[&s["id"].as_i64().unwrap()].clone();
+    }
+    for f in doc[list].as_array_mut().unwrap() {
+        let envs: Vec<&mut Value> = match f.get_mut("environments").and_then(Value::as_object_mut) {
+            Some(map) => map.values_mut().collect(),
+            None => vec![f],
+        };
+        for e in envs {
+            for st in e["strategies"].as_array_mut().unwrap() {
+                if let Some(segs) = st.get_mut("segments").and_then(Value::as_array_mut) {
+                    for id in segs {
+                        *id = names
+                            .get(&id.as_i64().unwrap())
+                            .cloned()
+                            .unwrap_or(Value::Null);
+                    }
+                }
+            }
+        }
+    }
+    doc
+}
+
+#[tokio::test]
+async fn a_switchyard_export_reimports_to_the_same_state() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    admin
+        .api
+        .create_flag(
+            PROJECT,
+            &json!({"key": "checkout", "tags": ["pay"], "owner": crate::support::ADMIN_EMAIL,
+            "links": [{"kind": "ticket", "url": "https://tickets.example.com/1"}]}),
+        )
+        .await;
+    admin
+        .api
+        .toggle(PROJECT, "checkout", "development", true)
+        .await;
+    let state = bench_state();
+    let out = app.cli(&[
+        "import",
+        "--project",
+        PROJECT,
+        "--environment",
+        "staging",
+        "--format",
+        "unleash",
+        &state,
+    ]);
+    assert_success(&out, "unleash import");
+
+    let first = export(&app, &["--project", PROJECT]);
+    assert_eq!(first["format"], "switchyard/1");
+    let file = app.dir().join("export.json");
+    std::fs::write(&file, first.to_string()).unwrap();
+    let path = file.to_str().unwrap();
+
+    let again = app.cli(&[
+        "import",
+        "--project",
+        PROJECT,
+        "--format",
+        "switchyard",
+        path,
+    ]);
+    assert_success(&again, "re-import");
+    assert!(String::from_utf8_lossy(&again.stdout).contains("0 flags created, 0 updated"));
+
+    assert_success(
+        &app.cli(&["project", "create", "--key", "copy"]),
+        "project create",
+    );
+    assert_success(
+        &app.cli(&[
+            "import",
+            "--project",
+            "copy",
+            "--format",
+            "switchyard",
+            path,
+        ]),
+        "import copy",
+    );
+    let mut copy = export(&app, &["--project", "copy"]);
+    let mut original = first.clone();
+    original["project"] = Value::Null;
+    copy["project"] = Value::Null;
+    assert_eq!(
+        by_segment_name(copy, "flags"),
+        by_segment_name(original, "flags")
+    );
+    let verify = app.cli(&["audit", "verify"]);
+    assert_success(&verify, "audit verify");
+}
+
+#[tokio::test]
+async fn an_unleash_export_reimports_to_the_same_state() {
+    let app = TestApp::spawn().await;
+    let state = bench_state();
+    let out = app.cli(&[
+        "import",
+        "--project",
+        PROJECT,
+        "--environment",
+        "production",
+        "--format",
+        "unleash",
+        &state,
+    ]);
+    assert_success(&out, "unleash import");
+    let first = export(
+        &app,
+        &[
+            "--project",
+            PROJECT,
+            "--format",
+            "unleash",
+            "--environment",
+            "production",
+        ],
+    );
+    assert_eq!(first["features"].as_array().unwrap().len(), 1000);
+    let file = app.dir().join("unleash.json");
+    std::fs::write(&file, first.to_string()).unwrap();
+    assert_success(
+        &app.cli(&["project", "create", "--key", "p2"]),
+        "project create",
+    );
+    let out = app.cli(&[
+        "import",
+        "--project",
+        "p2",
+        "--environment",
+        "production",
+        "--format",
+        "unleash",
+        file.to_str().unwrap(),
+    ]);
+    assert_success(&out, "re-import");
+    let second = export(
+        &app,
+        &[
+            "--project",
+            "p2",
+            "--format",
+            "unleash",
+            "--environment",
+            "production",
+        ],
+    );
+    let strip = |mut d: Value| {
+        for f in d["features"].as_array_mut().unwrap() {
+            f["project"] = Value::Null;
+        }
+        by_segment_name(d, "features")
+    };
+    assert_eq!(strip(second), strip(first));
+}
+
+#[tokio::test]
+async fn a_broken_import_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let before = app.audit_count().await;
+    let file = app.dir().join("bad.json");
+    std::fs::write(
+        &file,
+        r#"{"features":[{"name":"ok","enabled":true},{"name":"bad key","enabled":true}]}"#,
+    )
+    .unwrap();
+    let out = app.cli(&[
+        "import",
+        "--project",
+        PROJECT,
+        "--environment",
+        "development",
+        "--format",
+        "unleash",
+        file.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad key"));
+    assert_eq!(app.audit_count().await, before);
+    let flags = export(&app, &["--project", PROJECT]);
+    assert!(flags["flags"].as_array().unwrap().is_empty());
+}
