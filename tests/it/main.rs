@@ -9,6 +9,7 @@ mod csrf;
 mod feed;
 mod feed_conformance;
 mod headers;
+mod hostile_input;
 mod login;
 mod permissions;
 mod support;
