@@ -64,6 +64,11 @@ fn answer(feed: &FeedState, headers: &HeaderMap, ctx: &Context) -> Response {
         return not_ready();
     };
     let out = snap.compiled.frontend_toggles(ctx);
+    // The frontend API lists only flags that are on; those are the evaluations it can count.
+    feed.usage.evaluated(
+        token.environment_id,
+        out.toggles.iter().map(|t| (t.name.as_str(), true)),
+    );
     if etag_matches(headers, &out.etag) {
         return not_modified(&out.etag);
     }

@@ -4,7 +4,9 @@ use super::client::{etag_matches, json, not_modified};
 use super::tokens::Refusal;
 use super::FeedState;
 use crate::auth::tokens::TokenKind;
-use crate::evaluation::{ofrep_context_from_body, OfrepErrorCode};
+use crate::evaluation::{
+    ofrep_context_from_body, OfrepErrorCode, OfrepItem, OfrepReason, OfrepSuccess,
+};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -64,7 +66,12 @@ async fn evaluate_one(
     let Some(snap) = feed.snapshots.get(token.environment_id) else {
         return unavailable(Some(&key));
     };
-    match snap.compiled.ofrep_single(&key, &ctx) {
+    let result = snap.compiled.ofrep_single(&key, &ctx);
+    if let Ok(s) = &result {
+        feed.usage
+            .evaluated(token.environment_id, [(s.key.as_str(), is_on(s))]);
+    }
+    match result {
         Ok(success) => json(
             StatusCode::OK,
             serde_json::to_vec(&success).unwrap_or_default(),
@@ -100,6 +107,13 @@ async fn evaluate_all(State(feed): State<FeedState>, headers: HeaderMap, body: B
         return unavailable(None);
     };
     let bulk = snap.compiled.ofrep_bulk(&ctx);
+    feed.usage.evaluated(
+        token.environment_id,
+        bulk.flags.iter().filter_map(|item| match item {
+            OfrepItem::Success(s) => Some((s.key.as_str(), is_on(s))),
+            OfrepItem::Error(_) => None,
+        }),
+    );
     if etag_matches(&headers, &bulk.etag) {
         return not_modified(&bulk.etag);
     }
@@ -111,4 +125,9 @@ async fn evaluate_all(State(feed): State<FeedState>, headers: HeaderMap, body: B
         res.headers_mut().insert(header::ETAG, v);
     }
     res
+}
+
+/// Whether an answer counts as "on" for usage: the flag was enabled for the caller.
+fn is_on(s: &OfrepSuccess) -> bool {
+    !matches!(s.reason, OfrepReason::Disabled | OfrepReason::Default)
 }

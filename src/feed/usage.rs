@@ -66,7 +66,86 @@ impl Default for Usage {
     }
 }
 
+thread_local! {
+    /// Evaluations this worker thread answered since its last hand-over: (environment, flag) ->
+    /// (yes, no). Counting stays thread-local, so evaluating never contends on a lock.
+    static TALLY: std::cell::RefCell<Tally> = std::cell::RefCell::new(Tally::new());
+}
+
+struct Tally {
+    counts: HashMap<i64, HashMap<String, (i64, i64)>>,
+    since: std::time::Instant,
+}
+
+impl Tally {
+    fn new() -> Self {
+        Tally {
+            counts: HashMap::new(),
+            since: std::time::Instant::now(),
+        }
+    }
+}
+
 impl Usage {
+    /// Counts server-side evaluations (frontend API and OFREP), the usage evidence for SDKs that
+    /// send no metrics of their own. Each thread hands its tally over about once a second.
+    pub fn evaluated<'a>(
+        &self,
+        environment_id: i64,
+        results: impl IntoIterator<Item = (&'a str, bool)>,
+    ) {
+        let full = TALLY.with(|t| {
+            let mut t = t.borrow_mut();
+            let env = t.counts.entry(environment_id).or_default();
+            for (flag, on) in results {
+                // Look up by &str first: no allocation once a flag has been seen.
+                let c = match env.get_mut(flag) {
+                    Some(c) => c,
+                    None => env.entry(flag.to_string()).or_default(),
+                };
+                if on {
+                    c.0 += 1;
+                } else {
+                    c.1 += 1;
+                }
+            }
+            if t.since.elapsed() >= Duration::from_secs(1) {
+                Some(std::mem::replace(&mut *t, Tally::new()).counts)
+            } else {
+                None
+            }
+        });
+        if let Some(counts) = full {
+            self.hand_over(counts);
+        }
+    }
+
+    fn hand_over(&self, counts: HashMap<i64, HashMap<String, (i64, i64)>>) {
+        for (environment_id, flags) in counts {
+            let toggles = flags
+                .into_iter()
+                .map(|(flag, (yes, no))| {
+                    let count = ToggleCount {
+                        yes,
+                        no,
+                        variants: HashMap::new(),
+                    };
+                    (flag, count)
+                })
+                .collect();
+            self.report(Report {
+                environment_id,
+                body: ReportBody {
+                    bucket: Some(Bucket {
+                        start: Some(Utc::now()),
+                        toggles,
+                    }),
+                    ..ReportBody::default()
+                },
+            });
+        }
+    }
+
     /// Accepts a report if there is room; a full queue drops it (SDKs resend every interval).
     pub fn report(&self, report: Report) {
         if self.queue.try_send(report).is_err() {

@@ -4,7 +4,7 @@ use crate::support::{TestApp, PROJECT};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-async fn wait_for<F, Fut>(what: &str, mut check: F)
+pub(crate) async fn wait_for<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -28,7 +28,7 @@ async fn features(app: &TestApp, token: &str, query: &str) -> reqwest::Response 
         .unwrap()
 }
 
-async fn ready_token(app: &TestApp, env: &str) -> String {
+pub(crate) async fn ready_token(app: &TestApp, env: &str) -> String {
     let token = app.feed_token("client", PROJECT, env);
     wait_for("the new token", || {
         let token = token.clone();
@@ -302,4 +302,46 @@ async fn feed_tokens_are_scoped_to_their_kind() {
         .unwrap();
     assert_eq!(r.status(), 403);
     assert_eq!(features(&app, "nonsense", "").await.status(), 401);
+}
+
+#[tokio::test]
+async fn server_side_evaluations_are_counted_as_usage() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    admin
+        .api
+        .create_flag(PROJECT, &json!({"key": "checkout"}))
+        .await;
+    admin
+        .api
+        .toggle(PROJECT, "checkout", "development", true)
+        .await;
+    let token = ready_token(&app, "development").await;
+    let http = reqwest::Client::new();
+    // Threads hand their tallies over about once a second, on their next evaluation.
+    let until = Instant::now() + Duration::from_millis(2500);
+    let mut sent = 0;
+    while Instant::now() < until {
+        let r = http
+            .post(app.url("/ofrep/v1/evaluate/flags/checkout"))
+            .header("Authorization", format!("Bearer {token}"))
+            .json(&json!({"context": {"targetingKey": "u1"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    wait_for("server-side evaluations in usage", || async {
+        let mut c = app.sql().await;
+        let yes: i64 = sqlx::query_scalar(
+            "select coalesce(sum(yes), 0) from usage_hourly where flag_key = 'checkout'",
+        )
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+        yes > 0 && yes <= sent
+    })
+    .await;
 }
