@@ -29,13 +29,21 @@ pub struct AppState {
 pub struct LoginThrottle {
     pub per_account: Throttle,
     pub per_address: Throttle,
+    /// Wrong current passwords on the account page, per user: a stolen session cannot guess
+    /// the password at leisure.
+    pub password_change: Throttle,
 }
+
+/// Wrong current passwords allowed per user within `PASSWORD_CHANGE_WINDOW`.
+pub const PASSWORD_CHANGE_BURST: usize = 5;
+pub const PASSWORD_CHANGE_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 impl AppState {
     pub fn new(db: Db, settings: Settings, clock: SharedClock) -> Self {
         let throttle = LoginThrottle {
             per_account: Throttle::new(settings.login_burst, settings.login_window),
             per_address: Throttle::new(settings.login_burst, settings.login_window),
+            password_change: Throttle::new(PASSWORD_CHANGE_BURST, PASSWORD_CHANGE_WINDOW),
         };
         AppState {
             db,
@@ -119,6 +127,7 @@ pub async fn serve(
         .start(state.db.clone(), state.feed.clone())
         .await;
     state.feed.usage.start(state.db.clone());
+    crate::changes::scheduler::start(state.db.clone(), state.clock.clone(), state.watcher.clone());
     let app = router(state).await?;
     axum::serve(
         listener,

@@ -6,6 +6,8 @@ use crate::authz::{Action, ProjectAccess};
 use crate::catalog::filter::CatalogFilter;
 use crate::catalog::service::{self, FlagInput, FlagPatch};
 use crate::catalog::store;
+use crate::changes::service::{self as changes, Applied, Change, Outcome};
+use crate::changes::Proposal;
 use crate::db::begin_write;
 use crate::projects::service as projects;
 use axum::extract::{Path, Query, State};
@@ -185,44 +187,40 @@ async fn patch_flag(
 }
 
 async fn archive_flag(
-    state: State<AppState>,
-    access: ProjectAccess,
-    p: Path<FlagPath>,
-) -> Result<Json<Value>, ApiError> {
-    set_archived(state, access, p, true).await
-}
-
-async fn revive_flag(
-    state: State<AppState>,
-    access: ProjectAccess,
-    p: Path<FlagPath>,
-) -> Result<Json<Value>, ApiError> {
-    set_archived(state, access, p, false).await
-}
-
-async fn set_archived(
     State(app): State<AppState>,
     access: ProjectAccess,
     Path(p): Path<FlagPath>,
-    archive: bool,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let mut tx = begin_write(&app.db).await?;
+    // Archiving removes the flag from every feed, so where it is on in a protected environment
+    // it goes into a change request like any other change there.
+    let change = Change {
+        flag_key: &p.key,
+        env: None,
+        proposal: Proposal::Archive,
+    };
+    let outcome = changes::propose(&mut tx, &access, change, app.now()).await?;
+    tx.commit().await?;
+    Ok(match outcome {
+        Outcome::Staged(cr) => super::changes::staged(cr),
+        Outcome::Applied(Applied::Flag(flag)) => (StatusCode::OK, Json(json!({ "flag": flag }))),
+        Outcome::Applied(_) => (StatusCode::OK, Json(json!({}))),
+    })
+}
+
+async fn revive_flag(
+    State(app): State<AppState>,
+    access: ProjectAccess,
+    Path(p): Path<FlagPath>,
 ) -> Result<Json<Value>, ApiError> {
     access.require(Action::ArchiveFlag)?;
     let mut tx = begin_write(&app.db).await?;
-    // Archiving removes the flag from every feed, so it counts as a change to each environment
-    // where it is on, protected ones included.
-    let detail = service::detail(&mut tx, &access.project, &p.key, app.now()).await?;
-    let live_protected = detail.environments.iter().any(|e| e.enabled && e.protected);
-    if archive {
-        access.require(Action::ChangeEnvironment {
-            protected: live_protected,
-        })?;
-    }
     let flag = service::set_archived(
         &mut tx,
         access.actor(),
         &access.project,
         &p.key,
-        archive,
+        false,
         app.now(),
     )
     .await?;
@@ -234,7 +232,7 @@ async fn enable_flag(
     state: State<AppState>,
     access: ProjectAccess,
     p: Path<FlagEnvPath>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     toggle(state, access, p, true).await
 }
 
@@ -242,35 +240,34 @@ async fn disable_flag(
     state: State<AppState>,
     access: ProjectAccess,
     p: Path<FlagEnvPath>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     toggle(state, access, p, false).await
 }
 
+/// Applies in an unprotected environment; in a protected one, stages into a change request.
 async fn toggle(
     State(app): State<AppState>,
     access: ProjectAccess,
     Path(p): Path<FlagEnvPath>,
     on: bool,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let mut tx = begin_write(&app.db).await?;
     let env = projects::environment(&mut tx, &access.project, &p.env).await?;
-    access.require(Action::ChangeEnvironment {
-        protected: env.protected,
-    })?;
-    let changed = service::set_enabled(
-        &mut tx,
-        access.actor(),
-        &access.project,
-        &p.key,
-        service::Switch {
-            env: &env,
-            on,
-            reason: None,
-        },
-        app.now(),
-    )
-    .await?;
-    let flag = service::detail(&mut tx, &access.project, &p.key, app.now()).await?;
+    let change = Change {
+        flag_key: &p.key,
+        env: Some(&env),
+        proposal: Proposal::Toggle { enabled: on },
+    };
+    let outcome = changes::propose(&mut tx, &access, change, app.now()).await?;
+    let answer = match outcome {
+        Outcome::Staged(cr) => super::changes::staged(cr),
+        Outcome::Applied(applied) => {
+            let changed = matches!(applied, Applied::Toggle { changed: true });
+            let flag = service::detail(&mut tx, &access.project, &p.key, app.now()).await?;
+            let body = json!({ "flag": flag, "changed": changed });
+            (StatusCode::OK, Json(body))
+        }
+    };
     tx.commit().await?;
-    Ok(Json(json!({ "flag": flag, "changed": changed })))
+    Ok(answer)
 }

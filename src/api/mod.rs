@@ -2,11 +2,13 @@
 //! Errors answer `{"error": "<code>", "message": "<sentence>"}` with a 4xx and change nothing.
 
 mod audit;
+mod changes;
 mod extract;
 mod flags;
 mod openapi;
 mod projects;
 mod targeting;
+mod usage;
 
 pub use extract::{ApiError, ApiJson};
 
@@ -21,6 +23,8 @@ pub fn router(state: AppState) -> Router {
         .merge(flags::routes())
         .merge(targeting::routes())
         .merge(audit::routes())
+        .merge(changes::routes())
+        .merge(usage::routes())
         .merge(openapi::routes())
         .with_state(state)
 }

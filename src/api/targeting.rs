@@ -4,6 +4,8 @@
 use super::{ApiError, ApiJson};
 use crate::app::AppState;
 use crate::authz::{Action, ProjectAccess};
+use crate::changes::service::{self as changes, Applied, Change, Outcome};
+use crate::changes::Proposal;
 use crate::db::begin_write;
 use crate::error::AppError;
 use crate::projects::service as projects;
@@ -101,17 +103,10 @@ async fn put_strategies(
     access: ProjectAccess,
     Path(p): Path<FlagEnvPath>,
     ApiJson(body): ApiJson<Value>,
-) -> Result<Json<Value>, ApiError> {
-    let mut tx = begin_write(&app.db).await?;
-    let env = projects::environment(&mut tx, &access.project, &p.env).await?;
-    access.require(Action::ChangeEnvironment {
-        protected: env.protected,
-    })?;
-    let drafts = list_body(body, "strategies")?;
-    let (actor, project, now) = (access.actor(), &access.project, app.now());
-    let t = service::replace_strategies(&mut tx, actor, project, &p.key, &env, drafts, now).await?;
-    tx.commit().await?;
-    Ok(Json(json!({ "targeting": t })))
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let strategies = list_body(body, "strategies")?;
+    let proposal = Proposal::Strategies { strategies };
+    change_targeting(app, access, p, proposal).await
 }
 
 async fn put_variants(
@@ -119,17 +114,35 @@ async fn put_variants(
     access: ProjectAccess,
     Path(p): Path<FlagEnvPath>,
     ApiJson(body): ApiJson<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let variants = list_body(body, "variants")?;
+    let proposal = Proposal::Variants { variants };
+    change_targeting(app, access, p, proposal).await
+}
+
+/// Applies in an unprotected environment; in a protected one, stages into a change request.
+async fn change_targeting(
+    app: AppState,
+    access: ProjectAccess,
+    p: FlagEnvPath,
+    proposal: Proposal,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let mut tx = begin_write(&app.db).await?;
     let env = projects::environment(&mut tx, &access.project, &p.env).await?;
-    access.require(Action::ChangeEnvironment {
-        protected: env.protected,
-    })?;
-    let drafts = list_body(body, "variants")?;
-    let (actor, project, now) = (access.actor(), &access.project, app.now());
-    let t = service::replace_variants(&mut tx, actor, project, &p.key, &env, drafts, now).await?;
+    let change = Change {
+        flag_key: &p.key,
+        env: Some(&env),
+        proposal,
+    };
+    let outcome = changes::propose(&mut tx, &access, change, app.now()).await?;
     tx.commit().await?;
-    Ok(Json(json!({ "targeting": t })))
+    Ok(match outcome {
+        Outcome::Staged(cr) => super::changes::staged(cr),
+        Outcome::Applied(Applied::Targeting(t)) => {
+            (StatusCode::OK, Json(json!({ "targeting": t })))
+        }
+        Outcome::Applied(_) => (StatusCode::OK, Json(json!({}))),
+    })
 }
 
 async fn get_dependencies(
@@ -189,33 +202,30 @@ async fn create_segment(
     Ok((StatusCode::CREATED, Json(json!({ "segment": segment }))))
 }
 
-/// Segments are edited by editors, but one that a protected environment uses changes that
-/// environment's targeting, so it needs whoever may change that environment.
-async fn require_segment_change(
-    conn: &mut sqlx::SqliteConnection,
-    access: &ProjectAccess,
-    id: i64,
-) -> Result<(), ApiError> {
-    access.require(Action::EditFlag)?;
-    let used = service::segment_usage(conn, &access.project, id).await?;
-    if used.iter().any(|u| u.protected) {
-        access.require(Action::ChangeEnvironment { protected: true })?;
-    }
-    Ok(())
-}
-
+/// A segment that a protected environment uses changes that environment's targeting: the
+/// change goes into a change request there.
 async fn update_segment(
     State(app): State<AppState>,
     access: ProjectAccess,
     Path(p): Path<SegmentPath>,
     ApiJson(body): ApiJson<SegmentDraft>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let mut tx = begin_write(&app.db).await?;
-    require_segment_change(&mut tx, &access, p.id).await?;
-    let (actor, project, now) = (access.actor(), &access.project, app.now());
-    let segment = service::update_segment(&mut tx, actor, project, p.id, body, now).await?;
+    let change = Change {
+        flag_key: "",
+        env: None,
+        proposal: Proposal::Segment {
+            id: p.id,
+            segment: body,
+        },
+    };
+    let outcome = changes::propose(&mut tx, &access, change, app.now()).await?;
     tx.commit().await?;
-    Ok(Json(json!({ "segment": segment })))
+    Ok(match outcome {
+        Outcome::Staged(cr) => super::changes::staged(cr),
+        Outcome::Applied(Applied::Segment(s)) => (StatusCode::OK, Json(json!({ "segment": s }))),
+        Outcome::Applied(_) => (StatusCode::OK, Json(json!({}))),
+    })
 }
 
 async fn delete_segment(
@@ -223,8 +233,9 @@ async fn delete_segment(
     access: ProjectAccess,
     Path(p): Path<SegmentPath>,
 ) -> Result<StatusCode, ApiError> {
+    // Deleting is refused while any strategy uses the segment, so it never changes targeting.
+    access.require(Action::EditFlag)?;
     let mut tx = begin_write(&app.db).await?;
-    require_segment_change(&mut tx, &access, p.id).await?;
     let (actor, project, now) = (access.actor(), &access.project, app.now());
     service::delete_segment(&mut tx, actor, project, p.id, now).await?;
     tx.commit().await?;

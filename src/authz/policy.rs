@@ -2,8 +2,10 @@
 //!
 //! Roles per project, each including the one before: viewer (read), editor (create and edit flags,
 //! change unprotected environments), approver (editor + sign off changes to protected
-//! environments), owner (members, settings, tokens, and for now direct changes to protected
-//! environments). Global admins may do everything.
+//! environments), owner (members, settings, tokens). Global admins may do everything, with two
+//! exceptions that hold for everyone: nobody changes a protected environment directly (the change
+//! goes into a change request, `crate::changes`), and nobody reviews their own change request or
+//! acknowledges their own emergency kill (four eyes).
 
 use serde::{Deserialize, Serialize};
 
@@ -58,9 +60,37 @@ pub enum Action {
     CreateFlag,
     EditFlag,
     ArchiveFlag,
-    /// Switching a flag on or off, or changing its targeting, in one environment.
+    /// Switching a flag on or off, or changing its targeting, in one environment, directly.
+    /// Nobody may change a protected environment directly: see [`Action::ProposeChange`].
     ChangeEnvironment {
         protected: bool,
+    },
+    /// Putting a change to a protected environment into one's own draft change request, and
+    /// submitting, editing or refreshing one's own request.
+    ProposeChange,
+    /// Approving or rejecting a change request; `own` when the asker is its author.
+    ReviewChange {
+        own: bool,
+    },
+    /// Applying or scheduling an approved change request.
+    ApplyChange {
+        own: bool,
+    },
+    CancelChange {
+        own: bool,
+    },
+    CommentChange,
+    /// Switching a flag off at once in an emergency, without review, even where protected.
+    KillSwitch {
+        protected: bool,
+    },
+    /// Signing off an emergency kill afterwards; `own` when the asker made the kill.
+    AcknowledgeKill {
+        own: bool,
+    },
+    /// Whether an environment is protected and how many approvals its changes need.
+    SetProtection {
+        production: bool,
     },
     ManageMembers,
     ManageSettings,
@@ -77,6 +107,23 @@ pub enum Action {
 pub struct Denied(pub &'static str);
 
 pub fn allows(p: Principal, action: Action) -> Result<(), Denied> {
+    // Rules that bind admins too.
+    match action {
+        Action::ChangeEnvironment { protected: true } => {
+            return Err(Denied(
+                "a protected environment changes only through an approved change request",
+            ))
+        }
+        Action::ReviewChange { own: true } => {
+            return Err(Denied(
+                "nobody may approve or reject their own change request",
+            ))
+        }
+        Action::AcknowledgeKill { own: true } => {
+            return Err(Denied("somebody else must acknowledge your emergency kill"))
+        }
+        _ => {}
+    }
     if p.is_admin {
         return Ok(());
     }
@@ -94,10 +141,49 @@ pub fn allows(p: Principal, action: Action) -> Result<(), Denied> {
             Role::Editor,
             "editors, approvers or owners may change an environment",
         ),
-        Action::ChangeEnvironment { protected: true } => need(
-            Role::Owner,
-            "only owners may change a protected environment directly",
+        Action::ChangeEnvironment { protected: true }
+        | Action::ReviewChange { own: true }
+        | Action::AcknowledgeKill { own: true } => Err(Denied("nobody may do this")),
+        Action::ProposeChange => need(
+            Role::Editor,
+            "editors, approvers or owners may propose changes",
         ),
+        Action::ReviewChange { own: false } => need(
+            Role::Approver,
+            "only approvers or owners may approve or reject change requests",
+        ),
+        Action::ApplyChange { own: true } => need(
+            Role::Editor,
+            "editors, approvers or owners may apply their approved change requests",
+        ),
+        Action::ApplyChange { own: false } => need(
+            Role::Approver,
+            "only the author, approvers or owners may apply a change request",
+        ),
+        Action::CancelChange { own: true } => need(
+            Role::Editor,
+            "editors, approvers or owners may cancel their change requests",
+        ),
+        Action::CancelChange { own: false } => need(
+            Role::Owner,
+            "only the author or an owner may cancel a change request",
+        ),
+        Action::CommentChange => need(Role::Viewer, "you are not a member of this project"),
+        Action::KillSwitch { .. } => need(
+            Role::Editor,
+            "editors, approvers or owners may use the kill switch",
+        ),
+        Action::AcknowledgeKill { own: false } => need(
+            Role::Approver,
+            "only approvers or owners may acknowledge an emergency kill",
+        ),
+        Action::SetProtection { production: false } => need(
+            Role::Owner,
+            "only owners may change an environment's protection",
+        ),
+        Action::SetProtection { production: true } => {
+            Err(Denied("only admins may change production's protection"))
+        }
         Action::ManageMembers => need(Role::Owner, "only owners may manage members"),
         Action::ManageSettings | Action::ManageEnvironments => {
             need(Role::Owner, "only owners may change project settings")
@@ -125,12 +211,23 @@ mod tests {
         use Action::*;
         // (action, lowest role allowed; None = admins only)
         let table = [
+            (ProposeChange, Some(Role::Editor)),
+            (ReviewChange { own: false }, Some(Role::Approver)),
+            (ApplyChange { own: true }, Some(Role::Editor)),
+            (ApplyChange { own: false }, Some(Role::Approver)),
+            (CancelChange { own: true }, Some(Role::Editor)),
+            (CancelChange { own: false }, Some(Role::Owner)),
+            (CommentChange, Some(Role::Viewer)),
+            (KillSwitch { protected: false }, Some(Role::Editor)),
+            (KillSwitch { protected: true }, Some(Role::Editor)),
+            (AcknowledgeKill { own: false }, Some(Role::Approver)),
+            (SetProtection { production: false }, Some(Role::Owner)),
+            (SetProtection { production: true }, None),
             (ViewProject, Some(Role::Viewer)),
             (CreateFlag, Some(Role::Editor)),
             (EditFlag, Some(Role::Editor)),
             (ArchiveFlag, Some(Role::Editor)),
             (ChangeEnvironment { protected: false }, Some(Role::Editor)),
-            (ChangeEnvironment { protected: true }, Some(Role::Owner)),
             (ManageMembers, Some(Role::Owner)),
             (ManageSettings, Some(Role::Owner)),
             (ManageEnvironments, Some(Role::Owner)),
@@ -157,6 +254,29 @@ mod tests {
                 role: None,
             };
             assert!(allows(admin, action).is_ok());
+        }
+    }
+
+    /// Four eyes and "no direct change to a protected environment" bind every role, admins too.
+    #[test]
+    fn what_nobody_may_do() {
+        use Action::*;
+        let admin = Principal {
+            is_admin: true,
+            role: Some(Role::Owner),
+        };
+        for action in [
+            ChangeEnvironment { protected: true },
+            ReviewChange { own: true },
+            AcknowledgeKill { own: true },
+        ] {
+            assert!(allows(admin, action).is_err(), "{action:?} for an admin");
+            for role in Role::ALL {
+                assert!(
+                    allows(member(Some(role)), action).is_err(),
+                    "{action:?} {role:?}"
+                );
+            }
         }
     }
 }

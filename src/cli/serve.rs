@@ -4,13 +4,11 @@ use crate::accounts::{self, store as accounts_store};
 use crate::app::{self, AppState};
 use crate::audit::{self, Actor};
 use crate::auth::{password, tokens};
-use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
 use crate::db;
 use anyhow::{anyhow, Context};
 use clap::Args;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -35,7 +33,7 @@ pub async fn run(url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
         session_idle: std::time::Duration::from_secs(args.session_idle_minutes.max(1) * 60),
         ..Settings::default()
     };
-    let clock: SharedClock = Arc::new(SystemClock);
+    let clock = crate::clock::from_env();
     let state = AppState::new(pool.clone(), settings, clock);
 
     if args.demo {

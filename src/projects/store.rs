@@ -54,6 +54,26 @@ pub async fn summaries(
     .await
 }
 
+/// The active flags of the projects the user can see, for health: (project key, flag type,
+/// created at, whether the project overrides the type's lifetime, the overriding days).
+pub async fn active_flag_ages(
+    conn: &mut SqliteConnection,
+    user_id: Option<i64>,
+    is_admin: bool,
+) -> Result<Vec<(String, String, String, bool, Option<i64>)>, sqlx::Error> {
+    sqlx::query_as(
+        "select p.key, f.flag_type, f.created_at, l.flag_type is not null, l.days \
+         from flags f join projects p on p.id = f.project_id \
+         left join project_lifetimes l on l.project_id = f.project_id and l.flag_type = f.flag_type \
+         where f.archived_at is null \
+           and (? or exists (select 1 from memberships m where m.project_id = p.id and m.user_id = ?))",
+    )
+    .bind(is_admin)
+    .bind(user_id)
+    .fetch_all(conn)
+    .await
+}
+
 /// Creates the project with the default environments. Returns None when the key is taken.
 pub async fn insert_project(
     conn: &mut SqliteConnection,

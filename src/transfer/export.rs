@@ -138,11 +138,12 @@ pub async fn unleash_state(
 ) -> AppResult<Value> {
     let (state, _) =
         targeting::environment_state(&mut *conn, project.id, &project.key, env.id).await?;
-    let names: std::collections::HashMap<i64, String> = targeting::segments_of(&mut *conn, project.id)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s.name))
-        .collect();
+    let names: std::collections::HashMap<i64, String> =
+        targeting::segments_of(&mut *conn, project.id)
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s.name))
+            .collect();
     let mut value = serde_json::to_value(&state).map_err(anyhow::Error::from)?;
     if let Some(obj) = value.as_object_mut() {
         obj.remove("query");

@@ -1,15 +1,17 @@
 //! One's own account: who they are, and changing their password (which ends their other
 //! sessions but keeps this one).
 
-use super::{render_form, Errors, Layout, PageResult, UserCtx, WebForm};
+use super::{render_form, render_with, Errors, Layout, PageResult, UserCtx, WebForm};
 use crate::accounts::service;
 use crate::auth::extract::Identity;
 use crate::auth::{password, session};
 use crate::db::begin_write;
 use askama::Template;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
+use std::time::Instant;
 
 pub fn routes() -> Router<crate::app::AppState> {
     Router::new()
@@ -30,11 +32,16 @@ struct AccountPage {
 }
 
 async fn page(ctx: &UserCtx, errors: Errors) -> PageResult {
+    let page = account(ctx, errors).await?;
+    render_form(&page, &page.errors)
+}
+
+async fn account(ctx: &UserCtx, errors: Errors) -> PageResult<AccountPage> {
     let mut conn = ctx.app.db.acquire().await?;
     let identity = ctx.identity();
     let projects = crate::projects::store::project_keys_of(&mut conn, identity.user.id).await?;
     let u = &identity.user;
-    let page = AccountPage {
+    Ok(AccountPage {
         layout: Layout::new(&ctx.session, Some(identity), "Your account", "account").await,
         email: u.email.clone(),
         name: u.name.clone(),
@@ -42,8 +49,7 @@ async fn page(ctx: &UserCtx, errors: Errors) -> PageResult {
         created_at: u.created_at.get(..10).unwrap_or(&u.created_at).to_string(),
         projects,
         errors,
-    };
-    render_form(&page, &page.errors)
+    })
 }
 
 async fn account_page(ctx: UserCtx) -> PageResult {
@@ -57,14 +63,40 @@ struct PasswordForm {
     confirm: String,
 }
 
+/// Wrong current passwords are throttled per user (`app::PASSWORD_CHANGE_BURST` per window):
+/// past that, 429 with Retry-After and the form, before any hashing.
 async fn change_password(ctx: UserCtx, WebForm(form): WebForm<PasswordForm>) -> PageResult {
+    let throttle = &ctx.app.throttle.password_change;
+    let (key, now) = (ctx.identity().user.id.to_string(), Instant::now());
+    if let Err(wait) = throttle.check(&key, now) {
+        return too_many_attempts(&ctx, wait).await;
+    }
     let errors = check(ctx.identity(), &form).await;
+    if errors.get("current").is_some() {
+        throttle.record_failure(&key, now);
+        tracing::warn!(target: "security", user = %ctx.identity().user.email, "wrong current password");
+    }
     if !errors.is_empty() {
         return page(&ctx, errors).await;
     }
+    throttle.clear(&key);
     store_password(&ctx, ctx.identity().user.id, form.new).await?;
     let msg = "Your password has been changed. Your other sessions have been signed out.";
     ctx.done(msg, "/account").await
+}
+
+async fn too_many_attempts(ctx: &UserCtx, wait: u64) -> PageResult {
+    tracing::warn!(target: "security", user = %ctx.identity().user.email, "password change throttled");
+    let minutes = wait.div_ceil(60);
+    let message = format!(
+        "too many wrong passwords; try again in {minutes} minute{}",
+        if minutes == 1 { "" } else { "s" }
+    );
+    let page = account(ctx, Errors::one("current", message)).await?;
+    let mut res = render_with(&page, StatusCode::TOO_MANY_REQUESTS)?;
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    Ok(res)
 }
 
 /// Stores a new password, which ends the user's sessions; the one asking stays signed in when it

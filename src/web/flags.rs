@@ -1,9 +1,10 @@
 //! Flag pages: the catalog (per project and across projects), one flag with its environments and
-//! history, and the create and edit forms. Authorization mirrors `api/flags.rs`.
+//! history and usage, and the create and edit forms. Authorization mirrors `api/flags.rs`.
 
 mod catalog;
 mod edit;
 mod page;
+mod usage;
 
 use crate::app::AppState;
 use crate::clock::parse_stamp;

@@ -32,14 +32,34 @@ fn project_href(key: &str, rest: &str) -> String {
 #[template(path = "projects/list.html")]
 struct ListPage {
     layout: Layout,
-    projects: Vec<ProjectSummary>,
+    projects: Vec<ProjectRow>,
     can_create: bool,
+}
+
+struct ProjectRow {
+    p: ProjectSummary,
+    /// Share of active flags not stale, in percent; None without active flags.
+    health: Option<i64>,
+    stale: i64,
 }
 
 async fn list_projects(ctx: UserCtx) -> PageResult {
     let mut conn = ctx.app.db.acquire().await?;
     let id = ctx.identity();
-    let projects = store::summaries(&mut conn, Some(id.user.id), id.user.is_admin).await?;
+    let (user, admin) = (Some(id.user.id), id.user.is_admin);
+    let summaries = store::summaries(&mut conn, user, admin).await?;
+    let health = service::health(&mut conn, user, admin, ctx.app.now()).await?;
+    let projects = summaries
+        .into_iter()
+        .map(|p| {
+            let h = health.get(&p.key).copied().unwrap_or_default();
+            ProjectRow {
+                health: h.percent(),
+                stale: h.stale,
+                p,
+            }
+        })
+        .collect();
     render(&ListPage {
         layout: Layout::new(&ctx.session, Some(id), "Projects", "projects").await,
         projects,

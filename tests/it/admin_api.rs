@@ -262,13 +262,9 @@ async fn catalog_filters_return_exactly_the_matching_flags() {
     create(json!({"key": "pay-kill", "type": "kill-switch", "tags": ["payments", "ops"]})).await;
     create(json!({"key": "search-ab", "description": "ranking experiment", "type": "experiment", "owner": editor.email})).await;
     create(json!({"key": "ops-banner", "type": "operational", "tags": ["ops"]})).await;
-    assert_eq!(
-        admin
-            .toggle(PROJECT, "pay-kill", "production", true)
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    admin
+        .force_toggle(PROJECT, "pay-kill", "production", true)
+        .await;
     assert_eq!(
         admin
             .toggle(PROJECT, "search-ab", "development", true)

@@ -90,10 +90,10 @@ async fn every_change_leaves_exactly_one_audit_entry_and_refusals_none() {
         0
     );
     step!(
-        "editor toggles production",
+        "editor proposes a production change",
         api.toggle(PROJECT, key, "production", true).await,
-        403,
-        0
+        202,
+        1
     );
     step!(
         "off",
@@ -125,6 +125,7 @@ async fn every_change_leaves_exactly_one_audit_entry_and_refusals_none() {
             "flag.revived",
             "flag.archived",
             "flag.disabled",
+            "change-request.change-added",
             "flag.enabled",
             "flag.updated",
             "flag.created"

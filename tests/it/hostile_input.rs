@@ -43,7 +43,7 @@ fn odd_value(rng: &mut Rng, depth: u32) -> Value {
     ];
     match rng.next() % 9 {
         0 => Value::Null,
-        1 => json!(rng.next() % 2 == 0),
+        1 => json!(rng.next().is_multiple_of(2)),
         2 => json!(rng.next() as i64),
         3 => json!(f64::from_bits(rng.next() >> 2)),
         4 => json!(rng.pick(&strings)),

@@ -4,6 +4,7 @@
 mod admin_api;
 mod audit;
 mod browser;
+mod change_requests;
 mod cli;
 mod csrf;
 mod feed;
@@ -15,3 +16,4 @@ mod permissions;
 mod support;
 mod targeting;
 mod transfer;
+mod usage;

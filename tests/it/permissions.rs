@@ -39,15 +39,20 @@ enum Route {
     OnInProduction,
     OffInProduction,
     Archive,
+    ArchiveLiveInProduction,
+    StrategiesInProduction,
+    KillInProduction,
     Revive,
     PutMember,
     CreateToken,
     RevokeToken,
     AddEnvironment,
     CreateProject,
+    ProtectStaging,
+    ProtectProduction,
 }
 
-const ROUTES: [Route; 13] = [
+const ROUTES: [Route; 18] = [
     Route::CreateFlag,
     Route::PatchFlag,
     Route::OnInDevelopment,
@@ -55,12 +60,17 @@ const ROUTES: [Route; 13] = [
     Route::OnInProduction,
     Route::OffInProduction,
     Route::Archive,
+    Route::ArchiveLiveInProduction,
+    Route::StrategiesInProduction,
+    Route::KillInProduction,
     Route::Revive,
     Route::PutMember,
     Route::CreateToken,
     Route::RevokeToken,
     Route::AddEnvironment,
     Route::CreateProject,
+    Route::ProtectStaging,
+    Route::ProtectProduction,
 ];
 
 /// The lowest project role allowed; `None` means global admins only.
@@ -70,10 +80,14 @@ fn lowest_role(route: Route) -> Option<Who> {
         CreateFlag | PatchFlag | OnInDevelopment | OffInDevelopment | Archive | Revive => {
             Some(Who::Editor)
         }
-        // Protected environment: owners and admins directly, for now.
-        OnInProduction | OffInProduction => Some(Who::Owner),
-        PutMember | CreateToken | RevokeToken | AddEnvironment => Some(Who::Owner),
-        CreateProject => None,
+        // Protected environment: editors and up propose (202, a change request), nobody applies.
+        OnInProduction | OffInProduction | ArchiveLiveInProduction | StrategiesInProduction => {
+            Some(Who::Editor)
+        }
+        // The kill switch never waits for a review.
+        KillInProduction => Some(Who::Editor),
+        PutMember | CreateToken | RevokeToken | AddEnvironment | ProtectStaging => Some(Who::Owner),
+        CreateProject | ProtectProduction => None,
     }
 }
 
@@ -81,6 +95,7 @@ fn success(route: Route) -> u16 {
     use Route::*;
     match route {
         CreateFlag | CreateToken | AddEnvironment | CreateProject => 201,
+        OnInProduction | OffInProduction | ArchiveLiveInProduction | StrategiesInProduction => 202,
         _ => 200,
     }
 }
@@ -170,12 +185,8 @@ async fn setup(f: &Fixture, route: Route, n: usize) -> i64 {
             )
             .await;
         }
-        Route::OffInProduction => {
-            ok(
-                root.toggle(PROJECT, &key, "production", true).await,
-                "setup",
-            )
-            .await;
+        Route::OffInProduction | Route::ArchiveLiveInProduction | Route::KillInProduction => {
+            root.force_toggle(PROJECT, &key, "production", true).await;
         }
         Route::Revive => {
             ok(root.archive(PROJECT, &key).await, "setup").await;
@@ -218,7 +229,23 @@ async fn request(f: &Fixture, api: &Api, route: Route, n: usize, token_id: i64) 
         Route::OffInDevelopment => api.toggle(PROJECT, &key, "development", false).await,
         Route::OnInProduction => api.toggle(PROJECT, &key, "production", true).await,
         Route::OffInProduction => api.toggle(PROJECT, &key, "production", false).await,
-        Route::Archive => api.archive(PROJECT, &key).await,
+        Route::Archive | Route::ArchiveLiveInProduction => api.archive(PROJECT, &key).await,
+        Route::StrategiesInProduction => {
+            api.send(
+                reqwest::Method::PUT,
+                &format!(
+                    "/api/admin/projects/{PROJECT}/flags/{key}/environments/production/strategies"
+                ),
+                Some(&json!([{"name": "default"}])),
+            )
+            .await
+        }
+        Route::KillInProduction => {
+            api.kill(PROJECT, &key, "production", &json!({"reason": "incident"}))
+                .await
+        }
+        Route::ProtectStaging => api.set_protection(PROJECT, "staging", false, 2).await,
+        Route::ProtectProduction => api.set_protection(PROJECT, "production", true, 1).await,
         Route::Revive => api.revive(PROJECT, &key).await,
         Route::PutMember => api.set_member(PROJECT, &f.spare_email, "editor").await,
         Route::CreateToken => {
@@ -238,8 +265,8 @@ async fn request(f: &Fixture, api: &Api, route: Route, n: usize, token_id: i64) 
     }
 }
 
-/// Audit entries a successful request writes: one per change. Creating a project also makes its
-/// creator the owner, which is a second change.
+/// Audit entries a successful request writes: one per change (a change staged into a change
+/// request is one too). Creating a project also makes its creator the owner, a second change.
 fn audit_entries(route: Route) -> i64 {
     match route {
         Route::CreateProject => 2,

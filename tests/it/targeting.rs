@@ -237,7 +237,7 @@ async fn invalid_targeting_is_refused_with_field_paths_and_nothing_is_stored() {
 }
 
 #[tokio::test]
-async fn editors_cannot_change_production_targeting_and_viewers_nothing() {
+async fn production_targeting_goes_into_change_requests_and_viewers_change_nothing() {
     let app = TestApp::spawn().await;
     let admin = app.admin();
     admin.api.new_flag(PROJECT, "search").await;
@@ -247,9 +247,11 @@ async fn editors_cannot_change_production_targeting_and_viewers_nothing() {
     let body = json!([{"name": "userWithId", "parameters": {"userIds": "1, 2"}}]);
     let prod = env_path("search", "production", "strategies");
     let dev = env_path("search", "development", "strategies");
+    // Production is protected: the change is proposed (202), not applied.
     let (status, answer) = put(&editor.api, &prod, &body).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
-    assert_eq!(answer["error"], "forbidden");
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(answer["changeRequest"]["state"], "draft");
+    assert_eq!(answer["changeRequest"]["items"][0]["kind"], "strategies");
     let (status, _) = put(&viewer.api, &dev, &body).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = put(
@@ -269,7 +271,17 @@ async fn editors_cannot_change_production_targeting_and_viewers_nothing() {
     let (status, answer) = put(&editor.api, &dev, &body).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let (status, answer) = put(&owner.api, &prod, &body).await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let live: Value = editor.api.get(&prod).await.json().await.unwrap();
+    assert_eq!(
+        live["targeting"]["strategies"],
+        json!([]),
+        "nothing applied"
+    );
+    // An invalid proposal is refused when it is made, not when it is applied.
+    let bad = json!([{"name": "flexibleRollout", "parameters": {"rollout": "150"}}]);
+    let (status, answer) = put(&editor.api, &prod, &bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
     let (status, _) = put(
         &editor.api,
         &env_path("search", "nowhere", "strategies"),
@@ -309,6 +321,10 @@ async fn segments_are_created_used_and_only_deleted_when_unused() {
     assert_eq!(fields(&answer), ["name"]);
 
     let strategies = json!([{"name": "default", "segments": [id]}]);
+    admin
+        .api
+        .set_protection(PROJECT, "production", false, 1)
+        .await;
     let (status, answer) = put(
         &admin.api,
         &env_path("beta-ui", "production", "strategies"),
@@ -316,21 +332,38 @@ async fn segments_are_created_used_and_only_deleted_when_unused() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
+    let r = admin
+        .api
+        .set_protection(PROJECT, "production", true, 1)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
     let token = app.feed_token("client", PROJECT, "production");
     feed_feature(&app, &token, "beta-ui", |f| {
         f["strategies"][0]["segments"] == json!([id])
     })
     .await;
 
-    // Used in production: changing it changes production, so an editor may not.
+    // Used in production: changing it changes production, so it goes into a change request.
     let one = format!("{segments}/{id}");
     let change = json!({"name": "beta", "constraints": [
         {"contextName": "plan", "operator": "IN", "values": ["beta", "pilot"]}]});
-    let (status, _) = put(&editor.api, &one, &change).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, answer) = put(&editor.api, &one, &change).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(answer["changeRequest"]["items"][0]["kind"], "segment");
+    let (status, answer) = put(&admin.api, &one, &change).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let unchanged: Value = admin.api.get(&one).await.json().await.unwrap();
+    assert_eq!(unchanged["segment"]["usedBy"][0]["flag"], "beta-ui");
+    assert_eq!(
+        unchanged["segment"]["constraints"][0]["values"],
+        json!(["beta"])
+    );
+    admin
+        .api
+        .set_protection(PROJECT, "production", false, 1)
+        .await;
     let (status, answer) = put(&admin.api, &one, &change).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    assert_eq!(answer["segment"]["usedBy"][0]["flag"], "beta-ui");
 
     let r = admin.api.send(Method::DELETE, &one, None).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);

@@ -1,11 +1,13 @@
 //! One flag: its environments with their switches, its metadata and its history; archive and revive.
 
+use super::usage::{usage_view, UsageView};
 use super::{flag_href, short_time, FlagPath};
 use crate::app::AppState;
 use crate::audit::store::{self as audit_store, Entry};
 use crate::authz::{Action, ProjectAccess};
 use crate::catalog::service::{self, FlagDetail};
 use crate::catalog::store::EnvState;
+use crate::changes::service as changes;
 use crate::db::begin_write;
 use crate::projects::{service as projects, store as projects_store, Environment};
 use crate::web::{render, see_other, Flash, Layout, PageError, PageResult, WebForm};
@@ -43,14 +45,16 @@ fn env_row(
     env: &Environment,
     state: Option<&EnvState>,
 ) -> EnvRow {
-    let can = access.can(Action::ChangeEnvironment {
-        protected: env.protected,
-    });
+    // In a protected environment the switch proposes: the change goes into a change request.
+    let can = if env.protected {
+        access.can(Action::ProposeChange)
+    } else {
+        access.can(Action::ChangeEnvironment { protected: false })
+    };
     let note = match (archived, can, env.protected) {
         (true, _, _) => "archived: revive the flag to change it",
-        (false, true, _) => "",
-        (false, false, true) => "protected: changes need an owner",
-        (false, false, false) => "",
+        (false, _, true) => "protected: changes go into a change request",
+        (false, _, false) => "",
     };
     EnvRow {
         csrf: csrf.to_string(),
@@ -135,6 +139,7 @@ struct FlagPage {
     flag: FlagView,
     envs: Vec<EnvRow>,
     history: Vec<HistoryItem>,
+    usage: Option<UsageView>,
     can_edit: bool,
     can_archive: bool,
 }
@@ -154,15 +159,19 @@ pub(super) async fn show_flag(
 ) -> PageResult {
     let mut conn = app.db.acquire().await?;
     let detail = service::detail(&mut conn, &access.project, &p.key, app.now()).await?;
-    let tab = if q.tab.as_deref() == Some("history") {
-        "history"
-    } else {
-        "overview"
+    let tab = match q.tab.as_deref() {
+        Some("history") => "history",
+        Some("usage") => "usage",
+        _ => "overview",
     };
     let history = if tab == "history" {
         history(&mut conn, &access, &p.key).await?
     } else {
         Vec::new()
+    };
+    let usage = match tab {
+        "usage" => Some(usage_view(&mut conn, &access.project, &p.key, app.now()).await?),
+        _ => None,
     };
     let layout = Layout::new(&session, Some(&access.identity), p.key.clone(), "flags").await;
     let envs = env_rows(&mut conn, &access, &layout.csrf, &detail).await?;
@@ -173,6 +182,7 @@ pub(super) async fn show_flag(
         flag: FlagView::from(&detail),
         envs,
         history,
+        usage,
         can_edit: access.can(Action::EditFlag) && detail.flag.archived_at.is_none(),
         can_archive: may_archive(&access, &detail),
         layout,
@@ -299,18 +309,25 @@ pub(super) async fn toggle(
     let on = form.on == "true";
     let mut tx = begin_write(&app.db).await?;
     let env = projects::environment(&mut tx, &access.project, &p.env).await?;
-    access.require(Action::ChangeEnvironment {
-        protected: env.protected,
-    })?;
-    let (actor, project, now) = (access.actor(), &access.project, app.now());
-    let switch = service::Switch {
-        env: &env,
-        on,
-        reason: None,
+    let (project, now) = (&access.project, app.now());
+    let change = changes::Change {
+        flag_key: &p.key,
+        env: Some(&env),
+        proposal: crate::changes::Proposal::Toggle { enabled: on },
     };
-    service::set_enabled(&mut tx, actor, project, &p.key, switch, now).await?;
+    let outcome = changes::propose(&mut tx, &access, change, now).await?;
     let detail = service::detail(&mut tx, project, &p.key, now).await?;
     tx.commit().await?;
+    if let changes::Outcome::Staged(cr) = outcome {
+        let message = format!(
+            "{} stays as it is in {}: the change went into your draft change request #{}.",
+            p.key, env.key, cr.id
+        );
+        Flash::set(&session, "success", message).await;
+        if !hx {
+            return Ok(see_other(&flag_href(&project.key, &p.key)));
+        }
+    }
     if hx {
         let csrf = crate::auth::csrf::token(&session).await;
         let state = detail

@@ -32,6 +32,81 @@ pub struct TestApp {
     child: Child,
     stderr: Arc<Mutex<String>>,
     counter: AtomicUsize,
+    envs: Vec<(String, String)>,
+}
+
+/// Starts `switchyard serve` on `dir/sy.db` and waits for its address line.
+fn start_server(dir: &Path, envs: &[(String, String)]) -> (Child, String, Arc<Mutex<String>>) {
+    let db = dir.join("sy.db");
+    let url = format!("sqlite://{}", db.display());
+    let mut child = Command::new(bin())
+        .args(["--database-url", &url, "serve", "--bind", "127.0.0.1:0"])
+        .env("SWITCHYARD_ADMIN_EMAIL", ADMIN_EMAIL)
+        .env("SWITCHYARD_ADMIN_PASSWORD", PASSWORD)
+        .env("SWITCHYARD_LOG", "warn")
+        .env_remove("SWITCHYARD_DATABASE_URL")
+        .env_remove("SWITCHYARD_BIND")
+        .env_remove("SWITCHYARD_SECURE_COOKIES")
+        .env_remove("SWITCHYARD_TEST_CLOCK_FILE")
+        .envs(envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("could not start the switchyard binary");
+
+    let stderr = Arc::new(Mutex::new(String::new()));
+    {
+        let mut pipe = child.stderr.take().expect("stderr");
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+    }
+    let (tx, rx) = mpsc::channel::<String>();
+    {
+        let pipe = child.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            // Keeps draining after the address line so the server never blocks on stdout.
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                let _ = tx.send(line);
+            }
+        });
+    }
+    let deadline = Instant::now() + START_TIMEOUT;
+    let mut seen = Vec::new();
+    let base = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                if let Some(rest) = line.strip_prefix("Switchyard is listening on ") {
+                    break rest.trim().to_string();
+                }
+                seen.push(line);
+            }
+            Err(_) => {
+                let status = child.try_wait().ok().flatten();
+                let _ = child.kill();
+                std::thread::sleep(Duration::from_millis(100));
+                panic!(
+                    "switchyard serve did not print its address within {START_TIMEOUT:?} \
+                     (exit status: {status:?})\nstdout:\n{}\nstderr:\n{}",
+                    seen.join("\n"),
+                    stderr.lock().unwrap()
+                );
+            }
+        }
+    };
+    (child, base, stderr)
 }
 
 impl Drop for TestApp {
@@ -48,85 +123,42 @@ fn bin() -> &'static str {
 impl TestApp {
     /// Starts `switchyard serve` with the env-provided admin, and creates the project `web`.
     pub async fn spawn() -> TestApp {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db = dir.path().join("sy.db");
-        let url = format!("sqlite://{}", db.display());
-        let mut child = Command::new(bin())
-            .args(["--database-url", &url, "serve", "--bind", "127.0.0.1:0"])
-            .env("SWITCHYARD_ADMIN_EMAIL", ADMIN_EMAIL)
-            .env("SWITCHYARD_ADMIN_PASSWORD", PASSWORD)
-            .env("SWITCHYARD_LOG", "warn")
-            .env_remove("SWITCHYARD_DATABASE_URL")
-            .env_remove("SWITCHYARD_BIND")
-            .env_remove("SWITCHYARD_SECURE_COOKIES")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("could not start the switchyard binary");
+        TestApp::spawn_with_env(&[]).await
+    }
 
-        let stderr = Arc::new(Mutex::new(String::new()));
-        {
-            let mut pipe = child.stderr.take().expect("stderr");
-            let sink = stderr.clone();
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = pipe.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    sink.lock()
-                        .unwrap()
-                        .push_str(&String::from_utf8_lossy(&buf[..n]));
-                }
-            });
-        }
-        let (tx, rx) = mpsc::channel::<String>();
-        {
-            let pipe = child.stdout.take().expect("stdout");
-            std::thread::spawn(move || {
-                // Keeps draining after the address line so the server never blocks on stdout.
-                for line in BufReader::new(pipe).lines() {
-                    let Ok(line) = line else { break };
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        let deadline = Instant::now() + START_TIMEOUT;
-        let mut seen = Vec::new();
-        let base = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(rest) = line.strip_prefix("Switchyard is listening on ") {
-                        break rest.trim().to_string();
-                    }
-                    seen.push(line);
-                }
-                Err(_) => {
-                    let status = child.try_wait().ok().flatten();
-                    let _ = child.kill();
-                    std::thread::sleep(Duration::from_millis(100));
-                    panic!(
-                        "switchyard serve did not print its address within {START_TIMEOUT:?} \
-                         (exit status: {status:?})\nstdout:\n{}\nstderr:\n{}",
-                        seen.join("\n"),
-                        stderr.lock().unwrap()
-                    );
-                }
-            }
-        };
+    /// As [`TestApp::spawn`], with extra environment variables for the server process (kept
+    /// for [`TestApp::restart`]).
+    pub async fn spawn_with_env(envs: &[(&str, &str)]) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let envs: Vec<(String, String)> = envs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let (child, base, stderr) = start_server(dir.path(), &envs);
         let app = TestApp {
             base,
             dir,
             child,
             stderr,
             counter: AtomicUsize::new(0),
+            envs,
         };
         app.wait_healthy().await;
         let out = app.cli(&["project", "create", "--key", PROJECT, "--name", "Web"]);
         assert_success(&out, "project create");
         app
+    }
+
+    /// Stops the server and starts a new one on the same database (on a new port: make new
+    /// clients with [`TestApp::api`]).
+    pub async fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, base, stderr) = start_server(self.dir.path(), &self.envs);
+        self.child = child;
+        self.base = base;
+        self.stderr = stderr;
+        self.wait_healthy().await;
     }
 
     async fn wait_healthy(&self) {
@@ -504,6 +536,55 @@ impl Api {
             Method::POST,
             &format!("/api/admin/projects/{project}/environments"),
             Some(body),
+        )
+        .await
+    }
+
+    pub async fn set_protection(
+        &self,
+        project: &str,
+        env: &str,
+        protected: bool,
+        required_approvals: i64,
+    ) -> Response {
+        self.send(
+            Method::PUT,
+            &format!("/api/admin/projects/{project}/environments/{env}/protection"),
+            Some(&json!({"protected": protected, "requiredApprovals": required_approvals})),
+        )
+        .await
+    }
+
+    /// Switches a flag on or off in a protected environment by lifting the protection for the
+    /// moment (as an admin), for tests that need a live state to start from.
+    pub async fn force_toggle(&self, project: &str, key: &str, env: &str, on: bool) {
+        let r = self.set_protection(project, env, false, 1).await;
+        assert_eq!(r.status(), StatusCode::OK, "unprotect {env}");
+        let r = self.toggle(project, key, env, on).await;
+        assert_eq!(r.status(), StatusCode::OK, "toggle {key} in {env}");
+        let r = self.set_protection(project, env, true, 1).await;
+        assert_eq!(r.status(), StatusCode::OK, "protect {env}");
+    }
+
+    pub async fn kill(&self, project: &str, key: &str, env: &str, body: &Value) -> Response {
+        self.send(
+            Method::POST,
+            &format!("{}/environments/{env}/kill", flag_path(project, key)),
+            Some(body),
+        )
+        .await
+    }
+
+    pub async fn change_request(&self, id: i64) -> Response {
+        self.get(&format!("/api/admin/change-requests/{id}")).await
+    }
+
+    /// `POST /api/admin/change-requests/{id}/{verb}`.
+    pub async fn change_request_step(&self, id: i64, verb: &str, body: Option<&Value>) -> Response {
+        self.send(
+            Method::POST,
+            &format!("/api/admin/change-requests/{id}/{verb}"),
+            body,
         )
         .await
     }

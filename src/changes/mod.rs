@@ -1,0 +1,66 @@
+//! Change requests: four-eyes review of changes to protected environments.
+//!
+//! A write to a protected environment (on/off, strategies, variants, archiving a flag live there,
+//! a segment used there) does not apply: [`service::propose`] puts it into the author's draft for
+//! that environment, remembering the version of what it changes. The draft is submitted, approved
+//! by other people (`required_approvals` of the environment), then applied — at once or by the
+//! [`scheduler`] — atomically and only if nothing it changes has moved since. The emergency kill
+//! switch ([`service::kill`]) is the one way around review, and leaves a record to acknowledge.
+//!
+//! `change_request` is the pure state machine; `store` its SQL; `service` the operations, each
+//! in one transaction with its audit entries.
+
+pub mod change_request;
+pub mod scheduler;
+pub mod service;
+pub mod store;
+
+pub use change_request::State;
+
+use crate::evaluation::{StrategyDraft, VariantDraft};
+use crate::targeting::service::SegmentDraft;
+use serde::{Deserialize, Serialize};
+
+/// One proposed change, as stored in an item's payload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Proposal {
+    Toggle { enabled: bool },
+    Strategies { strategies: Vec<StrategyDraft> },
+    Variants { variants: Vec<VariantDraft> },
+    Archive,
+    Segment { id: i64, segment: SegmentDraft },
+}
+
+impl Proposal {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Proposal::Toggle { .. } => "toggle",
+            Proposal::Strategies { .. } => "strategies",
+            Proposal::Variants { .. } => "variants",
+            Proposal::Archive => "archive",
+            Proposal::Segment { .. } => "segment",
+        }
+    }
+
+    /// A short sentence for lists and the audit log.
+    pub fn summary(&self, flag: Option<&str>) -> String {
+        let flag = flag.unwrap_or("?");
+        match self {
+            Proposal::Toggle { enabled: true } => format!("switch {flag} on"),
+            Proposal::Toggle { enabled: false } => format!("switch {flag} off"),
+            Proposal::Strategies { strategies } => format!(
+                "replace the strategies of {flag} ({} strateg{})",
+                strategies.len(),
+                if strategies.len() == 1 { "y" } else { "ies" }
+            ),
+            Proposal::Variants { variants } => format!(
+                "replace the variants of {flag} ({} variant{})",
+                variants.len(),
+                if variants.len() == 1 { "" } else { "s" }
+            ),
+            Proposal::Archive => format!("archive {flag}"),
+            Proposal::Segment { segment, .. } => format!("change the segment {}", segment.name),
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! SQL for usage: the hourly counts and variant counts the feed writes, and connected SDKs.
+
+use serde::Serialize;
+use sqlx::SqliteConnection;
+
+/// One hour of one environment's evaluations of a flag.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HourRow {
+    pub environment_id: i64,
+    pub hour: String,
+    pub yes: i64,
+    pub no: i64,
+}
+
+/// An SDK instance that reported to one of the project's environments.
+#[derive(Debug, Clone, sqlx::FromRow, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Application {
+    pub environment: String,
+    pub environment_protected: bool,
+    pub app_name: String,
+    pub instance_id: String,
+    pub sdk_version: String,
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
+/// The flag's hourly counts in the project's environments from `since` (a stamp) on.
+pub async fn hours_since(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    flag_key: &str,
+    since: &str,
+) -> Result<Vec<HourRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select u.environment_id, u.hour, u.yes, u.no from usage_hourly u \
+         join environments e on e.id = u.environment_id \
+         where e.project_id = ? and u.flag_key = ? and u.hour >= ? \
+         order by u.hour",
+    )
+    .bind(project_id)
+    .bind(flag_key)
+    .bind(since)
+    .fetch_all(conn)
+    .await
+}
+
+/// The last hour with any report of the flag, per environment, however long ago.
+pub async fn last_hours(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    flag_key: &str,
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "select u.environment_id, max(u.hour) from usage_hourly u \
+         join environments e on e.id = u.environment_id \
+         where e.project_id = ? and u.flag_key = ? and (u.yes > 0 or u.no > 0) \
+         group by u.environment_id",
+    )
+    .bind(project_id)
+    .bind(flag_key)
+    .fetch_all(conn)
+    .await
+}
+
+/// Variant counts of the flag from `since` on: (environment id, variant, count), most used first.
+pub async fn variants_since(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    flag_key: &str,
+    since: &str,
+) -> Result<Vec<(i64, String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "select v.environment_id, v.variant, sum(v.count) as n from usage_variants_hourly v \
+         join environments e on e.id = v.environment_id \
+         where e.project_id = ? and v.flag_key = ? and v.hour >= ? \
+         group by v.environment_id, v.variant having n > 0 \
+         order by n desc, v.variant",
+    )
+    .bind(project_id)
+    .bind(flag_key)
+    .bind(since)
+    .fetch_all(conn)
+    .await
+}
+
+/// SDK instances of the project's environments, most recently seen first.
+pub async fn applications(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    limit: i64,
+) -> Result<Vec<Application>, sqlx::Error> {
+    sqlx::query_as(
+        "select e.key as environment, e.protected as environment_protected, a.app_name, a.instance_id, a.sdk_version, a.first_seen, \
+           a.last_seen from client_applications a \
+         join environments e on e.id = a.environment_id \
+         where e.project_id = ? \
+         order by a.last_seen desc, a.app_name, a.instance_id limit ?",
+    )
+    .bind(project_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
