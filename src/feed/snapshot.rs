@@ -64,9 +64,15 @@ impl Snapshots {
         self.next_event.load(Ordering::Acquire)
     }
 
-    /// Replaces one project's environments at once, so no reader sees half a change, and tells
-    /// stream listeners what changed in each environment whose body changed.
-    pub fn replace_project(&self, project_id: i64, envs: Vec<(i64, EnvSnapshot)>) {
+    /// Replaces environments of one project at once, so no reader sees half a change, and tells
+    /// stream listeners what changed in each environment whose body changed. With `whole`, the
+    /// project's environments not given are dropped (a deleted environment disappears).
+    pub fn replace_environments(
+        &self,
+        project_id: i64,
+        envs: Vec<(i64, EnvSnapshot)>,
+        whole: bool,
+    ) {
         let mut changed = Vec::new();
         {
             let mut map = self.by_env.write().unwrap_or_else(|p| p.into_inner());
@@ -75,7 +81,9 @@ impl Snapshots {
                 .filter(|(_, s)| s.project_id == project_id)
                 .map(|(id, s)| (*id, s.clone()))
                 .collect();
-            map.retain(|_, s| s.project_id != project_id);
+            if whole {
+                map.retain(|_, s| s.project_id != project_id);
+            }
             for (id, snap) in envs {
                 let snap = Arc::new(snap);
                 if let Some(before) = old.get(&id) {
@@ -132,34 +140,43 @@ pub fn hydration(snap: &EnvSnapshot, event_id: u64) -> String {
     .to_string()
 }
 
-/// Streaming events that turn `before` into `after` (Unleash's delta shapes).
+/// Streaming events that turn `before` into `after` (Unleash's delta shapes). Features are
+/// matched by name and segments by id through maps, so a change costs time linear in the flags.
 fn diff_events(before: &EnvSnapshot, after: &EnvSnapshot, event_id: u64) -> Vec<Value> {
     let (old_f, old_s) = parts(before);
     let (new_f, new_s) = parts(after);
-    let key = |v: &Value, k: &str| v.get(k).cloned().unwrap_or(Value::Null);
+    let by = |items: &[Value], key: &str| -> HashMap<String, usize> {
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.get(key).map(Value::to_string).unwrap_or_default(), i))
+            .collect()
+    };
+    let (old_fi, new_fi) = (by(&old_f, "name"), by(&new_f, "name"));
+    let (old_si, new_si) = (by(&old_s, "id"), by(&new_s, "id"));
+    let changed = |old: &[Value], index: &HashMap<String, usize>, key: &str, v: &Value| {
+        let k = v.get(key).map(Value::to_string).unwrap_or_default();
+        index.get(&k).is_none_or(|i| old[*i] != *v)
+    };
     let mut events = Vec::new();
-    for s in &new_s {
-        if !old_s.contains(s) {
-            events.push(json!({"eventId": event_id, "type": "segment-updated", "segment": s}));
-        }
+    for s in new_s.iter().filter(|s| changed(&old_s, &old_si, "id", s)) {
+        events.push(json!({"eventId": event_id, "type": "segment-updated", "segment": s}));
     }
-    for f in &new_f {
-        if !old_f.contains(f) {
-            events.push(json!({"eventId": event_id, "type": "feature-updated", "feature": f}));
-        }
+    for f in new_f.iter().filter(|f| changed(&old_f, &old_fi, "name", f)) {
+        events.push(json!({"eventId": event_id, "type": "feature-updated", "feature": f}));
     }
-    for f in &old_f {
-        let name = key(f, "name");
-        if !new_f.iter().any(|n| key(n, "name") == name) {
-            events.push(json!({"eventId": event_id, "type": "feature-removed",
-                "featureName": name, "project": after.project_key}));
-        }
+    for f in old_f
+        .iter()
+        .filter(|f| !new_fi.contains_key(&f["name"].to_string()))
+    {
+        events.push(json!({"eventId": event_id, "type": "feature-removed",
+            "featureName": f["name"], "project": after.project_key}));
     }
-    for s in &old_s {
-        let id = key(s, "id");
-        if !new_s.iter().any(|n| key(n, "id") == id) {
-            events.push(json!({"eventId": event_id, "type": "segment-removed", "segmentId": id}));
-        }
+    for s in old_s
+        .iter()
+        .filter(|s| !new_si.contains_key(&s["id"].to_string()))
+    {
+        events.push(json!({"eventId": event_id, "type": "segment-removed", "segmentId": s["id"]}));
     }
     events
 }

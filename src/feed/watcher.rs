@@ -12,6 +12,7 @@ use crate::db::Db;
 use crate::evaluation::CompiledEnvironment;
 use crate::targeting::store::environment_state;
 use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -63,24 +64,57 @@ async fn refresh(db: &Db, feed: &FeedState, since: Option<i64>) -> anyhow::Resul
     if since == Some(head) {
         return Ok(head);
     }
-    let projects: Vec<(i64, String)> = match since {
-        None => sqlx::query_as("select id, key from projects").fetch_all(&mut *conn).await?,
-        Some(s) => {
-            sqlx::query_as(
-                "select id, key from projects where key in \
-                 (select distinct project_key from audit_log where seq > ? and project_key is not null)",
-            )
-            .bind(s)
-            .fetch_all(&mut *conn)
-            .await?
-        }
-    };
-    for (id, key) in projects {
-        rebuild_project(&mut conn, feed, id, &key).await?;
+    for (id, key, only) in changed_since(&mut conn, since).await? {
+        rebuild_project(&mut conn, feed, id, &key, only.as_ref()).await?;
     }
     load_tokens(&mut conn, feed).await?;
     feed.snapshots.mark_loaded();
     Ok(head)
+}
+
+/// Actions that never change what the feed serves.
+const NOT_FEED: &str = "action not like 'token.%' and action not like 'member.%' \
+     and action not like 'user.%' and action not like 'team.%' \
+     and action not like 'change-request.%' and action <> 'environment.protection-set'";
+
+type Changed = Vec<(i64, String, Option<HashSet<String>>)>;
+
+/// Projects to rebuild since `since` (all when None), each with the environments that changed,
+/// or None when a change touched the whole project (flag metadata, segments, new flags).
+async fn changed_since(
+    conn: &mut sqlx::SqliteConnection,
+    since: Option<i64>,
+) -> anyhow::Result<Changed> {
+    let Some(since) = since else {
+        let all: Vec<(i64, String)> = sqlx::query_as("select id, key from projects")
+            .fetch_all(&mut *conn)
+            .await?;
+        return Ok(all.into_iter().map(|(id, key)| (id, key, None)).collect());
+    };
+    let rows: Vec<(i64, String, Option<String>)> = sqlx::query_as(&format!(
+        "select distinct p.id, p.key, a.environment_key from audit_log a \
+         join projects p on p.key = a.project_key where a.seq > ? and {NOT_FEED}"
+    ))
+    .bind(since)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut by_project: HashMap<i64, (String, Option<HashSet<String>>)> = HashMap::new();
+    for (id, key, env) in rows {
+        let entry = by_project
+            .entry(id)
+            .or_insert_with(|| (key, Some(HashSet::new())));
+        match (env, &mut entry.1) {
+            (Some(env), Some(envs)) => {
+                envs.insert(env);
+            }
+            (None, only) => *only = None,
+            (Some(_), None) => {}
+        }
+    }
+    Ok(by_project
+        .into_iter()
+        .map(|(id, (key, only))| (id, key, only))
+        .collect())
 }
 
 async fn rebuild_project(
@@ -88,12 +122,17 @@ async fn rebuild_project(
     feed: &FeedState,
     project_id: i64,
     project_key: &str,
+    only: Option<&HashSet<String>>,
 ) -> anyhow::Result<()> {
     let envs: Vec<(i64, String)> =
         sqlx::query_as("select id, key from environments where project_id = ?")
             .bind(project_id)
             .fetch_all(&mut *conn)
             .await?;
+    let envs: Vec<(i64, String)> = envs
+        .into_iter()
+        .filter(|(_, key)| only.is_none_or(|o| o.contains(key)))
+        .collect();
     let tag_rows: Vec<(String, String)> = sqlx::query_as(
         "select f.key, t.tag from flag_tags t join flags f on f.id = t.flag_id where f.project_id = ?",
     )
@@ -123,7 +162,8 @@ async fn rebuild_project(
             },
         ));
     }
-    feed.snapshots.replace_project(project_id, built);
+    feed.snapshots
+        .replace_environments(project_id, built, only.is_none());
     Ok(())
 }
 

@@ -123,7 +123,7 @@ pub async fn poke_after_writes(
         axum::http::Method::GET | axum::http::Method::HEAD
     );
     let res = next.run(req).await;
-    if write && res.status().is_success() || res.status().is_redirection() {
+    if write && (res.status().is_success() || res.status().is_redirection()) {
         watcher.poke();
     }
     res

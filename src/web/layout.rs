@@ -49,6 +49,10 @@ impl Layout {
         title: impl Into<String>,
         section: &'static str,
     ) -> Layout {
+        let pending_reviews = match identity {
+            Some(who) => super::changes::pending_reviews(who).await,
+            None => 0,
+        };
         Layout {
             title: title.into(),
             user: identity.map(|i| LayoutUser {
@@ -59,7 +63,7 @@ impl Layout {
             csrf: csrf::token(session).await,
             section,
             flash: Flash::take(session).await,
-            pending_reviews: 0,
+            pending_reviews,
         }
     }
 

@@ -4,6 +4,7 @@
 mod account;
 mod admin;
 mod audit;
+mod changes;
 mod flags;
 mod form;
 mod handler;
@@ -39,8 +40,13 @@ pub fn router(state: AppState) -> Router {
         .merge(tokens::routes())
         .merge(audit::routes())
         .merge(admin::routes())
+        .merge(changes::routes())
         .layer(middleware::from_fn(crate::http::csrf::guard))
-        .layer(middleware::from_fn(to_login));
+        .layer(middleware::from_fn(to_login))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            changes::with_db,
+        ));
     let static_files = Router::new()
         .nest_service("/static", ServeDir::new(static_dir()))
         .layer(middleware::from_fn(static_cache));

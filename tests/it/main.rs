@@ -4,6 +4,7 @@
 mod admin_api;
 mod audit;
 mod browser;
+mod change_request_pages;
 mod change_requests;
 mod cli;
 mod csrf;

@@ -13,6 +13,8 @@ use crate::projects::{service as projects, store as projects_store, Environment}
 use crate::web::{render, see_other, Flash, Layout, PageError, PageResult, WebForm};
 use askama::Template;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum_htmx::HxRequest;
 use serde::Deserialize;
 use serde_json::Value;
@@ -35,6 +37,9 @@ pub struct EnvRow {
     /// Why there is no switch, or "" when there is one.
     note: &'static str,
     updated: String,
+    /// The emergency kill switch: offered where the flag is on in a protected environment.
+    can_kill: bool,
+    kill_href: String,
 }
 
 fn env_row(
@@ -53,21 +58,29 @@ fn env_row(
     };
     let note = match (archived, can, env.protected) {
         (true, _, _) => "archived: revive the flag to change it",
-        (false, _, true) => "protected: changes go into a change request",
+        (false, true, true) => "opens a change request",
+        (false, false, true) => "protected: changes go through a change request",
         (false, _, false) => "",
     };
+    let on = state.is_some_and(|s| s.enabled);
+    let env_href = format!(
+        "{}/environments/{}",
+        flag_href(&access.project.key, flag_key),
+        env.key
+    );
     EnvRow {
         csrf: csrf.to_string(),
-        href: format!(
-            "{}/environments/{}/toggle",
-            flag_href(&access.project.key, flag_key),
-            env.key
-        ),
+        href: format!("{env_href}/toggle"),
+        can_kill: env.protected
+            && on
+            && !archived
+            && access.can(Action::KillSwitch { protected: true }),
+        kill_href: format!("{env_href}/kill"),
         key: env.key.clone(),
         name: env.name.clone(),
         protected: env.protected,
         approvals: env.required_approvals,
-        on: state.is_some_and(|s| s.enabled),
+        on,
         can_change: can && !archived,
         note,
         updated: state.map(|s| short_time(&s.updated_at)).unwrap_or_default(),
@@ -319,14 +332,17 @@ pub(super) async fn toggle(
     let detail = service::detail(&mut tx, project, &p.key, now).await?;
     tx.commit().await?;
     if let changes::Outcome::Staged(cr) = outcome {
+        // A protected environment never flips in place: the change waits in the draft.
         let message = format!(
-            "{} stays as it is in {}: the change went into your draft change request #{}.",
-            p.key, env.key, cr.id
+            "Added to your draft change request #{}: {} stays as it is in {} until it is approved and applied.",
+            cr.id, p.key, env.key
         );
         Flash::set(&session, "success", message).await;
-        if !hx {
-            return Ok(see_other(&flag_href(&project.key, &p.key)));
+        let to = crate::web::changes::request_href(cr.id);
+        if hx {
+            return Ok(([("hx-redirect", to)], StatusCode::OK).into_response());
         }
+        return Ok(see_other(&to));
     }
     if hx {
         let csrf = crate::auth::csrf::token(&session).await;

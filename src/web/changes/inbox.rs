@@ -1,0 +1,247 @@
+//! `/change-requests`: waiting for my approval, my open requests, all open requests in my
+//! projects; and the emergency kills that still need an approver's acknowledgement.
+
+use super::{request_href, state_class};
+use crate::app::AppState;
+use crate::auth::extract::{CurrentUser, Identity};
+use crate::authz::{allows, Action, Principal};
+use crate::changes::service::{self, ChangeRequestSummary, KillView, ListQuery};
+use crate::changes::{store, State as CrState};
+use crate::db::Db;
+use crate::error::AppResult;
+use crate::projects::store as projects;
+use crate::web::flags::{flag_href, short_time};
+use crate::web::{render, Layout, PageResult};
+use askama::Template;
+use axum::extract::{Query, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use serde::Deserialize;
+use sqlx::SqliteConnection;
+use tower_sessions::Session;
+
+tokio::task_local! {
+    /// The pool, for the navigation's count of requests waiting for the signed-in person.
+    static DB: Db;
+}
+
+/// Lets [`Layout::new`] count the requests waiting for review without every page passing the
+/// pool in: pages run inside this scope.
+pub async fn with_db(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    DB.scope(app.db.clone(), next.run(req)).await
+}
+
+/// How many requests wait for this person's approval (0 outside a page request or on error).
+pub async fn pending_reviews(who: &Identity) -> i64 {
+    let Ok(db) = DB.try_with(Db::clone) else {
+        return 0;
+    };
+    match waiting_for(&db, who).await {
+        Ok(list) => i64::try_from(list.len()).unwrap_or(i64::MAX),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not count the change requests waiting for review");
+            0
+        }
+    }
+}
+
+async fn principal(
+    conn: &mut SqliteConnection,
+    who: &Identity,
+    project_id: i64,
+) -> AppResult<Principal> {
+    Ok(Principal {
+        is_admin: who.user.is_admin,
+        role: projects::role_of(conn, project_id, who.user.id).await?,
+    })
+}
+
+/// Requests in review that this person may approve: in a project where they may review, by
+/// somebody else, not yet approved by them.
+pub async fn waiting_for(db: &Db, who: &Identity) -> AppResult<Vec<ChangeRequestSummary>> {
+    let q = ListQuery {
+        project: None,
+        state: Some(CrState::InReview),
+        mine: false,
+    };
+    let list = service::list(db, who, &q).await?;
+    if list.is_empty() {
+        return Ok(list);
+    }
+    let mut conn = db.acquire().await?;
+    let mut reviewer_in: Vec<(String, bool)> = Vec::new();
+    let mut out = Vec::new();
+    for r in list {
+        if r.author == who.user.email {
+            continue;
+        }
+        let may = match reviewer_in.iter().find(|(k, _)| *k == r.project) {
+            Some((_, may)) => *may,
+            None => {
+                let may = match projects::project_by_key(&mut conn, &r.project).await? {
+                    Some(p) => service::may_review(principal(&mut conn, who, p.id).await?),
+                    None => false,
+                };
+                reviewer_in.push((r.project.clone(), may));
+                may
+            }
+        };
+        if !may {
+            continue;
+        }
+        let approvals = store::approvals_of(&mut conn, r.id).await?;
+        if approvals.iter().all(|a| a.user_id != who.user.id) {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+struct Row {
+    id: i64,
+    href: String,
+    title: String,
+    project: String,
+    environment: String,
+    author: String,
+    state: &'static str,
+    state_class: &'static str,
+    approvals: i64,
+    required: i64,
+    changes: i64,
+    updated: String,
+    scheduled: String,
+}
+
+impl From<ChangeRequestSummary> for Row {
+    fn from(s: ChangeRequestSummary) -> Self {
+        Row {
+            href: request_href(s.id),
+            id: s.id,
+            title: s.title,
+            project: s.project,
+            environment: s.environment,
+            author: s.author,
+            state: s.state.as_str(),
+            state_class: state_class(s.state),
+            approvals: s.approvals,
+            required: s.required_approvals.max(1),
+            changes: s.changes,
+            updated: short_time(&s.updated_at),
+            scheduled: s
+                .scheduled_at
+                .as_deref()
+                .map(short_time)
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// An emergency kill not yet acknowledged.
+struct KillRow {
+    project: String,
+    flag: String,
+    flag_href: String,
+    environment: String,
+    reason: String,
+    killed_by: String,
+    killed_at: String,
+    ack_href: String,
+    /// Why there is no button ("" when there is one).
+    cannot: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "changes/list.html")]
+struct InboxPage {
+    layout: Layout,
+    tab: &'static str,
+    rows: Vec<Row>,
+    waiting: usize,
+    mine: usize,
+    open: usize,
+    kills: Vec<KillRow>,
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct InboxQuery {
+    #[serde(default)]
+    tab: Option<String>,
+}
+
+pub(super) async fn inbox(
+    State(app): State<AppState>,
+    session: Session,
+    CurrentUser(who): CurrentUser,
+    Query(q): Query<InboxQuery>,
+) -> PageResult {
+    let waiting = waiting_for(&app.db, &who).await?;
+    let all = ListQuery {
+        project: None,
+        state: None,
+        mine: false,
+    };
+    let open: Vec<_> = service::list(&app.db, &who, &all)
+        .await?
+        .into_iter()
+        .filter(|r| !r.state.is_final())
+        .collect();
+    let mine: Vec<_> = open
+        .iter()
+        .filter(|r| r.author == who.user.email)
+        .cloned()
+        .collect();
+    let (waiting_n, mine_n, open_n) = (waiting.len(), mine.len(), open.len());
+    let (tab, rows) = match q.tab.as_deref() {
+        Some("mine") => ("mine", mine),
+        Some("open") => ("open", open),
+        _ => ("waiting", waiting),
+    };
+    let mut conn = app.db.acquire().await?;
+    let kills = open_kills(&mut conn, &who).await?;
+    let page = InboxPage {
+        layout: Layout::new(&session, Some(&who), "Change requests", "changes").await,
+        tab,
+        rows: rows.into_iter().map(Row::from).collect(),
+        waiting: waiting_n,
+        mine: mine_n,
+        open: open_n,
+        kills,
+    };
+    render(&page)
+}
+
+async fn open_kills(conn: &mut SqliteConnection, who: &Identity) -> AppResult<Vec<KillRow>> {
+    let mut out = Vec::new();
+    for p in projects::visible_projects(&mut *conn, who.user.id, who.user.is_admin).await? {
+        let kills = service::kills(&mut *conn, &p, true).await?;
+        if kills.is_empty() {
+            continue;
+        }
+        let me = principal(&mut *conn, who, p.id).await?;
+        for k in kills {
+            out.push(kill_row(&p.key, me, who, k));
+        }
+    }
+    Ok(out)
+}
+
+fn kill_row(project: &str, me: Principal, who: &Identity, k: KillView) -> KillRow {
+    let own = k.killed_by == who.user.email;
+    let cannot = match allows(me, Action::AcknowledgeKill { own }) {
+        Ok(()) => "",
+        Err(_) if own => "somebody else acknowledges your kill",
+        Err(_) => "an approver or owner acknowledges it",
+    };
+    KillRow {
+        flag_href: flag_href(project, &k.flag),
+        ack_href: format!("/projects/{project}/kills/{}/acknowledge", k.id),
+        project: project.to_string(),
+        flag: k.flag,
+        environment: k.environment,
+        reason: k.reason,
+        killed_by: k.killed_by,
+        killed_at: short_time(&k.killed_at),
+        cannot,
+    }
+}

@@ -1,0 +1,91 @@
+//! The emergency kill switch on the flag page (off at once, even where protected, with a
+//! mandatory reason) and an approver's acknowledgement of it afterwards.
+
+use crate::changes::service;
+use crate::db::begin_write;
+use crate::error::{AppError, AppResult};
+use crate::projects::service as projects;
+use crate::web::flags::flag_href;
+use crate::web::{commit_if_ok, see_other, sentence, Flash, PageResult, ProjectCtx, WebForm};
+use axum::extract::Path;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+pub(super) struct FlagEnvPath {
+    #[allow(dead_code)]
+    project: String,
+    key: String,
+    env: String,
+}
+
+#[derive(Deserialize)]
+pub(super) struct KillForm {
+    #[serde(default)]
+    reason: String,
+}
+
+/// Field errors, refusals and conflicts come back as a flash on the page the form was on.
+async fn flash_outcome(ctx: &ProjectCtx, done: AppResult<String>, back: &str) -> PageResult {
+    match done {
+        Ok(msg) => Flash::set(&ctx.session, "success", msg).await,
+        Err(AppError::Invalid(fields)) => {
+            let msg = fields
+                .first()
+                .map(|f| f.message.clone())
+                .unwrap_or_default();
+            Flash::set(&ctx.session, "error", sentence(&msg)).await
+        }
+        Err(AppError::Forbidden(m) | AppError::Conflict { message: m, .. }) => {
+            Flash::set(&ctx.session, "error", sentence(&m)).await
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(see_other(back))
+}
+
+pub(super) async fn kill_flag(
+    ctx: ProjectCtx,
+    Path(p): Path<FlagEnvPath>,
+    WebForm(f): WebForm<KillForm>,
+) -> PageResult {
+    let access = &ctx.who;
+    let mut tx = begin_write(&ctx.app.db).await?;
+    let env = projects::environment(&mut tx, &access.project, &p.env).await?;
+    let step = service::kill(&mut tx, access, &p.key, &env, &f.reason, ctx.app.now()).await;
+    let done = commit_if_ok(tx, step).await.map(|_| {
+        format!(
+            "Emergency kill: {} is off in {}. An approver acknowledges it on the change requests page.",
+            p.key, env.key
+        )
+    });
+    flash_outcome(&ctx, done, &flag_href(&access.project.key, &p.key)).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct KillPath {
+    #[allow(dead_code)]
+    project: String,
+    id: i64,
+}
+
+#[derive(Deserialize)]
+pub(super) struct AcknowledgeForm {
+    #[serde(default)]
+    note: String,
+}
+
+pub(super) async fn acknowledge_kill(
+    ctx: ProjectCtx,
+    Path(p): Path<KillPath>,
+    WebForm(f): WebForm<AcknowledgeForm>,
+) -> PageResult {
+    let mut tx = begin_write(&ctx.app.db).await?;
+    let step = service::acknowledge_kill(&mut tx, &ctx.who, p.id, &f.note, ctx.app.now()).await;
+    let done = commit_if_ok(tx, step).await.map(|k| {
+        format!(
+            "Acknowledged the emergency kill of {} in {}.",
+            k.flag, k.environment
+        )
+    });
+    flash_outcome(&ctx, done, "/change-requests").await
+}

@@ -1,0 +1,56 @@
+//! Change-request pages (issue 4): the inbox, one request with its readable diff and actions,
+//! the emergency kill switch and its acknowledgement. Every rule is the domain's
+//! (`crate::changes`); these handlers extract, call it and render.
+
+mod diff;
+mod inbox;
+mod kill;
+mod request;
+
+pub use inbox::{pending_reviews, with_db};
+
+use crate::app::AppState;
+use crate::changes::State;
+use axum::routing::{get, post};
+use axum::Router;
+
+pub fn routes() -> Router<AppState> {
+    let cr = "/change-requests/{id}";
+    Router::new()
+        .route("/change-requests", get(inbox::inbox))
+        .route(cr, get(request::show_request))
+        .route(&format!("{cr}/submit"), post(request::submit_request))
+        .route(&format!("{cr}/approve"), post(request::approve_request))
+        .route(&format!("{cr}/reject"), post(request::reject_request))
+        .route(&format!("{cr}/apply"), post(request::apply_request))
+        .route(&format!("{cr}/schedule"), post(request::schedule_request))
+        .route(&format!("{cr}/cancel"), post(request::cancel_request))
+        .route(&format!("{cr}/refresh"), post(request::refresh_request))
+        .route(&format!("{cr}/comments"), post(request::comment_request))
+        .route(
+            &format!("{cr}/items/{{item}}/remove"),
+            post(request::remove_item),
+        )
+        .route(
+            "/projects/{project}/flags/{key}/environments/{env}/kill",
+            post(kill::kill_flag),
+        )
+        .route(
+            "/projects/{project}/kills/{id}/acknowledge",
+            post(kill::acknowledge_kill),
+        )
+}
+
+pub fn request_href(id: i64) -> String {
+    format!("/change-requests/{id}")
+}
+
+/// The badge class of a state (the `.badge-*` vocabulary of app.css).
+fn state_class(s: State) -> &'static str {
+    match s {
+        State::Draft | State::Cancelled => "badge-muted",
+        State::InReview | State::Scheduled => "badge-info",
+        State::Approved | State::Applied => "badge-ok",
+        State::Rejected | State::Failed => "badge-danger",
+    }
+}
