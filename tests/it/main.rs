@@ -18,3 +18,4 @@ mod support;
 mod targeting;
 mod transfer;
 mod usage;
+mod web_permissions;

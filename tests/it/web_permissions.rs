@@ -1,0 +1,200 @@
+//! The role × action matrix for the web app's forms: every principal against the state-changing
+//! pages, with the status each must get; a refusal changes nothing.
+
+use crate::support::{TestApp, ADMIN_EMAIL, PROJECT};
+use serde_json::json;
+
+/// Lowest role allowed; `Admin` means global admins only.
+#[derive(Clone, Copy, PartialEq, PartialOrd)]
+enum Need {
+    Editor,
+    Owner,
+    Admin,
+}
+
+struct Route {
+    name: &'static str,
+    path: String,
+    fields: Vec<(&'static str, String)>,
+    need: Need,
+    /// Answer when allowed: a redirect after a form, or the page showing a new token once.
+    ok: u16,
+    /// Routes outside the project answer 403 to anyone; project routes hide the project (404)
+    /// from non-members.
+    in_project: bool,
+}
+
+fn routes(tag: &str) -> Vec<Route> {
+    let p = PROJECT;
+    let flag = format!("base-{tag}");
+    let r = |name, path: String, fields: Vec<(&'static str, String)>, need, ok, in_project| Route {
+        name,
+        path,
+        fields,
+        need,
+        ok,
+        in_project,
+    };
+    vec![
+        r(
+            "create flag",
+            format!("/projects/{p}/flags"),
+            vec![
+                ("key", format!("new-{tag}")),
+                ("name", "New".into()),
+                ("type", "release".into()),
+                ("value_type", "boolean".into()),
+            ],
+            Need::Editor,
+            303,
+            true,
+        ),
+        r(
+            "edit flag",
+            format!("/projects/{p}/flags/{flag}"),
+            vec![
+                ("name", "Renamed".into()),
+                ("description", "d".into()),
+                ("type", "release".into()),
+                ("value_type", "boolean".into()),
+            ],
+            Need::Editor,
+            303,
+            true,
+        ),
+        r(
+            "toggle development",
+            format!("/projects/{p}/flags/{flag}/environments/development/toggle"),
+            vec![("on", "true".into())],
+            Need::Editor,
+            303,
+            true,
+        ),
+        r(
+            "archive flag",
+            format!("/projects/{p}/flags/{flag}/archive"),
+            vec![],
+            Need::Editor,
+            303,
+            true,
+        ),
+        r(
+            "add member",
+            format!("/projects/{p}/members"),
+            vec![("email", ADMIN_EMAIL.into()), ("role", "viewer".into())],
+            Need::Owner,
+            303,
+            true,
+        ),
+        r(
+            "add environment",
+            format!("/projects/{p}/environments"),
+            vec![("key", format!("qa-{tag}")), ("name", "QA".into())],
+            Need::Owner,
+            303,
+            true,
+        ),
+        r(
+            "create token",
+            format!("/projects/{p}/tokens"),
+            vec![
+                ("kind", "client".into()),
+                ("name", format!("t-{tag}")),
+                ("environment", "development".into()),
+            ],
+            Need::Owner,
+            200,
+            true,
+        ),
+        r(
+            "create project",
+            "/projects".into(),
+            vec![("key", format!("proj-{tag}")), ("name", "P".into())],
+            Need::Admin,
+            303,
+            false,
+        ),
+        r(
+            "create user",
+            "/admin/users".into(),
+            vec![
+                ("email", format!("made-{tag}@example.com")),
+                ("name", "Made".into()),
+                ("password", "an-ok-password-123".into()),
+            ],
+            Need::Admin,
+            303,
+            false,
+        ),
+        r(
+            "create team",
+            "/admin/teams".into(),
+            vec![("key", format!("team-{tag}")), ("name", "T".into())],
+            Need::Admin,
+            303,
+            false,
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn every_role_gets_exactly_its_rights_on_every_form() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    // (tag, e-mail, rank: 0 stranger, 1 viewer, 2 editor, 3 approver, 4 owner, 5 admin)
+    let mut people = vec![];
+    for (tag, role, rank) in [
+        ("viewer", "viewer", 1),
+        ("editor", "editor", 2),
+        ("approver", "approver", 3),
+        ("owner", "owner", 4),
+    ] {
+        people.push((tag, app.user(role).email, rank));
+    }
+    people.push(("stranger", app.stranger().email, 0));
+    people.push(("admin", ADMIN_EMAIL.to_string(), 5));
+
+    let mut failures = vec![];
+    for (tag, email, rank) in &people {
+        admin
+            .api
+            .create_flag(PROJECT, &json!({"key": format!("base-{tag}")}))
+            .await;
+        let browser = app.signed_in(email).await;
+        let csrf = browser.csrf().await;
+        for route in routes(tag) {
+            let allowed = match route.need {
+                Need::Editor => *rank >= 2,
+                Need::Owner => *rank >= 4,
+                Need::Admin => *rank == 5,
+            };
+            let expected = match (allowed, route.in_project, *rank) {
+                (true, _, _) => route.ok,
+                (false, true, 0) => 404,
+                (false, _, _) => 403,
+            };
+            let mut fields: Vec<(&str, &str)> =
+                route.fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            fields.push(("csrf_token", &csrf));
+            let before = app.fingerprint().await;
+            let got = browser
+                .post_form(&route.path, &fields, &[])
+                .await
+                .status()
+                .as_u16();
+            if got != expected {
+                failures.push(format!(
+                    "{tag} · {}: expected {expected}, got {got}",
+                    route.name
+                ));
+            }
+            if !allowed && app.fingerprint().await != before {
+                failures.push(format!(
+                    "{tag} · {}: refused, yet something changed",
+                    route.name
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
