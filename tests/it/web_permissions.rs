@@ -107,6 +107,46 @@ fn routes(tag: &str) -> Vec<Route> {
             true,
         ),
         r(
+            "project settings",
+            format!("/projects/{p}/settings"),
+            vec![
+                ("name", "Web".into()),
+                ("description", format!("by {tag}")),
+                ("key_pattern", "".into()),
+                ("key_example", "".into()),
+            ],
+            Need::Owner,
+            303,
+            true,
+        ),
+        r(
+            "protect staging",
+            format!("/projects/{p}/environments/staging/protection"),
+            vec![
+                ("protected", "on".into()),
+                ("required_approvals", "2".into()),
+            ],
+            Need::Owner,
+            303,
+            true,
+        ),
+        r(
+            "unprotect production",
+            format!("/projects/{p}/environments/production/protection"),
+            vec![("required_approvals", "1".into())],
+            Need::Admin,
+            303,
+            true,
+        ),
+        r(
+            "revive flag",
+            format!("/projects/{p}/flags/gone-{tag}/revive"),
+            vec![],
+            Need::Editor,
+            303,
+            true,
+        ),
+        r(
             "create project",
             "/projects".into(),
             vec![("key", format!("proj-{tag}")), ("name", "P".into())],
@@ -160,6 +200,12 @@ async fn every_role_gets_exactly_its_rights_on_every_form() {
             .api
             .create_flag(PROJECT, &json!({"key": format!("base-{tag}")}))
             .await;
+        let gone = format!("gone-{tag}");
+        admin
+            .api
+            .create_flag(PROJECT, &json!({ "key": gone }))
+            .await;
+        admin.api.archive(PROJECT, &gone).await;
         let browser = app.signed_in(email).await;
         let csrf = browser.csrf().await;
         for route in routes(tag) {
