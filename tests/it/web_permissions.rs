@@ -24,7 +24,13 @@ struct Route {
     in_project: bool,
 }
 
-fn routes(tag: &str) -> Vec<Route> {
+/// Ids the routes address: a member to act on and a token to revoke, one set per principal.
+struct Targets {
+    victim: i64,
+    token: i64,
+}
+
+fn routes(tag: &str, t: &Targets) -> Vec<Route> {
     let p = PROJECT;
     let flag = format!("base-{tag}");
     let r = |name, path: String, fields: Vec<(&'static str, String)>, need, ok, in_project| Route {
@@ -174,7 +180,87 @@ fn routes(tag: &str) -> Vec<Route> {
             303,
             false,
         ),
+        r(
+            "kill switch",
+            format!("/projects/{p}/flags/live-{tag}/environments/development/kill"),
+            vec![("reason", "incident".into())],
+            Need::Editor,
+            303,
+            true,
+        ),
+        r(
+            "revoke token",
+            format!("/projects/{p}/tokens/{}/revoke", t.token),
+            vec![],
+            Need::Owner,
+            303,
+            true,
+        ),
+        r(
+            "remove member",
+            format!("/projects/{p}/members/{}/remove", t.victim),
+            vec![],
+            Need::Owner,
+            303,
+            true,
+        ),
+        r(
+            "reset a password",
+            format!("/admin/users/{}/password", t.victim),
+            vec![("password", "another-fine-password-7".into())],
+            Need::Admin,
+            303,
+            false,
+        ),
+        r(
+            "revoke admin",
+            format!("/admin/users/{}/admin", t.victim),
+            vec![("admin", "false".into())],
+            Need::Admin,
+            303,
+            false,
+        ),
+        r(
+            "deactivate a user",
+            format!("/admin/users/{}/deactivate", t.victim),
+            vec![],
+            Need::Admin,
+            303,
+            false,
+        ),
+        r(
+            "activate a user",
+            format!("/admin/users/{}/activate", t.victim),
+            vec![],
+            Need::Admin,
+            303,
+            false,
+        ),
     ]
+}
+
+async fn targets(app: &TestApp, admin: &crate::support::Actor, tag: &str) -> Targets {
+    let live = format!("live-{tag}");
+    admin
+        .api
+        .create_flag(PROJECT, &json!({ "key": live }))
+        .await;
+    admin.api.toggle(PROJECT, &live, "development", true).await;
+    let email = format!("victim-{tag}@example.com");
+    app.create_user(&email);
+    app.add_member(PROJECT, &email, "viewer");
+    app.feed_token("client", PROJECT, "development");
+    let mut c = app.sql().await;
+    let victim = sqlx::query_scalar("select id from users where email = ?")
+        .bind(&email)
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    let token = sqlx::query_scalar("select max(id) from api_tokens")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    Targets { victim, token }
 }
 
 #[tokio::test]
@@ -208,7 +294,8 @@ async fn every_role_gets_exactly_its_rights_on_every_form() {
         admin.api.archive(PROJECT, &gone).await;
         let browser = app.signed_in(email).await;
         let csrf = browser.csrf().await;
-        for route in routes(tag) {
+        let t = targets(&app, &admin, tag).await;
+        for route in routes(tag, &t) {
             let allowed = match route.need {
                 Need::Editor => *rank >= 2,
                 Need::Owner => *rank >= 4,

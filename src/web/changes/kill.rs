@@ -58,6 +58,11 @@ pub(super) async fn kill_flag(
             p.key, env.key
         )
     });
+    // Not being allowed at all is a 403, like every other refused form; a missing reason or a
+    // flag already off goes back to the flag page as a message.
+    if let Err(AppError::Forbidden(m)) = done {
+        return Err(AppError::Forbidden(m).into());
+    }
     flash_outcome(&ctx, done, &flag_href(&access.project.key, &p.key)).await
 }
 
