@@ -229,6 +229,22 @@ fn routes(tag: &str, t: &Targets) -> Vec<Route> {
             false,
         ),
         r(
+            "add a team member",
+            format!("/admin/teams/crew-{tag}/members"),
+            vec![("email", format!("victim-{tag}@example.com"))],
+            Need::Admin,
+            303,
+            false,
+        ),
+        r(
+            "remove a team member",
+            format!("/admin/teams/crew-{tag}/members/{}/remove", t.victim),
+            vec![],
+            Need::Admin,
+            303,
+            false,
+        ),
+        r(
             "activate a user",
             format!("/admin/users/{}/activate", t.victim),
             vec![],
@@ -256,6 +272,13 @@ async fn targets(app: &TestApp, admin: &crate::support::Actor, tag: &str) -> Tar
         .fetch_one(&mut c)
         .await
         .unwrap();
+    sqlx::query(
+        "insert into teams (key, name, created_at) values (?, 'Crew', '2026-01-01T00:00:00.000Z')",
+    )
+    .bind(format!("crew-{tag}"))
+    .execute(&mut c)
+    .await
+    .unwrap();
     let token = sqlx::query_scalar("select max(id) from api_tokens")
         .fetch_one(&mut c)
         .await
