@@ -128,6 +128,7 @@ pub async fn serve(
         .await;
     state.feed.usage.start(state.db.clone());
     crate::changes::scheduler::start(state.db.clone(), state.clock.clone(), state.watcher.clone());
+    crate::notify::delivery::start(state.db.clone(), state.clock.clone());
     let app = router(state).await?;
     axum::serve(
         listener,

@@ -9,6 +9,7 @@ mod openapi;
 mod projects;
 mod targeting;
 mod usage;
+mod webhooks;
 
 pub use extract::{ApiError, ApiJson};
 
@@ -25,6 +26,7 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::routes())
         .merge(changes::routes())
         .merge(usage::routes())
+        .merge(webhooks::routes())
         .merge(openapi::routes())
         .with_state(state)
 }

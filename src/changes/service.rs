@@ -13,6 +13,7 @@ use crate::catalog::service::{self as catalog, FlagDetail, Switch};
 use crate::clock::{parse_stamp, stamp};
 use crate::db::{begin_write, Db};
 use crate::error::{AppError, AppResult};
+use crate::notify::{self, Event};
 use crate::projects::{store as projects, Environment, Project};
 use crate::targeting::service::{self as targeting, SegmentView, Targeting};
 use chrono::{DateTime, Utc};
@@ -705,6 +706,7 @@ pub async fn submit(
         now,
     )
     .await?;
+    notify::change_request(&mut tx, id, Event::Submitted, &who.actor, Some(reason), now).await?;
     finish(tx, id).await
 }
 
@@ -727,6 +729,7 @@ pub async fn approve(
     let count = store::approvals_of(&mut tx, id).await?.len();
     if step.to != row.state() {
         move_or_refuse(&mut tx, &row, &Move::new(row.state(), step.to), &at).await?;
+        notify::change_request(&mut tx, id, Event::Approved, &who.actor, None, now).await?;
     } else {
         store::touch(&mut tx, id, &at).await?;
     }
@@ -766,6 +769,7 @@ pub async fn reject(
         now,
     )
     .await?;
+    notify::change_request(&mut tx, id, Event::Rejected, &who.actor, Some(reason), now).await?;
     finish(tx, id).await
 }
 
@@ -1042,6 +1046,7 @@ async fn fail(
             now,
         )
         .await?;
+        notify::change_request(&mut *conn, row.id, Event::Failed, actor, Some(why), now).await?;
     }
     Ok(())
 }
@@ -1137,6 +1142,7 @@ async fn apply_in(
         now,
     )
     .await?;
+    notify::change_request(&mut tx, id, Event::Applied, actor, None, now).await?;
     finish(tx, id).await
 }
 
@@ -1220,6 +1226,16 @@ pub async fn kill(
         .before(json!({ "enabled": t.enabled }))
         .after(json!({ "enabled": false, "emergency": true, "kill": id }))
         .reason(Some(reason)),
+        now,
+    )
+    .await?;
+    notify::killed(
+        &mut *conn,
+        project,
+        flag_key,
+        &env.key,
+        access.actor(),
+        reason,
         now,
     )
     .await?;

@@ -19,3 +19,4 @@ mod targeting;
 mod transfer;
 mod usage;
 mod web_permissions;
+mod webhooks;

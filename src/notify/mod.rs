@@ -1,0 +1,291 @@
+//! Webhooks: per-project HTTP endpoints told when a change request is submitted, approved,
+//! rejected, applied or fails, and when a flag is killed in an emergency.
+//!
+//! Telling is two steps. [`enqueue`] writes one outbox row per interested webhook inside the
+//! transaction of the event itself, so an event is announced exactly when it commits. The
+//! [`delivery`] task then sends due rows in the background with retries and backoff; nothing
+//! the workflow does waits for an endpoint.
+//!
+//! `payload` is the pure event shape and its generic/Slack renderings; `store` the SQL.
+
+pub mod delivery;
+pub mod payload;
+pub mod store;
+
+pub use payload::{Event, Format, Payload, RequestInfo};
+pub use store::WebhookView;
+
+use crate::audit::{self, Actor, NewEntry};
+use crate::changes::store as changes;
+use crate::clock::stamp;
+use crate::error::{AppError, AppResult};
+use crate::projects::Project;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::SqliteConnection;
+
+/// Queues `payload` for every active webhook of the project listening to `event`. Call it inside
+/// the transaction that makes the event happen.
+pub async fn enqueue(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    event: Event,
+    payload: &Payload,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let body = serde_json::to_string(payload).map_err(anyhow::Error::from)?;
+    store::enqueue(conn, project_id, event.as_str(), &body, &stamp(now)).await?;
+    Ok(())
+}
+
+/// Queues `event` about change request `id` as it is now (inside the transaction).
+pub async fn change_request(
+    conn: &mut SqliteConnection,
+    id: i64,
+    event: Event,
+    actor: &Actor,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let Some(r) = changes::request_by_id(&mut *conn, id).await? else {
+        return Ok(());
+    };
+    let approvers = changes::approvals_of(&mut *conn, id)
+        .await?
+        .into_iter()
+        .map(|a| a.user_label)
+        .collect();
+    let payload = Payload {
+        event: event.as_str().to_string(),
+        project: r.project_key.clone(),
+        change_request: Some(RequestInfo {
+            id,
+            title: r.title.clone(),
+            state: r.state.clone(),
+            environment: r.environment_key.clone(),
+            author: r.author_label.clone(),
+            approvers,
+        }),
+        flag: None,
+        environment: Some(r.environment_key),
+        reason: reason
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty()),
+        actor: Some(actor.label.clone()),
+        url: Some(format!("/change-requests/{id}")),
+        at: stamp(now),
+    };
+    enqueue(conn, r.project_id, event, &payload, now).await
+}
+
+/// Queues `flag.killed` for an emergency kill (inside the transaction).
+pub async fn killed(
+    conn: &mut SqliteConnection,
+    project: &Project,
+    flag: &str,
+    environment: &str,
+    actor: &Actor,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let payload = Payload {
+        event: Event::Killed.as_str().to_string(),
+        project: project.key.clone(),
+        change_request: None,
+        flag: Some(flag.to_string()),
+        environment: Some(environment.to_string()),
+        reason: Some(reason.to_string()),
+        actor: Some(actor.label.clone()),
+        url: Some(format!("/projects/{}/flags/{}", project.key, encode(flag))),
+        at: stamp(now),
+    };
+    enqueue(conn, project.id, Event::Killed, &payload, now).await
+}
+
+/// Percent-encodes a path segment (flag keys may hold characters a URL path may not).
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+// ---------- Managing webhooks ----------
+
+pub struct WebhookDraft<'a> {
+    pub url: &'a str,
+    pub format: &'a str,
+    /// Event names; every event when empty.
+    pub events: &'a [String],
+}
+
+/// Checks a target: an absolute http(s) URL with a host and no credentials.
+pub fn check_url(url: &str) -> AppResult<String> {
+    let url = url.trim();
+    let bad = || AppError::invalid("url", "give an absolute http:// or https:// URL");
+    if url.is_empty() || url.len() > 2000 {
+        return Err(bad());
+    }
+    let parsed = reqwest::Url::parse(url).map_err(|_| bad())?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
+        return Err(bad());
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(AppError::invalid(
+            "url",
+            "put no user name or password in the URL",
+        ));
+    }
+    Ok(parsed.to_string())
+}
+
+fn check_events(events: &[String]) -> AppResult<String> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for e in events {
+        let event = Event::parse(e).ok_or_else(|| {
+            AppError::invalid(
+                "events",
+                format!(
+                    "{e:?} is not an event; choose among {}",
+                    Event::ALL.map(Event::as_str).join(", ")
+                ),
+            )
+        })?;
+        if !names.contains(&event.as_str()) {
+            names.push(event.as_str());
+        }
+    }
+    Ok(names.join(","))
+}
+
+pub async fn create(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    project: &Project,
+    draft: &WebhookDraft<'_>,
+    now: DateTime<Utc>,
+) -> AppResult<WebhookView> {
+    let url = check_url(draft.url)?;
+    let format = Format::parse(draft.format)
+        .ok_or_else(|| AppError::invalid("format", "choose generic or slack"))?;
+    let events = check_events(draft.events)?;
+    let new = store::NewWebhook {
+        project_id: project.id,
+        url: &url,
+        format: format.as_str(),
+        events: &events,
+        created_by: &actor.label,
+    };
+    let id = store::insert(&mut *conn, &new, &stamp(now)).await?;
+    let view: WebhookView = store::get(&mut *conn, project.id, id)
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("webhook #{id} vanished")))?
+        .into();
+    audit::append(
+        &mut *conn,
+        actor,
+        NewEntry::new(
+            "webhook.created",
+            format!("webhook #{id} of {}", project.key),
+        )
+        .project(&project.key)
+        .after(
+            json!({ "webhook": id, "url": view.url, "format": view.format, "events": view.events }),
+        ),
+        now,
+    )
+    .await?;
+    Ok(view)
+}
+
+pub async fn delete(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    project: &Project,
+    id: i64,
+    now: DateTime<Utc>,
+) -> AppResult<WebhookView> {
+    let view: WebhookView = get(&mut *conn, project, id).await?;
+    store::delete(&mut *conn, project.id, id).await?;
+    audit::append(
+        &mut *conn,
+        actor,
+        NewEntry::new(
+            "webhook.deleted",
+            format!("webhook #{id} of {}", project.key),
+        )
+        .project(&project.key)
+        .before(
+            json!({ "webhook": id, "url": view.url, "format": view.format, "events": view.events }),
+        ),
+        now,
+    )
+    .await?;
+    Ok(view)
+}
+
+pub async fn get(
+    conn: &mut SqliteConnection,
+    project: &Project,
+    id: i64,
+) -> AppResult<WebhookView> {
+    store::get(conn, project.id, id)
+        .await?
+        .map(WebhookView::from)
+        .ok_or_else(|| AppError::not_found(format!("there is no webhook #{id} in {}", project.key)))
+}
+
+pub async fn list(conn: &mut SqliteConnection, project: &Project) -> AppResult<Vec<WebhookView>> {
+    Ok(store::list(conn, project.id)
+        .await?
+        .into_iter()
+        .map(WebhookView::from)
+        .collect())
+}
+
+/// A delivery as the API shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryView {
+    pub id: i64,
+    pub event: String,
+    /// `pending`, `delivered` or `failed` (given up).
+    pub status: &'static str,
+    pub attempts: i64,
+    pub next_attempt_at: Option<String>,
+    pub delivered_at: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub payload: serde_json::Value,
+}
+
+pub async fn deliveries(
+    conn: &mut SqliteConnection,
+    project: &Project,
+    id: i64,
+) -> AppResult<Vec<DeliveryView>> {
+    get(&mut *conn, project, id).await?;
+    Ok(store::deliveries(conn, id, 100)
+        .await?
+        .into_iter()
+        .map(|d| DeliveryView {
+            id: d.id,
+            event: d.event,
+            status: match (&d.delivered_at, &d.next_attempt_at) {
+                (Some(_), _) => "delivered",
+                (None, Some(_)) => "pending",
+                (None, None) => "failed",
+            },
+            attempts: d.attempts,
+            next_attempt_at: d.next_attempt_at,
+            delivered_at: d.delivered_at,
+            last_error: d.last_error,
+            created_at: d.created_at,
+            payload: serde_json::from_str(&d.body).unwrap_or(serde_json::Value::Null),
+        })
+        .collect())
+}

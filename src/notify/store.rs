@@ -1,0 +1,244 @@
+//! The SQL of webhooks and their outbox.
+
+use serde::Serialize;
+use sqlx::{FromRow, SqliteConnection};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct WebhookRow {
+    pub id: i64,
+    pub project_id: i64,
+    pub url: String,
+    pub format: String,
+    pub events: String,
+    pub created_by: String,
+    pub active: bool,
+    pub created_at: String,
+}
+
+/// A webhook as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookView {
+    pub id: i64,
+    pub url: String,
+    pub format: String,
+    /// The events it is told about; every event when empty.
+    pub events: Vec<String>,
+    pub created_by: String,
+    pub active: bool,
+    pub created_at: String,
+}
+
+impl From<WebhookRow> for WebhookView {
+    fn from(w: WebhookRow) -> Self {
+        WebhookView {
+            id: w.id,
+            url: w.url,
+            format: w.format,
+            events: w
+                .events
+                .split(',')
+                .filter(|e| !e.is_empty())
+                .map(str::to_string)
+                .collect(),
+            created_by: w.created_by,
+            active: w.active,
+            created_at: w.created_at,
+        }
+    }
+}
+
+const WEBHOOK_SELECT: &str =
+    "select id, project_id, url, format, events, created_by, active, created_at from webhooks";
+
+pub struct NewWebhook<'a> {
+    pub project_id: i64,
+    pub url: &'a str,
+    pub format: &'a str,
+    pub events: &'a str,
+    pub created_by: &'a str,
+}
+
+pub async fn insert(
+    conn: &mut SqliteConnection,
+    w: &NewWebhook<'_>,
+    now: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "insert into webhooks (project_id, url, format, events, created_by, active, created_at)
+         values (?, ?, ?, ?, ?, 1, ?) returning id",
+    )
+    .bind(w.project_id)
+    .bind(w.url)
+    .bind(w.format)
+    .bind(w.events)
+    .bind(w.created_by)
+    .bind(now)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn list(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+) -> Result<Vec<WebhookRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{WEBHOOK_SELECT} where project_id = ? order by id"
+    ))
+    .bind(project_id)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn get(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    id: i64,
+) -> Result<Option<WebhookRow>, sqlx::Error> {
+    sqlx::query_as(&format!("{WEBHOOK_SELECT} where project_id = ? and id = ?"))
+        .bind(project_id)
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Deletes the webhook and its pending and past deliveries.
+pub async fn delete(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    id: i64,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query("delete from webhook_outbox where webhook_id = (select id from webhooks where project_id = ? and id = ?)")
+        .bind(project_id)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    let done = sqlx::query("delete from webhooks where project_id = ? and id = ?")
+        .bind(project_id)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// One outbox row per active webhook of the project that listens to `event`, due at once.
+pub async fn enqueue(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    event: &str,
+    body: &str,
+    now: &str,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "insert into webhook_outbox (webhook_id, event, body, attempts, next_attempt_at, created_at)
+         select id, ?, ?, 0, ?, ? from webhooks
+         where project_id = ? and active = 1
+           and (events = '' or instr(',' || events || ',', ',' || ? || ',') > 0)",
+    )
+    .bind(event)
+    .bind(body)
+    .bind(now)
+    .bind(now)
+    .bind(project_id)
+    .bind(event)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// A delivery waiting to be sent, with where and how. Deliveries to one webhook go in order: a
+/// row waiting for its retry holds back the later rows of its webhook (until delivered or
+/// given up).
+#[derive(Debug, Clone, FromRow)]
+pub struct DueRow {
+    pub id: i64,
+    pub webhook_id: i64,
+    pub body: String,
+    pub attempts: i64,
+    pub url: String,
+    pub format: String,
+}
+
+pub async fn due(
+    conn: &mut SqliteConnection,
+    now: &str,
+    limit: i64,
+) -> Result<Vec<DueRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select o.id, o.webhook_id, o.body, o.attempts, w.url, w.format
+         from webhook_outbox o join webhooks w on w.id = o.webhook_id
+         where o.next_attempt_at is not null and o.next_attempt_at <= ? and w.active = 1
+           and not exists (select 1 from webhook_outbox p
+                           where p.webhook_id = o.webhook_id and p.id < o.id
+                             and p.next_attempt_at is not null and p.next_attempt_at > ?)
+         order by o.id limit ?",
+    )
+    .bind(now)
+    .bind(now)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn mark_delivered(
+    conn: &mut SqliteConnection,
+    id: i64,
+    now: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update webhook_outbox set attempts = attempts + 1, delivered_at = ?,
+             next_attempt_at = null, last_error = null where id = ?",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records a failed attempt; `next` is when to try again, or none to give up.
+pub async fn mark_failed(
+    conn: &mut SqliteConnection,
+    id: i64,
+    error: &str,
+    next: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update webhook_outbox set attempts = attempts + 1, last_error = ?, next_attempt_at = ?
+         where id = ?",
+    )
+    .bind(error)
+    .bind(next)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub event: String,
+    pub body: String,
+    pub attempts: i64,
+    pub next_attempt_at: Option<String>,
+    pub delivered_at: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: String,
+}
+
+/// The latest deliveries of a webhook, newest first.
+pub async fn deliveries(
+    conn: &mut SqliteConnection,
+    webhook_id: i64,
+    limit: i64,
+) -> Result<Vec<DeliveryRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, event, body, attempts, next_attempt_at, delivered_at, last_error, created_at
+         from webhook_outbox where webhook_id = ? order by id desc limit ?",
+    )
+    .bind(webhook_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}

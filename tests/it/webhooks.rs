@@ -1,0 +1,367 @@
+//! Webhooks (issue 4, point 8): registered per project by owners, told about change-request
+//! transitions and emergency kills in a generic JSON or a Slack-compatible body, retried with
+//! backoff when the endpoint fails, never holding up the workflow.
+
+use crate::support::{Api, TestApp, PROJECT};
+use axum::extract::{Path, State};
+use axum::http::StatusCode as AxumStatus;
+use axum::routing::post;
+use axum::{Json, Router};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A tiny HTTP endpoint that records what it is sent, per path, and answers 500 to the first
+/// `fail_first` calls.
+#[derive(Clone, Default)]
+struct Receiver {
+    got: Arc<Mutex<Vec<(String, Value)>>>,
+    calls: Arc<AtomicUsize>,
+    fail_first: Arc<AtomicUsize>,
+}
+
+impl Receiver {
+    async fn start(fail_first: usize) -> (Receiver, String) {
+        let r = Receiver::default();
+        r.fail_first.store(fail_first, Ordering::SeqCst);
+        let app = Router::new()
+            .route("/{name}", post(record))
+            .with_state(r.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (r, base)
+    }
+
+    fn bodies(&self, name: &str) -> Vec<Value> {
+        self.got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, b)| b.clone())
+            .collect()
+    }
+
+    /// Waits until `name` has received `count` bodies.
+    async fn wait_for(&self, name: &str, count: usize) -> Vec<Value> {
+        let start = Instant::now();
+        loop {
+            let got = self.bodies(name);
+            if got.len() >= count {
+                return got;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{name} received {} of {count} bodies: {got:?}",
+                got.len()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+async fn record(
+    State(r): State<Receiver>,
+    Path(name): Path<String>,
+    Json(body): Json<Value>,
+) -> AxumStatus {
+    r.calls.fetch_add(1, Ordering::SeqCst);
+    let failing = r
+        .fail_first
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    if failing {
+        return AxumStatus::INTERNAL_SERVER_ERROR;
+    }
+    r.got.lock().unwrap().push((name, body));
+    AxumStatus::OK
+}
+
+async fn status_json(r: reqwest::Response) -> (StatusCode, Value) {
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn add_webhook(api: &Api, body: Value) -> (StatusCode, Value) {
+    let path = format!("/api/admin/projects/{PROJECT}/webhooks");
+    status_json(api.send(Method::POST, &path, Some(&body)).await).await
+}
+
+async fn step(api: &Api, id: i64, verb: &str, body: Option<Value>) -> (StatusCode, Value) {
+    let start = Instant::now();
+    let answer = status_json(api.change_request_step(id, verb, body.as_ref()).await).await;
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{verb} took {:?}: webhooks must not hold up the workflow",
+        start.elapsed()
+    );
+    answer
+}
+
+/// Proposes switching `key` on in production; returns the draft's id.
+async fn propose_on(api: &Api, key: &str) -> i64 {
+    let (status, body) = status_json(api.toggle(PROJECT, key, "production", true).await).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    body["changeRequest"]["id"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn change_request_events_reach_generic_and_slack_webhooks() {
+    let (receiver, base) = Receiver::start(0).await;
+    let app =
+        TestApp::spawn_with_env(&[("SWITCHYARD_PUBLIC_URL", "https://flags.example.com")]).await;
+    let admin = app.admin();
+    let owner = app.user("owner");
+    let editor = app.user("editor");
+    let approver = app.user("approver");
+
+    // Owners manage webhooks; editors may not; only http(s) URLs and known events.
+    let (status, _) = add_webhook(&editor.api, json!({"url": format!("{base}/generic")})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    for bad in [
+        json!({"url": "ftp://example.com/x"}),
+        json!({"url": "not a url"}),
+        json!({"url": format!("{base}/x"), "format": "teams"}),
+        json!({"url": format!("{base}/x"), "events": ["flag.created"]}),
+    ] {
+        let (status, body) = add_webhook(&owner.api, bad.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
+    }
+    let (status, generic) = add_webhook(
+        &owner.api,
+        json!({"url": format!("{base}/generic"), "format": "generic"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{generic}");
+    assert_eq!(generic["webhook"]["format"], "generic");
+    assert_eq!(generic["webhook"]["createdBy"], owner.email);
+    let events = json!([
+        "change-request.submitted",
+        "change-request.applied",
+        "flag.killed"
+    ]);
+    let (status, slack) = add_webhook(
+        &owner.api,
+        json!({"url": format!("{base}/slack"), "format": "slack", "events": events}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{slack}");
+    assert_eq!(slack["webhook"]["events"], events);
+    let (status, list) = status_json(
+        owner
+            .api
+            .get(&format!("/api/admin/projects/{PROJECT}/webhooks"))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["webhooks"].as_array().unwrap().len(), 2);
+
+    admin.api.new_flag(PROJECT, "checkout").await;
+    let id = propose_on(&editor.api, "checkout").await;
+    let (status, _) = step(
+        &editor.api,
+        id,
+        "submit",
+        Some(json!({"title": "Roll out", "reason": "ready for everyone"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = step(&approver.api, id, "approve", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = step(&approver.api, id, "apply", None).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let got = receiver.wait_for("generic", 3).await;
+    let names: Vec<&str> = got.iter().map(|b| b["event"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "change-request.submitted",
+            "change-request.approved",
+            "change-request.applied"
+        ]
+    );
+    let applied = &got[2];
+    assert_eq!(applied["project"], PROJECT);
+    assert_eq!(applied["changeRequest"]["id"], id);
+    assert_eq!(applied["changeRequest"]["title"], "Roll out");
+    assert_eq!(applied["changeRequest"]["state"], "applied");
+    assert_eq!(applied["changeRequest"]["environment"], "production");
+    assert_eq!(applied["changeRequest"]["author"], editor.email);
+    assert_eq!(
+        applied["changeRequest"]["approvers"],
+        json!([approver.email])
+    );
+    assert_eq!(
+        applied["url"],
+        format!("https://flags.example.com/change-requests/{id}")
+    );
+    assert!(applied["at"].as_str().unwrap().ends_with('Z'), "{applied}");
+    assert_eq!(got[0]["reason"], "ready for everyone");
+    assert_eq!(got[0]["changeRequest"]["state"], "in-review");
+
+    let slack_got = receiver.wait_for("slack", 2).await;
+    assert_eq!(
+        slack_got.len(),
+        2,
+        "slack listens to submitted and applied only"
+    );
+    let text = slack_got[1]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with(&format!("{} applied change request #{id}", approver.email)),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(&format!(
+            "<https://flags.example.com/change-requests/{id}|Open in Switchyard>"
+        )),
+        "{text}"
+    );
+    assert_eq!(slack_got[1].as_object().unwrap().len(), 1, "only text");
+
+    // The emergency kill is announced too.
+    let r = editor
+        .api
+        .kill(
+            PROJECT,
+            "checkout",
+            "production",
+            &json!({"reason": "500s on checkout"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let got = receiver.wait_for("generic", 4).await;
+    assert_eq!(got[3]["event"], "flag.killed");
+    assert_eq!(got[3]["flag"], "checkout");
+    assert_eq!(got[3]["reason"], "500s on checkout");
+    assert!(got[3].get("changeRequest").is_none());
+    let slack_got = receiver.wait_for("slack", 3).await;
+    assert!(
+        slack_got[2]["text"]
+            .as_str()
+            .unwrap()
+            .contains("killed the flag checkout in web/production"),
+        "{}",
+        slack_got[2]
+    );
+
+    // Deliveries are listed; deleting a webhook is audited and stops it.
+    let hook = generic["webhook"]["id"].as_i64().unwrap();
+    let (status, d) = status_json(
+        owner
+            .api
+            .get(&format!(
+                "/api/admin/projects/{PROJECT}/webhooks/{hook}/deliveries"
+            ))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{d}");
+    let deliveries = d["deliveries"].as_array().unwrap();
+    assert_eq!(deliveries.len(), 4);
+    assert!(deliveries.iter().all(|x| x["status"] == "delivered"), "{d}");
+    let r = owner
+        .api
+        .send(
+            Method::DELETE,
+            &format!("/api/admin/projects/{PROJECT}/webhooks/{hook}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let (_, audit) = status_json(admin.api.audit("action=webhook.created").await).await;
+    assert_eq!(audit["entries"].as_array().unwrap().len(), 2, "{audit}");
+    let (_, audit) = status_json(admin.api.audit("action=webhook.deleted").await).await;
+    assert_eq!(audit["entries"].as_array().unwrap().len(), 1, "{audit}");
+}
+
+#[tokio::test]
+async fn a_failing_webhook_is_retried_with_backoff_and_never_blocks_the_workflow() {
+    let (receiver, base) = Receiver::start(2).await;
+    // A port that refuses connections: bound, then released.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/gone", l.local_addr().unwrap())
+    };
+    let app = TestApp::spawn_with_env(&[("SWITCHYARD_WEBHOOK_BACKOFF_MS", "200")]).await;
+    let admin = app.admin();
+    let editor = app.user("editor");
+    let approver = app.user("approver");
+    let (status, flaky) = add_webhook(&admin.api, json!({"url": format!("{base}/flaky")})).await;
+    assert_eq!(status, StatusCode::CREATED, "{flaky}");
+    let (status, gone) = add_webhook(&admin.api, json!({"url": dead})).await;
+    assert_eq!(status, StatusCode::CREATED, "{gone}");
+
+    admin.api.new_flag(PROJECT, "search").await;
+    let id = propose_on(&editor.api, "search").await;
+    let (status, _) = step(
+        &editor.api,
+        id,
+        "submit",
+        Some(json!({"title": "Search", "reason": "faster"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = step(
+        &approver.api,
+        id,
+        "reject",
+        Some(json!({"reason": "not yet"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Two 500s, then delivered: submitted after three calls, rejected after one more.
+    let got = receiver.wait_for("flaky", 2).await;
+    assert_eq!(got[0]["event"], "change-request.submitted");
+    assert_eq!(got[1]["event"], "change-request.rejected");
+    assert_eq!(got[1]["reason"], "not yet");
+    assert_eq!(got[1]["changeRequest"]["state"], "rejected");
+    assert!(receiver.calls.load(Ordering::SeqCst) >= 4);
+
+    let deliveries = |hook: i64| {
+        let api = admin.api.clone();
+        async move {
+            let (status, d) = status_json(
+                api.get(&format!(
+                    "/api/admin/projects/{PROJECT}/webhooks/{hook}/deliveries"
+                ))
+                .await,
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{d}");
+            d["deliveries"].as_array().unwrap().clone()
+        }
+    };
+    let flaky_id = flaky["webhook"]["id"].as_i64().unwrap();
+    let d = deliveries(flaky_id).await;
+    let attempts: i64 = d.iter().map(|x| x["attempts"].as_i64().unwrap()).sum();
+    assert_eq!(attempts, 4, "two failures and two deliveries: {d:?}");
+    assert!(d.iter().all(|x| x["status"] == "delivered"), "{d:?}");
+
+    // The dead endpoint keeps failing: attempts grow with the error kept, and the later event
+    // waits behind the first (events reach a webhook in order).
+    let gone_id = gone["webhook"]["id"].as_i64().unwrap();
+    let start = Instant::now();
+    loop {
+        let d = deliveries(gone_id).await;
+        assert_eq!(d.len(), 2, "{d:?}");
+        // Newest first.
+        let (later, first) = (&d[0], &d[1]);
+        if first["attempts"].as_i64().unwrap() >= 3 {
+            assert_eq!(first["event"], "change-request.submitted");
+            assert_eq!(first["status"], "pending", "{d:?}");
+            assert!(first["lastError"].is_string(), "{d:?}");
+            assert_eq!(later["attempts"], 0, "{d:?}");
+            assert_eq!(later["status"], "pending", "{d:?}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{d:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
