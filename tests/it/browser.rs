@@ -6,11 +6,16 @@ use crate::support::{TestApp, ADMIN_EMAIL, PASSWORD, PROJECT};
 use fantoccini::Locator;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use std::time::{Duration, Instant};
 
 /// Signs in through the real login form and waits for the signed-in header.
 async fn sign_in(chrome: &Chrome, shot: &str) {
+    sign_in_as(chrome, ADMIN_EMAIL, shot).await;
+}
+
+async fn sign_in_as(chrome: &Chrome, email: &str, shot: &str) {
     chrome.goto("/login").await;
-    chrome.fill("#email", ADMIN_EMAIL).await;
+    chrome.fill("#email", email).await;
     chrome.fill("#password", PASSWORD).await;
     chrome.screenshot(shot).await;
     chrome
@@ -271,4 +276,202 @@ async fn xss_payloads_render_as_text() {
     }
 
     chrome.quit().await;
+}
+
+/// Clicks a submit button whose form asks `window.confirm` first (`data-confirm`), and accepts
+/// the dialog once it opens.
+async fn click_and_confirm(chrome: &Chrome, css: &str) {
+    chrome.click(css).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while chrome.open_alert().await.is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "no confirmation opened after clicking `{css}` on {}",
+            chrome.path().await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    chrome.client.accept_alert().await.unwrap();
+}
+
+/// The change request id in a `/change-requests/{id}` path.
+fn request_id(path: &str) -> i64 {
+    path.strip_prefix("/change-requests/")
+        .and_then(|rest| rest.split(['?', '/']).next())
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("not a change request page: {path}"))
+}
+
+/// The flag's strategies as `/api/client/features` serves them to a production client token,
+/// once they show a flexible rollout of `rollout` (≤ 5 s after the token is accepted).
+async fn feed_shows_rollout(app: &TestApp, token: &str, key: &str, rollout: &str) -> Value {
+    let http = reqwest::Client::new();
+    let get = || async {
+        http.get(app.url("/api/client/features"))
+            .header("Authorization", token)
+            .send()
+            .await
+            .unwrap()
+    };
+    let accepted = Instant::now() + Duration::from_secs(15);
+    while get().await.status() != StatusCode::OK {
+        assert!(
+            Instant::now() < accepted,
+            "the feed never accepted the token"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let body: Value = get().await.json().await.unwrap();
+        let feature = body["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == key)
+            .cloned()
+            .unwrap_or(Value::Null);
+        let shows = feature["strategies"].as_array().is_some_and(|s| {
+            s.iter()
+                .any(|s| s["name"] == "flexibleRollout" && s["parameters"]["rollout"] == rollout)
+        });
+        if shows {
+            return feature;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the feed never showed a {rollout} % rollout of {key}: {feature}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn editor_proposes_a_production_rollout_and_an_approver_applies_it() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    admin.api.new_flag(PROJECT, "new-checkout").await;
+    let r = admin
+        .api
+        .set_protection(PROJECT, "production", true, 1)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "protect production");
+    let editor = app.user("editor");
+    let approver = app.user("approver");
+    let token = app.feed_token("client", PROJECT, "production");
+
+    // Two people, two browsers (separate profiles, so separate sessions).
+    let (editor_chrome, approver_chrome) =
+        tokio::join!(Chrome::start(&app.base), Chrome::start(&app.base));
+
+    // The editor sets a 25 % rollout on production's Targeting tab.
+    sign_in_as(&editor_chrome, &editor.email, "four-eyes-01-editor-login").await;
+    let targeting = format!("/projects/{PROJECT}/flags/new-checkout/targeting?env=production");
+    editor_chrome.goto(&targeting).await;
+    let pick = editor_chrome.wait_for("select#new_strategy").await;
+    pick.select_by_value("flexibleRollout").await.unwrap();
+    editor_chrome.screenshot("four-eyes-02-targeting").await;
+    editor_chrome
+        .click("button[name='action'][value='add-strategy']")
+        .await;
+    editor_chrome.fill("input[name='s0.rollout']", "25").await;
+    editor_chrome.screenshot("four-eyes-03-rollout-25").await;
+    editor_chrome
+        .click("button.btn-primary[name='action'][value='save']")
+        .await;
+
+    // Saving lands on the draft change request, nothing applied yet.
+    editor_chrome.wait_for("form[action$='/submit']").await;
+    let path = editor_chrome.path().await;
+    let id = request_id(&path);
+    let text = editor_chrome.body_text().await;
+    assert!(
+        text.contains(&format!("Added to your draft change request #{id}")),
+        "no flash on {path}:\n{text}"
+    );
+    editor_chrome.screenshot("four-eyes-04-draft").await;
+    let live = admin
+        .api
+        .get(&format!(
+            "/api/admin/projects/{PROJECT}/flags/new-checkout/environments/production/strategies"
+        ))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        live["targeting"]["strategies"],
+        json!([]),
+        "nothing applied"
+    );
+
+    // ... and submits it with a title and a reason.
+    editor_chrome
+        .fill("#title", "Roll the new checkout out to a quarter")
+        .await;
+    editor_chrome
+        .fill("#reason", "Staging looked good for a week.")
+        .await;
+    editor_chrome.screenshot("four-eyes-05-submit").await;
+    editor_chrome
+        .click(&format!(
+            "form[action='/change-requests/{id}/submit'] button[type='submit']"
+        ))
+        .await;
+    editor_chrome
+        .wait_until("!document.querySelector(\"form[action$='/submit']\")")
+        .await;
+    editor_chrome.screenshot("four-eyes-06-submitted").await;
+    let cr: Value = admin.api.change_request(id).await.json().await.unwrap();
+    assert_eq!(cr["changeRequest"]["state"], "in-review", "{cr}");
+
+    // The approver, in the other browser, finds it waiting for their approval.
+    sign_in_as(
+        &approver_chrome,
+        &approver.email,
+        "four-eyes-07-approver-login",
+    )
+    .await;
+    approver_chrome.goto("/change-requests").await;
+    let link =
+        format!("section[aria-label='Waiting for my approval'] a[href='/change-requests/{id}']");
+    approver_chrome.wait_for(&link).await;
+    let text = approver_chrome.body_text().await;
+    assert!(
+        text.contains("Roll the new checkout out to a quarter"),
+        "the inbox shows the title:\n{text}"
+    );
+    approver_chrome.screenshot("four-eyes-08-inbox").await;
+    approver_chrome.click(&link).await;
+    let approve = format!("form[action='/change-requests/{id}/approve'] button[type='submit']");
+    approver_chrome.wait_for(&approve).await;
+    let text = approver_chrome.body_text().await;
+    assert!(
+        text.contains("Staging looked good"),
+        "the request page shows the reason:\n{text}"
+    );
+    approver_chrome.screenshot("four-eyes-09-request").await;
+    approver_chrome.click(&approve).await;
+    let apply = format!("form[action='/change-requests/{id}/apply'] button[type='submit']");
+    approver_chrome.wait_for(&apply).await;
+    approver_chrome.screenshot("four-eyes-10-approved").await;
+    click_and_confirm(&approver_chrome, &apply).await;
+    approver_chrome
+        .wait_until(&format!(
+            "!document.querySelector(\"form[action='/change-requests/{id}/apply']\")"
+        ))
+        .await;
+    approver_chrome.screenshot("four-eyes-11-applied").await;
+    let cr: Value = admin.api.change_request(id).await.json().await.unwrap();
+    assert_eq!(cr["changeRequest"]["state"], "applied", "{cr}");
+
+    // The production feed serves the 25 % rollout.
+    let feature = feed_shows_rollout(&app, &token, "new-checkout", "25").await;
+    assert_eq!(
+        feature["strategies"].as_array().unwrap().len(),
+        1,
+        "{feature}"
+    );
+
+    tokio::join!(editor_chrome.quit(), approver_chrome.quit());
 }

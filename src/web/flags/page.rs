@@ -203,14 +203,12 @@ pub(super) async fn show_flag(
     render(&page)
 }
 
-/// As `set_archived` decides: archiving a flag that is on in a protected environment changes it.
+/// As `changes::service::propose` decides: archiving a flag that is on in a protected
+/// environment changes it, so it is proposed there (staged into a change request).
 fn may_archive(access: &ProjectAccess, d: &FlagDetail) -> bool {
     let live_protected = d.environments.iter().any(|e| e.enabled && e.protected);
     access.can(Action::ArchiveFlag)
-        && (d.flag.archived_at.is_some()
-            || access.can(Action::ChangeEnvironment {
-                protected: live_protected,
-            }))
+        && (d.flag.archived_at.is_some() || !live_protected || access.can(Action::ProposeChange))
 }
 
 async fn env_rows(
@@ -389,18 +387,30 @@ async fn set_archived(
 ) -> PageResult {
     access.require(Action::ArchiveFlag)?;
     let mut tx = begin_write(&app.db).await?;
-    // As in the API: archiving removes the flag from every feed, so it counts as a change to
-    // each environment where it is on, protected ones included.
-    let detail = service::detail(&mut tx, &access.project, &p.key, app.now()).await?;
-    let live_protected = detail.environments.iter().any(|e| e.enabled && e.protected);
-    if archive {
-        access.require(Action::ChangeEnvironment {
-            protected: live_protected,
-        })?;
-    }
     let (actor, project, now) = (access.actor(), &access.project, app.now());
-    service::set_archived(&mut tx, actor, project, &p.key, archive, now).await?;
-    tx.commit().await?;
+    if archive {
+        // As in the API: archiving removes the flag from every feed, so it counts as a change to
+        // each environment where it is on; where one is protected, it waits in a change request.
+        let change = changes::Change {
+            flag_key: &p.key,
+            env: None,
+            proposal: crate::changes::Proposal::Archive,
+        };
+        let outcome = changes::propose(&mut tx, &access, change, now).await?;
+        tx.commit().await?;
+        if let changes::Outcome::Staged(cr) = outcome {
+            let message = format!(
+                "Added to your draft change request #{}: {} stays live until the request is \
+                 approved and applied.",
+                cr.id, p.key
+            );
+            Flash::set(&session, "success", message).await;
+            return Ok(see_other(&crate::web::changes::request_href(cr.id)));
+        }
+    } else {
+        service::set_archived(&mut tx, actor, project, &p.key, archive, now).await?;
+        tx.commit().await?;
+    }
     let done = if archive { "archived" } else { "revived" };
     Flash::set(&session, "success", format!("{} {done}.", p.key)).await;
     Ok(see_other(&flag_href(&project.key, &p.key)))

@@ -10,6 +10,8 @@ use super::{encode, Choice};
 use crate::app::AppState;
 use crate::authz::{Action, ProjectAccess};
 use crate::catalog::service as catalog;
+use crate::changes::service as changes;
+use crate::changes::Proposal;
 use crate::db::begin_write;
 use crate::error::AppError;
 use crate::evaluation::StrategyDraft;
@@ -138,14 +140,18 @@ fn render_page(
             .collect(),
     };
     let archived = l.detail.flag.archived_at.is_some();
-    let can = access.can(Action::ChangeEnvironment {
-        protected: l.env.protected,
-    });
+    let can = may_change(access, &l.env);
     let note = if archived {
         "This flag is archived: revive it before changing its targeting.".to_string()
+    } else if can && l.env.protected {
+        format!(
+            "{} is protected: saving adds the change to your draft change request, \
+             applied once it is approved.",
+            l.env.key
+        )
     } else if !can && l.env.protected {
         format!(
-            "{} is protected: only owners may change its targeting.",
+            "{} is protected: editors, approvers or owners may propose changes to it.",
             l.env.key
         )
     } else if !can {
@@ -205,6 +211,23 @@ fn render_page(
         env: l.env,
         layout,
     })
+}
+
+/// In a protected environment the form proposes: saving stages the change in a change request.
+fn may_change(access: &ProjectAccess, env: &Environment) -> bool {
+    if env.protected {
+        access.can(Action::ProposeChange)
+    } else {
+        access.can(Action::ChangeEnvironment { protected: false })
+    }
+}
+
+fn require_change(access: &ProjectAccess, env: &Environment) -> Result<(), AppError> {
+    if env.protected {
+        access.require(Action::ProposeChange)
+    } else {
+        access.require(Action::ChangeEnvironment { protected: false })
+    }
 }
 
 pub(super) async fn show_targeting(
@@ -284,14 +307,22 @@ pub(super) async fn post_targeting(
     WebForm(pairs): WebForm<Vec<(String, String)>>,
 ) -> PageResult {
     let loaded = load(&app, &access, &p.key, q.env.as_deref()).await?;
-    access.require(Action::ChangeEnvironment {
-        protected: loaded.env.protected,
-    })?;
+    require_change(&access, &loaded.env)?;
     let mut strategies = form::parse_strategies(&pairs);
     let action = field(&pairs, "action");
     let errors = if action == "save" {
         match save(&app, &access, &p.key, &loaded.env, &strategies).await {
-            Ok(()) => {
+            Ok(Some(cr)) => {
+                // A protected environment never changes in place: the change waits in the draft.
+                let message = format!(
+                    "Added to your draft change request #{cr}: the targeting of {} in {} stays \
+                     as it is until the request is approved and applied.",
+                    p.key, loaded.env.key
+                );
+                Flash::set(&session, "success", message).await;
+                return Ok(see_other(&crate::web::changes::request_href(cr)));
+            }
+            Ok(None) => {
                 let message = format!("Targeting of {} in {} saved.", p.key, loaded.env.key);
                 Flash::set(&session, "success", message).await;
                 let to = format!(
@@ -324,25 +355,34 @@ pub(super) async fn post_targeting(
     Ok(res)
 }
 
-/// Field errors come back for the form; anything else is a real error.
+/// Proposes the strategies through `changes::service::propose`: applied at once, or (in a
+/// protected environment) staged into the caller's draft, whose id comes back. Field errors come
+/// back for the form; anything else is a real error.
 async fn save(
     app: &AppState,
     access: &ProjectAccess,
     key: &str,
     env: &Environment,
     strategies: &[StrategyForm],
-) -> Result<(), FormErrors> {
+) -> Result<Option<i64>, FormErrors> {
     let drafts: Vec<StrategyDraft> = form::to_drafts(strategies).map_err(FormErrors)?;
     let result = async {
         let mut tx = begin_write(&app.db).await?;
-        let (actor, project, now) = (access.actor(), &access.project, app.now());
-        targeting::replace_strategies(&mut tx, actor, project, key, env, drafts, now).await?;
+        let change = changes::Change {
+            flag_key: key,
+            env: Some(env),
+            proposal: Proposal::Strategies { strategies: drafts },
+        };
+        let outcome = changes::propose(&mut tx, access, change, app.now()).await?;
         tx.commit().await?;
-        Ok::<(), AppError>(())
+        Ok::<_, AppError>(match outcome {
+            changes::Outcome::Staged(cr) => Some(cr.id),
+            changes::Outcome::Applied(_) => None,
+        })
     }
     .await;
     match result {
-        Ok(()) => Ok(()),
+        Ok(staged) => Ok(staged),
         Err(AppError::InvalidPaths(e)) => Err(FormErrors::from_paths(e)),
         Err(other) => {
             other.log();

@@ -4,6 +4,8 @@
 use super::form::{self, ConstraintForm, FormErrors, OPERATORS};
 use crate::app::AppState;
 use crate::authz::{Action, ProjectAccess};
+use crate::changes::service::{self as changes, Outcome};
+use crate::changes::Proposal;
 use crate::db::begin_write;
 use crate::error::AppError;
 use crate::targeting::service::{self as targeting, SegmentDraft, SegmentView};
@@ -171,17 +173,17 @@ pub(super) async fn new_segment(
     .await
 }
 
-/// Editing a segment a protected environment uses changes that environment.
+/// Editing a segment a protected environment uses changes that environment: saving proposes
+/// the change (`changes::service::propose` stages it into a change request).
 fn may_change(access: &ProjectAccess, s: &SegmentView) -> bool {
     access.can(Action::EditFlag)
-        && (!s.used_by.iter().any(|u| u.protected)
-            || access.can(Action::ChangeEnvironment { protected: true }))
+        && (!s.used_by.iter().any(|u| u.protected) || access.can(Action::ProposeChange))
 }
 
 fn require_change(access: &ProjectAccess, s: &SegmentView) -> Result<(), PageError> {
     access.require(Action::EditFlag)?;
     if s.used_by.iter().any(|u| u.protected) {
-        access.require(Action::ChangeEnvironment { protected: true })?;
+        access.require(Action::ProposeChange)?;
     }
     Ok(())
 }
@@ -314,11 +316,30 @@ pub(super) async fn update_segment(
         match draft(&typed) {
             Err(e) => errors = e,
             Ok(d) => {
-                let (actor, project, now) = (access.actor(), &access.project, app.now());
-                match targeting::update_segment(&mut tx, actor, project, p.id, d, now).await {
-                    Ok(s) => {
+                let project = &access.project;
+                let change = changes::Change {
+                    flag_key: "",
+                    env: None,
+                    proposal: Proposal::Segment {
+                        id: p.id,
+                        segment: d,
+                    },
+                };
+                match changes::propose(&mut tx, &access, change, app.now()).await {
+                    Ok(Outcome::Staged(cr)) => {
                         tx.commit().await?;
-                        Flash::set(&session, "success", format!("Segment {} saved.", s.name)).await;
+                        let message = format!(
+                            "Added to your draft change request #{}: the segment {} stays as it \
+                             is until the request is approved and applied.",
+                            cr.id, before.name
+                        );
+                        Flash::set(&session, "success", message).await;
+                        return Ok(see_other(&crate::web::changes::request_href(cr.id)));
+                    }
+                    Ok(Outcome::Applied(_)) => {
+                        tx.commit().await?;
+                        let message = format!("Segment {} saved.", typed.name.trim());
+                        Flash::set(&session, "success", message).await;
                         return Ok(see_other(&format!("/projects/{}/segments", project.key)));
                     }
                     Err(e) => errors = form_errors(e)?,
@@ -339,7 +360,8 @@ pub(super) async fn delete_segment(
 ) -> PageResult {
     let mut tx = begin_write(&app.db).await?;
     let before = targeting::segment(&mut tx, &access.project, p.id).await?;
-    require_change(&access, &before)?;
+    // Deleting is refused while any strategy uses the segment, so it never changes targeting.
+    access.require(Action::EditFlag)?;
     let (actor, project, now) = (access.actor(), &access.project, app.now());
     match targeting::delete_segment(&mut tx, actor, project, p.id, now).await {
         Ok(()) => {
