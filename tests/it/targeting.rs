@@ -530,3 +530,144 @@ async fn the_targeting_form_saves_strategies_and_shows_errors_by_the_field() {
         "no summary in words"
     );
 }
+
+#[tokio::test]
+async fn web_changes_to_production_are_staged_in_the_editors_draft() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    admin.api.new_flag(PROJECT, "promo").await;
+    let editor = app.user("editor");
+    let browser = app.signed_in(&editor.email).await;
+    let page = format!("/projects/{PROJECT}/flags/promo/targeting?env=production");
+    let r = browser.get(&page).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Save production targeting"), "no form");
+    let csrf = crate::support::meta_csrf(&html).unwrap();
+
+    // Saving the Targeting tab stages the strategies into the editor's draft.
+    let r = browser
+        .post_form(
+            &page,
+            &[
+                ("csrf_token", &csrf),
+                ("s0.name", "flexibleRollout"),
+                ("s0.rollout", "25"),
+                ("s0.stickiness", "default"),
+                ("action", "save"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = r.headers()["location"].to_str().unwrap().to_string();
+    let id: i64 = to
+        .strip_prefix("/change-requests/")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let html = browser.get(&to).await.text().await.unwrap();
+    assert!(
+        html.contains(&format!("Added to your draft change request #{id}")),
+        "{html}"
+    );
+    let live: Value = admin
+        .api
+        .get(&env_path("promo", "production", "strategies"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        live["targeting"]["strategies"],
+        json!([]),
+        "nothing applied"
+    );
+
+    // An invalid rollout is refused on the form, nothing staged.
+    let r = browser
+        .post_form(
+            &page,
+            &[
+                ("csrf_token", &csrf),
+                ("s0.name", "flexibleRollout"),
+                ("s0.rollout", "150"),
+                ("action", "save"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Archiving a flag that is live in production joins the same draft.
+    admin
+        .api
+        .force_toggle(PROJECT, "promo", "production", true)
+        .await;
+    let r = browser
+        .post_form(
+            &format!("/projects/{PROJECT}/flags/promo/archive"),
+            &[("csrf_token", &csrf)],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], format!("/change-requests/{id}"));
+    let flag = admin.api.flag_json(PROJECT, "promo").await;
+    assert!(flag["flag"]["archivedAt"].is_null(), "not archived: {flag}");
+
+    // A segment production uses: saving it is staged too.
+    let (status, answer) = post(
+        &admin.api,
+        &format!("/api/admin/projects/{PROJECT}/segments"),
+        &json!({"name": "beta", "constraints": [
+            {"contextName": "plan", "operator": "IN", "values": ["beta"]}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let seg = answer["segment"]["id"].as_i64().unwrap();
+    admin
+        .api
+        .set_protection(PROJECT, "production", false, 1)
+        .await;
+    let (status, answer) = put(
+        &admin.api,
+        &env_path("promo", "production", "strategies"),
+        &json!([{"name": "default", "segments": [seg]}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    admin
+        .api
+        .set_protection(PROJECT, "production", true, 1)
+        .await;
+    let r = browser
+        .post_form(
+            &format!("/projects/{PROJECT}/segments/{seg}"),
+            &[
+                ("csrf_token", &csrf),
+                ("name", "beta"),
+                ("description", "beta testers"),
+                ("c0.context", "plan"),
+                ("c0.operator", "IN"),
+                ("c0.values", "beta, pilot"),
+                ("action", "save"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], format!("/change-requests/{id}"));
+    let (status, cr) = {
+        let r = admin.api.change_request(id).await;
+        (r.status(), r.json::<Value>().await.unwrap())
+    };
+    assert_eq!(status, StatusCode::OK);
+    let kinds: Vec<&str> = cr["changeRequest"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["strategies", "archive", "segment"], "{cr}");
+}
