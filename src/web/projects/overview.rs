@@ -38,7 +38,7 @@ struct EnvView {
     name: String,
     protected: bool,
     approvals: i64,
-    /// Only admins may change production's protection.
+    /// Whether the policy lets the viewer change this environment's protection.
     can_protect: bool,
 }
 
@@ -108,11 +108,10 @@ async fn overview(ctx: &ProjectCtx, forms: OverviewForms, status: StatusCode) ->
     let mut conn = ctx.app.db.acquire().await?;
     let access = &ctx.who;
     let p = &access.project;
-    let is_admin = access.identity.user.is_admin;
     let environments = store::environments(&mut conn, p.id)
         .await?
         .into_iter()
-        .map(|e| env_view(e, is_admin))
+        .map(|e| env_view(e, access))
         .collect();
     let members = store::members(&mut conn, p.id).await?;
     let (flags, archived) = flag_counts(&mut conn, access).await?;
@@ -141,9 +140,9 @@ async fn overview(ctx: &ProjectCtx, forms: OverviewForms, status: StatusCode) ->
     render_with(&page, status)
 }
 
-fn env_view(e: Environment, is_admin: bool) -> EnvView {
+fn env_view(e: Environment, access: &ProjectAccess) -> EnvView {
     EnvView {
-        can_protect: is_admin || e.key != "production",
+        can_protect: access.can(protection_of(&e.key)),
         key: e.key,
         name: e.name,
         protected: e.protected,
@@ -258,6 +257,12 @@ async fn add_environment(ctx: ProjectCtx, WebForm(form): WebForm<EnvForm>) -> Pa
     }
 }
 
+fn protection_of(env_key: &str) -> Action {
+    Action::SetProtection {
+        production: env_key == "production",
+    }
+}
+
 #[derive(Deserialize)]
 struct ProtectionForm {
     #[serde(default)]
@@ -271,10 +276,8 @@ async fn set_protection(
     Path((_, env_key)): Path<(String, String)>,
     WebForm(form): WebForm<ProtectionForm>,
 ) -> PageResult {
-    ctx.require(Action::ManageEnvironments)?;
-    if env_key == "production" && !ctx.who.identity.user.is_admin {
-        return Err(AppError::forbidden("only admins may change production's protection").into());
-    }
+    // The policy decides, as for the API: owners for most environments, admins for production.
+    ctx.require(protection_of(&env_key))?;
     let approvals = form.required_approvals.trim().parse::<i64>().unwrap_or(0);
     let mut tx = begin_write(&ctx.app.db).await?;
     let (actor, p, now) = (ctx.who.actor(), &ctx.who.project, ctx.app.now());
