@@ -379,7 +379,40 @@ pub async fn set_archived(
         now,
     )
     .await?;
+    if !archive {
+        switch_off_everywhere(&mut *conn, actor, project, &flag, now).await?;
+    }
     detail(&mut *conn, project, key, now).await
+}
+
+/// A revived flag comes back switched off in every environment, as in Unleash: reviving must
+/// not make a flag live again anywhere, least of all in a protected environment, without review.
+/// Each switch turned off is audited like any other.
+async fn switch_off_everywhere(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    project: &Project,
+    flag: &FlagRow,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    for env in store::env_states(&mut *conn, &[flag.id]).await? {
+        if !env.enabled {
+            continue;
+        }
+        store::set_enabled(&mut *conn, flag.id, env.environment_id, false, now).await?;
+        let entry = NewEntry::new(
+            "flag.disabled",
+            format!("flag {}/{} in {}", project.key, flag.key, env.env_key),
+        )
+        .project(&project.key)
+        .flag(&flag.key)
+        .environment(&env.env_key)
+        .before(serde_json::json!({ "enabled": true }))
+        .after(serde_json::json!({ "enabled": false }))
+        .reason(Some("revived flags come back off in every environment"));
+        audit::append(&mut *conn, actor, entry, now).await?;
+    }
+    Ok(())
 }
 
 pub fn flag_not_found(project: &Project, key: &str) -> AppError {

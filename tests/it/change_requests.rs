@@ -774,3 +774,59 @@ async fn protection_is_an_owners_setting_and_production_an_admins() {
     let r = owner.api.toggle(PROJECT, "s", "staging", true).await;
     assert_eq!(r.status(), StatusCode::ACCEPTED);
 }
+
+/// Reviving an archived flag must not make it live again where it was on (issue 4): like Unleash,
+/// a revived flag comes back off in every environment, and each switch turned off is audited.
+#[tokio::test]
+async fn a_revived_flag_comes_back_off_everywhere_even_where_it_was_live() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    let editor = app.user("editor");
+    let approver = app.user("approver");
+    admin.api.new_flag(PROJECT, "legacy").await;
+    admin
+        .api
+        .force_toggle(PROJECT, "legacy", "production", true)
+        .await;
+    let r = admin
+        .api
+        .toggle(PROJECT, "legacy", "development", true)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let token = app.feed_token("client", PROJECT, "production");
+    feed_shows(&app, &token, "legacy", true).await;
+
+    // Archiving a flag live in production goes through review; once applied the switches stay
+    // as they were, out of every feed.
+    let (status, body) = status_json(editor.api.archive(PROJECT, "legacy").await).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let id = body["changeRequest"]["id"].as_i64().unwrap();
+    submit(&editor.api, id).await;
+    assert_eq!(
+        step(&approver.api, id, "approve", None).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        step(&approver.api, id, "apply", None).await.0,
+        StatusCode::OK
+    );
+    let flag = admin.api.flag_json(PROJECT, "legacy").await;
+    assert!(flag["flag"]["archivedAt"].is_string(), "{flag}");
+
+    let (status, body) = status_json(editor.api.revive(PROJECT, "legacy").await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for env in ["development", "staging", "production"] {
+        assert!(!enabled_in(&admin.api, "legacy", env).await, "{env}");
+    }
+    feed_shows(&app, &token, "legacy", false).await;
+    let entries = audit_actions(&admin.api, "flag=legacy&action=flag.disabled").await;
+    let mut envs: Vec<&str> = entries
+        .iter()
+        .filter(|e| e["reason"] == "revived flags come back off in every environment")
+        .map(|e| e["environmentKey"].as_str().unwrap())
+        .collect();
+    envs.sort();
+    assert_eq!(envs, ["development", "production"], "{entries:?}");
+    let out = app.cli(&["audit", "verify"]);
+    crate::support::assert_success(&out, "audit verify");
+}
