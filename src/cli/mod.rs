@@ -41,7 +41,11 @@ pub enum Command {
     /// Check the audit log.
     #[command(subcommand)]
     Audit(commands::AuditCommand),
-    /// Load an Unleash client-API state file into a project and environment.
+    /// Load an Unleash client-API state file (or a Switchyard export) into a project.
+    ///
+    /// Protected environments change only through reviewed change requests, so an import that
+    /// would change one is refused with exit code 2 and nothing is written, unless
+    /// --allow-protected is given (an operator override, audited as such).
     Import(transfer::ImportArgs),
     /// Write a project's flags to standard output.
     Export(transfer::ExportArgs),

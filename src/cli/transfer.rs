@@ -5,7 +5,7 @@ use crate::db;
 use crate::error::AppError;
 use crate::projects::service as projects;
 use crate::targeting::import;
-use crate::transfer::{self, Document};
+use crate::transfer::{self, guard, Document};
 use anyhow::{anyhow, Context};
 use chrono::Utc;
 use clap::Args;
@@ -20,6 +20,11 @@ pub struct ImportArgs {
     environment: Option<String>,
     #[arg(long, value_parser = ["unleash", "switchyard"])]
     format: String,
+    /// Let the import change protected environments without review. Without it, an import that
+    /// would change what a protected environment serves is refused (exit code 2); with it, the
+    /// override is audited as `import.protected-override`.
+    #[arg(long)]
+    allow_protected: bool,
     file: std::path::PathBuf,
 }
 
@@ -52,10 +57,12 @@ pub async fn import(url: &str, a: ImportArgs) -> anyhow::Result<ExitCode> {
         .await
         .map_err(plain)?;
     let actor = Actor::system("import");
+    let now = Utc::now();
+    let before = guard::protected(&mut tx, &p).await.map_err(plain)?;
     let said = if a.format == "switchyard" {
         let doc: Document = serde_json::from_value(state)
             .map_err(|e| anyhow!("{} is not a Switchyard export: {e}", a.file.display()))?;
-        let s = transfer::import::document(&mut tx, &actor, &p, &doc, Utc::now())
+        let s = transfer::import::document(&mut tx, &actor, &p, &doc, now)
             .await
             .map_err(plain)?;
         format!(
@@ -69,7 +76,7 @@ pub async fn import(url: &str, a: ImportArgs) -> anyhow::Result<ExitCode> {
         let env = projects::environment(&mut tx, &p, env_key)
             .await
             .map_err(plain)?;
-        let s = import::unleash_state(&mut tx, &actor, &p, &env, &state, Utc::now())
+        let s = import::unleash_state(&mut tx, &actor, &p, &env, &state, now)
             .await
             .map_err(plain)?;
         format!(
@@ -77,6 +84,19 @@ pub async fn import(url: &str, a: ImportArgs) -> anyhow::Result<ExitCode> {
             p.key, env.key, s.created, s.updated, s.segments
         )
     };
+    let after = guard::protected(&mut tx, &p).await.map_err(plain)?;
+    let touched = guard::changed(&before, &after);
+    if !touched.is_empty() {
+        if !a.allow_protected {
+            // Dropping the transaction rolls the import back: nothing half-written stays.
+            drop(tx);
+            eprintln!("error: {}", guard::refusal(&touched));
+            return Ok(ExitCode::from(2));
+        }
+        guard::record_override(&mut tx, &actor, &p, &touched, &a.format, now)
+            .await
+            .map_err(plain)?;
+    }
     tx.commit().await?;
     println!("{said}");
     Ok(ExitCode::SUCCESS)

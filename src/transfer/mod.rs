@@ -4,6 +4,7 @@
 
 pub mod document;
 pub mod export;
+pub mod guard;
 pub mod import;
 pub mod store;
 

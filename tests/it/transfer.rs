@@ -3,6 +3,7 @@
 use crate::support::{assert_success, TestApp, PROJECT};
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::process::Output;
 
 fn bench_state() -> String {
     let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -139,7 +140,7 @@ async fn an_unleash_export_reimports_to_the_same_state() {
         "--project",
         PROJECT,
         "--environment",
-        "production",
+        "staging",
         "--format",
         "unleash",
         &state,
@@ -153,7 +154,7 @@ async fn an_unleash_export_reimports_to_the_same_state() {
             "--format",
             "unleash",
             "--environment",
-            "production",
+            "staging",
         ],
     );
     assert_eq!(first["features"].as_array().unwrap().len(), 1000);
@@ -168,7 +169,7 @@ async fn an_unleash_export_reimports_to_the_same_state() {
         "--project",
         "p2",
         "--environment",
-        "production",
+        "staging",
         "--format",
         "unleash",
         file.to_str().unwrap(),
@@ -182,7 +183,7 @@ async fn an_unleash_export_reimports_to_the_same_state() {
             "--format",
             "unleash",
             "--environment",
-            "production",
+            "staging",
         ],
     );
     let strip = |mut d: Value| {
@@ -219,4 +220,93 @@ async fn a_broken_import_changes_nothing() {
     assert_eq!(app.audit_count().await, before);
     let flags = export(&app, &["--project", PROJECT]);
     assert!(flags["flags"].as_array().unwrap().is_empty());
+}
+
+fn import(app: &TestApp, file: &std::path::Path, format: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["import", "--project", PROJECT, "--format", format];
+    args.extend_from_slice(extra);
+    args.push(file.to_str().unwrap());
+    app.cli(&args)
+}
+
+fn refused_naming(out: &Output, env: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the import would change the protected environment {env},"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--allow-protected"), "{stderr}");
+}
+
+/// Reliability plan B6: an import is a write path like any other, so it cannot change a
+/// protected environment without review, except by an explicit, audited operator override.
+#[tokio::test]
+async fn an_import_that_would_change_a_protected_environment_is_refused_unless_overridden() {
+    let app = TestApp::spawn().await;
+    let state = app.dir().join("state.json");
+    std::fs::write(
+        &state,
+        r#"{"version":2,"features":[{"name":"checkout","enabled":true,
+            "strategies":[{"name":"default","parameters":{}}]}]}"#,
+    )
+    .unwrap();
+    let before = app.audit_count().await;
+    let out = import(&app, &state, "unleash", &["--environment", "production"]);
+    refused_naming(&out, "production");
+    assert_eq!(app.audit_count().await, before, "nothing written");
+    assert!(export(&app, &["--project", PROJECT])["flags"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    // Into an unprotected environment it loads; the flag arrives off in production, which is no
+    // change there, so the whole project's export re-imports without an override.
+    let out = import(&app, &state, "unleash", &["--environment", "development"]);
+    assert_success(&out, "import into development");
+    let doc = export(&app, &["--project", PROJECT]);
+    let file = app.dir().join("doc.json");
+    std::fs::write(&file, doc.to_string()).unwrap();
+    assert_success(&import(&app, &file, "switchyard", &[]), "re-import");
+
+    // A document that switches production on, or lifts its protection, is refused.
+    let mut on = doc.clone();
+    on["flags"][0]["environments"]["production"]["enabled"] = true.into();
+    std::fs::write(&file, on.to_string()).unwrap();
+    refused_naming(&import(&app, &file, "switchyard", &[]), "production");
+    let mut open = doc.clone();
+    for e in open["environments"].as_array_mut().unwrap() {
+        e["protected"] = false.into();
+    }
+    std::fs::write(&file, open.to_string()).unwrap();
+    refused_naming(&import(&app, &file, "switchyard", &[]), "production");
+    let unchanged = export(&app, &["--project", PROJECT]);
+    assert_eq!(unchanged, doc, "refused imports change nothing");
+
+    // The operator override goes through, and says so in the audit log.
+    let out = import(
+        &app,
+        &state,
+        "unleash",
+        &["--environment", "production", "--allow-protected"],
+    );
+    assert_success(&out, "import --allow-protected");
+    let doc = export(&app, &["--project", PROJECT]);
+    assert_eq!(
+        doc["flags"][0]["environments"]["production"]["enabled"],
+        true
+    );
+    let mut c = app.sql().await;
+    let (actor, after): (String, String) = sqlx::query_as(
+        "select actor_label, after_json from audit_log where action = 'import.protected-override'",
+    )
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
+    assert_eq!(actor, "import");
+    let after: Value = serde_json::from_str(&after).unwrap();
+    assert_eq!(after["environments"], json!(["production"]));
+    assert_success(&app.cli(&["audit", "verify"]), "audit verify");
 }
