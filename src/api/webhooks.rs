@@ -64,9 +64,11 @@ async fn create_webhook(
         events: &body.events,
     };
     let mut tx = begin_write(&app.db).await?;
-    let hook = notify::create(&mut tx, access.actor(), &access.project, &draft, app.now()).await?;
+    let made = notify::create(&mut tx, access.actor(), &access.project, &draft, app.now()).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(json!({ "webhook": hook }))))
+    // The secret is in this answer only: the receiver needs it to check signatures.
+    let body = json!({ "webhook": made.webhook, "secret": made.secret });
+    Ok((StatusCode::CREATED, Json(body)))
 }
 
 async fn get_webhook(

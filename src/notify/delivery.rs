@@ -5,6 +5,7 @@
 //! and updates the outbox, so a slow or failing endpoint never holds up the workflow.
 
 use super::payload::{render, Format, Payload};
+use super::sign;
 use super::store::{self, DueRow};
 use crate::clock::{stamp, SharedClock};
 use crate::db::Db;
@@ -157,22 +158,26 @@ async fn send(client: &reqwest::Client, row: &DueRow, base: Option<&str>) -> Res
     let payload: Payload = serde_json::from_str(&row.body)
         .map_err(|e| format!("the stored event is unreadable: {e}"))?;
     let format = Format::parse(&row.format).unwrap_or(Format::Generic);
-    let body = render(format, &payload, base);
-    let answer = client
+    // Serialised here, once, so the signature covers exactly the bytes sent.
+    let body = serde_json::to_vec(&render(format, &payload, base))
+        .map_err(|e| format!("the body could not be written: {e}"))?;
+    let mut request = client
         .post(&row.url)
-        .header("X-Switchyard-Event", &payload.event)
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| {
-            let mut s = e.to_string();
-            let mut src = std::error::Error::source(&e);
-            while let Some(inner) = src {
-                s.push_str(&format!(": {inner}"));
-                src = inner.source();
-            }
-            s
-        })?;
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(sign::EVENT_HEADER, &payload.event)
+        .header(sign::DELIVERY_HEADER, row.id.to_string());
+    if !row.secret.is_empty() {
+        request = request.header(sign::SIGNATURE_HEADER, sign::signature(&row.secret, &body));
+    }
+    let answer = request.body(body).send().await.map_err(|e| {
+        let mut s = e.to_string();
+        let mut src = std::error::Error::source(&e);
+        while let Some(inner) = src {
+            s.push_str(&format!(": {inner}"));
+            src = inner.source();
+        }
+        s
+    })?;
     let status = answer.status();
     if status.is_success() {
         Ok(())

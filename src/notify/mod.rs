@@ -6,10 +6,12 @@
 //! [`delivery`] task then sends due rows in the background with retries and backoff; nothing
 //! the workflow does waits for an endpoint.
 //!
-//! `payload` is the pure event shape and its generic/Slack renderings; `store` the SQL.
+//! `payload` is the pure event shape and its generic/Slack renderings; `sign` the HMAC signature
+//! every delivery carries; `store` the SQL.
 
 pub mod delivery;
 pub mod payload;
+pub mod sign;
 pub mod store;
 
 pub use payload::{Event, Format, Payload, RequestInfo};
@@ -162,23 +164,31 @@ fn check_events(events: &[String]) -> AppResult<String> {
     Ok(names.join(","))
 }
 
+/// A webhook just made, with its signing secret: the one time anybody is shown it.
+pub struct Created {
+    pub webhook: WebhookView,
+    pub secret: String,
+}
+
 pub async fn create(
     conn: &mut SqliteConnection,
     actor: &Actor,
     project: &Project,
     draft: &WebhookDraft<'_>,
     now: DateTime<Utc>,
-) -> AppResult<WebhookView> {
+) -> AppResult<Created> {
     let url = check_url(draft.url)?;
     let format = Format::parse(draft.format)
         .ok_or_else(|| AppError::invalid("format", "choose generic or slack"))?;
     let events = check_events(draft.events)?;
+    let secret = sign::new_secret();
     let new = store::NewWebhook {
         project_id: project.id,
         url: &url,
         format: format.as_str(),
         events: &events,
         created_by: &actor.label,
+        secret: &secret,
     };
     let id = store::insert(&mut *conn, &new, &stamp(now)).await?;
     let view: WebhookView = store::get(&mut *conn, project.id, id)
@@ -199,7 +209,10 @@ pub async fn create(
         now,
     )
     .await?;
-    Ok(view)
+    Ok(Created {
+        webhook: view,
+        secret,
+    })
 }
 
 pub async fn delete(

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use sqlx::{FromRow, SqliteConnection};
 
-#[derive(Debug, Clone, FromRow)]
+#[derive(Clone, FromRow)]
 pub struct WebhookRow {
     pub id: i64,
     pub project_id: i64,
@@ -13,6 +13,20 @@ pub struct WebhookRow {
     pub created_by: String,
     pub active: bool,
     pub created_at: String,
+    /// The signing key; '' for webhooks made before deliveries were signed.
+    pub secret: String,
+}
+
+// By hand, so the secret never reaches a log line.
+impl std::fmt::Debug for WebhookRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookRow")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("format", &self.format)
+            .field("secret", &"<redacted>")
+            .finish_non_exhaustive()
+    }
 }
 
 /// A webhook as the API shows it.
@@ -27,6 +41,8 @@ pub struct WebhookView {
     pub created_by: String,
     pub active: bool,
     pub created_at: String,
+    /// Whether its deliveries carry a signature (the secret itself is shown only at creation).
+    pub signed: bool,
 }
 
 impl From<WebhookRow> for WebhookView {
@@ -44,12 +60,13 @@ impl From<WebhookRow> for WebhookView {
             created_by: w.created_by,
             active: w.active,
             created_at: w.created_at,
+            signed: !w.secret.is_empty(),
         }
     }
 }
 
 const WEBHOOK_SELECT: &str =
-    "select id, project_id, url, format, events, created_by, active, created_at from webhooks";
+    "select id, project_id, url, format, events, created_by, active, created_at, secret from webhooks";
 
 pub struct NewWebhook<'a> {
     pub project_id: i64,
@@ -57,6 +74,7 @@ pub struct NewWebhook<'a> {
     pub format: &'a str,
     pub events: &'a str,
     pub created_by: &'a str,
+    pub secret: &'a str,
 }
 
 pub async fn insert(
@@ -65,8 +83,8 @@ pub async fn insert(
     now: &str,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "insert into webhooks (project_id, url, format, events, created_by, active, created_at)
-         values (?, ?, ?, ?, ?, 1, ?) returning id",
+        "insert into webhooks (project_id, url, format, events, created_by, active, created_at, secret)
+         values (?, ?, ?, ?, ?, 1, ?, ?) returning id",
     )
     .bind(w.project_id)
     .bind(w.url)
@@ -74,6 +92,7 @@ pub async fn insert(
     .bind(w.events)
     .bind(w.created_by)
     .bind(now)
+    .bind(w.secret)
     .fetch_one(conn)
     .await
 }
@@ -149,7 +168,7 @@ pub async fn enqueue(
 /// A delivery waiting to be sent, with where and how. Deliveries to one webhook go in order: a
 /// row waiting for its retry holds back the later rows of its webhook (until delivered or
 /// given up).
-#[derive(Debug, Clone, FromRow)]
+#[derive(Clone, FromRow)]
 pub struct DueRow {
     pub id: i64,
     pub webhook_id: i64,
@@ -157,6 +176,7 @@ pub struct DueRow {
     pub attempts: i64,
     pub url: String,
     pub format: String,
+    pub secret: String,
 }
 
 pub async fn due(
@@ -165,7 +185,7 @@ pub async fn due(
     limit: i64,
 ) -> Result<Vec<DueRow>, sqlx::Error> {
     sqlx::query_as(
-        "select o.id, o.webhook_id, o.body, o.attempts, w.url, w.format
+        "select o.id, o.webhook_id, o.body, o.attempts, w.url, w.format, w.secret
          from webhook_outbox o join webhooks w on w.id = o.webhook_id
          where o.next_attempt_at is not null and o.next_attempt_at <= ? and w.active = 1
            and not exists (select 1 from webhook_outbox p

@@ -365,3 +365,135 @@ async fn a_failing_webhook_is_retried_with_backoff_and_never_blocks_the_workflow
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// What a signed-delivery receiver saw: headers and the raw body, byte for byte.
+type Seen = Arc<Mutex<Vec<(axum::http::HeaderMap, bytes::Bytes)>>>;
+
+async fn raw_receiver() -> (Seen, String) {
+    let seen: Seen = Arc::default();
+    let app =
+        Router::new()
+            .route(
+                "/hook",
+                post(
+                    |State(seen): State<Seen>,
+                     headers: axum::http::HeaderMap,
+                     body: bytes::Bytes| async move {
+                        seen.lock().unwrap().push((headers, body));
+                        AxumStatus::NO_CONTENT
+                    },
+                ),
+            )
+            .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (seen, url)
+}
+
+fn hmac_hex(secret: &str, body: &[u8]) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Issue 4: every delivery is signed with the webhook's own secret, shown once at creation, so
+/// a receiver can check it came from this server; and https endpoints (Slack) are reachable.
+#[tokio::test]
+async fn deliveries_are_signed_with_the_secret_shown_once_and_https_speaks_tls() {
+    let (seen, url) = raw_receiver().await;
+    let tls = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tls_url = format!("https://{}/hook", tls.local_addr().unwrap());
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    let owner = app.user("owner");
+    let editor = app.user("editor");
+
+    let (status, made) = add_webhook(&owner.api, json!({ "url": url })).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let secret = made["secret"].as_str().unwrap().to_string();
+    assert!(
+        secret.starts_with("whsec_") && secret.len() == 70,
+        "{secret}"
+    );
+    assert_eq!(made["webhook"]["signed"], true);
+    let (status, _) = add_webhook(&owner.api, json!({ "url": tls_url })).await;
+    assert_eq!(status, StatusCode::CREATED);
+    // Never again: not in the list, nor in the audit log.
+    let list = owner
+        .api
+        .get(&format!("/api/admin/projects/{PROJECT}/webhooks"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !list.contains(&secret) && !list.contains("\"secret\""),
+        "{list}"
+    );
+    let audit = admin
+        .api
+        .audit("action=webhook.created")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!audit.contains(&secret), "{audit}");
+
+    admin.api.new_flag(PROJECT, "checkout").await;
+    admin
+        .api
+        .toggle(PROJECT, "checkout", "development", true)
+        .await;
+    let r = editor
+        .api
+        .kill(
+            PROJECT,
+            "checkout",
+            "development",
+            &json!({"reason": "errors"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // The https endpoint is spoken to in TLS: the first bytes are a TLS handshake record
+    // (0x16, version 3.x), where a client without TLS would refuse the URL outright.
+    let (mut conn, _) = tokio::time::timeout(Duration::from_secs(20), tls.accept())
+        .await
+        .expect("the deliverer connects to the https endpoint")
+        .unwrap();
+    let mut first = [0u8; 2];
+    tokio::io::AsyncReadExt::read_exact(&mut conn, &mut first)
+        .await
+        .unwrap();
+    assert_eq!(first, [0x16, 0x03], "a TLS ClientHello");
+    drop(conn);
+
+    let start = Instant::now();
+    let (headers, body) = loop {
+        if let Some(got) = seen.lock().unwrap().first().cloned() {
+            break got;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "nothing delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let header = |name: &str| headers.get(name).unwrap().to_str().unwrap().to_string();
+    assert_eq!(header("x-switchyard-event"), "flag.killed");
+    assert_eq!(
+        header("x-switchyard-signature"),
+        format!("sha256={}", hmac_hex(&secret, &body))
+    );
+    assert!(header("x-switchyard-delivery").parse::<i64>().is_ok());
+    assert_eq!(header("content-type"), "application/json");
+    let payload: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(payload["event"], "flag.killed");
+    // A different secret does not match: the signature is the receiver's check.
+    assert_ne!(
+        header("x-switchyard-signature"),
+        format!("sha256={}", hmac_hex("whsec_other", &body))
+    );
+}
