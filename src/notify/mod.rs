@@ -276,16 +276,9 @@ pub struct DeliveryView {
     pub payload: serde_json::Value,
 }
 
-pub async fn deliveries(
-    conn: &mut SqliteConnection,
-    project: &Project,
-    id: i64,
-) -> AppResult<Vec<DeliveryView>> {
-    get(&mut *conn, project, id).await?;
-    Ok(store::deliveries(conn, id, 100)
-        .await?
-        .into_iter()
-        .map(|d| DeliveryView {
+impl From<store::DeliveryRow> for DeliveryView {
+    fn from(d: store::DeliveryRow) -> Self {
+        DeliveryView {
             id: d.id,
             event: d.event,
             status: match (&d.delivered_at, &d.next_attempt_at) {
@@ -299,6 +292,32 @@ pub async fn deliveries(
             last_error: d.last_error,
             created_at: d.created_at,
             payload: serde_json::from_str(&d.body).unwrap_or(serde_json::Value::Null),
-        })
+        }
+    }
+}
+
+pub async fn deliveries(
+    conn: &mut SqliteConnection,
+    project: &Project,
+    id: i64,
+) -> AppResult<Vec<DeliveryView>> {
+    get(&mut *conn, project, id).await?;
+    Ok(store::deliveries(conn, id, 100)
+        .await?
+        .into_iter()
+        .map(DeliveryView::from)
         .collect())
+}
+
+/// Every webhook of the project with its latest delivery, if any (the settings page's list).
+pub async fn list_with_last(
+    conn: &mut SqliteConnection,
+    project: &Project,
+) -> AppResult<Vec<(WebhookView, Option<DeliveryView>)>> {
+    let mut out = Vec::new();
+    for hook in list(&mut *conn, project).await? {
+        let last = store::deliveries(&mut *conn, hook.id, 1).await?.pop();
+        out.push((hook, last.map(DeliveryView::from)));
+    }
+    Ok(out)
 }

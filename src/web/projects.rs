@@ -1,8 +1,9 @@
 //! Project pages: the list, a new project, a project's overview (environments, members) and its
-//! settings. Authorization mirrors `api/projects.rs`.
+//! settings with its webhooks. Authorization mirrors `api/projects.rs` and `api/webhooks.rs`.
 
 mod overview;
 mod settings;
+mod webhooks;
 
 use super::{commit_if_ok, render, render_with, Errors, Layout, PageResult, UserCtx, WebForm};
 use crate::app::AppState;
@@ -21,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/projects/new", get(new_project))
         .merge(overview::routes())
         .merge(settings::routes())
+        .merge(webhooks::routes())
 }
 
 /// Where a project's pages live: `/projects/{key}` and below.

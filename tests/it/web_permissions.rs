@@ -28,6 +28,7 @@ struct Route {
 struct Targets {
     victim: i64,
     token: i64,
+    webhook: i64,
 }
 
 fn routes(tag: &str, t: &Targets) -> Vec<Route> {
@@ -141,6 +142,26 @@ fn routes(tag: &str, t: &Targets) -> Vec<Route> {
             format!("/projects/{p}/environments/production/protection"),
             vec![("required_approvals", "1".into())],
             Need::Admin,
+            303,
+            true,
+        ),
+        r(
+            "add webhook",
+            format!("/projects/{p}/settings/webhooks"),
+            vec![
+                ("url", format!("https://hooks.example.com/{tag}")),
+                ("format", "slack".into()),
+                ("event:flag.killed", "on".into()),
+            ],
+            Need::Owner,
+            200,
+            true,
+        ),
+        r(
+            "delete webhook",
+            format!("/projects/{p}/settings/webhooks/{}/delete", t.webhook),
+            vec![],
+            Need::Owner,
             303,
             true,
         ),
@@ -283,7 +304,21 @@ async fn targets(app: &TestApp, admin: &crate::support::Actor, tag: &str) -> Tar
         .fetch_one(&mut c)
         .await
         .unwrap();
-    Targets { victim, token }
+    let hook = json!({ "url": format!("https://hooks.example.com/old-{tag}") });
+    let path = format!("/api/admin/projects/{PROJECT}/webhooks");
+    let made: serde_json::Value = admin
+        .api
+        .send(reqwest::Method::POST, &path, Some(&hook))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let webhook = made["webhook"]["id"].as_i64().unwrap();
+    Targets {
+        victim,
+        token,
+        webhook,
+    }
 }
 
 #[tokio::test]

@@ -497,3 +497,136 @@ async fn deliveries_are_signed_with_the_secret_shown_once_and_https_speaks_tls()
         format!("sha256={}", hmac_hex("whsec_other", &body))
     );
 }
+
+fn secret_on(html: &str) -> String {
+    let marker = "<code class=\"secret\" id=\"new-secret\">";
+    let start = html.find(marker).expect("the secret is shown") + marker.len();
+    html[start..start + html[start..].find('<').unwrap()].to_string()
+}
+
+/// Issue 4: the webhooks page in a project's settings: owners list, add (URL checked, the
+/// message by the field; the secret shown once) and delete webhooks and see their deliveries;
+/// everyone else is refused; every change is audited.
+#[tokio::test]
+async fn owners_manage_webhooks_and_see_deliveries_on_the_settings_page() {
+    let (seen, url) = raw_receiver().await;
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    let owner = app.user("owner");
+    let editor = app.user("editor");
+    let page = format!("/projects/{PROJECT}/settings/webhooks");
+
+    for who in [&editor.email, &app.user("viewer").email] {
+        let b = app.signed_in(who).await;
+        assert_eq!(b.get(&page).await.status(), StatusCode::FORBIDDEN, "{who}");
+    }
+    let b = app.signed_in(&owner.email).await;
+    let csrf = b.csrf().await;
+    let r = b.get(&page).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("No webhooks yet"));
+
+    let r = b
+        .post_form(
+            &page,
+            &[
+                ("url", "ftp://example.com/x"),
+                ("format", "generic"),
+                ("csrf_token", &csrf),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(r#"<p class="field-error">give an absolute http:// or https:// URL</p>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains("value=\"ftp://example.com/x\""),
+        "the input is kept"
+    );
+
+    let r = b
+        .post_form(
+            &page,
+            &[
+                ("url", &url),
+                ("format", "generic"),
+                ("event:flag.killed", "on"),
+                ("csrf_token", &csrf),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let secret = secret_on(&r.text().await.unwrap());
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let html = b.get(&page).await.text().await.unwrap();
+    assert!(!html.contains(&secret), "shown once");
+    assert!(html.contains(&url) && html.contains("flag.killed") && html.contains("none yet"));
+
+    admin.api.new_flag(PROJECT, "search").await;
+    admin
+        .api
+        .toggle(PROJECT, "search", "development", true)
+        .await;
+    let kill = json!({"reason": "slow"});
+    let r = editor
+        .api
+        .kill(PROJECT, "search", "development", &kill)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let start = Instant::now();
+    let list = loop {
+        let html = b.get(&page).await.text().await.unwrap();
+        if html.contains(">delivered</span>") {
+            break html;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{html}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (headers, body) = seen.lock().unwrap()[0].clone();
+    assert_eq!(
+        headers["x-switchyard-signature"].to_str().unwrap(),
+        format!("sha256={}", hmac_hex(&secret, &body)),
+        "signed with the secret the page showed"
+    );
+    let marker = format!("href=\"{page}/");
+    let at = list.find(&marker).unwrap() + marker.len();
+    let id: i64 = list[at..at + list[at..].find('"').unwrap()]
+        .parse()
+        .unwrap();
+    let detail = b.get(&format!("{page}/{id}")).await;
+    assert_eq!(detail.status(), StatusCode::OK);
+    let detail = detail.text().await.unwrap();
+    assert!(detail.contains("<code>flag.killed</code>") && detail.contains(">delivered</span>"));
+
+    let r = b
+        .post_form(
+            &format!("{page}/{id}/delete"),
+            &[("csrf_token", &csrf)],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(b
+        .get(&page)
+        .await
+        .text()
+        .await
+        .unwrap()
+        .contains("No webhooks yet"));
+    assert_eq!(
+        b.get(&format!("{page}/{id}")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    for action in ["webhook.created", "webhook.deleted"] {
+        let (_, log) = status_json(admin.api.audit(&format!("action={action}")).await).await;
+        let entries = log["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 1, "{log}");
+        assert_eq!(entries[0]["actorLabel"], owner.email.as_str());
+    }
+}

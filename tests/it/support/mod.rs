@@ -757,6 +757,7 @@ impl TestApp {
             "select count(*) || ':' || coalesce(group_concat(coalesce(revoked_at, '-'), ','), '') \
              from (select * from api_tokens order by id)",
             "select count(*) || '' from flag_tags",
+            "select count(*) || ':' || coalesce(group_concat(url, ','), '') from (select * from webhooks order by id)",
             "select count(*) || '' from audit_log",
         ];
         let mut out = Vec::new();
