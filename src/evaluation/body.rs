@@ -4,8 +4,12 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Map, Value};
-use unleash_types::client_features::{ClientFeatures, Constraint, Operator, Segment, Strategy};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use unleash_types::client_features::{
+    ClientFeature, ClientFeatures, Constraint, Operator, Segment, Strategy,
+};
 
 use super::etag;
 
@@ -13,25 +17,138 @@ use super::etag;
 /// names an unknown segment is off (spec 3), and `IN []` is false in every SDK.
 const UNKNOWN_SEGMENT_CONTEXT: &str = "switchyard.unknownSegment";
 
-/// A body ready to send, with the ETag that names it and its gzip form, compressed once per
-/// change rather than once per request.
-#[derive(Debug, Clone)]
+/// One environment's `/api/client/features` body in pieces: each feature's and segment's JSON,
+/// serialised once per change. Full bodies, narrowed bodies, stream hydrations and stream diffs
+/// are all assembled from (or compared on) these pieces, never re-parsed.
+#[derive(Debug, Default)]
+pub(super) struct Wire {
+    version: u32,
+    /// Sorted by name (the state is normalised).
+    features: Vec<Piece>,
+    /// Sorted by id; None when the body has no `segments` key (the legacy shape).
+    segments: Option<Vec<Piece>>,
+}
+
+/// A feature (keyed by name) or a segment (keyed by id) as JSON.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Piece {
+    pub key: String,
+    pub json: String,
+}
+
+impl Wire {
+    /// The pieces of a normalised state (no `query`, no `meta`).
+    pub fn of(state: &ClientFeatures) -> Result<Self, serde_json::Error> {
+        let features = state
+            .features
+            .iter()
+            .map(|feature| {
+                let json = if feature_has_unknown_operator(feature) {
+                    fixed_json(feature)?
+                } else {
+                    serde_json::to_string(feature)?
+                };
+                Ok(Piece {
+                    key: feature.name.clone(),
+                    json,
+                })
+            })
+            .collect::<Result<_, serde_json::Error>>()?;
+        let segments = state
+            .segments
+            .as_ref()
+            .map(|segments| {
+                segments
+                    .iter()
+                    .map(|segment| {
+                        let json = if segment.constraints.iter().any(is_unknown) {
+                            fixed_json(segment)?
+                        } else {
+                            serde_json::to_string(segment)?
+                        };
+                        Ok(Piece {
+                            key: segment.id.to_string(),
+                            json,
+                        })
+                    })
+                    .collect::<Result<_, serde_json::Error>>()
+            })
+            .transpose()?;
+        Ok(Self {
+            version: state.version,
+            features,
+            segments,
+        })
+    }
+
+    pub fn features(&self) -> &[Piece] {
+        &self.features
+    }
+
+    pub fn segments(&self) -> &[Piece] {
+        self.segments.as_deref().unwrap_or_default()
+    }
+
+    /// The body with the features `keep` accepts.
+    pub fn body(&self, keep: impl Fn(&str) -> bool) -> Vec<u8> {
+        let size = self
+            .features
+            .iter()
+            .map(|p| p.json.len() + 1)
+            .sum::<usize>()
+            + self
+                .segments()
+                .iter()
+                .map(|p| p.json.len() + 1)
+                .sum::<usize>()
+            + 64;
+        let mut out = Vec::with_capacity(size);
+        out.extend_from_slice(format!("{{\"version\":{},\"features\":", self.version).as_bytes());
+        join(&mut out, self.features.iter().filter(|p| keep(&p.key)));
+        if let Some(segments) = &self.segments {
+            out.extend_from_slice(b",\"segments\":");
+            join(&mut out, segments.iter());
+        }
+        out.push(b'}');
+        out
+    }
+}
+
+/// Appends `[a,b,...]`.
+pub(super) fn join<'a>(out: &mut Vec<u8>, pieces: impl Iterator<Item = &'a Piece>) {
+    out.push(b'[');
+    for (i, piece) in pieces.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(piece.json.as_bytes());
+    }
+    out.push(b']');
+}
+
+/// A body ready to send, with the ETag that names it. Its gzip form is compressed at most once
+/// per change, by the first request that asks for it (or by [`ServedBody::warm`]), never per
+/// request.
+#[derive(Debug)]
 pub(super) struct ServedBody {
     /// Shared, so sending the body never copies it.
     pub bytes: bytes::Bytes,
-    pub gzip: bytes::Bytes,
     pub etag: String,
+    gzip: OnceLock<bytes::Bytes>,
 }
 
 impl ServedBody {
-    fn new(bytes: Vec<u8>) -> Self {
+    pub fn new(bytes: Vec<u8>) -> Self {
         let etag = etag::of_bytes(&bytes);
-        let gzip = gzip(&bytes).into();
         Self {
             bytes: bytes.into(),
-            gzip,
             etag,
+            gzip: OnceLock::new(),
         }
+    }
+
+    pub fn gzip(&self) -> &bytes::Bytes {
+        self.gzip.get_or_init(|| gzip(&self.bytes).into())
     }
 }
 
@@ -39,7 +156,7 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     use flate2::write::GzEncoder;
     use std::io::Write;
     let mut encoder = GzEncoder::new(
-        Vec::with_capacity(bytes.len() / 4),
+        Vec::with_capacity(bytes.len() / 8),
         flate2::Compression::default(),
     );
     // Writing into a Vec cannot fail.
@@ -47,60 +164,33 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap_or_default()
 }
 
-/// A body for a narrowed request (`namePrefix`, `project`): built per request, not cached.
-pub(super) fn narrowed_body(
-    state: &ClientFeatures,
-    keep: impl Fn(&str) -> bool,
-    with_segments: bool,
-) -> Result<(Vec<u8>, String), serde_json::Error> {
-    let mut narrowed = state.clone();
-    narrowed.features.retain(|f| keep(&f.name));
-    let bytes = if with_segments {
-        to_wire_bytes(&narrowed)?
-    } else {
-        to_wire_bytes(&inline_segments(&narrowed))?
-    };
-    let etag = etag::of_bytes(&bytes);
-    Ok((bytes, etag))
+/// The shape for clients older than Unleash-Client-Spec 4.2.0: segments inlined.
+pub(super) fn legacy_wire(state: &ClientFeatures) -> Result<Wire, serde_json::Error> {
+    Wire::of(&inline_segments(state))
 }
 
-pub(super) fn current_body(state: &ClientFeatures) -> Result<ServedBody, serde_json::Error> {
-    Ok(ServedBody::new(to_wire_bytes(state)?))
+fn is_unknown(constraint: &Constraint) -> bool {
+    matches!(constraint.operator, Operator::Unknown(_))
 }
 
-pub(super) fn legacy_body(state: &ClientFeatures) -> Result<ServedBody, serde_json::Error> {
-    Ok(ServedBody::new(to_wire_bytes(&inline_segments(state))?))
+fn feature_has_unknown_operator(feature: &ClientFeature) -> bool {
+    feature
+        .strategies
+        .iter()
+        .flatten()
+        .flat_map(|strategy| strategy.constraints.iter().flatten())
+        .any(is_unknown)
 }
 
-/// Serialises through a `Value` so the two serde quirks of unleash-types can be
-/// fixed before the bytes exist: `ClientFeatures` always writes `"query":null`,
-/// and an unknown operator would come out as `{"UNKNOWN":"OP"}`, which SDKs
-/// cannot read. Map keys end up sorted, which keeps the bytes deterministic.
-fn to_wire_bytes(state: &ClientFeatures) -> Result<Vec<u8>, serde_json::Error> {
-    let mut value = serde_json::to_value(state)?;
-    if let Value::Object(root) = &mut value {
-        strip_null(root, "query");
-        strip_null(root, "meta");
-        fix_operators(root);
-    }
-    serde_json::to_vec(&value)
-}
-
-fn strip_null(object: &mut Map<String, Value>, key: &str) {
-    if object.get(key).is_some_and(Value::is_null) {
-        object.remove(key);
-    }
-}
-
-fn fix_operators(root: &mut Map<String, Value>) {
-    let strategies = array_items(root.get_mut("features"))
-        .flat_map(|feature| array_items(feature.get_mut("strategies")));
-    for strategy in strategies {
+/// unleash-types would write an unknown operator as `{"UNKNOWN":"OP"}`, which SDKs cannot read;
+/// the rare item that has one goes through a `Value` to be written as the plain string.
+fn fixed_json(item: &impl serde::Serialize) -> Result<String, serde_json::Error> {
+    let mut value = serde_json::to_value(item)?;
+    for strategy in array_items(value.get_mut("strategies")) {
         array_items(strategy.get_mut("constraints")).for_each(fix_operator);
     }
-    for segment in array_items(root.get_mut("segments")) {
-        array_items(segment.get_mut("constraints")).for_each(fix_operator);
-    }
+    array_items(value.get_mut("constraints")).for_each(fix_operator);
+    serde_json::to_string(&value)
 }
 
 fn array_items(value: Option<&mut Value>) -> impl Iterator<Item = &mut Value> {
@@ -175,8 +265,12 @@ mod tests {
         serde_json::from_value(value).expect("valid state")
     }
 
-    fn body_json(body: &ServedBody) -> Value {
-        serde_json::from_slice(&body.bytes).expect("body is JSON")
+    fn body_json(wire: Wire) -> Value {
+        serde_json::from_slice(&wire.body(|_| true)).expect("body is JSON")
+    }
+
+    fn current_body(state: &ClientFeatures) -> Result<Wire, serde_json::Error> {
+        Wire::of(state)
     }
 
     fn segmented() -> ClientFeatures {
@@ -190,7 +284,7 @@ mod tests {
 
     #[test]
     fn current_body_keeps_segments_and_drops_null_query() {
-        let body = body_json(&current_body(&segmented()).unwrap());
+        let body = body_json(current_body(&segmented()).unwrap());
         assert_eq!(body["segments"][0]["id"], 1);
         assert_eq!(
             body["features"][0]["strategies"][0]["segments"],
@@ -201,7 +295,7 @@ mod tests {
 
     #[test]
     fn legacy_body_inlines_segment_constraints() {
-        let body = body_json(&legacy_body(&segmented()).unwrap());
+        let body = body_json(legacy_wire(&segmented()).unwrap());
         assert!(body.get("segments").is_none());
         let strategy = &body["features"][0]["strategies"][0];
         assert!(strategy.get("segments").is_none());
@@ -222,17 +316,29 @@ mod tests {
             "strategies": [{"name": "default", "constraints": [
                 {"contextName": "a", "operator": "NOT_A_VALID_OPERATOR", "values": ["x"]}]}]}]}),
         );
-        let body = body_json(&current_body(&state).unwrap());
+        let body = body_json(current_body(&state).unwrap());
         let operator = &body["features"][0]["strategies"][0]["constraints"][0]["operator"];
         assert_eq!(operator, "NOT_A_VALID_OPERATOR");
     }
 
     #[test]
     fn equal_states_give_equal_bytes_and_etags() {
-        let a = current_body(&segmented()).unwrap();
-        let b = current_body(&segmented()).unwrap();
+        let served = |wire: Wire| ServedBody::new(wire.body(|_| true));
+        let a = served(current_body(&segmented()).unwrap());
+        let b = served(current_body(&segmented()).unwrap());
         assert_eq!(a.bytes, b.bytes);
         assert_eq!(a.etag, b.etag);
-        assert_ne!(a.etag, legacy_body(&segmented()).unwrap().etag);
+        assert_ne!(a.etag, served(legacy_wire(&segmented()).unwrap()).etag);
+    }
+
+    #[test]
+    fn gzip_is_the_body_compressed() {
+        use std::io::Read;
+        let body = ServedBody::new(current_body(&segmented()).unwrap().body(|_| true));
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(&body.gzip()[..])
+            .read_to_end(&mut plain)
+            .unwrap();
+        assert_eq!(plain, body.bytes);
     }
 }

@@ -2,13 +2,15 @@
 //! configuration, built once per change and shared read-only by requests.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
 
 use thiserror::Error;
 use unleash_types::client_features::{ClientFeatures, ClientFeaturesDelta, Segment};
 use unleash_yggdrasil::state::EnrichedContext;
-use unleash_yggdrasil::{Context, EngineState, ResolvedToggle, UpdateMessage};
+use unleash_yggdrasil::{Context, EngineState, ExtendedVariantDef, UpdateMessage, VariantDef};
 
-use super::body::{self, ServedBody};
+use super::body::{self, Piece, ServedBody, Wire};
+use super::etag;
 use super::facts::{Decider, FlagFacts};
 use super::normalize::normalize_state;
 use super::ValueType;
@@ -46,46 +48,78 @@ impl BuildWarning {
     }
 }
 
-/// One environment's flags, ready to serve: the normalised state, its
-/// serialised bodies and a loaded yggdrasil engine. Evaluation takes `&self`
-/// and never mutates; share it behind an `Arc` and swap it on change.
+/// What the engine answered for one flag and context.
+pub(super) struct Verdict {
+    pub enabled: bool,
+    pub impression_data: bool,
+    pub variant: ExtendedVariantDef,
+}
+
+/// One environment's flags, ready to serve: the normalised state's body in
+/// pieces and whole, with its ETag, and a loaded yggdrasil engine. Evaluation
+/// takes `&self` and never mutates; share it behind an `Arc` and swap it on
+/// change.
 pub struct CompiledEnvironment {
     revision: u64,
-    state: ClientFeatures,
     value_types: HashMap<String, ValueType>,
+    /// Also holds the normalised state (`get_state`), so we keep no second copy.
     engine: EngineState,
     /// Sorted by name, so listings come out in a stable order.
     pub(super) flags: BTreeMap<String, FlagFacts>,
+    wire: Wire,
     current: ServedBody,
-    legacy: ServedBody,
+    /// Built on first use: clients older than spec 4.2.0 are rare.
+    legacy: OnceLock<(Wire, ServedBody)>,
     warnings: Vec<BuildWarning>,
 }
 
 impl CompiledEnvironment {
-    /// Normalises `features` (spec 2.2), serialises both body shapes and loads
-    /// the engine. `value_types` gives each flag's OFREP type; flags missing
-    /// from it are booleans. `revision` is the configuration's version number,
+    /// Normalises `features` (spec 2.2), serialises the body and loads the
+    /// engine. `value_types` gives each flag's OFREP type; flags missing from
+    /// it are booleans. `revision` is the configuration's version number,
     /// echoed in OFREP metadata and mixed into evaluation ETags.
     pub fn build(
         features: ClientFeatures,
         value_types: &HashMap<String, ValueType>,
         revision: u64,
     ) -> Result<Self, BuildError> {
+        Self::compile(features, value_types, Some(revision), None)
+    }
+
+    /// [`Self::build`] with a revision derived from the served body, so it
+    /// depends only on the configuration and survives restarts. `previous`,
+    /// the environment this one replaces, lends the compiled rules of flags
+    /// that did not change.
+    pub fn build_versioned(
+        features: ClientFeatures,
+        value_types: &HashMap<String, ValueType>,
+        previous: Option<&CompiledEnvironment>,
+    ) -> Result<Self, BuildError> {
+        Self::compile(features, value_types, None, previous)
+    }
+
+    fn compile(
+        features: ClientFeatures,
+        value_types: &HashMap<String, ValueType>,
+        revision: Option<u64>,
+        previous: Option<&CompiledEnvironment>,
+    ) -> Result<Self, BuildError> {
         let mut warnings = Vec::new();
         let state = normalize_state(features, &mut warnings);
-        let current = body::current_body(&state)?;
-        let legacy = body::legacy_body(&state)?;
-        let mut flags = flag_facts(&state, value_types);
-        let engine = load_engine(&state, &mut flags, &mut warnings);
-        let value_types = value_types.clone();
+        let wire = Wire::of(&state)?;
+        let current = ServedBody::new(wire.body(|_| true));
+        // 52 bits: OFREP clients in JavaScript read it as a number.
+        let revision = revision.unwrap_or_else(|| etag::number_of(&current.bytes) >> 12);
+        let mut flags = flag_facts(&state, &wire, value_types, previous);
+        let engine = load_engine(state, &mut flags, &mut warnings);
         Ok(Self {
             revision,
-            state,
-            value_types,
+            value_types: value_types.clone(),
             engine,
             flags,
+            wire,
             current,
-            legacy,
+            legacy: OnceLock::new(),
             warnings,
         })
     }
@@ -97,7 +131,7 @@ impl CompiledEnvironment {
         delta: &ClientFeaturesDelta,
         revision: u64,
     ) -> Result<Self, BuildError> {
-        let mut state = self.state.clone();
+        let mut state = self.engine.get_state();
         state.apply_delta(delta);
         Self::build(state, &self.value_types, revision)
     }
@@ -106,29 +140,36 @@ impl CompiledEnvironment {
         self.revision
     }
 
-    /// The normalised state, e.g. for a streaming hydration event.
-    pub fn client_features(&self) -> &ClientFeatures {
-        &self.state
+    /// A copy of the normalised state.
+    pub fn client_features(&self) -> ClientFeatures {
+        self.engine.get_state()
+    }
+
+    /// Each feature's JSON as served to current clients, by name, sorted by name.
+    pub fn feature_json(&self) -> impl Iterator<Item = (&str, &str)> {
+        pieces(self.wire.features())
+    }
+
+    /// Each segment's JSON as served to current clients, by id, sorted by id.
+    pub fn segment_json(&self) -> impl Iterator<Item = (&str, &str)> {
+        pieces(self.wire.segments())
     }
 
     /// The `/api/client/features` body and its quoted ETag for a client that
     /// sent `client_spec` as `Unleash-Client-Spec`.
     pub fn client_features_body(&self, client_spec: Option<&str>) -> (&bytes::Bytes, &str) {
-        let body = if understands_segments(client_spec) {
-            &self.current
-        } else {
-            &self.legacy
-        };
+        let body = self.served(client_spec);
         (&body.bytes, &body.etag)
     }
 
-    /// The same body, gzip-compressed (compressed when the state was built).
+    /// The same body, gzip-compressed (once per change, by the first request that asks).
     pub fn client_features_gzip(&self, client_spec: Option<&str>) -> &bytes::Bytes {
-        if understands_segments(client_spec) {
-            &self.current.gzip
-        } else {
-            &self.legacy.gzip
-        }
+        self.served(client_spec).gzip()
+    }
+
+    /// Compresses the current body now, so that no request waits for it.
+    pub fn warm(&self) {
+        self.current.gzip();
     }
 
     /// A body with only the flags `keep` accepts, and its ETag; for filtered requests.
@@ -136,12 +177,33 @@ impl CompiledEnvironment {
         &self,
         client_spec: Option<&str>,
         keep: impl Fn(&str) -> bool,
-    ) -> Result<(Vec<u8>, String), BuildError> {
-        Ok(body::narrowed_body(
-            &self.state,
-            keep,
-            understands_segments(client_spec),
-        )?)
+    ) -> (Vec<u8>, String) {
+        let wire = if understands_segments(client_spec) {
+            &self.wire
+        } else {
+            &self.legacy().0
+        };
+        let bytes = wire.body(keep);
+        let etag = etag::of_bytes(&bytes);
+        (bytes, etag)
+    }
+
+    fn served(&self, client_spec: Option<&str>) -> &ServedBody {
+        if understands_segments(client_spec) {
+            &self.current
+        } else {
+            &self.legacy().1
+        }
+    }
+
+    fn legacy(&self) -> &(Wire, ServedBody) {
+        self.legacy.get_or_init(|| {
+            // Cannot fail where the current body did not: the same types, with
+            // segment constraints copied into strategies.
+            let wire = body::legacy_wire(&self.engine.get_state()).unwrap_or_default();
+            let served = ServedBody::new(wire.body(|_| true));
+            (wire, served)
+        })
     }
 
     pub fn warnings(&self) -> &[BuildWarning] {
@@ -152,9 +214,21 @@ impl CompiledEnvironment {
         self.flags.get(flag).map(|facts| facts.value_type)
     }
 
-    /// The engine's verdict for one flag, or None if it does not exist.
-    pub(super) fn resolve(&self, flag: &str, ctx: &Context) -> Option<ResolvedToggle> {
-        self.engine.resolve(flag, ctx, &None)
+    /// The engine's verdict for one flag. One pass of the engine: its variant
+    /// answer carries whether the flag is on (`feature_enabled`), which
+    /// `EngineState::resolve` would compute again by evaluating every
+    /// strategy a second time.
+    pub(super) fn verdict(&self, flag: &str, facts: &FlagFacts, ctx: &Context) -> Verdict {
+        let variant = if facts.enabled_in_env {
+            self.engine.get_variant(flag, ctx, &None)
+        } else {
+            VariantDef::default().to_enriched_response(false)
+        };
+        Verdict {
+            enabled: variant.feature_enabled,
+            impression_data: facts.impression_data,
+            variant,
+        }
     }
 
     /// Which strategy turned `flag` on for `ctx` (see [`FlagFacts::decider`]).
@@ -173,12 +247,12 @@ impl CompiledEnvironment {
 /// could not compile (unknown operator, dangling segment, bad value), which
 /// it will evaluate as off for everyone.
 fn load_engine(
-    state: &ClientFeatures,
+    state: ClientFeatures,
     flags: &mut BTreeMap<String, FlagFacts>,
     warnings: &mut Vec<BuildWarning>,
 ) -> EngineState {
     let engine = EngineState::default();
-    let engine_warnings = engine.take_state(UpdateMessage::FullResponse(state.clone()));
+    let engine_warnings = engine.take_state(UpdateMessage::FullResponse(state));
     for warning in engine_warnings.into_iter().flatten() {
         // One warning per flag: the engine reports its on/off rule and its
         // variant rules separately, for the same cause.
@@ -192,9 +266,13 @@ fn load_engine(
     engine
 }
 
+/// Each flag's facts. With `previous` (the environment this build replaces), a flag whose
+/// served JSON is unchanged, in a state whose segments are unchanged, keeps its compiled rules.
 fn flag_facts(
     state: &ClientFeatures,
+    wire: &Wire,
     value_types: &HashMap<String, ValueType>,
+    previous: Option<&CompiledEnvironment>,
 ) -> BTreeMap<String, FlagFacts> {
     let segments: HashMap<i32, Segment> = state
         .segments
@@ -202,15 +280,29 @@ fn flag_facts(
         .flatten()
         .map(|segment| (segment.id, segment.clone()))
         .collect();
+    let previous = previous.filter(|p| p.wire.segments() == wire.segments());
+    let old_json: HashMap<&str, &str> = previous
+        .map(|p| p.feature_json().collect())
+        .unwrap_or_default();
     state
         .features
         .iter()
-        .map(|feature| {
+        .zip(wire.features())
+        .map(|(feature, piece)| {
             let value_type = value_types.get(&feature.name).copied().unwrap_or_default();
-            let facts = FlagFacts::build(feature, &segments, value_type);
+            let unchanged = previous
+                .filter(|_| old_json.get(feature.name.as_str()) == Some(&piece.json.as_str()))
+                .and_then(|p| p.flags.get(&feature.name));
+            let facts = FlagFacts::build(feature, &segments, value_type, unchanged);
             (feature.name.clone(), facts)
         })
         .collect()
+}
+
+fn pieces(pieces: &[Piece]) -> impl Iterator<Item = (&str, &str)> {
+    pieces
+        .iter()
+        .map(|piece| (piece.key.as_str(), piece.json.as_str()))
 }
 
 /// Unleash treats a missing or unreadable header as an old client; so do we.

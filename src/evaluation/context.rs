@@ -3,7 +3,7 @@
 //! funnels through [`ContextBuilder`] so the three shapes agree on what a
 //! known field is and how values are stringified.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use serde_json::{Map, Value};
@@ -95,27 +95,6 @@ pub fn ofrep_context_from_body(body: &[u8]) -> Result<Context, ContextError> {
     }
     builder.object(context);
     Ok(builder.finish(&RequestDefaults::default()))
-}
-
-/// A stable byte form of `ctx` for ETags: fixed field order, sorted
-/// properties, and an empty property map equal to none.
-pub(super) fn canonical_bytes(ctx: &Context) -> Vec<u8> {
-    let properties: BTreeMap<&str, &str> = ctx
-        .properties
-        .iter()
-        .flatten()
-        .map(|(key, value)| (key.as_str(), value.as_str()))
-        .collect();
-    let fields = [
-        &ctx.user_id,
-        &ctx.session_id,
-        &ctx.remote_address,
-        &ctx.environment,
-        &ctx.app_name,
-        &ctx.current_time,
-    ];
-    // Cannot fail: strings and a map with string keys.
-    serde_json::to_vec(&(fields, properties)).unwrap_or_default()
 }
 
 fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ContextError> {
@@ -212,6 +191,7 @@ impl ContextBuilder {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::collections::BTreeMap;
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
         items
@@ -347,14 +327,5 @@ mod tests {
         assert_eq!(ctx.user_id.as_deref(), Some("p"));
         assert_eq!(ctx.session_id.as_deref(), Some("top"));
         assert_eq!(props(&ctx), map(&[("sessionId", "s")]));
-    }
-
-    #[test]
-    fn canonical_bytes_ignore_property_order() {
-        let a = ofrep_context_from_body(br#"{"context":{"a":"1","b":"2"}}"#).unwrap();
-        let b = ofrep_context_from_body(br#"{"context":{"b":"2","a":"1"}}"#).unwrap();
-        assert_eq!(canonical_bytes(&a), canonical_bytes(&b));
-        let c = ofrep_context_from_body(br#"{"context":{"targetingKey":"1","b":"2"}}"#).unwrap();
-        assert_ne!(canonical_bytes(&a), canonical_bytes(&c));
     }
 }

@@ -8,18 +8,22 @@ use unleash_yggdrasil::{Context, ExtendedVariantDef};
 use super::compiled::CompiledEnvironment;
 use super::etag;
 
+/// Borrows flag names from the [`CompiledEnvironment`] that answered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FrontendResponse {
-    pub toggles: Vec<FrontendToggle>,
-    /// Quoted ETag for this answer; not part of the JSON.
+pub struct FrontendResponse<'a> {
+    pub toggles: Vec<FrontendToggle<'a>>,
+    /// This answer as served, serialised once; not part of the JSON.
+    #[serde(skip)]
+    pub body: Vec<u8>,
+    /// Quoted ETag of `body`; not part of the JSON.
     #[serde(skip)]
     pub etag: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FrontendToggle {
-    pub name: String,
+pub struct FrontendToggle<'a> {
+    pub name: &'a str,
     pub enabled: bool,
     pub impression_data: bool,
     pub variant: FrontendVariant,
@@ -49,24 +53,30 @@ impl From<ExtendedVariantDef> for FrontendVariant {
 impl CompiledEnvironment {
     /// Flags that are on for `ctx`, sorted by name. A flag without a variant
     /// carries yggdrasil's `{"name":"disabled","enabled":false}`.
-    pub fn frontend_toggles(&self, ctx: &Context) -> FrontendResponse {
+    pub fn frontend_toggles(&self, ctx: &Context) -> FrontendResponse<'_> {
         let toggles: Vec<FrontendToggle> = self
             .flags
-            .keys()
-            .filter_map(|name| self.frontend_toggle(name, ctx))
+            .iter()
+            .filter(|(_, facts)| facts.enabled_in_env)
+            .filter_map(|(name, facts)| {
+                let verdict = self.verdict(name, facts, ctx);
+                verdict.enabled.then(|| FrontendToggle {
+                    name,
+                    enabled: true,
+                    impression_data: verdict.impression_data,
+                    variant: verdict.variant.into(),
+                })
+            })
             .collect();
-        let etag = etag::of_evaluation(b"frontend", self.revision(), ctx, &toggles);
-        FrontendResponse { toggles, etag }
-    }
-
-    fn frontend_toggle(&self, name: &str, ctx: &Context) -> Option<FrontendToggle> {
-        let resolved = self.resolve(name, ctx)?;
-        resolved.enabled.then(|| FrontendToggle {
-            name: name.to_owned(),
-            enabled: true,
-            impression_data: resolved.impression_data,
-            variant: resolved.variant.into(),
-        })
+        let mut response = FrontendResponse {
+            toggles,
+            body: Vec::new(),
+            etag: String::new(),
+        };
+        // Cannot fail: plain structs of strings, bools and string-keyed maps.
+        response.body = serde_json::to_vec(&response).unwrap_or_default();
+        response.etag = etag::of_answer(b"frontend", self.revision(), &response.body);
+        response
     }
 }
 

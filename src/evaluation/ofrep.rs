@@ -118,7 +118,10 @@ impl From<Result<OfrepSuccess, OfrepError>> for OfrepItem {
 pub struct OfrepBulk {
     pub flags: Vec<OfrepItem>,
     pub metadata: OfrepBulkMetadata,
-    /// Quoted ETag for this answer; not part of the JSON.
+    /// This answer as served, serialised once; not part of the JSON.
+    #[serde(skip)]
+    pub body: Vec<u8>,
+    /// Quoted ETag of `body`; not part of the JSON.
     #[serde(skip)]
     pub etag: String,
 }
@@ -152,13 +155,17 @@ impl CompiledEnvironment {
             .iter()
             .map(|(key, facts)| self.ofrep_evaluate(key, facts, ctx).into())
             .collect();
-        let etag = etag::of_evaluation(b"ofrep", self.revision(), ctx, &flags);
         let version = format!("v{}", self.revision());
-        OfrepBulk {
+        let mut bulk = OfrepBulk {
             flags,
             metadata: OfrepBulkMetadata { version },
-            etag,
-        }
+            body: Vec::new(),
+            etag: String::new(),
+        };
+        // Cannot fail: plain structs of strings, enums and JSON values.
+        bulk.body = serde_json::to_vec(&bulk).unwrap_or_default();
+        bulk.etag = etag::of_answer(b"ofrep", self.revision(), &bulk.body);
+        bulk
     }
 
     fn ofrep_evaluate(
@@ -167,12 +174,10 @@ impl CompiledEnvironment {
         facts: &FlagFacts,
         ctx: &Context,
     ) -> Result<OfrepSuccess, OfrepError> {
-        let resolved = self
-            .resolve(key, ctx)
-            .ok_or_else(|| OfrepError::not_found(key))?;
         if !facts.enabled_in_env {
             return Ok(off(key, facts.value_type, OfrepReason::Disabled));
         }
+        let resolved = self.verdict(key, facts, ctx);
         let decider = self.decider(key, facts, ctx, resolved.enabled);
         if ctx.user_id.is_none() && self.missing_key_decides(facts, ctx, decider) {
             return Err(key_missing(key));
@@ -208,9 +213,7 @@ impl CompiledEnvironment {
         if !parent.enabled_in_env || parent.broken {
             return false;
         }
-        let enabled = self
-            .resolve(name, ctx)
-            .is_some_and(|resolved| resolved.enabled);
+        let enabled = self.verdict(name, parent, ctx).enabled;
         let decider = self.decider(name, parent, ctx, enabled);
         let reads_variant = dependency.variants.as_ref().is_some_and(|v| !v.is_empty());
         parent.missing_key_decides(ctx, decider, reads_variant)

@@ -142,14 +142,13 @@ async fn features(
         .and_then(|v| v.to_str().ok());
     let narrowing = Narrowing::parse(query.as_deref());
     if !narrowing.is_empty() {
-        let built = snap
+        let (body, etag) = snap
             .compiled
             .client_features_narrowed(spec, |name| narrowing.keeps(&snap, name));
-        return match built {
-            Ok((_, etag)) if etag_matches(&headers, &etag) => not_modified(&etag),
-            Ok((body, etag)) => with_etag(json(StatusCode::OK, body), &etag),
-            Err(_) => not_ready(),
-        };
+        if etag_matches(&headers, &etag) {
+            return not_modified(&etag);
+        }
+        return with_etag(json(StatusCode::OK, body), &etag);
     }
     let (body, etag) = snap.compiled.client_features_body(spec);
     if etag_matches(&headers, etag) {

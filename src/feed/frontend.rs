@@ -67,13 +67,12 @@ fn answer(feed: &FeedState, headers: &HeaderMap, ctx: &Context) -> Response {
     // The frontend API lists only flags that are on; those are the evaluations it can count.
     feed.usage.evaluated(
         token.environment_id,
-        out.toggles.iter().map(|t| (t.name.as_str(), true)),
+        out.toggles.iter().map(|t| (t.name, true)),
     );
     if etag_matches(headers, &out.etag) {
         return not_modified(&out.etag);
     }
-    let body = serde_json::to_vec(&out).unwrap_or_default();
-    let mut res = json(StatusCode::OK, body);
+    let mut res = json(StatusCode::OK, out.body);
     if let Ok(v) = HeaderValue::from_str(&out.etag) {
         res.headers_mut().insert(header::ETAG, v);
     }

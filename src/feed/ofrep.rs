@@ -117,10 +117,7 @@ async fn evaluate_all(State(feed): State<FeedState>, headers: HeaderMap, body: B
     if etag_matches(&headers, &bulk.etag) {
         return not_modified(&bulk.etag);
     }
-    let mut res = json(
-        StatusCode::OK,
-        serde_json::to_vec(&bulk).unwrap_or_default(),
-    );
+    let mut res = json(StatusCode::OK, bulk.body);
     if let Ok(v) = HeaderValue::from_str(&bulk.etag) {
         res.headers_mut().insert(header::ETAG, v);
     }

@@ -2,8 +2,8 @@
 //! and the stream of changes that SSE clients follow.
 
 use crate::evaluation::CompiledEnvironment;
-use serde_json::{json, Value};
-use std::collections::HashMap;
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use tokio::sync::broadcast;
@@ -98,7 +98,12 @@ impl Snapshots {
         }
         for (id, before, after) in changed {
             let event_id = self.next_event.fetch_add(1, Ordering::AcqRel) + 1;
-            let data = json!({ "events": diff_events(&before, &after, event_id) }).to_string();
+            let data = diff_events(
+                &before.compiled,
+                &after.compiled,
+                &after.project_key,
+                event_id,
+            );
             // No listeners is fine.
             let _ = self.changes.send(Change {
                 environment_id: id,
@@ -118,65 +123,75 @@ impl Snapshots {
     }
 }
 
-/// The served body as JSON: features by name and segments by id.
-fn parts(snap: &EnvSnapshot) -> (Vec<Value>, Vec<Value>) {
-    let (bytes, _) = snap.compiled.client_features_body(Some("5.0.0"));
-    let body: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
-    let list = |k: &str| {
-        body.get(k)
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default()
-    };
-    (list("features"), list("segments"))
-}
-
 /// The hydration event for a new listener: the same features and segments as the client API.
 pub fn hydration(snap: &EnvSnapshot, event_id: u64) -> String {
-    let (features, segments) = parts(snap);
-    json!({ "events": [{
-        "eventId": event_id, "type": "hydration", "features": features, "segments": segments,
-    }]})
-    .to_string()
+    let compiled = &snap.compiled;
+    let mut out = format!(r#"{{"events":[{{"eventId":{event_id},"type":"hydration","features":"#);
+    push_array(&mut out, compiled.feature_json().map(|(_, json)| json));
+    out.push_str(r#","segments":"#);
+    push_array(&mut out, compiled.segment_json().map(|(_, json)| json));
+    out.push_str("}]}");
+    out
 }
 
-/// Streaming events that turn `before` into `after` (Unleash's delta shapes). Features are
-/// matched by name and segments by id through maps, so a change costs time linear in the flags.
-fn diff_events(before: &EnvSnapshot, after: &EnvSnapshot, event_id: u64) -> Vec<Value> {
-    let (old_f, old_s) = parts(before);
-    let (new_f, new_s) = parts(after);
-    let by = |items: &[Value], key: &str| -> HashMap<String, usize> {
-        items
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (v.get(key).map(Value::to_string).unwrap_or_default(), i))
-            .collect()
-    };
-    let (old_fi, new_fi) = (by(&old_f, "name"), by(&new_f, "name"));
-    let (old_si, new_si) = (by(&old_s, "id"), by(&new_s, "id"));
-    let changed = |old: &[Value], index: &HashMap<String, usize>, key: &str, v: &Value| {
-        let k = v.get(key).map(Value::to_string).unwrap_or_default();
-        index.get(&k).is_none_or(|i| old[*i] != *v)
-    };
+/// The `data` of the `unleash-updated` event that turns `before` into `after` (Unleash's delta
+/// shapes). Features and segments are compared by their served JSON, matched by name and id
+/// through maps, so a change costs time linear in the flags and nothing is parsed again.
+fn diff_events(
+    before: &CompiledEnvironment,
+    after: &CompiledEnvironment,
+    project_key: &str,
+    event_id: u64,
+) -> String {
+    let old_features: HashMap<&str, &str> = before.feature_json().collect();
+    let old_segments: HashMap<&str, &str> = before.segment_json().collect();
+    let new_features: HashSet<&str> = after.feature_json().map(|(name, _)| name).collect();
+    let new_segments: HashSet<&str> = after.segment_json().map(|(id, _)| id).collect();
+    let updated = |old: &HashMap<&str, &str>, key: &str, json: &str| old.get(key) != Some(&json);
+    let head = format!(r#"{{"eventId":{event_id},"type":"#);
     let mut events = Vec::new();
-    for s in new_s.iter().filter(|s| changed(&old_s, &old_si, "id", s)) {
-        events.push(json!({"eventId": event_id, "type": "segment-updated", "segment": s}));
-    }
-    for f in new_f.iter().filter(|f| changed(&old_f, &old_fi, "name", f)) {
-        events.push(json!({"eventId": event_id, "type": "feature-updated", "feature": f}));
-    }
-    for f in old_f
-        .iter()
-        .filter(|f| !new_fi.contains_key(&f["name"].to_string()))
+    for (_, json) in after
+        .segment_json()
+        .filter(|(id, json)| updated(&old_segments, id, json))
     {
-        events.push(json!({"eventId": event_id, "type": "feature-removed",
-            "featureName": f["name"], "project": after.project_key}));
+        events.push(format!(r#"{head}"segment-updated","segment":{json}}}"#));
     }
-    for s in old_s
-        .iter()
-        .filter(|s| !new_si.contains_key(&s["id"].to_string()))
+    for (_, json) in after
+        .feature_json()
+        .filter(|(name, json)| updated(&old_features, name, json))
     {
-        events.push(json!({"eventId": event_id, "type": "segment-removed", "segmentId": s["id"]}));
+        events.push(format!(r#"{head}"feature-updated","feature":{json}}}"#));
     }
-    events
+    let project = Value::from(project_key);
+    for (name, _) in before
+        .feature_json()
+        .filter(|(name, _)| !new_features.contains(name))
+    {
+        let name = Value::from(name);
+        events.push(format!(
+            r#"{head}"feature-removed","featureName":{name},"project":{project}}}"#
+        ));
+    }
+    for (id, _) in before
+        .segment_json()
+        .filter(|(id, _)| !new_segments.contains(id))
+    {
+        events.push(format!(r#"{head}"segment-removed","segmentId":{id}}}"#));
+    }
+    let mut out = String::from(r#"{"events":"#);
+    push_array(&mut out, events.iter().map(String::as_str));
+    out.push('}');
+    out
+}
+
+/// Appends `[a,b,...]` of JSON texts.
+fn push_array<'a>(out: &mut String, items: impl Iterator<Item = &'a str>) {
+    out.push('[');
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(item);
+    }
+    out.push(']');
 }

@@ -12,6 +12,7 @@
 mod strategy;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use unleash_types::client_features::{ClientFeature, FeatureDependency, Override, Segment};
 use unleash_yggdrasil::state::EnrichedContext;
@@ -38,29 +39,42 @@ pub(super) enum Decider {
 pub(super) struct FlagFacts {
     pub value_type: ValueType,
     pub enabled_in_env: bool,
+    pub impression_data: bool,
     pub dependencies: Vec<FeatureDependency>,
     /// yggdrasil could not compile the flag, so it is off for everyone.
     pub broken: bool,
-    strategies: Vec<StrategyFacts>,
+    /// Shared with the previous build of the environment while the flag is unchanged:
+    /// compiling the rules is most of the cost of a rebuild.
+    strategies: Arc<[StrategyFacts]>,
     flag_variants: VariantList,
     overrides: Vec<(String, Vec<Override>)>,
 }
 
 impl FlagFacts {
+    /// Facts for `feature`; `unchanged` is this flag's facts from the previous build when
+    /// neither the flag nor any segment changed since, whose compiled rules are then reused.
     pub(super) fn build(
         feature: &ClientFeature,
         segments: &HashMap<i32, Segment>,
         value_type: ValueType,
+        unchanged: Option<&FlagFacts>,
     ) -> Self {
-        let strategies = feature.strategies.iter().flatten();
+        let strategies = match unchanged {
+            Some(previous) => previous.strategies.clone(),
+            None => feature
+                .strategies
+                .iter()
+                .flatten()
+                .map(|s| StrategyFacts::build(s, segments))
+                .collect(),
+        };
         Self {
             value_type,
             enabled_in_env: feature.enabled,
+            impression_data: feature.impression_data.unwrap_or_default(),
             dependencies: feature.dependencies.clone().unwrap_or_default(),
             broken: false,
-            strategies: strategies
-                .map(|s| StrategyFacts::build(s, segments))
-                .collect(),
+            strategies,
             flag_variants: flag_variants(feature),
             overrides: flag_overrides(feature),
         }
