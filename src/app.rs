@@ -109,11 +109,12 @@ pub async fn router(state: AppState) -> anyhow::Result<Router> {
         .merge(http::probes::router(state.clone()))
         // An empty 404, given its body by `http::fill_empty_errors` as JSON or a page.
         .fallback(|| async { axum::http::StatusCode::NOT_FOUND });
-    let watcher = state.watcher.clone();
-    let app = app.layer(axum::middleware::from_fn(move |req, next| {
-        http::poke_after_writes(watcher.clone(), req, next)
-    }));
-    Ok(http::wrap(app, &state.settings))
+    let envelope = http::Envelope {
+        secure: state.settings.secure_cookies,
+        watcher: state.watcher.clone(),
+        feed: state.feed.clone(),
+    };
+    Ok(http::wrap(app, &state.settings, envelope))
 }
 
 /// Serves until `shutdown` resolves; in-flight requests finish first.

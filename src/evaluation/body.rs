@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use std::ops::Range;
 use std::sync::OnceLock;
 
 use serde_json::Value;
@@ -17,11 +18,13 @@ use super::etag;
 /// names an unknown segment is off (spec 3), and `IN []` is false in every SDK.
 const UNKNOWN_SEGMENT_CONTEXT: &str = "switchyard.unknownSegment";
 
-/// One environment's `/api/client/features` body in pieces: each feature's and segment's JSON,
-/// serialised once per change. Full bodies, narrowed bodies, stream hydrations and stream diffs
-/// are all assembled from (or compared on) these pieces, never re-parsed.
+/// One environment's `/api/client/features` body, serialised once per change, with where each
+/// feature's and segment's JSON lies in it. Narrowed bodies, stream hydrations and stream diffs
+/// are assembled from (or compared on) those slices, never re-parsed, and the pieces cost no
+/// memory beyond the body itself.
 #[derive(Debug, Default)]
 pub(super) struct Wire {
+    bytes: bytes::Bytes,
     version: u32,
     /// Sorted by name (the state is normalised).
     features: Vec<Piece>,
@@ -29,85 +32,98 @@ pub(super) struct Wire {
     segments: Option<Vec<Piece>>,
 }
 
-/// A feature (keyed by name) or a segment (keyed by id) as JSON.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) struct Piece {
-    pub key: String,
-    pub json: String,
+/// A feature (keyed by name) or a segment (keyed by id), and where its JSON is in the body.
+#[derive(Debug)]
+struct Piece {
+    key: String,
+    range: Range<usize>,
 }
 
 impl Wire {
-    /// The pieces of a normalised state (no `query`, no `meta`).
+    /// The body of a normalised state (no `query`, no `meta`).
     pub fn of(state: &ClientFeatures) -> Result<Self, serde_json::Error> {
-        let features = state
-            .features
-            .iter()
-            .map(|feature| {
-                let json = if feature_has_unknown_operator(feature) {
-                    fixed_json(feature)?
-                } else {
-                    serde_json::to_string(feature)?
-                };
-                Ok(Piece {
-                    key: feature.name.clone(),
-                    json,
-                })
-            })
-            .collect::<Result<_, serde_json::Error>>()?;
-        let segments = state
-            .segments
-            .as_ref()
-            .map(|segments| {
-                segments
-                    .iter()
-                    .map(|segment| {
-                        let json = if segment.constraints.iter().any(is_unknown) {
-                            fixed_json(segment)?
-                        } else {
-                            serde_json::to_string(segment)?
-                        };
-                        Ok(Piece {
-                            key: segment.id.to_string(),
-                            json,
-                        })
-                    })
-                    .collect::<Result<_, serde_json::Error>>()
-            })
-            .transpose()?;
+        let mut out = Vec::with_capacity(state.features.len() * 512 + 64);
+        out.extend_from_slice(format!("{{\"version\":{},\"features\":[", state.version).as_bytes());
+        let mut features = Vec::with_capacity(state.features.len());
+        for (i, feature) in state.features.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let start = out.len();
+            if feature_has_unknown_operator(feature) {
+                write_fixed(&mut out, feature)?;
+            } else {
+                serde_json::to_writer(&mut out, feature)?;
+            }
+            let range = start..out.len();
+            let key = feature.name.clone();
+            features.push(Piece { key, range });
+        }
+        out.push(b']');
+        let segments = match &state.segments {
+            None => None,
+            Some(list) => {
+                out.extend_from_slice(b",\"segments\":[");
+                let mut segments = Vec::with_capacity(list.len());
+                for (i, segment) in list.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    let start = out.len();
+                    if segment.constraints.iter().any(is_unknown) {
+                        write_fixed(&mut out, segment)?;
+                    } else {
+                        serde_json::to_writer(&mut out, segment)?;
+                    }
+                    let range = start..out.len();
+                    let key = segment.id.to_string();
+                    segments.push(Piece { key, range });
+                }
+                out.push(b']');
+                Some(segments)
+            }
+        };
+        out.push(b'}');
         Ok(Self {
+            bytes: out.into(),
             version: state.version,
             features,
             segments,
         })
     }
 
-    pub fn features(&self) -> &[Piece] {
-        &self.features
+    /// The whole body.
+    pub fn bytes(&self) -> &bytes::Bytes {
+        &self.bytes
     }
 
-    pub fn segments(&self) -> &[Piece] {
-        self.segments.as_deref().unwrap_or_default()
+    /// Each feature's name and JSON, sorted by name.
+    pub fn features(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.features.iter().map(|piece| self.piece(piece))
     }
 
-    /// The body with the features `keep` accepts.
-    pub fn body(&self, keep: impl Fn(&str) -> bool) -> Vec<u8> {
-        let size = self
-            .features
+    /// Each segment's id and JSON, sorted by id.
+    pub fn segments(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.segments
             .iter()
-            .map(|p| p.json.len() + 1)
-            .sum::<usize>()
-            + self
-                .segments()
-                .iter()
-                .map(|p| p.json.len() + 1)
-                .sum::<usize>()
-            + 64;
-        let mut out = Vec::with_capacity(size);
+            .flatten()
+            .map(|piece| self.piece(piece))
+    }
+
+    fn piece<'a>(&'a self, piece: &'a Piece) -> (&'a str, &'a str) {
+        // serde_json writes UTF-8 and pieces end on its token boundaries.
+        let json = std::str::from_utf8(&self.bytes[piece.range.clone()]).unwrap_or("null");
+        (piece.key.as_str(), json)
+    }
+
+    /// The body with only the features `keep` accepts.
+    pub fn narrowed(&self, keep: impl Fn(&str) -> bool) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.bytes.len());
         out.extend_from_slice(format!("{{\"version\":{},\"features\":", self.version).as_bytes());
-        join(&mut out, self.features.iter().filter(|p| keep(&p.key)));
-        if let Some(segments) = &self.segments {
+        join(&mut out, self.features().filter(|(name, _)| keep(name)));
+        if self.segments.is_some() {
             out.extend_from_slice(b",\"segments\":");
-            join(&mut out, segments.iter());
+            join(&mut out, self.segments());
         }
         out.push(b'}');
         out
@@ -115,13 +131,13 @@ impl Wire {
 }
 
 /// Appends `[a,b,...]`.
-pub(super) fn join<'a>(out: &mut Vec<u8>, pieces: impl Iterator<Item = &'a Piece>) {
+fn join<'a>(out: &mut Vec<u8>, pieces: impl Iterator<Item = (&'a str, &'a str)>) {
     out.push(b'[');
-    for (i, piece) in pieces.enumerate() {
+    for (i, (_, json)) in pieces.enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(piece.json.as_bytes());
+        out.extend_from_slice(json.as_bytes());
     }
     out.push(b']');
 }
@@ -138,10 +154,10 @@ pub(super) struct ServedBody {
 }
 
 impl ServedBody {
-    pub fn new(bytes: Vec<u8>) -> Self {
+    pub fn new(bytes: bytes::Bytes) -> Self {
         let etag = etag::of_bytes(&bytes);
         Self {
-            bytes: bytes.into(),
+            bytes,
             etag,
             gzip: OnceLock::new(),
         }
@@ -184,13 +200,13 @@ fn feature_has_unknown_operator(feature: &ClientFeature) -> bool {
 
 /// unleash-types would write an unknown operator as `{"UNKNOWN":"OP"}`, which SDKs cannot read;
 /// the rare item that has one goes through a `Value` to be written as the plain string.
-fn fixed_json(item: &impl serde::Serialize) -> Result<String, serde_json::Error> {
+fn write_fixed(out: &mut Vec<u8>, item: &impl serde::Serialize) -> Result<(), serde_json::Error> {
     let mut value = serde_json::to_value(item)?;
     for strategy in array_items(value.get_mut("strategies")) {
         array_items(strategy.get_mut("constraints")).for_each(fix_operator);
     }
     array_items(value.get_mut("constraints")).for_each(fix_operator);
-    serde_json::to_string(&value)
+    serde_json::to_writer(out, &value)
 }
 
 fn array_items(value: Option<&mut Value>) -> impl Iterator<Item = &mut Value> {
@@ -266,7 +282,7 @@ mod tests {
     }
 
     fn body_json(wire: Wire) -> Value {
-        serde_json::from_slice(&wire.body(|_| true)).expect("body is JSON")
+        serde_json::from_slice(wire.bytes()).expect("body is JSON")
     }
 
     fn current_body(state: &ClientFeatures) -> Result<Wire, serde_json::Error> {
@@ -323,7 +339,7 @@ mod tests {
 
     #[test]
     fn equal_states_give_equal_bytes_and_etags() {
-        let served = |wire: Wire| ServedBody::new(wire.body(|_| true));
+        let served = |wire: Wire| ServedBody::new(wire.bytes().clone());
         let a = served(current_body(&segmented()).unwrap());
         let b = served(current_body(&segmented()).unwrap());
         assert_eq!(a.bytes, b.bytes);
@@ -332,9 +348,28 @@ mod tests {
     }
 
     #[test]
+    fn pieces_are_the_features_and_segments_as_served() {
+        let wire = current_body(&segmented()).unwrap();
+        let body = body_json(current_body(&segmented()).unwrap());
+        let features: Vec<(&str, Value)> = wire
+            .features()
+            .map(|(name, json)| (name, serde_json::from_str(json).unwrap()))
+            .collect();
+        assert_eq!(features, [("f", body["features"][0].clone())]);
+        let segments: Vec<(&str, Value)> = wire
+            .segments()
+            .map(|(id, json)| (id, serde_json::from_str(json).unwrap()))
+            .collect();
+        assert_eq!(segments, [("1", body["segments"][0].clone())]);
+        let none: Value = serde_json::from_slice(&wire.narrowed(|_| false)).unwrap();
+        assert_eq!(none["features"], json!([]));
+        assert_eq!(none["segments"], body["segments"]);
+    }
+
+    #[test]
     fn gzip_is_the_body_compressed() {
         use std::io::Read;
-        let body = ServedBody::new(current_body(&segmented()).unwrap().body(|_| true));
+        let body = ServedBody::new(current_body(&segmented()).unwrap().bytes().clone());
         let mut plain = Vec::new();
         flate2::read::GzDecoder::new(&body.gzip()[..])
             .read_to_end(&mut plain)

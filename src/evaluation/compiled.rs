@@ -9,7 +9,7 @@ use unleash_types::client_features::{ClientFeatures, ClientFeaturesDelta, Segmen
 use unleash_yggdrasil::state::EnrichedContext;
 use unleash_yggdrasil::{Context, EngineState, ExtendedVariantDef, UpdateMessage, VariantDef};
 
-use super::body::{self, Piece, ServedBody, Wire};
+use super::body::{self, ServedBody, Wire};
 use super::etag;
 use super::facts::{Decider, FlagFacts};
 use super::normalize::normalize_state;
@@ -107,7 +107,7 @@ impl CompiledEnvironment {
         let mut warnings = Vec::new();
         let state = normalize_state(features, &mut warnings);
         let wire = Wire::of(&state)?;
-        let current = ServedBody::new(wire.body(|_| true));
+        let current = ServedBody::new(wire.bytes().clone());
         // 52 bits: OFREP clients in JavaScript read it as a number.
         let revision = revision.unwrap_or_else(|| etag::number_of(&current.bytes) >> 12);
         let mut flags = flag_facts(&state, &wire, value_types, previous);
@@ -147,12 +147,12 @@ impl CompiledEnvironment {
 
     /// Each feature's JSON as served to current clients, by name, sorted by name.
     pub fn feature_json(&self) -> impl Iterator<Item = (&str, &str)> {
-        pieces(self.wire.features())
+        self.wire.features()
     }
 
     /// Each segment's JSON as served to current clients, by id, sorted by id.
     pub fn segment_json(&self) -> impl Iterator<Item = (&str, &str)> {
-        pieces(self.wire.segments())
+        self.wire.segments()
     }
 
     /// The `/api/client/features` body and its quoted ETag for a client that
@@ -183,7 +183,7 @@ impl CompiledEnvironment {
         } else {
             &self.legacy().0
         };
-        let bytes = wire.body(keep);
+        let bytes = wire.narrowed(keep);
         let etag = etag::of_bytes(&bytes);
         (bytes, etag)
     }
@@ -201,7 +201,7 @@ impl CompiledEnvironment {
             // Cannot fail where the current body did not: the same types, with
             // segment constraints copied into strategies.
             let wire = body::legacy_wire(&self.engine.get_state()).unwrap_or_default();
-            let served = ServedBody::new(wire.body(|_| true));
+            let served = ServedBody::new(wire.bytes().clone());
             (wire, served)
         })
     }
@@ -280,7 +280,7 @@ fn flag_facts(
         .flatten()
         .map(|segment| (segment.id, segment.clone()))
         .collect();
-    let previous = previous.filter(|p| p.wire.segments() == wire.segments());
+    let previous = previous.filter(|p| p.wire.segments().eq(wire.segments()));
     let old_json: HashMap<&str, &str> = previous
         .map(|p| p.feature_json().collect())
         .unwrap_or_default();
@@ -288,21 +288,15 @@ fn flag_facts(
         .features
         .iter()
         .zip(wire.features())
-        .map(|(feature, piece)| {
+        .map(|(feature, (_, json))| {
             let value_type = value_types.get(&feature.name).copied().unwrap_or_default();
             let unchanged = previous
-                .filter(|_| old_json.get(feature.name.as_str()) == Some(&piece.json.as_str()))
+                .filter(|_| old_json.get(feature.name.as_str()) == Some(&json))
                 .and_then(|p| p.flags.get(&feature.name));
             let facts = FlagFacts::build(feature, &segments, value_type, unchanged);
             (feature.name.clone(), facts)
         })
         .collect()
-}
-
-fn pieces(pieces: &[Piece]) -> impl Iterator<Item = (&str, &str)> {
-    pieces
-        .iter()
-        .map(|piece| (piece.key.as_str(), piece.json.as_str()))
 }
 
 /// Unleash treats a missing or unreadable header as an old client; so do we.

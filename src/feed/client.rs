@@ -54,6 +54,34 @@ pub fn not_ready() -> Response {
     res
 }
 
+/// The feed's most frequent request, an SDK polling `/api/client/features` with the ETag it
+/// already holds, answered before routing and the per-route layers: 304 with the headers the
+/// routed answer carries (CORS included; the envelope adds the rest). Anything else (no
+/// `If-None-Match`, another ETag, a query, a bad token) gets None and takes the normal route.
+pub fn unchanged(feed: &FeedState, req: &axum::extract::Request) -> Option<Response> {
+    if req.method() != axum::http::Method::GET
+        || req.uri().path() != "/api/client/features"
+        || req.uri().query().is_some()
+    {
+        return None;
+    }
+    let headers = req.headers();
+    headers.get(header::IF_NONE_MATCH)?;
+    let token = feed.tokens.authorize(headers, &[TokenKind::Client]).ok()?;
+    let snap = feed.snapshots.get(token.environment_id)?;
+    let spec = headers
+        .get("unleash-client-spec")
+        .and_then(|v| v.to_str().ok());
+    let (_, etag) = snap.compiled.client_features_body(spec);
+    if !etag_matches(headers, etag) {
+        return None;
+    }
+    feed.usage.token_used(token.id);
+    let mut res = not_modified(etag);
+    super::cross_origin_simple(res.headers_mut());
+    Some(res)
+}
+
 pub fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
     headers
         .get(header::IF_NONE_MATCH)

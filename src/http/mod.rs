@@ -1,5 +1,5 @@
-//! Middleware shared by every route: request ids, security headers, size and time limits, and
-//! error bodies for responses that would otherwise be empty.
+//! Middleware shared by every route: request ids, security headers, size and time limits,
+//! error bodies for responses that would otherwise be empty, and the feed's change signal.
 
 pub mod csrf;
 pub mod headers;
@@ -8,10 +8,11 @@ pub mod probes;
 use crate::config::Settings;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tracing::Instrument;
@@ -20,8 +21,30 @@ use tracing::Instrument;
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
 
-pub fn wrap(app: Router, settings: &Settings) -> Router {
-    let secure = settings.secure_cookies;
+impl RequestId {
+    /// A random per-process prefix and a counter: unique without asking the kernel for
+    /// randomness on every request (the feed answers tens of thousands per second).
+    fn next() -> Self {
+        static PREFIX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let prefix = *PREFIX.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair().0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        Self(format!("{prefix:016x}{n:016x}"))
+    }
+}
+
+/// What the envelope needs to know about the app.
+#[derive(Clone)]
+pub struct Envelope {
+    /// Served over TLS (or behind it): send HSTS.
+    pub secure: bool,
+    /// Told after every successful write, so the feed looks for changes now.
+    pub watcher: crate::feed::watcher::Watcher,
+    /// For the feed's fast lane.
+    pub feed: crate::feed::FeedState,
+}
+
+pub fn wrap(app: Router, settings: &Settings, envelope: Envelope) -> Router {
     app.layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(RequestBodyLimitLayer::new(settings.body_limit))
         .layer(TimeoutLayer::with_status_code(
@@ -29,21 +52,35 @@ pub fn wrap(app: Router, settings: &Settings) -> Router {
             settings.request_timeout,
         ))
         // Outside the limits, so their bare 413 and 408 get our error shape too.
-        .layer(middleware::from_fn(fill_empty_errors))
         .layer(middleware::from_fn(move |req, next| {
-            headers::secure(secure, req, next)
+            envelope_request(envelope.clone(), req, next)
         }))
-        .layer(middleware::from_fn(probes::count))
-        .layer(middleware::from_fn(request_id))
 }
 
-async fn request_id(mut req: Request, next: Next) -> Response {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    req.extensions_mut().insert(RequestId(id.clone()));
-    let span =
-        tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
-    let mut res = next.run(req).instrument(span).await;
-    if let Ok(v) = HeaderValue::from_str(&id) {
+/// Everything every request gets, in one layer (each layer costs a boxed future and a clone
+/// of the service on the feed's hot path): a request id, error bodies for empty errors, the
+/// security headers, the status counters, and a poke of the feed after a successful write.
+/// SDK polls that change nothing take the feed's fast lane and skip routing altogether.
+async fn envelope_request(envelope: Envelope, mut req: Request, next: Next) -> Response {
+    let id = RequestId::next();
+    let path = req.uri().path();
+    let api = is_api_path(path);
+    let is_static = path.starts_with("/static/");
+    let write = !matches!(*req.method(), Method::GET | Method::HEAD);
+    let span = tracing::info_span!("request", id = %id.0, method = %req.method(), path = %path);
+    let header_id = HeaderValue::try_from(id.0.clone()).ok();
+    req.extensions_mut().insert(id);
+    let res = match crate::feed::fast_lane(&envelope.feed, &req) {
+        Some(res) => res,
+        None => next.run(req).instrument(span).await,
+    };
+    if write && (res.status().is_success() || res.status().is_redirection()) {
+        envelope.watcher.poke();
+    }
+    let mut res = fill_empty_errors(api, res);
+    headers::secure(envelope.secure, is_static, res.headers_mut());
+    probes::count(res.status());
+    if let Some(v) = header_id {
         res.headers_mut().insert("x-request-id", v);
     }
     res
@@ -56,9 +93,7 @@ pub fn is_api_path(path: &str) -> bool {
 
 /// Errors produced by layers (413, 408, 405 …) come without a body; give them the same shape as
 /// our own errors: JSON on API paths, a short page elsewhere.
-async fn fill_empty_errors(req: Request, next: Next) -> Response {
-    let api = is_api_path(req.uri().path());
-    let res = next.run(req).await;
+fn fill_empty_errors(api: bool, res: Response) -> Response {
     let status = res.status();
     let ours = res
         .headers()
@@ -109,22 +144,4 @@ fn copy_headers(from: &axum::http::HeaderMap, to: &mut Response) {
 
 pub fn empty(status: StatusCode) -> Response {
     (status, Body::empty()).into_response()
-}
-
-/// A successful write may have changed what the feed serves: have it look now rather than at
-/// its next poll.
-pub async fn poke_after_writes(
-    watcher: crate::feed::watcher::Watcher,
-    req: Request,
-    next: Next,
-) -> Response {
-    let write = !matches!(
-        *req.method(),
-        axum::http::Method::GET | axum::http::Method::HEAD
-    );
-    let res = next.run(req).await;
-    if write && (res.status().is_success() || res.status().is_redirection()) {
-        watcher.poke();
-    }
-    res
 }

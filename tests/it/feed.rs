@@ -121,6 +121,82 @@ async fn a_change_reaches_the_client_api_with_a_new_etag_and_only_in_its_environ
 }
 
 #[tokio::test]
+async fn an_unchanged_poll_gets_the_same_304_on_the_fast_lane_as_on_the_routed_path() {
+    let app = TestApp::spawn().await;
+    app.admin().api.new_flag(PROJECT, "checkout").await;
+    let token = ready_token(&app, "development").await;
+    let etag = features(&app, &token, "").await.headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let poll = |query: &'static str| {
+        reqwest::Client::new()
+            .get(app.url(&format!("/api/client/features{query}")))
+            .header("Authorization", &token)
+            .header("If-None-Match", &etag)
+            .header("Origin", "https://shop.example")
+            .send()
+    };
+    // An empty prefix keeps every flag, so the routed answer has the same body and ETag.
+    let (fast, routed) = (poll("").await.unwrap(), poll("?namePrefix=").await.unwrap());
+    assert_eq!(
+        (fast.status().as_u16(), routed.status().as_u16()),
+        (304, 304)
+    );
+    let headers = |r: &reqwest::Response| -> Vec<(String, String)> {
+        let mut all: Vec<(String, String)> = r
+            .headers()
+            .iter()
+            .filter(|(name, _)| !matches!(name.as_str(), "x-request-id" | "date"))
+            .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_string()))
+            .collect();
+        all.sort();
+        all
+    };
+    assert_eq!(headers(&fast), headers(&routed));
+    assert!(headers(&fast).contains(&("etag".to_string(), etag.clone())));
+    assert!(fast.headers().contains_key("x-request-id"));
+
+    // A revoked token is refused, not answered 304, once the feed has seen the revocation.
+    let admin = app.admin();
+    let created: Value = admin
+        .api
+        .create_token(
+            PROJECT,
+            &json!({"type": "client", "name": "poller", "environment": "development"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secret = created["secret"].as_str().unwrap().to_string();
+    let poll_with = |secret: String| {
+        let etag = etag.clone();
+        let url = app.url("/api/client/features");
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .header("Authorization", secret)
+                .header("If-None-Match", etag)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    wait_for("the new token", || async {
+        poll_with(secret.clone()).await == 304
+    })
+    .await;
+    let id = created["token"]["id"].as_i64().unwrap();
+    assert_eq!(admin.api.revoke_token(PROJECT, id).await.status(), 200);
+    wait_for("the revocation", || async {
+        poll_with(secret.clone()).await == 401
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn gzip_is_served_when_asked_for_and_decodes_to_the_same_body() {
     let app = TestApp::spawn().await;
     app.admin()
