@@ -2,17 +2,18 @@
 //! configuration, built once per change and shared read-only by requests.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use thiserror::Error;
 use unleash_types::client_features::{ClientFeatures, ClientFeaturesDelta, Segment};
 use unleash_yggdrasil::state::EnrichedContext;
-use unleash_yggdrasil::{Context, EngineState, ExtendedVariantDef, UpdateMessage, VariantDef};
+use unleash_yggdrasil::{Context, ExtendedVariantDef, VariantDef};
 
 use super::body::{self, ServedBody, Wire};
 use super::etag;
 use super::facts::{Decider, FlagFacts};
 use super::normalize::normalize_state;
+use super::shards::{self, Shard};
 use super::ValueType;
 
 /// The first Unleash-Client-Spec version that understands top-level
@@ -56,14 +57,14 @@ pub(super) struct Verdict {
 }
 
 /// One environment's flags, ready to serve: the normalised state's body in
-/// pieces and whole, with its ETag, and a loaded yggdrasil engine. Evaluation
+/// pieces and whole, with its ETag, and loaded yggdrasil engines. Evaluation
 /// takes `&self` and never mutates; share it behind an `Arc` and swap it on
 /// change.
 pub struct CompiledEnvironment {
     revision: u64,
     value_types: HashMap<String, ValueType>,
-    /// Also holds the normalised state (`get_state`), so we keep no second copy.
-    engine: EngineState,
+    /// The engines; together they also hold the normalised state, so we keep no second copy.
+    shards: Vec<Arc<Shard>>,
     /// Sorted by name, so listings come out in a stable order.
     pub(super) flags: BTreeMap<String, FlagFacts>,
     wire: Wire,
@@ -111,11 +112,18 @@ impl CompiledEnvironment {
         // 52 bits: OFREP clients in JavaScript read it as a number.
         let revision = revision.unwrap_or_else(|| etag::number_of(&current.bytes) >> 12);
         let mut flags = flag_facts(&state, &wire, value_types, previous);
-        let engine = load_engine(state, &mut flags, &mut warnings);
+        let count = shards::shard_count(state.features.len());
+        let shard_of = shards::assign(&state, count);
+        for (name, facts) in flags.iter_mut() {
+            facts.shard = shard_of[name];
+        }
+        let previous_shards = previous.map(|p| p.shards.as_slice());
+        let shards = shards::build(state, &wire, &shard_of, count, previous_shards);
+        note_broken_flags(&shards, &mut flags, &mut warnings);
         Ok(Self {
             revision,
             value_types: value_types.clone(),
-            engine,
+            shards,
             flags,
             wire,
             current,
@@ -131,7 +139,7 @@ impl CompiledEnvironment {
         delta: &ClientFeaturesDelta,
         revision: u64,
     ) -> Result<Self, BuildError> {
-        let mut state = self.engine.get_state();
+        let mut state = shards::state(&self.shards);
         state.apply_delta(delta);
         Self::build(state, &self.value_types, revision)
     }
@@ -142,7 +150,7 @@ impl CompiledEnvironment {
 
     /// A copy of the normalised state.
     pub fn client_features(&self) -> ClientFeatures {
-        self.engine.get_state()
+        shards::state(&self.shards)
     }
 
     /// Each feature's JSON as served to current clients, by name, sorted by name.
@@ -200,10 +208,15 @@ impl CompiledEnvironment {
         self.legacy.get_or_init(|| {
             // Cannot fail where the current body did not: the same types, with
             // segment constraints copied into strategies.
-            let wire = body::legacy_wire(&self.engine.get_state()).unwrap_or_default();
+            let wire = body::legacy_wire(&shards::state(&self.shards)).unwrap_or_default();
             let served = ServedBody::new(wire.bytes().clone());
             (wire, served)
         })
+    }
+
+    /// Each flag's OFREP value type, as given to the build.
+    pub fn value_types(&self) -> &HashMap<String, ValueType> {
+        &self.value_types
     }
 
     pub fn warnings(&self) -> &[BuildWarning] {
@@ -220,7 +233,9 @@ impl CompiledEnvironment {
     /// strategy a second time.
     pub(super) fn verdict(&self, flag: &str, facts: &FlagFacts, ctx: &Context) -> Verdict {
         let variant = if facts.enabled_in_env {
-            self.engine.get_variant(flag, ctx, &None)
+            self.shards[facts.shard]
+                .engine
+                .get_variant(flag, ctx, &None)
         } else {
             VariantDef::default().to_enriched_response(false)
         };
@@ -243,27 +258,23 @@ impl CompiledEnvironment {
     }
 }
 
-/// The engine compiles its own copy of the state. Its warnings name flags it
-/// could not compile (unknown operator, dangling segment, bad value), which
-/// it will evaluate as off for everyone.
-fn load_engine(
-    state: ClientFeatures,
+/// The engines' warnings name flags they could not compile (unknown operator,
+/// dangling segment, bad value), which they evaluate as off for everyone.
+fn note_broken_flags(
+    shards: &[Arc<Shard>],
     flags: &mut BTreeMap<String, FlagFacts>,
     warnings: &mut Vec<BuildWarning>,
-) -> EngineState {
-    let engine = EngineState::default();
-    let engine_warnings = engine.take_state(UpdateMessage::FullResponse(state));
-    for warning in engine_warnings.into_iter().flatten() {
+) {
+    for (flag, message) in shards.iter().flat_map(|shard| &shard.warnings) {
         // One warning per flag: the engine reports its on/off rule and its
         // variant rules separately, for the same cause.
-        let Some(facts) = flags.get_mut(&warning.toggle_name) else {
+        let Some(facts) = flags.get_mut(flag) else {
             continue;
         };
         if !std::mem::replace(&mut facts.broken, true) {
-            warnings.push(BuildWarning::flag(&warning.toggle_name, warning.message));
+            warnings.push(BuildWarning::flag(flag, message.clone()));
         }
     }
-    engine
 }
 
 /// Each flag's facts. With `previous` (the environment this build replaces), a flag whose
@@ -363,6 +374,31 @@ mod tests {
         );
         assert_eq!(env.warnings().len(), 1);
         assert_eq!(env.warnings()[0].flag.as_deref(), Some("f"));
+    }
+
+    #[test]
+    fn a_rebuild_recompiles_only_the_shard_a_change_touched() {
+        let features: Vec<_> = (0..1000)
+            .map(|i| json!({"name": format!("f{i:04}"), "enabled": true}))
+            .collect();
+        let state: ClientFeatures =
+            serde_json::from_value(json!({"version": 2, "features": features})).unwrap();
+        let types = HashMap::new();
+        let before = CompiledEnvironment::build_versioned(state.clone(), &types, None).unwrap();
+        let mut changed = state;
+        changed.features[7].enabled = false;
+        let after = CompiledEnvironment::build_versioned(changed, &types, Some(&before)).unwrap();
+        let reused = (before.shards.iter().zip(&after.shards))
+            .filter(|(a, b)| Arc::ptr_eq(a, b))
+            .count();
+        assert_eq!(reused, before.shards.len() - 1);
+        let on = |env: &CompiledEnvironment| {
+            let ctx = crate::evaluation::tests::support::context(json!({}));
+            env.frontend_toggles(&ctx).toggles.len()
+        };
+        assert_eq!((on(&before), on(&after)), (1000, 999));
+        assert_eq!(after.client_features().features.len(), 1000);
+        assert_ne!(before.revision(), after.revision());
     }
 
     #[test]

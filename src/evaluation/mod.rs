@@ -26,6 +26,7 @@ mod frontend;
 mod normalize;
 mod ofrep;
 mod payload;
+mod shards;
 mod validation;
 mod weights;
 

@@ -4,6 +4,7 @@
 mod client;
 mod frontend;
 mod ofrep;
+mod scope;
 pub mod snapshot;
 mod streaming;
 pub mod tokens;

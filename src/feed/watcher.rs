@@ -2,19 +2,24 @@
 //!
 //! Every change is audited, so the audit log's head is the change signal: in-process writers
 //! `poke` the watcher for an immediate rebuild, and a one-second poll catches writes from other
-//! processes (the CLI, other replicas). Rebuilds read the database; requests never do.
+//! processes (the CLI, other replicas). Rebuilds read the database; requests never do. A
+//! change to a few flags re-reads those flags' rows and patches the previous state (see
+//! `scope`), and the compile reuses what did not change, so a change reaches the stream in
+//! tens of milliseconds however many flags an environment has.
 
+use super::scope::{changed_since, ProjectChange, Scope};
 use super::snapshot::EnvSnapshot;
 use super::tokens::FeedToken;
 use super::FeedState;
 use crate::auth::tokens::TokenKind;
 use crate::db::Db;
-use crate::evaluation::CompiledEnvironment;
-use crate::targeting::store::environment_state;
+use crate::evaluation::{CompiledEnvironment, ValueType};
+use crate::targeting::store::{environment_flags, environment_state};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
+use unleash_types::client_features::ClientFeatures;
 
 #[derive(Clone, Default)]
 pub struct Watcher {
@@ -54,7 +59,7 @@ impl Watcher {
     }
 }
 
-/// Rebuilds the projects changed since `since` (all of them when None); returns the new head.
+/// Rebuilds what changed since `since` (everything when None); returns the new head.
 async fn refresh(db: &Db, feed: &FeedState, since: Option<i64>) -> anyhow::Result<i64> {
     let mut conn = db.acquire().await?;
     let head: i64 = sqlx::query_scalar("select coalesce(max(seq), 0) from audit_log")
@@ -63,99 +68,56 @@ async fn refresh(db: &Db, feed: &FeedState, since: Option<i64>) -> anyhow::Resul
     if since == Some(head) {
         return Ok(head);
     }
-    for (id, key, only) in changed_since(&mut conn, since).await? {
-        rebuild_project(&mut conn, feed, id, &key, only.as_ref()).await?;
+    for change in changed_since(&mut conn, since).await? {
+        rebuild_project(&mut conn, feed, &change).await?;
     }
     load_tokens(&mut conn, feed).await?;
     feed.snapshots.mark_loaded();
     Ok(head)
 }
 
-/// Actions that never change what the feed serves.
-const NOT_FEED: &str = "action not like 'token.%' and action not like 'member.%' \
-     and action not like 'user.%' and action not like 'team.%' \
-     and action not like 'change-request.%' and action <> 'environment.protection-set'";
-
-type Changed = Vec<(i64, String, Option<HashSet<String>>)>;
-
-/// Projects to rebuild since `since` (all when None), each with the environments that changed,
-/// or None when a change touched the whole project (flag metadata, segments, new flags).
-async fn changed_since(
-    conn: &mut sqlx::SqliteConnection,
-    since: Option<i64>,
-) -> anyhow::Result<Changed> {
-    let Some(since) = since else {
-        let all: Vec<(i64, String)> = sqlx::query_as("select id, key from projects")
-            .fetch_all(&mut *conn)
-            .await?;
-        return Ok(all.into_iter().map(|(id, key)| (id, key, None)).collect());
-    };
-    let rows: Vec<(i64, String, Option<String>)> = sqlx::query_as(&format!(
-        "select distinct p.id, p.key, a.environment_key from audit_log a \
-         join projects p on p.key = a.project_key where a.seq > ? and {NOT_FEED}"
-    ))
-    .bind(since)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut by_project: HashMap<i64, (String, Option<HashSet<String>>)> = HashMap::new();
-    for (id, key, env) in rows {
-        let entry = by_project
-            .entry(id)
-            .or_insert_with(|| (key, Some(HashSet::new())));
-        match (env, &mut entry.1) {
-            (Some(env), Some(envs)) => {
-                envs.insert(env);
-            }
-            (None, only) => *only = None,
-            (Some(_), None) => {}
-        }
-    }
-    Ok(by_project
-        .into_iter()
-        .map(|(id, (key, only))| (id, key, only))
-        .collect())
-}
-
 async fn rebuild_project(
     conn: &mut sqlx::SqliteConnection,
     feed: &FeedState,
-    project_id: i64,
-    project_key: &str,
-    only: Option<&HashSet<String>>,
+    change: &ProjectChange,
 ) -> anyhow::Result<()> {
+    let (project_id, project_key) = (change.project_id, change.project_key.as_str());
     let envs: Vec<(i64, String)> =
         sqlx::query_as("select id, key from environments where project_id = ?")
             .bind(project_id)
             .fetch_all(&mut *conn)
             .await?;
-    let envs: Vec<(i64, String)> = envs
-        .into_iter()
-        .filter(|(_, key)| only.is_none_or(|o| o.contains(key)))
-        .collect();
-    let tag_rows: Vec<(String, String)> = sqlx::query_as(
-        "select f.key, t.tag from flag_tags t join flags f on f.id = t.flag_id where f.project_id = ?",
-    )
-    .bind(project_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut tags: std::collections::HashMap<String, Vec<String>> = Default::default();
-    for (flag, tag) in tag_rows {
-        tags.entry(flag).or_default().push(tag);
-    }
+    // Read once for all environments that need every flag's tags.
+    let mut all_tags = None;
     let mut built = Vec::new();
     for (env_id, env_key) in envs {
+        let Some(scope) = change.scope(&env_key) else {
+            continue;
+        };
         let started = Instant::now();
-        let (state, value_types) = environment_state(conn, project_id, project_key, env_id).await?;
+        let previous = feed.snapshots.get(env_id);
+        let (state, value_types, tags) = match (&scope, &previous) {
+            (Scope::Flags(keys), Some(previous)) => {
+                patched_state(conn, previous, env_id, keys).await?
+            }
+            _ => {
+                let (state, types) =
+                    environment_state(conn, project_id, project_key, env_id).await?;
+                if all_tags.is_none() {
+                    all_tags = Some(flag_tags(conn, project_id, None).await?);
+                }
+                (state, types, all_tags.clone().unwrap_or_default())
+            }
+        };
         let read = started.elapsed();
         // Compiling is CPU work of some milliseconds per thousand flags: off the request threads.
-        let previous = feed.snapshots.get(env_id);
         let compiled = tokio::task::spawn_blocking(move || {
             let previous = previous.as_ref().map(|snap| &snap.compiled);
             CompiledEnvironment::build_versioned(state, &value_types, previous)
         })
         .await??;
         tracing::debug!(
-            project = %project_key, environment = %env_key,
+            project = %project_key, environment = %env_key, ?scope,
             read_ms = read.as_secs_f64() * 1e3,
             compile_ms = (started.elapsed() - read).as_secs_f64() * 1e3,
             "environment rebuilt"
@@ -170,13 +132,13 @@ async fn rebuild_project(
                 project_key: project_key.to_string(),
                 environment_key: env_key,
                 compiled,
-                tags: tags.clone(),
+                tags,
             },
         ));
     }
     let warm: Vec<i64> = built.iter().map(|(id, _)| *id).collect();
     feed.snapshots
-        .replace_environments(project_id, built, only.is_none());
+        .replace_environments(project_id, built, change.is_whole());
     // Compress the new bodies now rather than in the first request that asks for gzip.
     let snapshots = feed.snapshots.clone();
     tokio::task::spawn_blocking(move || {
@@ -188,6 +150,56 @@ async fn rebuild_project(
         release_freed_memory();
     });
     Ok(())
+}
+
+type Tags = HashMap<String, Vec<String>>;
+
+/// The previous state of an environment with `keys` read again: a change to a few flags reads
+/// a few rows, not the whole environment.
+async fn patched_state(
+    conn: &mut sqlx::SqliteConnection,
+    previous: &EnvSnapshot,
+    env_id: i64,
+    keys: &[String],
+) -> anyhow::Result<(ClientFeatures, HashMap<String, ValueType>, Tags)> {
+    let (project_id, project_key) = (previous.project_id, previous.project_key.as_str());
+    let (fresh, fresh_types) =
+        environment_flags(conn, project_id, project_key, env_id, Some(keys)).await?;
+    let changed: HashSet<&str> = keys.iter().map(String::as_str).collect();
+    let mut state = previous.compiled.client_features();
+    state
+        .features
+        .retain(|feature| !changed.contains(feature.name.as_str()));
+    state.features.extend(fresh);
+    let mut value_types = previous.compiled.value_types().clone();
+    value_types.retain(|key, _| !changed.contains(key.as_str()));
+    value_types.extend(fresh_types);
+    let mut tags = previous.tags.clone();
+    tags.retain(|key, _| !changed.contains(key.as_str()));
+    tags.extend(flag_tags(conn, project_id, Some(keys)).await?);
+    Ok((state, value_types, tags))
+}
+
+/// Each flag's tags, for the flags in `only` (all of the project's when None).
+async fn flag_tags(
+    conn: &mut sqlx::SqliteConnection,
+    project_id: i64,
+    only: Option<&[String]>,
+) -> sqlx::Result<Tags> {
+    let keys = only.map(|keys| serde_json::json!(keys).to_string());
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "select f.key, t.tag from flag_tags t join flags f on f.id = t.flag_id \
+         where f.project_id = ? and (?2 is null or f.key in (select value from json_each(?2)))",
+    )
+    .bind(project_id)
+    .bind(&keys)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut tags = Tags::new();
+    for (flag, tag) in rows {
+        tags.entry(flag).or_default().push(tag);
+    }
+    Ok(tags)
 }
 
 /// A rebuild frees as much as it allocates (the replaced environment, the database rows);

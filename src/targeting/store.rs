@@ -51,28 +51,64 @@ pub async fn environment_state(
     project_key: &str,
     environment_id: i64,
 ) -> Result<(ClientFeatures, HashMap<String, ValueType>), sqlx::Error> {
-    let rows: Vec<FeedFlagRow> = sqlx::query_as(
-        "select f.id, f.key, f.description, f.flag_type, f.value_type, f.impression_data, \
-         fe.enabled, fe.strategies, fe.variants from flags f \
-         join flag_environments fe on fe.flag_id = f.id and fe.environment_id = ? \
-         where f.project_id = ? and f.archived_at is null order by f.key",
-    )
-    .bind(environment_id)
-    .bind(project_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    let deps: Vec<DependencyRow> = sqlx::query_as(
-        "select d.flag_id, d.parent_key, d.enabled, d.variants from flag_dependencies d \
-         join flags f on f.id = d.flag_id where f.project_id = ? order by d.parent_key",
-    )
-    .bind(project_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let (features, value_types) =
+        environment_flags(conn, project_id, project_key, environment_id, None).await?;
     let segments: Vec<SegmentRow> =
         sqlx::query_as("select id, constraints from segments where project_id = ? order by id")
             .bind(project_id)
             .fetch_all(&mut *conn)
             .await?;
+    let segments = segments
+        .into_iter()
+        .map(|s| Segment {
+            id: s.id as i32,
+            constraints: parse::<Vec<Constraint>>("segment", &s.id.to_string(), &s.constraints),
+        })
+        .collect();
+    Ok((
+        ClientFeatures {
+            version: 2,
+            features,
+            segments: Some(segments),
+            query: None,
+            meta: None,
+        },
+        value_types,
+    ))
+}
+
+/// The flags named in `only` (all of them when None) as they are served in one environment,
+/// sorted by key, with their value types; archived and unknown keys are left out.
+pub async fn environment_flags(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    project_key: &str,
+    environment_id: i64,
+    only: Option<&[String]>,
+) -> Result<(Vec<ClientFeature>, HashMap<String, ValueType>), sqlx::Error> {
+    // The keys travel as one JSON parameter, so any number of them is a single statement.
+    let keys = only.map(|keys| serde_json::json!(keys).to_string());
+    let rows: Vec<FeedFlagRow> = sqlx::query_as(
+        "select f.id, f.key, f.description, f.flag_type, f.value_type, f.impression_data, \
+         fe.enabled, fe.strategies, fe.variants from flags f \
+         join flag_environments fe on fe.flag_id = f.id and fe.environment_id = ? \
+         where f.project_id = ? and f.archived_at is null \
+         and (?3 is null or f.key in (select value from json_each(?3))) order by f.key",
+    )
+    .bind(environment_id)
+    .bind(project_id)
+    .bind(&keys)
+    .fetch_all(&mut *conn)
+    .await?;
+    let deps: Vec<DependencyRow> = sqlx::query_as(
+        "select d.flag_id, d.parent_key, d.enabled, d.variants from flag_dependencies d \
+         join flags f on f.id = d.flag_id where f.project_id = ? \
+         and (?2 is null or f.key in (select value from json_each(?2))) order by d.parent_key",
+    )
+    .bind(project_id)
+    .bind(&keys)
+    .fetch_all(&mut *conn)
+    .await?;
 
     let mut by_flag: HashMap<i64, Vec<FeatureDependency>> = HashMap::new();
     for d in deps {
@@ -109,23 +145,7 @@ pub async fn environment_state(
             }
         })
         .collect();
-    let segments = segments
-        .into_iter()
-        .map(|s| Segment {
-            id: s.id as i32,
-            constraints: parse::<Vec<Constraint>>("segment", &s.id.to_string(), &s.constraints),
-        })
-        .collect();
-    Ok((
-        ClientFeatures {
-            version: 2,
-            features,
-            segments: Some(segments),
-            query: None,
-            meta: None,
-        },
-        value_types,
-    ))
+    Ok((features, value_types))
 }
 
 fn value_type(s: &str) -> ValueType {

@@ -43,6 +43,8 @@ pub(super) struct FlagFacts {
     pub dependencies: Vec<FeatureDependency>,
     /// yggdrasil could not compile the flag, so it is off for everyone.
     pub broken: bool,
+    /// The engine shard that holds the flag.
+    pub shard: usize,
     /// Shared with the previous build of the environment while the flag is unchanged:
     /// compiling the rules is most of the cost of a rebuild.
     strategies: Arc<[StrategyFacts]>,
@@ -74,6 +76,7 @@ impl FlagFacts {
             impression_data: feature.impression_data.unwrap_or_default(),
             dependencies: feature.dependencies.clone().unwrap_or_default(),
             broken: false,
+            shard: 0,
             strategies,
             flag_variants: flag_variants(feature),
             overrides: flag_overrides(feature),

@@ -1,0 +1,233 @@
+//! The engine, split into shards so that a change recompiles only the flags near it.
+//!
+//! Compiling strategies is most of what a rebuild costs (yggdrasil parses every rule), so an
+//! environment's flags are spread over several engines by a hash of their name, and a rebuild
+//! reuses every shard whose flags and segments serve the same JSON as before. A flag and the
+//! parents it depends on always share a shard: the engine resolves dependencies within its own
+//! state.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use unleash_types::client_features::{ClientFeature, ClientFeatures};
+use unleash_yggdrasil::{EngineState, UpdateMessage};
+use xxhash_rust::xxh3::Xxh3;
+
+use super::body::Wire;
+
+/// Flags per shard we aim for: a few milliseconds of compiling.
+const FLAGS_PER_SHARD: usize = 256;
+const MAX_SHARDS: usize = 64;
+
+pub(super) struct Shard {
+    pub engine: EngineState,
+    /// Names the served JSON of the shard's flags and of all segments.
+    fingerprint: u64,
+    /// What the engine could not compile: (flag, message).
+    pub warnings: Vec<(String, String)>,
+}
+
+/// How many shards `flags` flags get: a power of two, so small projects use one engine.
+pub(super) fn shard_count(flags: usize) -> usize {
+    (flags / FLAGS_PER_SHARD)
+        .next_power_of_two()
+        .clamp(1, MAX_SHARDS)
+}
+
+/// The shard of each flag: by the hash of the first name (in sort order) among the flags it is
+/// connected to by dependencies, so parents and children land together.
+pub(super) fn assign(state: &ClientFeatures, shards: usize) -> HashMap<String, usize> {
+    let mut groups = Groups::default();
+    for feature in &state.features {
+        groups.add(&feature.name);
+        for dependency in feature.dependencies.iter().flatten() {
+            groups.union(&feature.name, &dependency.feature);
+        }
+    }
+    state
+        .features
+        .iter()
+        .map(|feature| {
+            let root = groups.root(&feature.name);
+            let shard = (xxhash_rust::xxh3::xxh3_64(root.as_bytes()) % shards as u64) as usize;
+            (feature.name.clone(), shard)
+        })
+        .collect()
+}
+
+/// Builds the shards of `state`, whose features `wire` serialised and `shard_of` assigned;
+/// shards of `previous` with the same fingerprint are reused rather than compiled again.
+pub(super) fn build(
+    state: ClientFeatures,
+    wire: &Wire,
+    shard_of: &HashMap<String, usize>,
+    shards: usize,
+    previous: Option<&[Arc<Shard>]>,
+) -> Vec<Arc<Shard>> {
+    let mut hashers: Vec<Xxh3> = (0..shards).map(|_| Xxh3::new()).collect();
+    for (name, json) in wire.features() {
+        let hasher = &mut hashers[shard_of[name]];
+        hasher.update(json.as_bytes());
+        hasher.update(b"\n");
+    }
+    let mut segments = Xxh3::new();
+    for (_, json) in wire.segments() {
+        segments.update(json.as_bytes());
+        segments.update(b"\n");
+    }
+    let segments = segments.digest();
+    let fingerprints: Vec<u64> = hashers
+        .iter()
+        .map(|hasher| hasher.digest() ^ segments.rotate_left(1))
+        .collect();
+    let previous = previous.filter(|p| p.len() == shards);
+
+    let mut members: Vec<Vec<ClientFeature>> = (0..shards).map(|_| Vec::new()).collect();
+    let ClientFeatures {
+        version,
+        features,
+        segments: segment_list,
+        ..
+    } = state;
+    for feature in features {
+        let shard = shard_of[&feature.name];
+        members[shard].push(feature);
+    }
+    members
+        .into_iter()
+        .enumerate()
+        .map(|(i, features)| {
+            let fingerprint = fingerprints[i];
+            if let Some(same) = previous
+                .map(|p| &p[i])
+                .filter(|p| p.fingerprint == fingerprint)
+            {
+                return same.clone();
+            }
+            let state = ClientFeatures {
+                version,
+                features,
+                segments: segment_list.clone(),
+                query: None,
+                meta: None,
+            };
+            Arc::new(compile(state, fingerprint))
+        })
+        .collect()
+}
+
+fn compile(state: ClientFeatures, fingerprint: u64) -> Shard {
+    let engine = EngineState::default();
+    let warnings = engine
+        .take_state(UpdateMessage::FullResponse(state))
+        .into_iter()
+        .flatten()
+        .map(|w| (w.toggle_name, w.message))
+        .collect();
+    Shard {
+        engine,
+        fingerprint,
+        warnings,
+    }
+}
+
+/// The whole state back from the shards (each engine keeps its part), sorted by name.
+pub(super) fn state(shards: &[Arc<Shard>]) -> ClientFeatures {
+    let mut parts = shards.iter().map(|shard| shard.engine.get_state());
+    let mut state = parts.next().unwrap_or_default();
+    for part in parts {
+        state.features.extend(part.features);
+    }
+    state.features.sort_by(|a, b| a.name.cmp(&b.name));
+    state
+}
+
+/// Union-find over flag names; the smaller name is the root, so groups are named the same way
+/// whatever order the flags come in.
+#[derive(Default)]
+struct Groups {
+    parent: HashMap<String, String>,
+}
+
+impl Groups {
+    fn add(&mut self, name: &str) {
+        if !self.parent.contains_key(name) {
+            self.parent.insert(name.to_owned(), name.to_owned());
+        }
+    }
+
+    fn root(&mut self, name: &str) -> String {
+        let mut current = name.to_owned();
+        loop {
+            let Some(parent) = self.parent.get(&current) else {
+                return current;
+            };
+            if *parent == current {
+                break;
+            }
+            current = parent.clone();
+        }
+        // Path compression: point everything on the way straight at the root.
+        let mut node = name.to_owned();
+        while node != current {
+            let next = self
+                .parent
+                .insert(node, current.clone())
+                .unwrap_or_default();
+            node = next;
+        }
+        current
+    }
+
+    fn union(&mut self, a: &str, b: &str) {
+        self.add(a);
+        self.add(b);
+        let (ra, rb) = (self.root(a), self.root(b));
+        if ra != rb {
+            let (small, large) = if ra < rb { (ra, rb) } else { (rb, ra) };
+            self.parent.insert(large, small);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn state(value: serde_json::Value) -> ClientFeatures {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn parents_and_children_share_a_shard() {
+        let features: Vec<_> = (0..2000)
+            .map(|i| {
+                json!({"name": format!("f{i}"), "enabled": true,
+                "dependencies": if i % 3 == 0 { json!([{"feature": format!("f{}", i + 1)},
+                                                      {"feature": format!("f{}", i + 2)}]) }
+                                else { json!(null) }})
+            })
+            .collect();
+        let state = state(json!({"version": 2, "features": features}));
+        let shards = shard_count(state.features.len());
+        assert_eq!(shards, 8);
+        let shard_of = assign(&state, shards);
+        for i in (0..2000).step_by(3).filter(|i| i + 2 < 2000) {
+            let own = shard_of[&format!("f{i}")];
+            assert_eq!(own, shard_of[&format!("f{}", i + 1)]);
+            assert_eq!(own, shard_of[&format!("f{}", i + 2)]);
+        }
+        let used: std::collections::HashSet<_> = shard_of.values().collect();
+        assert_eq!(used.len(), shards, "every shard gets flags");
+    }
+
+    #[test]
+    fn small_states_use_one_engine_and_large_ones_at_most_the_maximum() {
+        assert_eq!(shard_count(0), 1);
+        assert_eq!(shard_count(255), 1);
+        assert_eq!(shard_count(1000), 4);
+        assert_eq!(shard_count(10_000), 64);
+        assert_eq!(shard_count(1_000_000), MAX_SHARDS);
+    }
+}

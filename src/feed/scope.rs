@@ -1,0 +1,193 @@
+//! What a batch of audited changes touched, so the watcher re-reads only that: the audit log
+//! names the project, environment and flag of every change.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// Actions that never change what the feed serves.
+const NOT_FEED: &str = "action not like 'token.%' and action not like 'member.%' \
+     and action not like 'user.%' and action not like 'team.%' \
+     and action not like 'change-request.%' and action <> 'environment.protection-set'";
+
+/// Actions that change one flag in one environment and nothing else. Any other action on a
+/// flag (creating, importing, archiving, editing its metadata or dependencies) may change it in
+/// every environment.
+const ENVIRONMENT_LOCAL: [&str; 5] = [
+    "flag.enabled",
+    "flag.disabled",
+    "flag.killed",
+    "flag.strategies-replaced",
+    "flag.variants-replaced",
+];
+
+/// Past this many flags, reading the whole environment is as cheap as picking them out.
+const MAX_PICKED: usize = 500;
+
+/// What changed in one project.
+#[derive(Debug, Default)]
+pub struct ProjectChange {
+    pub project_id: i64,
+    pub project_key: String,
+    /// Something project-wide (segments, environments, the project itself): read everything.
+    whole: bool,
+    /// Environments where anything may have changed.
+    environments: HashSet<String>,
+    /// Flags that may have changed in every environment.
+    flags: HashSet<String>,
+    /// Flags that changed in one environment only.
+    local: HashMap<String, HashSet<String>>,
+}
+
+/// What to read again for one environment.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    /// These flags, sorted.
+    Flags(Vec<String>),
+}
+
+impl ProjectChange {
+    fn whole(project_id: i64, project_key: String) -> Self {
+        Self {
+            project_id,
+            project_key,
+            whole: true,
+            ..Self::default()
+        }
+    }
+
+    /// True when every environment of the project is read again, so environments that are
+    /// not read any more have been deleted.
+    pub fn is_whole(&self) -> bool {
+        self.whole
+    }
+
+    fn record(&mut self, action: &str, environment: Option<String>, flag: Option<String>) {
+        match (environment, flag) {
+            (Some(env), Some(flag)) if ENVIRONMENT_LOCAL.contains(&action) => {
+                self.local.entry(env).or_default().insert(flag);
+            }
+            (_, Some(flag)) => {
+                self.flags.insert(flag);
+            }
+            (Some(env), None) => {
+                self.environments.insert(env);
+            }
+            (None, None) => self.whole = true,
+        }
+    }
+
+    /// What to read for `environment`, or None when nothing there changed.
+    pub fn scope(&self, environment: &str) -> Option<Scope> {
+        if self.whole || self.environments.contains(environment) {
+            return Some(Scope::All);
+        }
+        let flags: BTreeSet<&String> = self
+            .flags
+            .iter()
+            .chain(self.local.get(environment).into_iter().flatten())
+            .collect();
+        match flags.len() {
+            0 => None,
+            n if n > MAX_PICKED => Some(Scope::All),
+            _ => Some(Scope::Flags(flags.into_iter().cloned().collect())),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    id: i64,
+    key: String,
+    action: String,
+    environment_key: Option<String>,
+    flag_key: Option<String>,
+}
+
+/// Projects changed since audit entry `since` (every project, whole, when None).
+pub async fn changed_since(
+    conn: &mut sqlx::SqliteConnection,
+    since: Option<i64>,
+) -> sqlx::Result<Vec<ProjectChange>> {
+    let Some(since) = since else {
+        let all: Vec<(i64, String)> = sqlx::query_as("select id, key from projects")
+            .fetch_all(&mut *conn)
+            .await?;
+        return Ok(all
+            .into_iter()
+            .map(|(id, key)| ProjectChange::whole(id, key))
+            .collect());
+    };
+    let rows: Vec<AuditRow> = sqlx::query_as(&format!(
+        "select distinct p.id, p.key, a.action, a.environment_key, a.flag_key from audit_log a \
+             join projects p on p.key = a.project_key where a.seq > ? and {NOT_FEED}"
+    ))
+    .bind(since)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut by_project: HashMap<i64, ProjectChange> = HashMap::new();
+    for row in rows {
+        by_project
+            .entry(row.id)
+            .or_insert_with(|| ProjectChange {
+                project_id: row.id,
+                project_key: row.key,
+                ..ProjectChange::default()
+            })
+            .record(&row.action, row.environment_key, row.flag_key);
+    }
+    Ok(by_project.into_values().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn some(s: &str) -> Option<String> {
+        Some(s.to_owned())
+    }
+
+    fn flags(names: &[&str]) -> Option<Scope> {
+        Some(Scope::Flags(names.iter().map(|s| s.to_string()).collect()))
+    }
+
+    #[test]
+    fn a_switch_rereads_one_flag_in_one_environment() {
+        let mut change = ProjectChange::default();
+        change.record("flag.enabled", some("production"), some("b"));
+        change.record("flag.strategies-replaced", some("production"), some("a"));
+        assert_eq!(change.scope("production"), flags(&["a", "b"]));
+        assert_eq!(change.scope("staging"), None);
+        assert!(!change.is_whole());
+    }
+
+    #[test]
+    fn flag_wide_changes_reach_every_environment() {
+        let mut change = ProjectChange::default();
+        // An import may create the flag, which then exists everywhere.
+        change.record("flag.imported", some("development"), some("new"));
+        change.record("flag.archived", None, some("old"));
+        change.record("flag.enabled", some("staging"), some("x"));
+        assert_eq!(change.scope("production"), flags(&["new", "old"]));
+        assert_eq!(change.scope("staging"), flags(&["new", "old", "x"]));
+    }
+
+    #[test]
+    fn environment_and_project_changes_reread_everything() {
+        let mut change = ProjectChange::default();
+        change.record("environment.created", some("qa"), None);
+        assert_eq!(change.scope("qa"), Some(Scope::All));
+        assert_eq!(change.scope("production"), None);
+        change.record("segment.updated", None, None);
+        assert_eq!(change.scope("production"), Some(Scope::All));
+        assert!(change.is_whole());
+    }
+
+    #[test]
+    fn many_flags_are_read_as_the_whole_environment() {
+        let mut change = ProjectChange::default();
+        for i in 0..=MAX_PICKED {
+            change.record("flag.imported", some("development"), Some(format!("f{i}")));
+        }
+        assert_eq!(change.scope("development"), Some(Scope::All));
+    }
+}
