@@ -99,6 +99,14 @@ pub async fn session_layer(
         .with_expiry(Expiry::OnInactivity(idle)))
 }
 
+fn envelope(state: &AppState) -> http::Envelope {
+    http::Envelope {
+        secure: state.settings.secure_cookies,
+        watcher: state.watcher.clone(),
+        feed: state.feed.clone(),
+    }
+}
+
 pub async fn router(state: AppState) -> anyhow::Result<Router> {
     let sessions = session_layer(&state.db, &state.settings).await?;
     let web = crate::web::router(state.clone()).layer(sessions);
@@ -109,12 +117,7 @@ pub async fn router(state: AppState) -> anyhow::Result<Router> {
         .merge(http::probes::router(state.clone()))
         // An empty 404, given its body by `http::fill_empty_errors` as JSON or a page.
         .fallback(|| async { axum::http::StatusCode::NOT_FOUND });
-    let envelope = http::Envelope {
-        secure: state.settings.secure_cookies,
-        watcher: state.watcher.clone(),
-        feed: state.feed.clone(),
-    };
-    Ok(http::wrap(app, &state.settings, envelope))
+    Ok(http::wrap(app, &state.settings, envelope(&state)))
 }
 
 /// Serves until `shutdown` resolves; in-flight requests finish first.
@@ -130,10 +133,14 @@ pub async fn serve(
     state.feed.usage.start(state.db.clone());
     crate::changes::scheduler::start(state.db.clone(), state.clock.clone(), state.watcher.clone());
     crate::notify::delivery::start(state.db.clone(), state.clock.clone());
-    let app = router(state).await?;
+    let envelope = envelope(&state);
+    let router = router(state).await?;
+    let app = http::FastLane { router, envelope };
     axum::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+            SocketAddr,
+        >(app),
     )
     .with_graceful_shutdown(shutdown)
     .await?;

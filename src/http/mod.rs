@@ -60,30 +60,85 @@ pub fn wrap(app: Router, settings: &Settings, envelope: Envelope) -> Router {
 /// Everything every request gets, in one layer (each layer costs a boxed future and a clone
 /// of the service on the feed's hot path): a request id, error bodies for empty errors, the
 /// security headers, the status counters, and a poke of the feed after a successful write.
-/// SDK polls that change nothing take the feed's fast lane and skip routing altogether.
 async fn envelope_request(envelope: Envelope, mut req: Request, next: Next) -> Response {
     let id = RequestId::next();
     let path = req.uri().path();
-    let api = is_api_path(path);
-    let is_static = path.starts_with("/static/");
+    let kind = PathKind::of(path);
     let write = !matches!(*req.method(), Method::GET | Method::HEAD);
     let span = tracing::info_span!("request", id = %id.0, method = %req.method(), path = %path);
     let header_id = HeaderValue::try_from(id.0.clone()).ok();
     req.extensions_mut().insert(id);
-    let res = match crate::feed::fast_lane(&envelope.feed, &req) {
-        Some(res) => res,
-        None => next.run(req).instrument(span).await,
-    };
+    let res = next.run(req).instrument(span).await;
     if write && (res.status().is_success() || res.status().is_redirection()) {
         envelope.watcher.poke();
     }
-    let mut res = fill_empty_errors(api, res);
-    headers::secure(envelope.secure, is_static, res.headers_mut());
-    probes::count(res.status());
-    if let Some(v) = header_id {
-        res.headers_mut().insert("x-request-id", v);
+    envelope.finish(kind, header_id, res)
+}
+
+/// What the envelope needs to know about a request's path.
+#[derive(Clone, Copy)]
+struct PathKind {
+    api: bool,
+    is_static: bool,
+}
+
+impl PathKind {
+    fn of(path: &str) -> Self {
+        Self {
+            api: is_api_path(path),
+            is_static: path.starts_with("/static/"),
+        }
     }
-    res
+}
+
+impl Envelope {
+    /// The envelope's part of every answer, wherever it was made.
+    fn finish(&self, kind: PathKind, id: Option<HeaderValue>, res: Response) -> Response {
+        let mut res = fill_empty_errors(kind.api, res);
+        headers::secure(self.secure, kind.is_static, res.headers_mut());
+        probes::count(res.status());
+        if let Some(v) = id {
+            res.headers_mut().insert("x-request-id", v);
+        }
+        res
+    }
+}
+
+/// The service `serve` runs: SDK polls that change nothing (the feed's most frequent request
+/// by far) are answered here, before routing and the per-route layers, with the envelope's
+/// headers; everything else goes to the router.
+#[derive(Clone)]
+pub struct FastLane {
+    pub router: Router,
+    pub envelope: Envelope,
+}
+
+impl tower::Service<Request> for FastLane {
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = futures_util::future::Either<
+        std::future::Ready<Result<Response, Self::Error>>,
+        <Router as tower::Service<Request>>::Future,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        tower::Service::<Request>::poll_ready(&mut self.router, cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        use futures_util::future::Either;
+        match crate::feed::fast_lane(&self.envelope.feed, &req) {
+            Some(res) => {
+                let id = HeaderValue::try_from(RequestId::next().0).ok();
+                let kind = PathKind::of(req.uri().path());
+                Either::Left(std::future::ready(Ok(self.envelope.finish(kind, id, res))))
+            }
+            None => Either::Right(self.router.call(req)),
+        }
+    }
 }
 
 pub fn is_api_path(path: &str) -> bool {
