@@ -49,7 +49,33 @@ fn measure(name: &str, budget: Duration, mut f: impl FnMut(usize)) {
     );
 }
 
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
 fn main() {
+    if let Some(path) = std::env::var_os("BENCH_MEMORY_STATE") {
+        // Resident memory a compiled environment costs: BENCH_MEMORY_STATE=features.json
+        let raw = std::fs::read(path).expect("state file");
+        let state: ClientFeatures = serde_json::from_slice(&raw).expect("a client features state");
+        drop(raw);
+        let before = rss_mib();
+        let env = CompiledEnvironment::build(state.clone(), &HashMap::new(), 1).expect("builds");
+        println!(
+            "state alone: {before:.1} MiB; with a compiled environment: {:.1} MiB",
+            rss_mib()
+        );
+        drop(state);
+        println!("compiled environment alone: {:.1} MiB", rss_mib());
+        std::hint::black_box(env);
+        return;
+    }
     let raw = std::fs::read(bench_dir().join("features-1000.json")).expect("features-1000.json");
     let state: ClientFeatures = serde_json::from_slice(&raw).expect("a client features state");
     let types = HashMap::new();

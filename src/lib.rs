@@ -21,6 +21,7 @@ pub mod evaluation;
 pub mod feed;
 pub mod http;
 pub mod lifecycle;
+pub mod memory;
 pub mod notify;
 pub mod projects;
 pub mod targeting;

@@ -1,6 +1,10 @@
 use std::process::ExitCode;
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    switchyard::cli::run().await
+fn main() -> ExitCode {
+    switchyard::memory::tune();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the async runtime starts")
+        .block_on(switchyard::cli::run())
 }

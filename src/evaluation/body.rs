@@ -84,6 +84,8 @@ impl Wire {
             }
         };
         out.push(b'}');
+        // Held until the next change: give back what the capacity guess overshot.
+        out.shrink_to_fit();
         Ok(Self {
             bytes: out.into(),
             version: state.version,

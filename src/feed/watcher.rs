@@ -147,7 +147,7 @@ async fn rebuild_project(
                 snap.compiled.warm();
             }
         }
-        release_freed_memory();
+        crate::memory::release_freed();
     });
     Ok(())
 }
@@ -200,17 +200,6 @@ async fn flag_tags(
         tags.entry(flag).or_default().push(tag);
     }
     Ok(tags)
-}
-
-/// A rebuild frees as much as it allocates (the replaced environment, the database rows);
-/// glibc would keep those pages in its arenas, and a server with 10,000 flags would sit at
-/// twice its working size after every change.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free pages to the kernel; it has no preconditions.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 async fn load_tokens(conn: &mut sqlx::SqliteConnection, feed: &FeedState) -> anyhow::Result<()> {
