@@ -67,9 +67,9 @@ def table(rows_path, extra_path):
     w(f"# Feed benchmark results\n")
     w(f"Measured {extra['date']} on {extra['machine']} (commit `{extra['commit']}`).")
     w(f"Load average before the run: {extra['load_before']}; after: {extra['load_after']}.")
-    w("Server and load generator share the same cores; other developers were compiling on this "
-      "machine during the run, so treat absolute numbers as a lower bound and compare rows "
-      "measured in the same run.\n")
+    w("Server and load generator share the same cores, so compare rows measured in the same run; "
+      "a load average near or above the core count before the run means other work competed "
+      "for them, and absolute numbers are then a lower bound.\n")
     w(f"{extra['duration']} per cell, keep-alive connections on 127.0.0.1; "
       f"`oha` {extra['oha']} for fixed requests, `wrk` {extra['wrk']} with `bench/varied.lua` for "
       "varied contexts (a different line of the JSONL file per request).\n")

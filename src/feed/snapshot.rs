@@ -2,10 +2,11 @@
 //! and the stream of changes that SSE clients follow.
 
 use crate::evaluation::CompiledEnvironment;
+use arc_swap::ArcSwap;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 
 pub struct EnvSnapshot {
@@ -27,7 +28,11 @@ pub struct Change {
 }
 
 pub struct Snapshots {
-    by_env: RwLock<HashMap<i64, Arc<EnvSnapshot>>>,
+    /// Read by every feed request, replaced by the watcher: reads take no lock, so the cores
+    /// serving requests never contend for one.
+    by_env: ArcSwap<HashMap<i64, Arc<EnvSnapshot>>>,
+    /// Serialises writers: a replacement reads, changes and stores the whole map.
+    writer: Mutex<()>,
     loaded: AtomicBool,
     /// Event ids start at the wall clock in milliseconds so they keep increasing across restarts.
     next_event: AtomicU64,
@@ -38,7 +43,8 @@ impl Default for Snapshots {
     fn default() -> Self {
         let start = chrono::Utc::now().timestamp_millis().max(1) as u64;
         Snapshots {
-            by_env: RwLock::default(),
+            by_env: ArcSwap::default(),
+            writer: Mutex::new(()),
             loaded: AtomicBool::new(false),
             next_event: AtomicU64::new(start),
             changes: broadcast::channel(256).0,
@@ -48,11 +54,7 @@ impl Default for Snapshots {
 
 impl Snapshots {
     pub fn get(&self, environment_id: i64) -> Option<Arc<EnvSnapshot>> {
-        self.by_env
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&environment_id)
-            .cloned()
+        self.by_env.load().get(&environment_id).cloned()
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
@@ -75,7 +77,8 @@ impl Snapshots {
     ) {
         let mut changed = Vec::new();
         {
-            let mut map = self.by_env.write().unwrap_or_else(|p| p.into_inner());
+            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut map = HashMap::clone(&self.by_env.load());
             let old: HashMap<i64, Arc<EnvSnapshot>> = map
                 .iter()
                 .filter(|(_, s)| s.project_id == project_id)
@@ -95,6 +98,7 @@ impl Snapshots {
                 }
                 map.insert(id, snap);
             }
+            self.by_env.store(Arc::new(map));
         }
         for (id, before, after) in changed {
             let event_id = self.next_event.fetch_add(1, Ordering::AcqRel) + 1;

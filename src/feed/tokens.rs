@@ -2,10 +2,11 @@
 //! never queries the database — not even for unknown tokens.
 
 use crate::auth::tokens::{self as secrets, TokenKind};
+use arc_swap::ArcSwap;
 use axum::http::HeaderMap;
 use sha2::{Digest as _, Sha256};
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::Arc;
 
 #[derive(Clone, Debug)]
 pub struct FeedToken {
@@ -21,7 +22,8 @@ type Digest = [u8; 32];
 
 #[derive(Default)]
 pub struct FeedTokens {
-    by_hash: RwLock<HashMap<Digest, FeedToken>>,
+    /// Read without a lock by every feed request; replaced whole when tokens change.
+    by_hash: ArcSwap<HashMap<Digest, FeedToken>>,
 }
 
 /// Why a feed request is refused.
@@ -43,7 +45,7 @@ impl FeedTokens {
                 Some((digest, token))
             })
             .collect();
-        *self.by_hash.write().unwrap_or_else(|p| p.into_inner()) = by_hash;
+        self.by_hash.store(Arc::new(by_hash));
     }
 
     /// The token in `Authorization` (raw or Bearer) or `X-API-Key`, if it is one of `kinds`.
@@ -60,7 +62,7 @@ impl FeedTokens {
             .filter(|t| !t.is_empty())
             .ok_or(Refusal::Unknown)?;
         let digest: Digest = Sha256::digest(presented.as_bytes()).into();
-        let map = self.by_hash.read().unwrap_or_else(|p| p.into_inner());
+        let map = self.by_hash.load();
         let token = map.get(&digest).ok_or(Refusal::Unknown)?;
         if kinds.contains(&token.kind) {
             Ok(token.clone())

@@ -6,11 +6,12 @@
 
 use crate::clock::stamp;
 use crate::db::{begin_write, Db};
+use arc_swap::ArcSwap;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -52,7 +53,8 @@ pub struct Usage {
     queue: mpsc::Sender<Report>,
     receiver: Mutex<Option<mpsc::Receiver<Report>>>,
     /// Unix seconds of each token's last use, kept across token-index reloads.
-    last_used: RwLock<HashMap<i64, Arc<AtomicI64>>>,
+    /// Read without a lock on every feed request; a token's first use adds its cell.
+    last_used: ArcSwap<HashMap<i64, Arc<AtomicI64>>>,
 }
 
 impl Default for Usage {
@@ -61,7 +63,7 @@ impl Default for Usage {
         Usage {
             queue,
             receiver: Mutex::new(Some(receiver)),
-            last_used: RwLock::default(),
+            last_used: ArcSwap::default(),
         }
     }
 }
@@ -155,21 +157,21 @@ impl Usage {
 
     pub fn token_used(&self, token_id: i64) {
         let now = Utc::now().timestamp();
-        if let Some(cell) = self
-            .last_used
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&token_id)
-        {
-            cell.store(now, Ordering::Relaxed);
+        if let Some(cell) = self.last_used.load().get(&token_id) {
+            // Written at most once a second, so the cores reading it keep their cached copy.
+            if cell.load(Ordering::Relaxed) != now {
+                cell.store(now, Ordering::Relaxed);
+            }
             return;
         }
-        self.last_used
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(token_id)
-            .or_default()
-            .store(now, Ordering::Relaxed);
+        self.last_used.rcu(|cells| {
+            let mut cells = HashMap::clone(cells);
+            cells
+                .entry(token_id)
+                .or_default()
+                .store(now, Ordering::Relaxed);
+            cells
+        });
     }
 
     /// Starts the background writer; call once.
@@ -207,8 +209,7 @@ impl Usage {
 
     fn used_since(&self, flushed: &HashMap<i64, i64>) -> Vec<(i64, i64)> {
         self.last_used
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
+            .load()
             .iter()
             .map(|(id, t)| (*id, t.load(Ordering::Relaxed)))
             .filter(|(id, t)| *t > 0 && flushed.get(id) != Some(t))
