@@ -156,10 +156,14 @@ wrk_cell() { # NAME C URL BODIES AUTHORIZATION [KEYS]
   python3 bench/summarize.py cell wrk "$name" "$c" "$WORK/cell$n.txt" | tee -a "$ROWS" >&2
 }
 
+# Each ceiling cell runs right after the feed cell it is compared with, so that both meet the
+# machine in the same state.
 for c in $CONCURRENCY; do
   oha_cell "client features 200" "$c" "$BASE/api/client/features" "Authorization: $CLIENT" "$SPEC"
+  oha_cell "bare hyper 200" "$c" "http://$HOST:$BARE_PORT/api/client/features"
   oha_cell "client features 304" "$c" "$BASE/api/client/features" "Authorization: $CLIENT" "$SPEC" \
     "If-None-Match: $ETAG"
+  oha_cell "bare hyper 304" "$c" "http://$HOST:$BARE_PORT/api/client/features" "If-None-Match: $ETAG"
   oha_cell "client features gzip" "$c" "$BASE/api/client/features" "Authorization: $CLIENT" "$SPEC" \
     "Accept-Encoding: gzip"
   wrk_cell "OFREP bulk" "$c" "$BASE/ofrep/v1/evaluate/flags" \
@@ -167,8 +171,6 @@ for c in $CONCURRENCY; do
   wrk_cell "OFREP single" "$c" "$BASE/ofrep/v1/evaluate/flags/" \
     "$BENCH_DIR/ofrep-contexts.jsonl" "Bearer $CLIENT" "$WORK/keys.txt"
   wrk_cell "frontend POST" "$c" "$BASE/api/frontend" "$BENCH_DIR/frontend-contexts.jsonl" "$FRONTEND"
-  oha_cell "bare hyper 200" "$c" "http://$HOST:$BARE_PORT/api/client/features"
-  oha_cell "bare hyper 304" "$c" "http://$HOST:$BARE_PORT/api/client/features" "If-None-Match: $ETAG"
 done
 stop "$BARE_PID"
 
