@@ -199,3 +199,83 @@ fn push_array<'a>(out: &mut String, items: impl Iterator<Item = &'a str>) {
     }
     out.push(']');
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn compiled(state: Value) -> CompiledEnvironment {
+        let state = serde_json::from_value(state).expect("a client features state");
+        CompiledEnvironment::build(state, &HashMap::new(), 1).expect("builds")
+    }
+
+    fn segment(id: i32, value: &str) -> Value {
+        json!({"id": id, "constraints": [{"contextName": "plan", "operator": "IN", "values": [value]}]})
+    }
+
+    #[test]
+    fn the_diff_names_what_changed_in_unleash_delta_shapes() {
+        let before = compiled(json!({"version": 2,
+            "features": [{"name": "a", "enabled": true}, {"name": "b", "enabled": true},
+                         {"name": "c", "enabled": true}],
+            "segments": [segment(1, "beta"), segment(2, "pro")]}));
+        let after = compiled(json!({"version": 2,
+            "features": [{"name": "a", "enabled": false}, {"name": "b", "enabled": true},
+                         {"name": "d \"quoted\"", "enabled": true}],
+            "segments": [segment(1, "pilot"), segment(3, "free")]}));
+        let data: Value =
+            serde_json::from_str(&diff_events(&before, &after, "shop", 7)).expect("JSON");
+        let events = data["events"].as_array().unwrap();
+        let summary: Vec<(String, Value)> = events
+            .iter()
+            .map(|e| {
+                assert_eq!(e["eventId"], 7);
+                let what = e.get("feature").map(|f| f["name"].clone());
+                let what = what.or_else(|| e.get("segment").map(|s| s["id"].clone()));
+                let what = what.or_else(|| e.get("featureName").cloned());
+                let what = what.or_else(|| e.get("segmentId").cloned());
+                (e["type"].as_str().unwrap().to_string(), what.unwrap())
+            })
+            .collect();
+        let expected = [
+            ("segment-updated", json!(1)),
+            ("segment-updated", json!(3)),
+            ("feature-updated", json!("a")),
+            ("feature-updated", json!("d \"quoted\"")),
+            ("feature-removed", json!("c")),
+            ("segment-removed", json!(2)),
+        ]
+        .map(|(t, v)| (t.to_string(), v));
+        assert_eq!(summary, expected);
+        assert_eq!(events[2]["feature"]["enabled"], false);
+        assert_eq!(events[4]["project"], "shop");
+        assert_eq!(
+            events[0]["segment"]["constraints"][0]["values"],
+            json!(["pilot"])
+        );
+    }
+
+    #[test]
+    fn the_hydration_carries_the_served_features_and_segments() {
+        let compiled = compiled(json!({"version": 2,
+            "features": [{"name": "a", "enabled": true}], "segments": [segment(1, "beta")]}));
+        let body: Value =
+            serde_json::from_slice(compiled.client_features_body(Some("5.0.0")).0).unwrap();
+        let snap = EnvSnapshot {
+            project_id: 1,
+            project_key: "shop".into(),
+            environment_key: "production".into(),
+            compiled,
+            tags: HashMap::new(),
+        };
+        let data: Value = serde_json::from_str(&hydration(&snap, 9)).expect("JSON");
+        let event = &data["events"][0];
+        assert_eq!(
+            (event["type"].as_str(), &event["eventId"]),
+            (Some("hydration"), &json!(9))
+        );
+        assert_eq!(event["features"], body["features"]);
+        assert_eq!(event["segments"], body["segments"]);
+    }
+}
