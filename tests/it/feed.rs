@@ -421,3 +421,68 @@ async fn server_side_evaluations_are_counted_as_usage() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn after_changes_to_single_flags_the_feed_serves_what_a_fresh_start_serves() {
+    let mut app = TestApp::spawn().await;
+    let admin = app.admin();
+    for key in ["alpha", "beta", "gamma"] {
+        admin.api.new_flag(PROJECT, key).await;
+    }
+    let token = ready_token(&app, "development").await;
+    // Each of these names one flag in the audit log, so the feed re-reads only that flag and
+    // patches what it served before.
+    let flag = |key: &str, rest: &str| format!("/api/admin/projects/{PROJECT}/flags/{key}{rest}");
+    admin
+        .api
+        .toggle(PROJECT, "alpha", "development", true)
+        .await;
+    let rollout = json!([{"name": "flexibleRollout",
+        "parameters": {"rollout": "25", "stickiness": "default", "groupId": "beta"}}]);
+    let r = (admin.api)
+        .send(
+            reqwest::Method::PUT,
+            &flag("beta", "/environments/development/strategies"),
+            Some(&rollout),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = (admin.api)
+        .send(
+            reqwest::Method::PUT,
+            &flag("gamma", "/dependencies"),
+            Some(&json!([{"feature": "alpha"}])),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = admin
+        .api
+        .patch(PROJECT, "gamma", &json!({"description": "now described"}))
+        .await;
+    assert_eq!(r.status(), 200);
+    admin.api.archive(PROJECT, "beta").await;
+    admin.api.new_flag(PROJECT, "delta").await;
+
+    let settled = || async {
+        let body: Value = features(&app, &token, "").await.json().await.unwrap();
+        let gamma = body["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == "gamma")
+            .cloned()
+            .unwrap_or_default();
+        names(&body) == ["alpha", "delta", "gamma"]
+            && gamma["description"] == "now described"
+            && gamma["dependencies"][0]["feature"] == "alpha"
+    };
+    wait_for("every change on the feed", settled).await;
+    let patched = features(&app, &token, "").await;
+    let patched_etag = patched.headers()["etag"].to_str().unwrap().to_string();
+    let patched = patched.bytes().await.unwrap();
+
+    app.restart().await;
+    let fresh = features(&app, &token, "").await;
+    assert_eq!(fresh.headers()["etag"].to_str().unwrap(), patched_etag);
+    assert_eq!(fresh.bytes().await.unwrap(), patched);
+}
