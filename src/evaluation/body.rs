@@ -50,11 +50,7 @@ impl Wire {
                 out.push(b',');
             }
             let start = out.len();
-            if feature_has_unknown_operator(feature) {
-                write_fixed(&mut out, feature)?;
-            } else {
-                serde_json::to_writer(&mut out, feature)?;
-            }
+            write_feature(&mut out, feature)?;
             let range = start..out.len();
             let key = feature.name.clone();
             features.push(Piece { key, range });
@@ -94,6 +90,74 @@ impl Wire {
         })
     }
 
+    /// This body with the features named in `changed` taken from `fresh` (sorted by name,
+    /// normalised), or dropped where `fresh` has none; every other piece is copied as it is.
+    pub fn patched(
+        &self,
+        fresh: &[ClientFeature],
+        changed: &std::collections::HashSet<&str>,
+    ) -> Result<Self, serde_json::Error> {
+        let mut out = Vec::with_capacity(self.bytes.len() + fresh.len() * 1024);
+        out.extend_from_slice(format!("{{\"version\":{},\"features\":[", self.version).as_bytes());
+        let mut features = Vec::with_capacity(self.features.len() + fresh.len());
+        let mut kept = self
+            .features
+            .iter()
+            .filter(|piece| !changed.contains(piece.key.as_str()))
+            .peekable();
+        let mut fresh = fresh.iter().peekable();
+        loop {
+            let take_fresh = match (kept.peek(), fresh.peek()) {
+                (None, None) => break,
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
+                (Some(piece), Some(feature)) => feature.name < piece.key,
+            };
+            if !features.is_empty() {
+                out.push(b',');
+            }
+            let start = out.len();
+            let key = if take_fresh {
+                let feature = fresh.next().expect("peeked");
+                write_feature(&mut out, feature)?;
+                feature.name.clone()
+            } else {
+                let piece = kept.next().expect("peeked");
+                out.extend_from_slice(&self.bytes[piece.range.clone()]);
+                piece.key.clone()
+            };
+            let range = start..out.len();
+            features.push(Piece { key, range });
+        }
+        out.push(b']');
+        let segments = self.segments.as_ref().map(|list| {
+            out.extend_from_slice(b",\"segments\":[");
+            let base = out.len();
+            let first = list.first().map_or(0, |p| p.range.start);
+            let last = list.last().map_or(0, |p| p.range.end);
+            out.extend_from_slice(&self.bytes[first..last]);
+            out.push(b']');
+            list.iter()
+                .map(|p| Piece {
+                    key: p.key.clone(),
+                    range: p.range.start - first + base..p.range.end - first + base,
+                })
+                .collect()
+        });
+        out.push(b'}');
+        out.shrink_to_fit();
+        Ok(Self {
+            bytes: out.into(),
+            version: self.version,
+            features,
+            segments,
+        })
+    }
+
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
     /// The whole body.
     pub fn bytes(&self) -> &bytes::Bytes {
         &self.bytes
@@ -129,6 +193,14 @@ impl Wire {
         }
         out.push(b'}');
         out
+    }
+}
+
+fn write_feature(out: &mut Vec<u8>, feature: &ClientFeature) -> Result<(), serde_json::Error> {
+    if feature_has_unknown_operator(feature) {
+        write_fixed(out, feature)
+    } else {
+        serde_json::to_writer(out, feature)
     }
 }
 

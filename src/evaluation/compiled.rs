@@ -1,11 +1,11 @@
 //! [`CompiledEnvironment`]: everything the feed needs for one environment's
 //! configuration, built once per change and shared read-only by requests.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use thiserror::Error;
-use unleash_types::client_features::{ClientFeatures, ClientFeaturesDelta, Segment};
+use unleash_types::client_features::{ClientFeature, ClientFeatures, ClientFeaturesDelta, Segment};
 use unleash_yggdrasil::state::EnrichedContext;
 use unleash_yggdrasil::{Context, ExtendedVariantDef, VariantDef};
 
@@ -71,6 +71,8 @@ pub struct CompiledEnvironment {
     current: ServedBody,
     /// Built on first use: clients older than spec 4.2.0 are rare.
     legacy: OnceLock<(Wire, ServedBody)>,
+    /// The normalised segments, for rebuilding a few flags.
+    segments: Option<Vec<Segment>>,
     warnings: Vec<BuildWarning>,
 }
 
@@ -118,6 +120,7 @@ impl CompiledEnvironment {
             facts.shard = shard_of[name];
         }
         let previous_shards = previous.map(|p| p.shards.as_slice());
+        let segments = state.segments.clone();
         let shards = shards::build(state, &wire, &shard_of, count, previous_shards);
         note_broken_flags(&shards, &mut flags, &mut warnings);
         Ok(Self {
@@ -128,6 +131,85 @@ impl CompiledEnvironment {
             wire,
             current,
             legacy: OnceLock::new(),
+            segments,
+            warnings,
+        })
+    }
+
+    /// This environment with the flags named in `changed` read again: `fresh` holds those of
+    /// them that still exist, as stored. The result is what [`Self::build_versioned`] gives for
+    /// the whole new state, but unchanged flags keep their served JSON, facts and engine shard,
+    /// and the state is never copied whole: a change to one flag costs memory and time for that
+    /// flag and its shard.
+    pub fn patched(
+        &self,
+        fresh: Vec<ClientFeature>,
+        changed: &HashSet<&str>,
+        value_types: &HashMap<String, ValueType>,
+    ) -> Result<Self, BuildError> {
+        let mut warnings = Vec::new();
+        let fresh = ClientFeatures {
+            version: self.wire.version(),
+            features: fresh,
+            segments: None,
+            query: None,
+            meta: None,
+        };
+        let fresh = normalize_state(fresh, &mut warnings).features;
+        let wire = self.wire.patched(&fresh, changed)?;
+        let current = ServedBody::new(wire.bytes().clone());
+        let revision = etag::number_of(&current.bytes) >> 12;
+        let segment_map: HashMap<i32, Segment> = (self.segments.iter().flatten())
+            .map(|segment| (segment.id, segment.clone()))
+            .collect();
+        let fresh_by_name: HashMap<&str, &ClientFeature> =
+            fresh.iter().map(|f| (f.name.as_str(), f)).collect();
+        let mut flags = BTreeMap::new();
+        for (name, _) in wire.features() {
+            let value_type = value_types.get(name).copied().unwrap_or_default();
+            let facts = match (fresh_by_name.get(name), self.flags.get(name)) {
+                (Some(feature), _) => FlagFacts::build(feature, &segment_map, value_type, None),
+                (None, Some(previous)) => {
+                    let mut facts = previous.clone();
+                    facts.value_type = value_type;
+                    facts.broken = false;
+                    facts
+                }
+                // Every piece of the patched body is fresh or was served before.
+                (None, None) => continue,
+            };
+            flags.insert(name.to_owned(), facts);
+        }
+        let count = shards::shard_count(flags.len());
+        let shard_of = shards::assign_flags(
+            flags.iter().map(|(name, facts): (&String, &FlagFacts)| {
+                let parents = facts.dependencies.iter();
+                (name.as_str(), parents.map(|d| d.feature.as_str()))
+            }),
+            count,
+        );
+        for (name, facts) in flags.iter_mut() {
+            facts.shard = shard_of[name];
+        }
+        let shards = shards::patched(
+            &self.shards,
+            (wire.version(), &self.segments),
+            |name| self.flags.get(name).map(|facts| facts.shard),
+            fresh,
+            &wire,
+            &shard_of,
+            count,
+        );
+        note_broken_flags(&shards, &mut flags, &mut warnings);
+        Ok(Self {
+            revision,
+            value_types: value_types.clone(),
+            shards,
+            flags,
+            wire,
+            current,
+            legacy: OnceLock::new(),
+            segments: self.segments.clone(),
             warnings,
         })
     }
@@ -399,6 +481,72 @@ mod tests {
         assert_eq!((on(&before), on(&after)), (1000, 999));
         assert_eq!(after.client_features().features.len(), 1000);
         assert_ne!(before.revision(), after.revision());
+    }
+
+    #[test]
+    fn a_patch_serves_and_evaluates_exactly_what_a_full_build_does() {
+        let features: Vec<_> = (0..1000)
+            .map(|i| {
+                let mut f = json!({"name": format!("f{i:04}"), "enabled": i % 3 != 0});
+                if i % 10 == 0 {
+                    f["strategies"] = json!([{"name": "flexibleRollout", "segments": [1],
+                        "parameters": {"rollout": "40", "stickiness": "default"}}]);
+                }
+                if i % 7 == 1 {
+                    f["dependencies"] = json!([{"feature": format!("f{:04}", i - 1)}]);
+                }
+                if i % 11 == 0 {
+                    f["variants"] =
+                        json!([{"name": "a", "weight": 500}, {"name": "b", "weight": 500}]);
+                }
+                f
+            })
+            .collect();
+        let segments = json!([{"id": 1, "constraints": [
+            {"contextName": "plan", "operator": "IN", "values": ["pro"]}]}]);
+        let state: ClientFeatures = serde_json::from_value(
+            json!({"version": 2, "features": features, "segments": segments}),
+        )
+        .unwrap();
+        let types = HashMap::new();
+        let before = CompiledEnvironment::build_versioned(state.clone(), &types, None).unwrap();
+
+        let mut next = state;
+        next.features[7].enabled = !next.features[7].enabled;
+        next.features.retain(|f| f.name != "f0010");
+        let mut added: ClientFeature = serde_json::from_value(
+            json!({"name": "f0500a", "enabled": true, "dependencies": [{"feature": "f0500"}]}),
+        )
+        .unwrap();
+        added.project = Some("default".into());
+        next.features.push(added);
+        let changed: HashSet<&str> = ["f0007", "f0010", "f0500a"].into();
+        let fresh: Vec<ClientFeature> = (next.features.iter())
+            .filter(|f| changed.contains(f.name.as_str()))
+            .cloned()
+            .collect();
+        let full = CompiledEnvironment::build_versioned(next, &types, None).unwrap();
+        let patched = before.patched(fresh, &changed, &types).unwrap();
+
+        assert_eq!(
+            patched.client_features_body(Some("5.0.0")),
+            full.client_features_body(Some("5.0.0"))
+        );
+        assert_eq!(patched.revision(), full.revision());
+        for user in ["1", "2", "42", "alice"] {
+            let ctx = crate::evaluation::tests::support::context(
+                json!({"userId": user, "properties": {"plan": "pro"}}),
+            );
+            assert_eq!(
+                patched.frontend_toggles(&ctx).body,
+                full.frontend_toggles(&ctx).body
+            );
+            assert_eq!(patched.ofrep_bulk(&ctx).body, full.ofrep_bulk(&ctx).body);
+        }
+        let reused = (before.shards.iter().zip(&patched.shards))
+            .filter(|(a, b)| Arc::ptr_eq(a, b))
+            .count();
+        assert!(reused >= before.shards.len() - 3, "{reused} shards reused");
     }
 
     #[test]

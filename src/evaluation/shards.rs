@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use unleash_types::client_features::{ClientFeature, ClientFeatures};
+use unleash_types::client_features::{ClientFeature, ClientFeatures, Segment};
 use unleash_yggdrasil::{EngineState, UpdateMessage};
 use xxhash_rust::xxh3::Xxh3;
 
@@ -37,33 +37,36 @@ pub(super) fn shard_count(flags: usize) -> usize {
 /// The shard of each flag: by the hash of the first name (in sort order) among the flags it is
 /// connected to by dependencies, so parents and children land together.
 pub(super) fn assign(state: &ClientFeatures, shards: usize) -> HashMap<String, usize> {
+    let flags = state.features.iter().map(|feature| {
+        let parents = feature.dependencies.iter().flatten();
+        (feature.name.as_str(), parents.map(|d| d.feature.as_str()))
+    });
+    assign_flags(flags, shards)
+}
+
+/// [`assign`] from each flag's name and the names of its parents.
+pub(super) fn assign_flags<'a, P: Iterator<Item = &'a str>>(
+    flags: impl Iterator<Item = (&'a str, P)> + Clone,
+    shards: usize,
+) -> HashMap<String, usize> {
     let mut groups = Groups::default();
-    for feature in &state.features {
-        groups.add(&feature.name);
-        for dependency in feature.dependencies.iter().flatten() {
-            groups.union(&feature.name, &dependency.feature);
+    for (name, parents) in flags.clone() {
+        groups.add(name);
+        for parent in parents {
+            groups.union(name, parent);
         }
     }
-    state
-        .features
-        .iter()
-        .map(|feature| {
-            let root = groups.root(&feature.name);
+    flags
+        .map(|(name, _)| {
+            let root = groups.root(name);
             let shard = (xxhash_rust::xxh3::xxh3_64(root.as_bytes()) % shards as u64) as usize;
-            (feature.name.clone(), shard)
+            (name.to_owned(), shard)
         })
         .collect()
 }
 
-/// Builds the shards of `state`, whose features `wire` serialised and `shard_of` assigned;
-/// shards of `previous` with the same fingerprint are reused rather than compiled again.
-pub(super) fn build(
-    state: ClientFeatures,
-    wire: &Wire,
-    shard_of: &HashMap<String, usize>,
-    shards: usize,
-    previous: Option<&[Arc<Shard>]>,
-) -> Vec<Arc<Shard>> {
+/// Fingerprints of the shards of the body `wire`.
+fn fingerprints(wire: &Wire, shard_of: &HashMap<String, usize>, shards: usize) -> Vec<u64> {
     let mut hashers: Vec<Xxh3> = (0..shards).map(|_| Xxh3::new()).collect();
     for (name, json) in wire.features() {
         let hasher = &mut hashers[shard_of[name]];
@@ -76,17 +79,35 @@ pub(super) fn build(
         segments.update(b"\n");
     }
     let segments = segments.digest();
-    let fingerprints: Vec<u64> = hashers
+    hashers
         .iter()
         .map(|hasher| hasher.digest() ^ segments.rotate_left(1))
-        .collect();
-    let previous = previous.filter(|p| p.len() == shards);
+        .collect()
+}
 
+/// The shard `i` of `previous` when its fingerprint still matches.
+fn reusable(previous: Option<&[Arc<Shard>]>, i: usize, fingerprint: u64) -> Option<&Arc<Shard>> {
+    previous
+        .map(|p| &p[i])
+        .filter(|shard| shard.fingerprint == fingerprint)
+}
+
+/// Builds the shards of `state`, whose features `wire` serialised and `shard_of` assigned;
+/// shards of `previous` with the same fingerprint are reused rather than compiled again.
+pub(super) fn build(
+    state: ClientFeatures,
+    wire: &Wire,
+    shard_of: &HashMap<String, usize>,
+    shards: usize,
+    previous: Option<&[Arc<Shard>]>,
+) -> Vec<Arc<Shard>> {
+    let fingerprints = fingerprints(wire, shard_of, shards);
+    let previous = previous.filter(|p| p.len() == shards);
     let mut members: Vec<Vec<ClientFeature>> = (0..shards).map(|_| Vec::new()).collect();
     let ClientFeatures {
         version,
         features,
-        segments: segment_list,
+        segments,
         ..
     } = state;
     for feature in features {
@@ -97,21 +118,76 @@ pub(super) fn build(
         .into_iter()
         .enumerate()
         .map(|(i, features)| {
-            let fingerprint = fingerprints[i];
-            if let Some(same) = previous
-                .map(|p| &p[i])
-                .filter(|p| p.fingerprint == fingerprint)
-            {
+            if let Some(same) = reusable(previous, i, fingerprints[i]) {
                 return same.clone();
             }
             let state = ClientFeatures {
                 version,
                 features,
-                segments: segment_list.clone(),
+                segments: segments.clone(),
                 query: None,
                 meta: None,
             };
-            Arc::new(compile(state, fingerprint))
+            Arc::new(compile(state, fingerprints[i]))
+        })
+        .collect()
+}
+
+/// The shards after a change to a few flags: `fresh` holds the changed flags that still exist,
+/// `previous_shard` says where every other flag was. Only shards whose fingerprint moved are
+/// compiled, from copies of just the previous shards that held their flags.
+pub(super) fn patched(
+    previous: &[Arc<Shard>],
+    (version, segments): (u32, &Option<Vec<Segment>>),
+    previous_shard: impl Fn(&str) -> Option<usize>,
+    fresh: Vec<ClientFeature>,
+    wire: &Wire,
+    shard_of: &HashMap<String, usize>,
+    shards: usize,
+) -> Vec<Arc<Shard>> {
+    let fingerprints = fingerprints(wire, shard_of, shards);
+    let same_count = (previous.len() == shards).then_some(previous);
+    let mut fresh: HashMap<String, ClientFeature> =
+        fresh.into_iter().map(|f| (f.name.clone(), f)).collect();
+    // Copies of the previous shards' states, made only for shards that are rebuilt.
+    let mut copies: HashMap<usize, HashMap<String, ClientFeature>> = HashMap::new();
+    let mut members: Vec<Vec<&str>> = (0..shards).map(|_| Vec::new()).collect();
+    for (name, _) in wire.features() {
+        members[shard_of[name]].push(name);
+    }
+    members
+        .into_iter()
+        .enumerate()
+        .map(|(i, names)| {
+            if let Some(same) = reusable(same_count, i, fingerprints[i]) {
+                return same.clone();
+            }
+            let features = names
+                .into_iter()
+                .filter_map(|name| {
+                    if let Some(feature) = fresh.remove(name) {
+                        return Some(feature);
+                    }
+                    let j = previous_shard(name)?;
+                    let copy = copies.entry(j).or_insert_with(|| {
+                        let state = previous[j].engine.get_state();
+                        state
+                            .features
+                            .into_iter()
+                            .map(|f| (f.name.clone(), f))
+                            .collect()
+                    });
+                    copy.remove(name)
+                })
+                .collect();
+            let state = ClientFeatures {
+                version,
+                features,
+                segments: segments.clone(),
+                query: None,
+                meta: None,
+            };
+            Arc::new(compile(state, fingerprints[i]))
         })
         .collect()
 }

@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
-use unleash_types::client_features::ClientFeatures;
+use unleash_types::client_features::{ClientFeature, ClientFeatures};
 
 #[derive(Clone, Default)]
 pub struct Watcher {
@@ -96,9 +96,9 @@ async fn rebuild_project(
         };
         let started = Instant::now();
         let previous = feed.snapshots.get(env_id);
-        let (state, value_types, tags) = match (&scope, &previous) {
+        let (input, value_types, tags) = match (&scope, &previous) {
             (Scope::Flags(keys), Some(previous)) => {
-                patched_state(conn, previous, env_id, keys).await?
+                changed_flags(conn, previous, env_id, keys).await?
             }
             _ => {
                 let (state, types) =
@@ -106,14 +106,27 @@ async fn rebuild_project(
                 if all_tags.is_none() {
                     all_tags = Some(flag_tags(conn, project_id, None).await?);
                 }
-                (state, types, all_tags.clone().unwrap_or_default())
+                let tags = all_tags.clone().unwrap_or_default();
+                (Input::Whole(state), types, tags)
             }
         };
         let read = started.elapsed();
         // Compiling is CPU work of some milliseconds per thousand flags: off the request threads.
         let compiled = tokio::task::spawn_blocking(move || {
             let previous = previous.as_ref().map(|snap| &snap.compiled);
-            CompiledEnvironment::build_versioned(state, &value_types, previous)
+            match input {
+                Input::Flags {
+                    previous,
+                    keys,
+                    fresh,
+                } => {
+                    let changed: HashSet<&str> = keys.iter().map(String::as_str).collect();
+                    previous.compiled.patched(fresh, &changed, &value_types)
+                }
+                Input::Whole(state) => {
+                    CompiledEnvironment::build_versioned(state, &value_types, previous)
+                }
+            }
         })
         .await??;
         tracing::debug!(
@@ -154,30 +167,42 @@ async fn rebuild_project(
 
 type Tags = HashMap<String, Vec<String>>;
 
-/// The previous state of an environment with `keys` read again: a change to a few flags reads
-/// a few rows, not the whole environment.
-async fn patched_state(
+/// What a rebuild compiles: an environment read whole, or a few flags read again.
+enum Input {
+    Whole(ClientFeatures),
+    /// The flags named in `keys`, as stored now; a key missing from `fresh` was archived or
+    /// deleted.
+    Flags {
+        previous: Arc<EnvSnapshot>,
+        keys: Vec<String>,
+        fresh: Vec<ClientFeature>,
+    },
+}
+
+/// `keys` read again, with the value types and tags of the environment updated for them: a
+/// change to a few flags reads a few rows, not the whole environment.
+async fn changed_flags(
     conn: &mut sqlx::SqliteConnection,
-    previous: &EnvSnapshot,
+    previous: &Arc<EnvSnapshot>,
     env_id: i64,
     keys: &[String],
-) -> anyhow::Result<(ClientFeatures, HashMap<String, ValueType>, Tags)> {
+) -> anyhow::Result<(Input, HashMap<String, ValueType>, Tags)> {
     let (project_id, project_key) = (previous.project_id, previous.project_key.as_str());
     let (fresh, fresh_types) =
         environment_flags(conn, project_id, project_key, env_id, Some(keys)).await?;
     let changed: HashSet<&str> = keys.iter().map(String::as_str).collect();
-    let mut state = previous.compiled.client_features();
-    state
-        .features
-        .retain(|feature| !changed.contains(feature.name.as_str()));
-    state.features.extend(fresh);
     let mut value_types = previous.compiled.value_types().clone();
     value_types.retain(|key, _| !changed.contains(key.as_str()));
     value_types.extend(fresh_types);
     let mut tags = previous.tags.clone();
     tags.retain(|key, _| !changed.contains(key.as_str()));
     tags.extend(flag_tags(conn, project_id, Some(keys)).await?);
-    Ok((state, value_types, tags))
+    let input = Input::Flags {
+        previous: previous.clone(),
+        keys: keys.to_vec(),
+        fresh,
+    };
+    Ok((input, value_types, tags))
 }
 
 /// Each flag's tags, for the flags in `only` (all of the project's when None).

@@ -36,6 +36,7 @@ pub(super) enum Decider {
     Unexplained,
 }
 
+#[derive(Clone)]
 pub(super) struct FlagFacts {
     pub value_type: ValueType,
     pub enabled_in_env: bool,
