@@ -56,6 +56,14 @@ pub(super) struct Verdict {
     pub variant: ExtendedVariantDef,
 }
 
+/// What a build or a patch produced besides the flags' facts.
+struct Parts {
+    wire: Wire,
+    current: ServedBody,
+    shards: Vec<Arc<Shard>>,
+    segments: Option<Vec<Segment>>,
+}
+
 /// One environment's flags, ready to serve: the normalised state's body in
 /// pieces and whole, with its ETag, and loaded yggdrasil engines. Evaluation
 /// takes `&self` and never mutates; share it behind an `Arc` and swap it on
@@ -122,18 +130,41 @@ impl CompiledEnvironment {
         let previous_shards = previous.map(|p| p.shards.as_slice());
         let segments = state.segments.clone();
         let shards = shards::build(state, &wire, &shard_of, count, previous_shards);
-        note_broken_flags(&shards, &mut flags, &mut warnings);
-        Ok(Self {
-            revision,
-            value_types: value_types.clone(),
-            shards,
-            flags,
+        let parts = Parts {
             wire,
             current,
-            legacy: OnceLock::new(),
+            shards,
             segments,
+        };
+        Ok(Self::assemble(
+            revision,
+            value_types,
+            flags,
+            parts,
             warnings,
-        })
+        ))
+    }
+
+    /// The environment from its parts, with the flags the engines could not compile noted.
+    fn assemble(
+        revision: u64,
+        value_types: &HashMap<String, ValueType>,
+        mut flags: BTreeMap<String, FlagFacts>,
+        parts: Parts,
+        mut warnings: Vec<BuildWarning>,
+    ) -> Self {
+        note_broken_flags(&parts.shards, &mut flags, &mut warnings);
+        Self {
+            revision,
+            value_types: value_types.clone(),
+            shards: parts.shards,
+            flags,
+            wire: parts.wire,
+            current: parts.current,
+            legacy: OnceLock::new(),
+            segments: parts.segments,
+            warnings,
+        }
     }
 
     /// This environment with the flags named in `changed` read again: `fresh` holds those of
@@ -200,18 +231,19 @@ impl CompiledEnvironment {
             &shard_of,
             count,
         );
-        note_broken_flags(&shards, &mut flags, &mut warnings);
-        Ok(Self {
-            revision,
-            value_types: value_types.clone(),
-            shards,
-            flags,
+        let parts = Parts {
             wire,
             current,
-            legacy: OnceLock::new(),
+            shards,
             segments: self.segments.clone(),
+        };
+        Ok(Self::assemble(
+            revision,
+            value_types,
+            flags,
+            parts,
             warnings,
-        })
+        ))
     }
 
     /// A new environment with `delta`'s events (hydration, feature and

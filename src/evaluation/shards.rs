@@ -121,14 +121,7 @@ pub(super) fn build(
             if let Some(same) = reusable(previous, i, fingerprints[i]) {
                 return same.clone();
             }
-            let state = ClientFeatures {
-                version,
-                features,
-                segments: segments.clone(),
-                query: None,
-                meta: None,
-            };
-            Arc::new(compile(state, fingerprints[i]))
+            Arc::new(compile(version, features, &segments, fingerprints[i]))
         })
         .collect()
 }
@@ -180,19 +173,24 @@ pub(super) fn patched(
                     copy.remove(name)
                 })
                 .collect();
-            let state = ClientFeatures {
-                version,
-                features,
-                segments: segments.clone(),
-                query: None,
-                meta: None,
-            };
-            Arc::new(compile(state, fingerprints[i]))
+            Arc::new(compile(version, features, segments, fingerprints[i]))
         })
         .collect()
 }
 
-fn compile(state: ClientFeatures, fingerprint: u64) -> Shard {
+fn compile(
+    version: u32,
+    features: Vec<ClientFeature>,
+    segments: &Option<Vec<Segment>>,
+    fingerprint: u64,
+) -> Shard {
+    let state = ClientFeatures {
+        version,
+        features,
+        segments: segments.clone(),
+        query: None,
+        meta: None,
+    };
     let engine = EngineState::default();
     let warnings = engine
         .take_state(UpdateMessage::FullResponse(state))
