@@ -107,6 +107,17 @@ pub fn render_with(t: &impl Template, status: StatusCode) -> PageResult {
 }
 
 /// A form page: 422 when it comes back with errors.
+/// [`render_form`] for a page that may show a secret once (a new token, a webhook's signing
+/// key): never kept in a cache, whatever the envelope's default.
+pub fn render_secret_form(t: &impl Template, errors: &Errors) -> PageResult {
+    let mut res = render_form(t, errors)?;
+    res.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(res)
+}
+
 pub fn render_form(t: &impl Template, errors: &Errors) -> PageResult {
     if errors.is_empty() {
         render(t)

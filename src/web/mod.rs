@@ -16,7 +16,9 @@ mod targeting;
 mod tokens;
 
 pub use form::{Errors, WebForm};
-pub use handler::{commit_if_ok, render_form, render_with, Ctx, ProjectCtx, UserCtx};
+pub use handler::{
+    commit_if_ok, render_form, render_secret_form, render_with, Ctx, ProjectCtx, UserCtx,
+};
 pub use layout::{Flash, Layout, LayoutUser};
 
 use crate::app::AppState;

@@ -1,7 +1,7 @@
 //! A project's API tokens: the list, creating one (its secret shown once, on the response page,
 //! never stored in the session) and revoking. Owners only, as in `api/projects.rs`.
 
-use super::{render_form, Errors, Layout, PageResult, ProjectCtx, WebForm};
+use super::{render_secret_form, Errors, Layout, PageResult, ProjectCtx, WebForm};
 use crate::app::AppState;
 use crate::auth::token_store::{self, TokenInfo};
 use crate::auth::tokens::TokenKind;
@@ -11,7 +11,6 @@ use crate::error::AppError;
 use crate::projects::{service, store};
 use askama::Template;
 use axum::extract::Path;
-use axum::http::{header, HeaderValue};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
@@ -76,11 +75,7 @@ async fn page(
         errors,
         created,
     };
-    let mut res = render_form(&p, &p.errors)?;
-    // The secret is on this page only: never keep it in a cache (pages default to this anyway).
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res)
+    render_secret_form(&p, &p.errors)
 }
 
 async fn list_tokens(ctx: ProjectCtx) -> PageResult {

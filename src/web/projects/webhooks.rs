@@ -9,11 +9,10 @@ use crate::clock::parse_stamp;
 use crate::db::begin_write;
 use crate::notify::{self, DeliveryView, Event, WebhookDraft, WebhookView};
 use crate::web::{
-    commit_if_ok, render, render_form, Errors, Layout, PageResult, ProjectCtx, WebForm,
+    commit_if_ok, render, render_secret_form, Errors, Layout, PageResult, ProjectCtx, WebForm,
 };
 use askama::Template;
 use axum::extract::Path;
-use axum::http::{header, HeaderValue};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
@@ -149,11 +148,7 @@ async fn page(
         errors,
         created,
     };
-    let mut res = render_form(&p, &p.errors)?;
-    // The secret is on this page only: never keep it in a cache.
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res)
+    render_secret_form(&p, &p.errors)
 }
 
 async fn list_webhooks(ctx: ProjectCtx) -> PageResult {
