@@ -1,4 +1,5 @@
-//! The audit log, newest first, filtered; limited to the token's project.
+//! The audit log, newest first, filtered; limited to what the token's user may see in the
+//! token's project.
 
 use super::ApiError;
 use crate::app::AppState;
@@ -27,16 +28,7 @@ async fn list_audit(
     Query(paging): Query<Paging>,
 ) -> Result<Json<Value>, ApiError> {
     let mut conn = app.db.acquire().await?;
-    let visible = match id.token_project_id {
-        Some(pid) => {
-            let key: String = sqlx::query_scalar("select key from projects where id = ?")
-                .bind(pid)
-                .fetch_one(&mut *conn)
-                .await?;
-            Some(vec![key])
-        }
-        None => None,
-    };
+    let visible = crate::authz::Reach::of(&mut conn, &id).await?.key_filter();
     let limit = paging
         .limit
         .and_then(|l| l.parse::<i64>().ok())

@@ -4,7 +4,7 @@ use super::{ApiError, ApiJson};
 use crate::app::AppState;
 use crate::auth::extract::AdminToken;
 use crate::auth::{token_store, tokens::TokenKind};
-use crate::authz::{Action, Principal, ProjectAccess, Role};
+use crate::authz::{Action, ProjectAccess, Reach, Role};
 use crate::db::begin_write;
 use crate::error::AppError;
 use crate::projects::{service, store};
@@ -27,6 +27,10 @@ pub fn routes() -> Router<AppState> {
             get(list_members).put(set_member),
         )
         .route(
+            "/api/admin/projects/{project}/members/{email}",
+            axum::routing::delete(remove_member),
+        )
+        .route(
             "/api/admin/projects/{project}/environments",
             post(add_environment),
         )
@@ -45,14 +49,9 @@ async fn list_projects(
     AdminToken(id): AdminToken,
 ) -> Result<Json<Value>, ApiError> {
     let mut conn = app.db.acquire().await?;
+    let reach = Reach::of(&mut conn, &id).await?;
     let mut all = store::summaries(&mut conn, Some(id.user.id), id.user.is_admin).await?;
-    if let Some(pid) = id.token_project_id {
-        let key: Option<String> = sqlx::query_scalar("select key from projects where id = ?")
-            .bind(pid)
-            .fetch_optional(&mut *conn)
-            .await?;
-        all.retain(|p| Some(&p.key) == key.as_ref());
-    }
+    all.retain(|p| reach.contains_key(&p.key));
     Ok(Json(json!({ "projects": all })))
 }
 
@@ -71,10 +70,7 @@ async fn create_project(
     AdminToken(id): AdminToken,
     ApiJson(body): ApiJson<NewProject>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let principal = Principal {
-        is_admin: id.user.is_admin,
-        role: None,
-    };
+    let principal = crate::authz::reach::principal(&id, None);
     crate::authz::allows(principal, Action::CreateProject).map_err(|d| AppError::forbidden(d.0))?;
     let mut tx = begin_write(&app.db).await?;
     let p = service::create(
@@ -135,6 +131,24 @@ async fn set_member(
         app.now(),
     )
     .await?;
+    let members = store::members(&mut tx, access.project.id).await?;
+    tx.commit().await?;
+    Ok(Json(json!({ "members": members })))
+}
+
+async fn remove_member(
+    State(app): State<AppState>,
+    access: ProjectAccess,
+    Path((_, email)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    access.require(Action::ManageMembers)?;
+    let mut tx = begin_write(&app.db).await?;
+    let email =
+        crate::accounts::normalise_email(&email).map_err(|m| AppError::invalid("email", m))?;
+    let user = crate::accounts::store::user_by_email(&mut tx, &email)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no user has the e-mail {email}")))?;
+    service::remove_member(&mut tx, access.actor(), &access.project, user.id, app.now()).await?;
     let members = store::members(&mut tx, access.project.id).await?;
     tx.commit().await?;
     Ok(Json(json!({ "members": members })))
@@ -228,8 +242,14 @@ async fn create_token(
         environment: env.as_ref(),
         user: user.as_ref().map(|(i, e)| (*i, e.as_str())),
     };
-    let created =
-        token_store::create(&mut tx, access.actor(), &access.project, new, app.now()).await?;
+    let created = token_store::create(
+        &mut tx,
+        access.actor(),
+        Some(&access.project),
+        new,
+        app.now(),
+    )
+    .await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,

@@ -19,7 +19,8 @@ use tower_sessions::Session;
 pub struct Identity {
     pub user: User,
     pub actor: Actor,
-    /// For admin tokens: the only project the token may touch.
+    /// For project-scoped admin tokens: the only project the token may touch (None for a
+    /// browser session or an instance-wide token).
     pub token_project_id: Option<i64>,
 }
 
@@ -101,7 +102,8 @@ struct TokenRow {
     id: i64,
     name: String,
     kind: String,
-    project_id: i64,
+    /// None for an instance-wide admin token.
+    project_id: Option<i64>,
     user_id: Option<i64>,
     expires_at: Option<String>,
     last_used_at: Option<String>,
@@ -169,7 +171,7 @@ where
         let identity = Identity {
             user,
             actor,
-            token_project_id: Some(row.project_id),
+            token_project_id: row.project_id,
         };
         parts.extensions.insert(identity.clone());
         Ok(AdminToken(identity))

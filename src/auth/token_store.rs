@@ -45,10 +45,12 @@ pub fn check_name(name: &str) -> Result<String, String> {
     Ok(n.to_string())
 }
 
+/// Creates a token in `project`, or (admin tokens only, with `project` None) an instance-wide
+/// one.
 pub async fn create(
     conn: &mut SqliteConnection,
     actor: &Actor,
-    project: &Project,
+    project: Option<&Project>,
     t: NewToken<'_>,
     now: DateTime<Utc>,
 ) -> AppResult<Created> {
@@ -58,6 +60,12 @@ pub async fn create(
             return Err(AppError::invalid(
                 "user",
                 "an admin token acts as a user; name one",
+            ))
+        }
+        (TokenKind::Client | TokenKind::Frontend, _, _) if project.is_none() => {
+            return Err(AppError::invalid(
+                "project",
+                "client and frontend tokens read one project's environment; choose it",
             ))
         }
         (TokenKind::Client | TokenKind::Frontend, None, _) => {
@@ -78,7 +86,7 @@ pub async fn create(
         }
     }
     let env_key = t.environment.map(|e| e.key.as_str());
-    let secret = tokens::generate(t.kind, &project.key, env_key);
+    let secret = tokens::generate(t.kind, project.map_or("*", |p| p.key.as_str()), env_key);
     let id: i64 = sqlx::query_scalar(
         "insert into api_tokens (secret_hash, display_prefix, kind, project_id, environment_id, user_id, \
          name, created_by, created_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?) returning id",
@@ -86,7 +94,7 @@ pub async fn create(
     .bind(&secret.hash)
     .bind(&secret.display_prefix)
     .bind(t.kind.as_str())
-    .bind(project.id)
+    .bind(project.map(|p| p.id))
     .bind(t.environment.map(|e| e.id))
     .bind(t.user.map(|u| u.0))
     .bind(&name)
@@ -94,22 +102,20 @@ pub async fn create(
     .bind(stamp(now))
     .fetch_one(&mut *conn)
     .await?;
-    let info = by_id(&mut *conn, project, id).await?;
-    audit::append(
-        &mut *conn,
-        actor,
-        NewEntry::new(
-            "token.created",
-            format!("{} token {:?}", t.kind.as_str(), name),
-        )
-        .project(&project.key)
-        .after(serde_json::json!({
-            "name": name, "kind": t.kind.as_str(), "environment": env_key,
-            "user": t.user.map(|u| u.1), "prefix": info.display_prefix,
-        })),
-        now,
+    let info = by_id_anywhere(&mut *conn, id).await?;
+    let mut entry = NewEntry::new(
+        "token.created",
+        format!("{} token {:?}", t.kind.as_str(), name),
     )
-    .await?;
+    .after(serde_json::json!({
+        "name": name, "kind": t.kind.as_str(), "environment": env_key,
+        "user": t.user.map(|u| u.1), "prefix": info.display_prefix,
+        "instanceWide": project.is_none(),
+    }));
+    if let Some(p) = project {
+        entry = entry.project(&p.key);
+    }
+    audit::append(&mut *conn, actor, entry, now).await?;
     Ok(Created {
         secret: secret.secret,
         info,
@@ -131,6 +137,13 @@ pub async fn by_id(
         .fetch_optional(conn)
         .await?
         .ok_or_else(|| AppError::not_found("there is no such token in this project"))
+}
+
+async fn by_id_anywhere(conn: &mut SqliteConnection, id: i64) -> AppResult<TokenInfo> {
+    Ok(sqlx::query_as(&format!("{SELECT} where t.id = ?"))
+        .bind(id)
+        .fetch_one(conn)
+        .await?)
 }
 
 pub async fn list(conn: &mut SqliteConnection, project: &Project) -> AppResult<Vec<TokenInfo>> {

@@ -20,10 +20,7 @@ pub struct ProjectAccess {
 
 impl ProjectAccess {
     pub fn principal(&self) -> Principal {
-        Principal {
-            is_admin: self.identity.user.is_admin,
-            role: self.role,
-        }
+        super::reach::principal(&self.identity, self.role)
     }
 
     pub fn actor(&self) -> &Actor {
@@ -78,11 +75,8 @@ where
         let project = store::project_by_key(&mut conn, &key)
             .await?
             .ok_or_else(|| unknown(&key))?;
-        if identity.token_project_id.is_some_and(|p| p != project.id) {
-            return Err(unknown(&key));
-        }
         let role = store::role_of(&mut conn, project.id, identity.user.id).await?;
-        if role.is_none() && !identity.user.is_admin {
+        if !super::reach::may_see(&identity, project.id, role) {
             return Err(unknown(&key));
         }
         Ok(ProjectAccess {

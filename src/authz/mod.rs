@@ -1,7 +1,10 @@
-//! Who may do what: project roles, the actions they guard, and the one policy that decides.
+//! Who may do what: project roles, the actions they guard, the one policy that decides, and the
+//! one rule of what a caller may see.
 
 pub mod extract;
 pub mod policy;
+pub mod reach;
 
 pub use extract::ProjectAccess;
 pub use policy::{allows, Action, Denied, Principal, Role};
+pub use reach::Reach;

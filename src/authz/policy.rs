@@ -52,6 +52,9 @@ impl Role {
 pub struct Principal {
     pub is_admin: bool,
     pub role: Option<Role>,
+    /// Acting through a token bound to one project: nothing outside that project is allowed,
+    /// whatever the user could do in person.
+    pub scoped: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +124,11 @@ pub fn allows(p: Principal, action: Action) -> Result<(), Denied> {
         }
         Action::AcknowledgeKill { own: true } => {
             return Err(Denied("somebody else must acknowledge your emergency kill"))
+        }
+        Action::CreateProject | Action::ManageUsers | Action::ManageTeams if p.scoped => {
+            return Err(Denied(
+                "this token is bound to one project; use an instance-wide admin token",
+            ))
         }
         _ => {}
     }
@@ -199,10 +207,26 @@ pub fn allows(p: Principal, action: Action) -> Result<(), Denied> {
 mod tests {
     use super::*;
 
+    /// A token bound to one project does nothing outside it, even for an admin.
+    #[test]
+    fn scoped_principals_stay_in_their_project() {
+        use Action::*;
+        let scoped_admin = Principal {
+            is_admin: true,
+            role: None,
+            scoped: true,
+        };
+        for action in [CreateProject, ManageUsers, ManageTeams] {
+            assert!(allows(scoped_admin, action).is_err(), "{action:?}");
+        }
+        assert!(allows(scoped_admin, EditFlag).is_ok());
+    }
+
     fn member(role: Option<Role>) -> Principal {
         Principal {
             is_admin: false,
             role,
+            scoped: false,
         }
     }
 
@@ -252,6 +276,7 @@ mod tests {
             let admin = Principal {
                 is_admin: true,
                 role: None,
+                scoped: false,
             };
             assert!(allows(admin, action).is_ok());
         }
@@ -264,6 +289,7 @@ mod tests {
         let admin = Principal {
             is_admin: true,
             role: Some(Role::Owner),
+            scoped: false,
         };
         for action in [
             ChangeEnvironment { protected: true },

@@ -8,7 +8,7 @@ use super::store::{self, ItemRow, Move, NewItem, RequestRow};
 use super::{Proposal, State};
 use crate::audit::{self, Actor, NewEntry};
 use crate::auth::extract::Identity;
-use crate::authz::{allows, Action, Principal, ProjectAccess};
+use crate::authz::{allows, Action, Principal, ProjectAccess, Reach};
 use crate::catalog::service::{self as catalog, FlagDetail, Switch};
 use crate::clock::{parse_stamp, stamp};
 use crate::db::{begin_write, Db};
@@ -504,20 +504,11 @@ async fn visible(
     let row = store::request_by_id(&mut *conn, id)
         .await?
         .ok_or_else(|| not_found(id))?;
-    if who.token_project_id.is_some_and(|p| p != row.project_id) {
-        return Err(not_found(id));
-    }
     let role = projects::role_of(&mut *conn, row.project_id, who.user.id).await?;
-    if role.is_none() && !who.user.is_admin {
+    if !crate::authz::reach::may_see(who, row.project_id, role) {
         return Err(not_found(id));
     }
-    Ok((
-        row,
-        Principal {
-            is_admin: who.user.is_admin,
-            role,
-        },
-    ))
+    Ok((row, crate::authz::reach::principal(who, role)))
 }
 
 pub async fn get(db: &Db, who: &Identity, id: i64) -> AppResult<ChangeRequestView> {
@@ -538,11 +529,11 @@ pub async fn list(
     q: &ListQuery<'_>,
 ) -> AppResult<Vec<ChangeRequestSummary>> {
     let mut conn = db.acquire().await?;
-    let mut ids: Vec<i64> = projects::visible_projects(&mut conn, who.user.id, who.user.is_admin)
+    let mut ids: Vec<i64> = Reach::of(&mut conn, who)
         .await?
-        .into_iter()
+        .projects()
+        .iter()
         .filter(|p| q.project.is_none_or(|k| k == p.key))
-        .filter(|p| who.token_project_id.is_none_or(|t| t == p.id))
         .map(|p| p.id)
         .collect();
     ids.sort_unstable();

@@ -58,8 +58,9 @@ pub enum TokenCommand {
     Create {
         #[arg(long = "type", value_parser = ["client", "frontend", "admin"])]
         kind: String,
+        /// The project the token is bound to; leave it out for an instance-wide admin token.
         #[arg(long)]
-        project: String,
+        project: Option<String>,
         #[arg(long)]
         environment: Option<String>,
         /// The user an admin token acts as.
@@ -183,15 +184,19 @@ pub async fn token(url: &str, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
     let kind = TokenKind::parse(&kind).ok_or_else(|| anyhow!("unknown token type {kind}"))?;
     let pool = db::connect(url).await?;
     let mut tx = db::begin_write(&pool).await?;
-    let p = projects::project(&mut tx, &project).await.map_err(plain)?;
-    let env = match (&environment, kind) {
-        (Some(e), TokenKind::Client | TokenKind::Frontend) => {
-            Some(projects::environment(&mut tx, &p, e).await.map_err(plain)?)
+    let p = match &project {
+        Some(key) => Some(projects::project(&mut tx, key).await.map_err(plain)?),
+        None if kind == TokenKind::Admin => None,
+        None => return Err(anyhow!("client and frontend tokens need --project")),
+    };
+    let env = match (&environment, kind, &p) {
+        (Some(e), TokenKind::Client | TokenKind::Frontend, Some(p)) => {
+            Some(projects::environment(&mut tx, p, e).await.map_err(plain)?)
         }
-        (None, TokenKind::Client | TokenKind::Frontend) => {
+        (_, TokenKind::Client | TokenKind::Frontend, _) => {
             return Err(anyhow!("client and frontend tokens need --environment"))
         }
-        (_, TokenKind::Admin) => None,
+        (_, TokenKind::Admin, _) => None,
     };
     let owner = match (&user, kind) {
         (Some(email), TokenKind::Admin) => {
@@ -209,7 +214,7 @@ pub async fn token(url: &str, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
     let created = token_store::create(
         &mut tx,
         &cli_actor(),
-        &p,
+        p.as_ref(),
         token_store::NewToken {
             kind,
             name: &name,

@@ -229,7 +229,7 @@ async fn flag_tags(
 
 async fn load_tokens(conn: &mut sqlx::SqliteConnection, feed: &FeedState) -> anyhow::Result<()> {
     let rows: Vec<(i64, String, String, i64, Option<i64>)> = sqlx::query_as(
-        "select id, secret_hash, kind, project_id, environment_id from api_tokens \
+        "select id, secret_hash, kind, coalesce(project_id, -1), environment_id from api_tokens \
          where revoked_at is null \
          and (expires_at is null or expires_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
     )

@@ -31,12 +31,7 @@ pub async fn visibility(
     conn: &mut SqliteConnection,
     identity: &Identity,
 ) -> Result<Visibility, sqlx::Error> {
-    if identity.user.is_admin {
-        return Ok(None);
-    }
-    Ok(Some(
-        crate::projects::store::project_keys_of(conn, identity.user.id).await?,
-    ))
+    Ok(crate::authz::Reach::of(conn, identity).await?.key_filter())
 }
 
 /// One line of a before/after diff: `kind` is the CSS class (`del`, `add`).

@@ -4,7 +4,7 @@
 use super::{render, see_other, sentence, Errors, Flash, PageError, PageResult};
 use crate::app::AppState;
 use crate::auth::extract::{CurrentUser, Identity};
-use crate::authz::{allows, Action, Principal, ProjectAccess};
+use crate::authz::{allows, Action, ProjectAccess};
 use crate::db::Tx;
 use crate::error::{AppError, AppResult};
 use askama::Template;
@@ -77,10 +77,7 @@ impl UserCtx {
 
     /// Actions outside any project: only the admin flag counts.
     pub fn require(&self, action: Action) -> Result<(), PageError> {
-        let who = Principal {
-            is_admin: self.identity().user.is_admin,
-            role: None,
-        };
+        let who = crate::authz::reach::principal(self.identity(), None);
         allows(who, action).map_err(|d| PageError(AppError::forbidden(d.0)))
     }
 }

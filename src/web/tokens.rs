@@ -120,8 +120,14 @@ async fn insert(ctx: &ProjectCtx, form: &TokenForm) -> Result<Created, AppError>
         environment: env.as_ref(),
         user: (kind == TokenKind::Admin).then_some((me.id, me.email.as_str())),
     };
-    let created =
-        token_store::create(&mut tx, access.actor(), &access.project, new, app.now()).await?;
+    let created = token_store::create(
+        &mut tx,
+        access.actor(),
+        Some(&access.project),
+        new,
+        app.now(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Created {
         name: created.info.name,

@@ -113,9 +113,11 @@ fn expected(who: Who, route: Route) -> u16 {
         Who::NoToken => 401,
         // Client and frontend tokens only read the feed.
         Who::ClientToken | Who::FrontendToken => 403,
+        // Every token here is bound to the project `web`; creating a project lies outside it,
+        // so only an instance-wide admin token may (tests/it/review_guarantee.rs).
+        _ if route == Route::CreateProject => 403,
         Who::Admin => success(route),
-        // Not a member: the project is invisible; creating a project is simply not allowed.
-        Who::NonMember if route == Route::CreateProject => 403,
+        // Not a member: the project is invisible.
         Who::NonMember => 404,
         member => match lowest_role(route) {
             Some(min) if rank(member) >= rank(min) => success(route),

@@ -50,10 +50,8 @@ async fn principal(
     who: &Identity,
     project_id: i64,
 ) -> AppResult<Principal> {
-    Ok(Principal {
-        is_admin: who.user.is_admin,
-        role: projects::role_of(conn, project_id, who.user.id).await?,
-    })
+    let role = projects::role_of(conn, project_id, who.user.id).await?;
+    Ok(crate::authz::reach::principal(who, role))
 }
 
 /// Requests in review that this person may approve: in a project where they may review, by
@@ -213,7 +211,7 @@ pub(super) async fn inbox(
 
 async fn open_kills(conn: &mut SqliteConnection, who: &Identity) -> AppResult<Vec<KillRow>> {
     let mut out = Vec::new();
-    for p in projects::visible_projects(&mut *conn, who.user.id, who.user.is_admin).await? {
+    for p in crate::authz::Reach::of(&mut *conn, who).await?.projects() {
         let kills = service::kills(&mut *conn, &p, true).await?;
         if kills.is_empty() {
             continue;

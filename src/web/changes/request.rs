@@ -3,7 +3,6 @@
 
 use super::diff::{self, Line};
 use super::{request_href, state_class};
-use crate::authz::Principal;
 use crate::changes::change_request::{decide, Asker, Facts, Transition};
 use crate::changes::service::{self, ChangeRequestView};
 use crate::error::{AppError, AppResult};
@@ -90,10 +89,7 @@ async fn acts_for(ctx: &UserCtx, cr: &ChangeRequestView) -> AppResult<Acts> {
         Some(p) => projects::role_of(&mut conn, p.id, who.user.id).await?,
         None => None,
     };
-    let principal = Principal {
-        is_admin: who.user.is_admin,
-        role,
-    };
+    let principal = crate::authz::reach::principal(who, role);
     // The view names people by e-mail; the author's id only matters as "me or not".
     let mine = cr.author == who.user.email;
     let facts = Facts {

@@ -236,7 +236,10 @@ pub(super) async fn all_flags(
     Query(filter): Query<CatalogFilter>,
 ) -> PageResult {
     let mut conn = app.db.acquire().await?;
-    let visible = projects_store::visible_projects(&mut conn, id.user.id, id.user.is_admin).await?;
+    let visible = crate::authz::Reach::of(&mut conn, &id)
+        .await?
+        .projects()
+        .to_vec();
     let keys: Vec<String> = visible.iter().map(|p| p.key.clone()).collect();
     let pick = pick
         .project

@@ -33,6 +33,15 @@ pub struct TestApp {
     stderr: Arc<Mutex<String>>,
     counter: AtomicUsize,
     envs: Vec<(String, String)>,
+    /// Two more admins, made on first use, through whom `Api::force_toggle` changes a protected
+    /// environment the reviewed way.
+    governance: std::sync::OnceLock<Arc<Governance>>,
+}
+
+/// A proposer and a second person who approves, both admins.
+pub struct Governance {
+    pub proposer: Api,
+    pub approver: Api,
 }
 
 /// Starts `switchyard serve` on `dir/sy.db` and waits for its address line.
@@ -142,6 +151,7 @@ impl TestApp {
             stderr,
             counter: AtomicUsize::new(0),
             envs,
+            governance: std::sync::OnceLock::new(),
         };
         app.wait_healthy().await;
         let out = app.cli(&["project", "create", "--key", PROJECT, "--name", "Web"]);
@@ -284,11 +294,53 @@ impl TestApp {
 
     /// The global admin (created from the environment), with an admin token for `web`.
     pub fn admin(&self) -> Actor {
-        let api = self.api(Some(self.admin_token(PROJECT, ADMIN_EMAIL)));
+        let mut api = self.api(Some(self.admin_token(PROJECT, ADMIN_EMAIL)));
+        api.governance = Some(self.governance());
         Actor {
             email: ADMIN_EMAIL.to_string(),
             api,
         }
+    }
+
+    /// A new global admin (via the CLI), without any membership.
+    pub fn create_admin(&self, email: &str) {
+        let out = self.cli_with_stdin(
+            &[
+                "user",
+                "create",
+                "--email",
+                email,
+                "--admin",
+                "--password-stdin",
+            ],
+            Some(PASSWORD),
+        );
+        assert_success(&out, "user create --admin");
+    }
+
+    /// An instance-wide admin token (bound to no project) acting as `email`.
+    pub fn instance_token(&self, email: &str) -> String {
+        let name = self.unique("wide-");
+        let out = self.cli(&[
+            "token", "create", "--type", "admin", "--user", email, "--name", &name,
+        ]);
+        assert_success(&out, "token create (instance-wide)");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    fn governance(&self) -> Arc<Governance> {
+        self.governance
+            .get_or_init(|| {
+                let mut people = ["proposer", "approver"].map(|who| {
+                    let email = format!("{}@example.com", self.unique(who));
+                    self.create_admin(&email);
+                    self.api(Some(self.admin_token(PROJECT, &email)))
+                });
+                let approver = std::mem::replace(&mut people[1], self.api(None));
+                let proposer = std::mem::replace(&mut people[0], self.api(None));
+                Arc::new(Governance { proposer, approver })
+            })
+            .clone()
     }
 
     /// A user who is not a member of `web`, holding an admin token scoped to `web`.
@@ -307,6 +359,7 @@ impl TestApp {
                 .unwrap(),
             base: self.base.clone(),
             token,
+            governance: None,
         }
     }
 
@@ -403,6 +456,8 @@ pub struct Api {
     pub client: reqwest::Client,
     pub base: String,
     pub token: Option<String>,
+    /// Set on the admin's client: who proposes and approves in `force_toggle`.
+    pub governance: Option<Arc<Governance>>,
 }
 
 fn flag_path(project: &str, key: &str) -> String {
@@ -555,15 +610,32 @@ impl Api {
         .await
     }
 
-    /// Switches a flag on or off in a protected environment by lifting the protection for the
-    /// moment (as an admin), for tests that need a live state to start from.
+    /// Switches a flag on or off in a protected environment the reviewed way (one admin
+    /// proposes and applies, another approves), for tests that need a live state to start from.
     pub async fn force_toggle(&self, project: &str, key: &str, env: &str, on: bool) {
-        let r = self.set_protection(project, env, false, 1).await;
-        assert_eq!(r.status(), StatusCode::OK, "unprotect {env}");
-        let r = self.toggle(project, key, env, on).await;
-        assert_eq!(r.status(), StatusCode::OK, "toggle {key} in {env}");
-        let r = self.set_protection(project, env, true, 1).await;
-        assert_eq!(r.status(), StatusCode::OK, "protect {env}");
+        let g = self
+            .governance
+            .as_ref()
+            .expect("force_toggle needs the admin's client (TestApp::admin)");
+        let r = g.proposer.toggle(project, key, env, on).await;
+        assert_eq!(r.status(), StatusCode::ACCEPTED, "propose {key} in {env}");
+        let body: Value = r.json().await.unwrap();
+        let id = body["changeRequest"]["id"].as_i64().unwrap();
+        let title = json!({"title": format!("switch {key}"), "reason": "test setup"});
+        for (api, verb, body) in [
+            (&g.proposer, "submit", Some(&title)),
+            (&g.approver, "approve", None),
+            (&g.proposer, "apply", None),
+        ] {
+            let r = api.change_request_step(id, verb, body).await;
+            let status = r.status();
+            assert_eq!(
+                status,
+                StatusCode::OK,
+                "{verb} #{id}: {}",
+                r.text().await.unwrap()
+            );
+        }
     }
 
     pub async fn kill(&self, project: &str, key: &str, env: &str, body: &Value) -> Response {

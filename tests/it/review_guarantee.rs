@@ -1,0 +1,155 @@
+//! The review guarantee, attacked (issue 11, reliability L1–L3): nothing that changes what a
+//! protected environment serves skips a second person, a token never acts outside its scope,
+//! and every list answers only what the caller may see.
+
+use crate::support::{Api, TestApp, ADMIN_EMAIL, PROJECT};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+async fn status_json(r: reqwest::Response) -> (StatusCode, Value) {
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn entries(api: &Api, query: &str) -> Vec<Value> {
+    let (status, body) = status_json(api.audit(query).await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["entries"].as_array().cloned().unwrap_or_default()
+}
+
+/// Every project key named anywhere in a JSON answer.
+fn mentions(v: &Value, key: &str) -> bool {
+    match v {
+        Value::String(s) => s == key || s.contains(&format!("{key}/")),
+        Value::Array(a) => a.iter().any(|x| mentions(x, key)),
+        Value::Object(o) => o.values().any(|x| mentions(x, key)),
+        _ => false,
+    }
+}
+
+#[tokio::test]
+async fn scoped_tokens_stay_in_scope() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    // A second project with some history of its own.
+    let wide = app.api(Some(app.instance_token(ADMIN_EMAIL)));
+    let (status, body) = status_json(wide.create_project(&json!({"key": "other"})).await).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "an instance-wide admin token creates projects: {body}"
+    );
+    wide.new_flag("other", "secret-plan").await;
+
+    // The admin's token bound to `web` acts as an admin inside `web` only.
+    let (status, body) =
+        status_json(admin.api.create_project(&json!({"key": "rogue"})).await).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"], "forbidden");
+    let r = admin.api.flags("other", "").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    for query in [
+        "",
+        "project=other",
+        "flag=secret-plan",
+        "action=user.created",
+    ] {
+        let seen = entries(&admin.api, query).await;
+        assert!(
+            seen.iter().all(|e| e["projectKey"] == PROJECT),
+            "?{query}: a token bound to web read {seen:?}"
+        );
+    }
+    let (_, projects) = status_json(admin.api.get("/api/admin/projects").await).await;
+    let keys: Vec<&str> = projects["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, [PROJECT]);
+
+    // Nothing was created by the refused call, and the instance-wide token sees everything.
+    let (_, all) = status_json(wide.get("/api/admin/projects").await).await;
+    assert_eq!(all["projects"].as_array().unwrap().len(), 2, "{all}");
+    assert!(entries(&wide, "project=other").await.len() >= 2);
+
+    // An instance-wide token of a user who is not an admin creates nothing either.
+    let editor = app.user("editor");
+    let theirs = app.api(Some(app.instance_token(&editor.email)));
+    let r = theirs.create_project(&json!({"key": "mine"})).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let (_, seen) = status_json(theirs.get("/api/admin/projects").await).await;
+    assert_eq!(seen["projects"].as_array().unwrap().len(), 1, "{seen}");
+}
+
+#[tokio::test]
+async fn reads_follow_membership() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    app.user("owner");
+    let former = app.user("editor");
+    let never = app.stranger();
+    // History, a change request and usage in `web`, some of it by the future former member.
+    former.api.new_flag(PROJECT, "checkout").await;
+    let r = former
+        .api
+        .toggle(PROJECT, "checkout", "development", true)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = former
+        .api
+        .toggle(PROJECT, "checkout", "production", true)
+        .await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let (status, _) = status_json(former.api.get("/api/admin/change-requests").await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !entries(&former.api, "").await.is_empty(),
+        "a member reads the project's audit"
+    );
+
+    let r = admin
+        .api
+        .send(
+            Method::DELETE,
+            &format!("/api/admin/projects/{PROJECT}/members/{}", former.email),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+
+    for (who, api) in [
+        ("a removed member", &former.api),
+        ("a never-member", &never.api),
+    ] {
+        for path in [
+            "/api/admin/audit".to_string(),
+            format!("/api/admin/audit?project={PROJECT}"),
+            "/api/admin/audit?flag=checkout".to_string(),
+            "/api/admin/change-requests".to_string(),
+            format!("/api/admin/change-requests?project={PROJECT}"),
+            "/api/admin/projects".to_string(),
+        ] {
+            let (status, body) = status_json(api.get(&path).await).await;
+            assert!(
+                status == StatusCode::OK || status == StatusCode::NOT_FOUND,
+                "{who} {path}: {status} {body}"
+            );
+            assert!(!mentions(&body, PROJECT), "{who} read {path}: {body}");
+        }
+        for path in [
+            format!("/api/admin/projects/{PROJECT}"),
+            format!("/api/admin/projects/{PROJECT}/flags"),
+            format!("/api/admin/projects/{PROJECT}/flags/checkout"),
+            format!("/api/admin/projects/{PROJECT}/flags/checkout/usage"),
+            format!("/api/admin/projects/{PROJECT}/members"),
+            format!("/api/admin/projects/{PROJECT}/segments"),
+            "/api/admin/change-requests/1".to_string(),
+        ] {
+            let r = api.get(&path).await;
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{who} {path}");
+        }
+    }
+}
