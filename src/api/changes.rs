@@ -300,11 +300,17 @@ async fn set_protection(
     access: ProjectAccess,
     Path(p): Path<EnvPath>,
     ApiJson(b): ApiJson<ProtectionBody>,
-) -> Answer {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let mut tx = begin_write(&app.db).await?;
     let env = projects::environment(&mut tx, &access.project, &p.env).await?;
     let n = b.required_approvals.unwrap_or(env.required_approvals);
-    let env = service::set_protection(&mut tx, &access, &env, b.protected, n, app.now()).await?;
+    let outcome =
+        service::set_protection(&mut tx, &access, &env, b.protected, n, app.now()).await?;
     tx.commit().await?;
-    Ok(Json(json!({ "environment": env })))
+    Ok(match outcome {
+        service::ProtectionOutcome::Applied(env) => {
+            (StatusCode::OK, Json(json!({ "environment": env })))
+        }
+        service::ProtectionOutcome::Staged(cr) => staged(cr),
+    })
 }

@@ -91,8 +91,15 @@ pub enum Action {
     AcknowledgeKill {
         own: bool,
     },
-    /// Whether an environment is protected and how many approvals its changes need.
+    /// Whether an environment is protected and how many approvals its changes need. Raising it
+    /// applies at once; lowering it is a change request (see [`Action::ReviewProtection`]).
     SetProtection {
+        production: bool,
+    },
+    /// Approving or rejecting a change request that lowers an environment's protection: only
+    /// somebody who could set that protection, and never its author.
+    ReviewProtection {
+        own: bool,
         production: bool,
     },
     ManageMembers,
@@ -117,7 +124,7 @@ pub fn allows(p: Principal, action: Action) -> Result<(), Denied> {
                 "a protected environment changes only through an approved change request",
             ))
         }
-        Action::ReviewChange { own: true } => {
+        Action::ReviewChange { own: true } | Action::ReviewProtection { own: true, .. } => {
             return Err(Denied(
                 "nobody may approve or reject their own change request",
             ))
@@ -151,7 +158,21 @@ pub fn allows(p: Principal, action: Action) -> Result<(), Denied> {
         ),
         Action::ChangeEnvironment { protected: true }
         | Action::ReviewChange { own: true }
+        | Action::ReviewProtection { own: true, .. }
         | Action::AcknowledgeKill { own: true } => Err(Denied("nobody may do this")),
+        Action::ReviewProtection {
+            own: false,
+            production: false,
+        } => need(
+            Role::Owner,
+            "only owners may approve lowering an environment's protection",
+        ),
+        Action::ReviewProtection {
+            own: false,
+            production: true,
+        } => Err(Denied(
+            "only another admin may approve lowering production's protection",
+        )),
         Action::ProposeChange => need(
             Role::Editor,
             "editors, approvers or owners may propose changes",
@@ -247,6 +268,20 @@ mod tests {
             (AcknowledgeKill { own: false }, Some(Role::Approver)),
             (SetProtection { production: false }, Some(Role::Owner)),
             (SetProtection { production: true }, None),
+            (
+                ReviewProtection {
+                    own: false,
+                    production: false,
+                },
+                Some(Role::Owner),
+            ),
+            (
+                ReviewProtection {
+                    own: false,
+                    production: true,
+                },
+                None,
+            ),
             (ViewProject, Some(Role::Viewer)),
             (CreateFlag, Some(Role::Editor)),
             (EditFlag, Some(Role::Editor)),
@@ -294,6 +329,14 @@ mod tests {
         for action in [
             ChangeEnvironment { protected: true },
             ReviewChange { own: true },
+            ReviewProtection {
+                own: true,
+                production: true,
+            },
+            ReviewProtection {
+                own: true,
+                production: false,
+            },
             AcknowledgeKill { own: true },
         ] {
             assert!(allows(admin, action).is_err(), "{action:?} for an admin");

@@ -129,6 +129,9 @@ pub struct Facts {
     pub approved_by_asker: bool,
     /// What the environment asks for now.
     pub required_approvals: usize,
+    /// `Some(production)` when the request lowers its environment's protection: then only
+    /// people who could set that protection review it.
+    pub lowers_protection: Option<bool>,
 }
 
 /// Who asks: a person with their project role, or the scheduler acting on an earlier decision.
@@ -284,7 +287,10 @@ fn check_who(t: Transition, f: &Facts, who: Asker) -> Result<(), Refusal> {
             }
             Action::ProposeChange
         }
-        Transition::Approve | Transition::Reject => Action::ReviewChange { own },
+        Transition::Approve | Transition::Reject => match f.lowers_protection {
+            Some(production) => Action::ReviewProtection { own, production },
+            None => Action::ReviewChange { own },
+        },
         Transition::Apply | Transition::Schedule => Action::ApplyChange { own },
         Transition::Cancel => Action::CancelChange { own },
         Transition::Comment => Action::CommentChange,
@@ -308,6 +314,7 @@ mod tests {
             approvals: 0,
             approved_by_asker: false,
             required_approvals: 1,
+            lowers_protection: None,
         }
     }
 
@@ -317,6 +324,7 @@ mod tests {
             principal: Principal {
                 is_admin,
                 role: Some(role),
+                scoped: false,
             },
         }
     }
@@ -438,9 +446,38 @@ mod tests {
             principal: Principal {
                 is_admin: true,
                 role: None,
+                scoped: false,
             },
         };
         assert!(decide(Transition::Approve, &facts(State::InReview), admin, None).is_ok());
+    }
+
+    /// Lowering protection is reviewed by people who could set it: owners elsewhere, admins for
+    /// production, never the author.
+    #[test]
+    fn lowered_protection_is_reviewed_by_those_who_may_set_it() {
+        for (production, role, is_admin, ok) in [
+            (false, Role::Approver, false, false),
+            (false, Role::Owner, false, true),
+            (true, Role::Owner, false, false),
+            (true, Role::Viewer, true, true),
+        ] {
+            let f = Facts {
+                lowers_protection: Some(production),
+                ..facts(State::InReview)
+            };
+            for t in [Transition::Approve, Transition::Reject] {
+                let got = decide(t, &f, person(OTHER, role, is_admin), Some("no"));
+                assert_eq!(got.is_ok(), ok, "{t:?} production={production} {role:?}");
+            }
+            let own = decide(
+                Transition::Approve,
+                &f,
+                person(AUTHOR, Role::Owner, true),
+                None,
+            );
+            assert!(matches!(own, Err(Refusal::Forbidden(_))));
+        }
     }
 
     #[test]

@@ -25,14 +25,36 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Proposal {
-    Toggle { enabled: bool },
-    Strategies { strategies: Vec<StrategyDraft> },
-    Variants { variants: Vec<VariantDraft> },
+    Toggle {
+        enabled: bool,
+    },
+    Strategies {
+        strategies: Vec<StrategyDraft>,
+    },
+    Variants {
+        variants: Vec<VariantDraft>,
+    },
     Archive,
-    Segment { id: i64, segment: SegmentDraft },
+    Segment {
+        id: i64,
+        segment: SegmentDraft,
+    },
+    /// Lowering the environment's protection (lifting it, or asking fewer approvals): it
+    /// decides how every later change there is reviewed, so it is reviewed itself.
+    #[serde(rename_all = "camelCase")]
+    Protection {
+        protected: bool,
+        required_approvals: i64,
+    },
 }
 
 impl Proposal {
+    /// True for a change that lowers how the environment is protected: its reviewers must be
+    /// people who could set the protection themselves.
+    pub fn lowers_protection(&self) -> bool {
+        matches!(self, Proposal::Protection { .. })
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Proposal::Toggle { .. } => "toggle",
@@ -40,6 +62,7 @@ impl Proposal {
             Proposal::Variants { .. } => "variants",
             Proposal::Archive => "archive",
             Proposal::Segment { .. } => "segment",
+            Proposal::Protection { .. } => "protection",
         }
     }
 
@@ -61,6 +84,16 @@ impl Proposal {
             ),
             Proposal::Archive => format!("archive {flag}"),
             Proposal::Segment { segment, .. } => format!("change the segment {}", segment.name),
+            Proposal::Protection {
+                protected: false, ..
+            } => "lift the environment's protection".to_string(),
+            Proposal::Protection {
+                required_approvals: n,
+                ..
+            } => format!(
+                "require {n} approval{} for changes here",
+                if *n == 1 { "" } else { "s" }
+            ),
         }
     }
 }

@@ -46,6 +46,7 @@ pub enum Applied {
     Targeting(Targeting),
     Flag(Box<FlagDetail>),
     Segment(SegmentView),
+    Protection,
 }
 
 /// The one place that decides "apply now or stage": a change to a protected environment goes
@@ -93,7 +94,10 @@ async fn protected_target(
     change: &Change<'_>,
 ) -> AppResult<Option<Environment>> {
     let key = match &change.proposal {
-        Proposal::Toggle { .. } | Proposal::Strategies { .. } | Proposal::Variants { .. } => {
+        Proposal::Toggle { .. }
+        | Proposal::Strategies { .. }
+        | Proposal::Variants { .. }
+        | Proposal::Protection { .. } => {
             let env = change
                 .env
                 .ok_or_else(|| AppError::invalid("environment", "name the environment"))?;
@@ -171,6 +175,26 @@ async fn apply_change(
         Proposal::Segment { id, segment } => Applied::Segment(
             targeting::update_segment(conn, actor, project, *id, segment.clone(), now).await?,
         ),
+        Proposal::Protection {
+            protected,
+            required_approvals,
+        } => {
+            // The environment as it is now, not as it was when the change was proposed.
+            let env = projects::environment(&mut *conn, project.id, &need_env()?.key)
+                .await?
+                .ok_or_else(|| AppError::not_found("the environment no longer exists"))?;
+            crate::projects::service::set_protection(
+                conn,
+                actor,
+                project,
+                &env,
+                *protected,
+                *required_approvals,
+                now,
+            )
+            .await?;
+            Applied::Protection
+        }
     })
 }
 
@@ -206,7 +230,17 @@ async fn live_state(
                 json!({"name": s.name, "description": s.description, "constraints": s.constraints}),
             )
         }
+        Proposal::Protection { .. } => (
+            projects::protection_version(conn, env.id)
+                .await?
+                .unwrap_or_default(),
+            protection_view(env.protected, env.required_approvals),
+        ),
     })
+}
+
+fn protection_view(protected: bool, required_approvals: i64) -> Value {
+    json!({ "protected": protected, "requiredApprovals": required_approvals })
 }
 
 fn after_view(applied: &Applied) -> Value {
@@ -217,6 +251,7 @@ fn after_view(applied: &Applied) -> Value {
         Applied::Segment(s) => {
             json!({"name": s.name, "description": s.description, "constraints": s.constraints})
         }
+        Applied::Protection => Value::Null,
     }
 }
 
@@ -227,6 +262,13 @@ fn after_of(proposal: &Proposal, applied: &Applied) -> Value {
             json!({ "strategies": t.strategies })
         }
         (Proposal::Variants { .. }, Applied::Targeting(t)) => json!({ "variants": t.variants }),
+        (
+            Proposal::Protection {
+                protected,
+                required_approvals,
+            },
+            _,
+        ) => protection_view(*protected, *required_approvals),
         _ => after_view(applied),
     }
 }
@@ -247,7 +289,7 @@ async fn stage(
     let project = &access.project;
     let user = &access.identity.user;
     let flag_key = match &change.proposal {
-        Proposal::Segment { .. } => None,
+        Proposal::Segment { .. } | Proposal::Protection { .. } => None,
         _ => Some(change.flag_key),
     };
     let segment_id = match &change.proposal {
@@ -423,6 +465,7 @@ async fn live_version(
         "segment" => {
             store::segment_version(conn, r.project_id, item.segment_id.unwrap_or(0)).await?
         }
+        "protection" => projects::protection_version(conn, r.environment_id).await?,
         _ => store::flag_environment_version(conn, r.project_id, flag, r.environment_id).await?,
     })
 }
@@ -569,8 +612,14 @@ async fn facts(
     r: &RequestRow,
     user_id: Option<i64>,
 ) -> AppResult<Facts> {
-    let approvals = store::approvals_of(conn, r.id).await?;
+    let approvals = store::approvals_of(&mut *conn, r.id).await?;
+    let lowers_protection = store::items_of(&mut *conn, r.id)
+        .await?
+        .iter()
+        .any(|i| i.kind == "protection")
+        .then(|| r.environment_key == "production");
     Ok(Facts {
+        lowers_protection,
         state: r.state(),
         author_id: r.author_id,
         items: usize::try_from(r.items).unwrap_or(0),
@@ -1304,8 +1353,19 @@ pub async fn acknowledge_kill(
 
 // ---------- Protection ----------
 
+/// What a protection setting became.
+pub enum ProtectionOutcome {
+    /// Raised, or set on an unprotected environment: at once.
+    Applied(Environment),
+    /// Lowered: added to the caller's draft change request for that environment, for somebody
+    /// else who could set the protection to approve.
+    Staged(Box<ChangeRequestView>),
+}
+
 /// Whether an environment is protected and how many approvals its changes need: owners decide
-/// for other environments, only admins for production.
+/// for other environments, only admins for production. Raising the protection applies at once;
+/// lowering a protected environment's (unprotecting it, or asking fewer approvals) would let
+/// one person lift the review and change the environment alone, so it is a change request.
 pub async fn set_protection(
     conn: &mut SqliteConnection,
     access: &ProjectAccess,
@@ -1313,10 +1373,24 @@ pub async fn set_protection(
     protected: bool,
     required_approvals: i64,
     now: DateTime<Utc>,
-) -> AppResult<Environment> {
+) -> AppResult<ProtectionOutcome> {
     access.require(Action::SetProtection {
         production: env.key == "production",
     })?;
+    let lowers = env.protected && (!protected || required_approvals < env.required_approvals);
+    if lowers {
+        let change = Change {
+            flag_key: "",
+            env: Some(env),
+            proposal: Proposal::Protection {
+                protected,
+                required_approvals,
+            },
+        };
+        access.require(Action::ProposeChange)?;
+        let view = stage(&mut *conn, access, env, change, now).await?;
+        return Ok(ProtectionOutcome::Staged(Box::new(view)));
+    }
     crate::projects::service::set_protection(
         &mut *conn,
         access.actor(),
@@ -1327,7 +1401,8 @@ pub async fn set_protection(
         now,
     )
     .await?;
-    crate::projects::service::environment(conn, &access.project, &env.key).await
+    let env = crate::projects::service::environment(conn, &access.project, &env.key).await?;
+    Ok(ProtectionOutcome::Applied(env))
 }
 
 /// Parses an RFC 3339 time from input.

@@ -184,13 +184,27 @@ pub async fn set_protection(
     protected: bool,
     required_approvals: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("update environments set protected = ?, required_approvals = ? where id = ?")
-        .bind(protected)
-        .bind(required_approvals)
-        .bind(env_id)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "update environments set protected = ?, required_approvals = ?, \
+         protection_version = protection_version + 1 where id = ?",
+    )
+    .bind(protected)
+    .bind(required_approvals)
+    .bind(env_id)
+    .execute(conn)
+    .await?;
     Ok(())
+}
+
+/// The version of an environment's protection settings, bumped on every change to them.
+pub async fn protection_version(
+    conn: &mut SqliteConnection,
+    env_id: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("select protection_version from environments where id = ?")
+        .bind(env_id)
+        .fetch_optional(conn)
+        .await
 }
 
 pub async fn update_settings(

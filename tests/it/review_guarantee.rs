@@ -153,3 +153,125 @@ async fn reads_follow_membership() {
         }
     }
 }
+
+async fn protection_of(api: &Api, env: &str) -> (bool, i64) {
+    let (status, body) =
+        status_json(api.get(&format!("/api/admin/projects/{PROJECT}")).await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let e = body["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["key"] == env)
+        .unwrap()
+        .clone();
+    (
+        e["protected"].as_bool().unwrap(),
+        e["requiredApprovals"].as_i64().unwrap(),
+    )
+}
+
+async fn step(api: &Api, id: i64, verb: &str) -> (StatusCode, Value) {
+    let body = (verb == "submit").then(|| json!({"title": "Protection", "reason": "maintenance"}));
+    let body = if verb == "reject" {
+        Some(json!({"reason": "no"}))
+    } else {
+        body
+    };
+    status_json(api.change_request_step(id, verb, body.as_ref()).await).await
+}
+
+/// Reliability L1: an admin cannot unprotect production, change it and protect it again alone.
+#[tokio::test]
+async fn lowering_protection_needs_a_second_person() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    let owner = app.user("owner");
+    let approver = app.user("approver");
+    let editor = app.user("editor");
+    app.create_admin("second-admin@example.com");
+    let second = app.api(Some(app.admin_token(PROJECT, "second-admin@example.com")));
+    admin.api.new_flag(PROJECT, "pay").await;
+
+    let (status, body) = status_json(
+        admin
+            .api
+            .set_protection(PROJECT, "production", false, 1)
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let cr = &body["changeRequest"];
+    assert_eq!(cr["environment"], "production");
+    assert_eq!(cr["items"][0]["kind"], "protection");
+    assert_eq!(cr["items"][0]["after"]["protected"], false);
+    let id = cr["id"].as_i64().unwrap();
+    // Meanwhile production stays protected: a switch there is still only proposed.
+    assert_eq!(protection_of(&admin.api, "production").await, (true, 1));
+    let r = editor.api.toggle(PROJECT, "pay", "production", true).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+
+    assert_eq!(step(&admin.api, id, "submit").await.0, StatusCode::OK);
+    for (who, api) in [
+        ("its author", &admin.api),
+        ("an approver", &approver.api),
+        ("an owner", &owner.api),
+    ] {
+        let (status, body) = step(api, id, "approve").await;
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "{who} approved lowering production's protection: {body}"
+        );
+    }
+    assert_eq!(protection_of(&admin.api, "production").await, (true, 1));
+    let (status, body) = step(&second, id, "approve").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["changeRequest"]["state"], "approved");
+    let (status, body) = step(&admin.api, id, "apply").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(protection_of(&admin.api, "production").await, (false, 1));
+
+    // Raising applies at once; asking fewer approvals is lowering again.
+    let (status, body) = status_json(
+        admin
+            .api
+            .set_protection(PROJECT, "production", true, 2)
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(protection_of(&admin.api, "production").await, (true, 2));
+    let (status, body) = status_json(
+        admin
+            .api
+            .set_protection(PROJECT, "production", true, 1)
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(protection_of(&admin.api, "production").await, (true, 2));
+
+    // Elsewhere owners set the protection, and another owner approves lowering it.
+    let (status, _) =
+        status_json(owner.api.set_protection(PROJECT, "staging", true, 1).await).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) =
+        status_json(owner.api.set_protection(PROJECT, "staging", false, 1).await).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let id = body["changeRequest"]["id"].as_i64().unwrap();
+    assert_eq!(step(&owner.api, id, "submit").await.0, StatusCode::OK);
+    assert_eq!(
+        step(&approver.api, id, "approve").await.0,
+        StatusCode::FORBIDDEN
+    );
+    let other_owner = app.user("owner");
+    let (status, body) = step(&other_owner.api, id, "approve").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(step(&owner.api, id, "apply").await.0, StatusCode::OK);
+    assert_eq!(protection_of(&admin.api, "staging").await, (false, 1));
+
+    // Each setting that took effect is audited, once.
+    let set = entries(&admin.api, "action=environment.protection-set").await;
+    assert_eq!(set.len(), 4, "{set:?}");
+}

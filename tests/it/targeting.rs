@@ -321,22 +321,8 @@ async fn segments_are_created_used_and_only_deleted_when_unused() {
     assert_eq!(fields(&answer), ["name"]);
 
     let strategies = json!([{"name": "default", "segments": [id]}]);
-    admin
-        .api
-        .set_protection(PROJECT, "production", false, 1)
-        .await;
-    let (status, answer) = put(
-        &admin.api,
-        &env_path("beta-ui", "production", "strategies"),
-        &strategies,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    let r = admin
-        .api
-        .set_protection(PROJECT, "production", true, 1)
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
+    let path = env_path("beta-ui", "production", "strategies");
+    admin.api.force(Method::PUT, &path, Some(&strategies)).await;
     let token = app.feed_token("client", PROJECT, "production");
     feed_feature(&app, &token, "beta-ui", |f| {
         f["strategies"][0]["segments"] == json!([id])
@@ -358,12 +344,7 @@ async fn segments_are_created_used_and_only_deleted_when_unused() {
         unchanged["segment"]["constraints"][0]["values"],
         json!(["beta"])
     );
-    admin
-        .api
-        .set_protection(PROJECT, "production", false, 1)
-        .await;
-    let (status, answer) = put(&admin.api, &one, &change).await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
+    admin.api.force(Method::PUT, &one, Some(&change)).await;
 
     let r = admin.api.send(Method::DELETE, &one, None).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
@@ -371,13 +352,8 @@ async fn segments_are_created_used_and_only_deleted_when_unused() {
     assert_eq!(refused["error"], "segment-in-use");
     assert!(refused["message"].as_str().unwrap().contains("beta-ui"));
 
-    let (status, _) = put(
-        &admin.api,
-        &env_path("beta-ui", "production", "strategies"),
-        &json!([]),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
+    let path = env_path("beta-ui", "production", "strategies");
+    admin.api.force(Method::PUT, &path, Some(&json!([]))).await;
     let r = editor.api.send(Method::DELETE, &one, None).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(admin.api.get(&one).await.status(), StatusCode::NOT_FOUND);
@@ -626,21 +602,9 @@ async fn web_changes_to_production_are_staged_in_the_editors_draft() {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{answer}");
     let seg = answer["segment"]["id"].as_i64().unwrap();
-    admin
-        .api
-        .set_protection(PROJECT, "production", false, 1)
-        .await;
-    let (status, answer) = put(
-        &admin.api,
-        &env_path("promo", "production", "strategies"),
-        &json!([{"name": "default", "segments": [seg]}]),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    admin
-        .api
-        .set_protection(PROJECT, "production", true, 1)
-        .await;
+    let strategies = json!([{"name": "default", "segments": [seg]}]);
+    let path = env_path("promo", "production", "strategies");
+    admin.api.force(Method::PUT, &path, Some(&strategies)).await;
     let r = browser
         .post_form(
             &format!("/projects/{PROJECT}/segments/{seg}"),

@@ -28,6 +28,7 @@ pub fn describe(kind: &str, before: &Value, after: &Value) -> Vec<Line> {
             line("add", "archived: no longer served to SDKs"),
         ],
         "segment" => segment(before, after),
+        "protection" => protection(before, after),
         _ => Vec::new(),
     };
     if lines.is_empty() {
@@ -35,6 +36,28 @@ pub fn describe(kind: &str, before: &Value, after: &Value) -> Vec<Line> {
     } else {
         lines
     }
+}
+
+/// "protected, 2 approvals → not protected": how changes here are reviewed, before and after.
+fn protection(before: &Value, after: &Value) -> Vec<Line> {
+    let words = |v: &Value| {
+        let n = v
+            .get("requiredApprovals")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
+        match v.get("protected").and_then(Value::as_bool) {
+            Some(true) => format!(
+                "protected: changes need {n} approval{}",
+                if n == 1 { "" } else { "s" }
+            ),
+            Some(false) => "not protected: changes apply at once, without review".to_string(),
+            None => "unknown".to_string(),
+        }
+    };
+    if before == after {
+        return Vec::new();
+    }
+    vec![line("del", words(before)), line("add", words(after))]
 }
 
 fn list<'a>(v: &'a Value, field: &str) -> &'a [Value] {

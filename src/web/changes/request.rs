@@ -99,6 +99,11 @@ async fn acts_for(ctx: &UserCtx, cr: &ChangeRequestView) -> AppResult<Acts> {
         approvals: cr.approvals.len(),
         approved_by_asker: cr.approvals.iter().any(|a| a.user == who.user.email),
         required_approvals: usize::try_from(cr.required_approvals).unwrap_or(1),
+        lowers_protection: cr
+            .items
+            .iter()
+            .any(|i| i.kind == "protection")
+            .then(|| cr.environment == "production"),
     };
     let asker = Asker::Person {
         user_id: who.user.id,

@@ -3,6 +3,7 @@
 use super::project_href;
 use crate::app::AppState;
 use crate::authz::{Action, ProjectAccess, Role};
+use crate::changes::service as changes;
 use crate::db::begin_write;
 use crate::error::AppError;
 use crate::projects::{service, store, Environment, Member};
@@ -280,18 +281,32 @@ async fn set_protection(
     ctx.require(protection_of(&env_key))?;
     let approvals = form.required_approvals.trim().parse::<i64>().unwrap_or(0);
     let mut tx = begin_write(&ctx.app.db).await?;
-    let (actor, p, now) = (ctx.who.actor(), &ctx.who.project, ctx.app.now());
+    let (p, now) = (&ctx.who.project, ctx.app.now());
     let env = service::environment(&mut tx, p, &env_key).await?;
     let on = form.protected.is_some();
-    let saved = service::set_protection(&mut tx, actor, p, &env, on, approvals, now).await;
-    if let Err(errors) = Errors::check(commit_if_ok(tx, saved).await)? {
-        let message = errors.0.into_iter().next().map(|f| f.message);
-        let forms = OverviewForms {
-            protection_error: Some((env_key, message.unwrap_or_default())),
-            ..Default::default()
-        };
-        return overview_again(&ctx, forms).await;
+    let saved = changes::set_protection(&mut tx, &ctx.who, &env, on, approvals, now).await;
+    match Errors::check(commit_if_ok(tx, saved).await)? {
+        Err(errors) => {
+            let message = errors.0.into_iter().next().map(|f| f.message);
+            let forms = OverviewForms {
+                protection_error: Some((env_key, message.unwrap_or_default())),
+                ..Default::default()
+            };
+            overview_again(&ctx, forms).await
+        }
+        Ok(changes::ProtectionOutcome::Applied(_)) => {
+            let msg = format!("Protection of {env_key} saved.");
+            ctx.done(msg, &project_href(&p.key, "")).await
+        }
+        Ok(changes::ProtectionOutcome::Staged(cr)) => {
+            let msg = format!(
+                "Lowering the protection of {env_key} is itself reviewed: it is in your draft \
+                 change request #{}, and {env_key} stays as it is until somebody else who may \
+                 set its protection approves it.",
+                cr.id
+            );
+            ctx.done(msg, &crate::web::changes::request_href(cr.id))
+                .await
+        }
     }
-    let msg = format!("Protection of {env_key} saved.");
-    ctx.done(msg, &project_href(&p.key, "")).await
 }

@@ -613,15 +613,24 @@ impl Api {
     /// Switches a flag on or off in a protected environment the reviewed way (one admin
     /// proposes and applies, another approves), for tests that need a live state to start from.
     pub async fn force_toggle(&self, project: &str, key: &str, env: &str, on: bool) {
+        let verb = if on { "on" } else { "off" };
+        let path = format!("{}/environments/{env}/{verb}", flag_path(project, key));
+        self.force(Method::POST, &path, None).await;
+    }
+
+    /// Sends a write to a protected environment the reviewed way: a second admin proposes it
+    /// (202), a third approves, the second applies.
+    pub async fn force(&self, method: Method, path: &str, body: Option<&Value>) {
         let g = self
             .governance
             .as_ref()
-            .expect("force_toggle needs the admin's client (TestApp::admin)");
-        let r = g.proposer.toggle(project, key, env, on).await;
-        assert_eq!(r.status(), StatusCode::ACCEPTED, "propose {key} in {env}");
-        let body: Value = r.json().await.unwrap();
-        let id = body["changeRequest"]["id"].as_i64().unwrap();
-        let title = json!({"title": format!("switch {key}"), "reason": "test setup"});
+            .expect("force needs the admin's client (TestApp::admin)");
+        let r = g.proposer.send(method, path, body).await;
+        let status = r.status();
+        let answer: Value = r.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, StatusCode::ACCEPTED, "propose {path}: {answer}");
+        let id = answer["changeRequest"]["id"].as_i64().unwrap();
+        let title = json!({"title": "test setup", "reason": "a live state to start from"});
         for (api, verb, body) in [
             (&g.proposer, "submit", Some(&title)),
             (&g.approver, "approve", None),
