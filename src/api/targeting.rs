@@ -155,19 +155,28 @@ async fn get_dependencies(
     Ok(Json(json!({ "dependencies": deps })))
 }
 
+/// Dependencies apply in every environment: where a protected one would serve something else,
+/// they go into a change request there (202); otherwise they apply at once.
 async fn put_dependencies(
     State(app): State<AppState>,
     access: ProjectAccess,
     Path(p): Path<FlagPath>,
     ApiJson(body): ApiJson<Value>,
-) -> Result<Json<Value>, ApiError> {
-    access.require(Action::EditFlag)?;
-    let drafts: Vec<DependencyDraft> = list_body(body, "dependencies")?;
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let dependencies: Vec<DependencyDraft> = list_body(body, "dependencies")?;
     let mut tx = begin_write(&app.db).await?;
-    let (actor, project, now) = (access.actor(), &access.project, app.now());
-    let deps = service::set_dependencies(&mut tx, actor, project, &p.key, drafts, now).await?;
+    let change = Change {
+        flag_key: &p.key,
+        env: None,
+        proposal: Proposal::Dependencies { dependencies },
+    };
+    let outcome = changes::propose(&mut tx, &access, change, app.now()).await?;
     tx.commit().await?;
-    Ok(Json(json!({ "dependencies": deps })))
+    Ok(match outcome {
+        Outcome::Staged(cr) => super::changes::staged(cr),
+        Outcome::Applied(Applied::Dependencies(d)) => (StatusCode::OK, Json(json!(d))),
+        Outcome::Applied(_) => (StatusCode::OK, Json(json!({}))),
+    })
 }
 
 async fn list_segments(

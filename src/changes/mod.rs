@@ -18,7 +18,7 @@ pub mod store;
 pub use change_request::State;
 
 use crate::evaluation::{StrategyDraft, VariantDraft};
-use crate::targeting::service::SegmentDraft;
+use crate::targeting::service::{DependencyDraft, SegmentDraft};
 use serde::{Deserialize, Serialize};
 
 /// One proposed change, as stored in an item's payload.
@@ -35,6 +35,11 @@ pub enum Proposal {
         variants: Vec<VariantDraft>,
     },
     Archive,
+    /// A flag's parents: they apply in every environment, so the request goes to a protected
+    /// environment where the flag would serve something else.
+    Dependencies {
+        dependencies: Vec<DependencyDraft>,
+    },
     Segment {
         id: i64,
         segment: SegmentDraft,
@@ -62,6 +67,7 @@ impl Proposal {
             Proposal::Variants { .. } => "variants",
             Proposal::Archive => "archive",
             Proposal::Segment { .. } => "segment",
+            Proposal::Dependencies { .. } => "dependencies",
             Proposal::Protection { .. } => "protection",
         }
     }
@@ -83,6 +89,17 @@ impl Proposal {
                 if variants.len() == 1 { "" } else { "s" }
             ),
             Proposal::Archive => format!("archive {flag}"),
+            Proposal::Dependencies { dependencies } if dependencies.is_empty() => {
+                format!("remove the dependencies of {flag}")
+            }
+            Proposal::Dependencies { dependencies } => format!(
+                "make {flag} depend on {}",
+                dependencies
+                    .iter()
+                    .map(|d| d.feature.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Proposal::Segment { segment, .. } => format!("change the segment {}", segment.name),
             Proposal::Protection {
                 protected: false, ..

@@ -15,7 +15,8 @@ use crate::db::{begin_write, Db};
 use crate::error::{AppError, AppResult};
 use crate::notify::{self, Event};
 use crate::projects::{store as projects, Environment, Project};
-use crate::targeting::service::{self as targeting, SegmentView, Targeting};
+use crate::targeting::service::{self as targeting, DependenciesSet, SegmentView, Targeting};
+use crate::targeting::{served, store as targeting_store};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -46,6 +47,7 @@ pub enum Applied {
     Targeting(Targeting),
     Flag(Box<FlagDetail>),
     Segment(SegmentView),
+    Dependencies(DependenciesSet),
     Protection,
 }
 
@@ -60,10 +62,12 @@ pub async fn propose(
     let project = &access.project;
     match &change.proposal {
         Proposal::Archive => access.require(Action::ArchiveFlag)?,
-        Proposal::Segment { .. } => access.require(Action::EditFlag)?,
+        Proposal::Segment { .. } | Proposal::Dependencies { .. } => {
+            access.require(Action::EditFlag)?
+        }
         _ => {}
     }
-    let Some(env) = protected_target(&mut *conn, project, &change).await? else {
+    let Some(env) = protected_target(&mut *conn, project, &change, now).await? else {
         if matches!(
             change.proposal,
             Proposal::Toggle { .. } | Proposal::Strategies { .. } | Proposal::Variants { .. }
@@ -87,13 +91,16 @@ pub async fn propose(
     Ok(Outcome::Staged(Box::new(view)))
 }
 
-/// The protected environment a change would touch, if any.
+/// The protected environment a change would touch, if any. A flag-wide change (archiving,
+/// dependencies) touches every environment where it alters what is served; of the protected
+/// ones, the request goes to the one that asks the most approvals.
 async fn protected_target(
     conn: &mut SqliteConnection,
     project: &Project,
     change: &Change<'_>,
+    now: DateTime<Utc>,
 ) -> AppResult<Option<Environment>> {
-    let key = match &change.proposal {
+    match &change.proposal {
         Proposal::Toggle { .. }
         | Proposal::Strategies { .. }
         | Proposal::Variants { .. }
@@ -101,27 +108,60 @@ async fn protected_target(
             let env = change
                 .env
                 .ok_or_else(|| AppError::invalid("environment", "name the environment"))?;
-            return Ok(env.protected.then(|| env.clone()));
+            Ok(env.protected.then(|| env.clone()))
         }
-        // Archiving removes the flag from every feed: a change to each environment where it is on.
-        Proposal::Archive => {
-            let detail = catalog::detail(&mut *conn, project, change.flag_key, Utc::now()).await?;
-            detail
-                .environments
-                .iter()
-                .find(|e| e.enabled && e.protected)
-                .map(|e| e.env_key.clone())
+        Proposal::Archive | Proposal::Dependencies { .. } => {
+            let changed = served_changes(&mut *conn, project, change, now).await?;
+            Ok(projects::environments(&mut *conn, project.id)
+                .await?
+                .into_iter()
+                .filter(|e| e.protected && changed.contains(&e.key))
+                .max_by_key(|e| (e.required_approvals, std::cmp::Reverse(e.sort_order))))
         }
-        Proposal::Segment { id, .. } => targeting::segment_usage(&mut *conn, project, *id)
-            .await?
-            .into_iter()
-            .find(|u| u.protected)
-            .map(|u| u.environment),
-    };
-    match key {
-        None => Ok(None),
-        Some(k) => Ok(projects::environment(conn, project.id, &k).await?),
+        Proposal::Segment { id, .. } => {
+            let used = targeting::segment_usage(&mut *conn, project, *id).await?;
+            match used.into_iter().find(|u| u.protected) {
+                Some(u) => Ok(projects::environment(conn, project.id, &u.environment).await?),
+                None => Ok(None),
+            }
+        }
     }
+}
+
+/// The environments where a flag-wide change alters what is served: what the flag and the
+/// flags depending on it serve, read before and after trying the change in a savepoint that
+/// is rolled back.
+async fn served_changes(
+    conn: &mut SqliteConnection,
+    project: &Project,
+    change: &Change<'_>,
+    now: DateTime<Utc>,
+) -> AppResult<Vec<String>> {
+    let envs = projects::environments(&mut *conn, project.id).await?;
+    let mut keys = vec![change.flag_key.to_string()];
+    keys.extend(targeting_store::children_of(&mut *conn, project.id, change.flag_key).await?);
+    let before = served::read(&mut *conn, project, &envs, &keys).await?;
+    let mut dry = conn.begin().await?;
+    let actor = Actor::system("review check");
+    let tried = apply_change(
+        &mut dry,
+        &actor,
+        project,
+        None,
+        change.flag_key,
+        &change.proposal,
+        now,
+    )
+    .await;
+    let after = match tried {
+        Ok(_) => served::read(&mut dry, project, &envs, &keys).await,
+        Err(e) => {
+            dry.rollback().await?;
+            return Err(e);
+        }
+    };
+    dry.rollback().await?;
+    Ok(served::changed(&before, &after?))
 }
 
 /// Applies one change through the domain services (which validate and audit it).
@@ -172,6 +212,10 @@ async fn apply_change(
         Proposal::Archive => Applied::Flag(Box::new(
             catalog::set_archived(conn, actor, project, flag_key, true, now).await?,
         )),
+        Proposal::Dependencies { dependencies } => Applied::Dependencies(
+            targeting::set_dependencies(conn, actor, project, flag_key, dependencies.clone(), now)
+                .await?,
+        ),
         Proposal::Segment { id, segment } => Applied::Segment(
             targeting::update_segment(conn, actor, project, *id, segment.clone(), now).await?,
         ),
@@ -223,6 +267,13 @@ async fn live_state(
                 json!({ "archived": d.flag.archived_at.is_some() }),
             )
         }
+        Proposal::Dependencies { .. } => {
+            let version = store::flag_version(&mut *conn, project.id, flag_key)
+                .await?
+                .ok_or_else(|| catalog::flag_not_found(project, flag_key))?;
+            let deps = targeting::dependencies(conn, project, flag_key).await?;
+            (version, json!({ "dependencies": deps }))
+        }
         Proposal::Segment { id, .. } => {
             let s = targeting::segment(conn, project, *id).await?;
             (
@@ -250,6 +301,9 @@ fn after_view(applied: &Applied) -> Value {
         Applied::Flag(_) => json!({ "archived": true }),
         Applied::Segment(s) => {
             json!({"name": s.name, "description": s.description, "constraints": s.constraints})
+        }
+        Applied::Dependencies(d) => {
+            json!({ "dependencies": d.dependencies, "environments": d.environments })
         }
         Applied::Protection => Value::Null,
     }
@@ -461,7 +515,7 @@ async fn live_version(
 ) -> AppResult<Option<i64>> {
     let flag = item.flag_key.as_deref().unwrap_or("");
     Ok(match item.kind.as_str() {
-        "archive" => store::flag_version(conn, r.project_id, flag).await?,
+        "archive" | "dependencies" => store::flag_version(conn, r.project_id, flag).await?,
         "segment" => {
             store::segment_version(conn, r.project_id, item.segment_id.unwrap_or(0)).await?
         }

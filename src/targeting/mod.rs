@@ -2,5 +2,6 @@
 //! and variants, flag-level variants, dependencies — and the feed state built from it.
 
 pub mod import;
+pub mod served;
 pub mod service;
 pub mod store;

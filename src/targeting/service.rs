@@ -317,6 +317,16 @@ async fn read_dependencies(
         .collect())
 }
 
+/// What replacing a flag's dependencies did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DependenciesSet {
+    pub dependencies: Vec<DependencyDraft>,
+    /// The environments where the flag now serves something else (dependencies apply in every
+    /// environment, each with the parents' state there).
+    pub environments: Vec<String>,
+}
+
 /// Replaces the flag's dependencies. Unleash allows one level only: a parent must not depend on
 /// anything, and a flag that others depend on cannot get parents itself.
 pub async fn set_dependencies(
@@ -326,7 +336,7 @@ pub async fn set_dependencies(
     flag_key: &str,
     deps: Vec<DependencyDraft>,
     now: DateTime<Utc>,
-) -> AppResult<Vec<DependencyDraft>> {
+) -> AppResult<DependenciesSet> {
     let flag = live_flag(&mut *conn, project, flag_key).await?;
     let mut errors = Vec::new();
     let children = store::children_of(&mut *conn, project.id, &flag.key).await?;
@@ -383,6 +393,9 @@ pub async fn set_dependencies(
         return Err(AppError::InvalidPaths(errors));
     }
     let before = read_dependencies(&mut *conn, flag.id).await?;
+    let envs = crate::projects::store::environments(&mut *conn, project.id).await?;
+    let keys = [flag.key.clone()];
+    let served_before = super::served::read(&mut *conn, project, &envs, &keys).await?;
     let rows = deps
         .iter()
         .map(|d| {
@@ -394,22 +407,38 @@ pub async fn set_dependencies(
         })
         .collect::<AppResult<Vec<_>>>()?;
     store::replace_dependencies(&mut *conn, flag.id, &rows).await?;
+    store::touch_flag(&mut *conn, flag.id, &stamp(now)).await?;
     let after = read_dependencies(&mut *conn, flag.id).await?;
+    let served_after = super::served::read(&mut *conn, project, &envs, &keys).await?;
+    let environments = super::served::changed(&served_before, &served_after);
+    let target = if environments.is_empty() {
+        format!(
+            "flag {}/{} (serves the same everywhere)",
+            project.key, flag.key
+        )
+    } else {
+        format!(
+            "flag {}/{} (serves differently in {})",
+            project.key,
+            flag.key,
+            environments.join(", ")
+        )
+    };
     audit::append(
         &mut *conn,
         actor,
-        NewEntry::new(
-            "flag.dependencies-replaced",
-            format!("flag {}/{}", project.key, flag.key),
-        )
-        .project(&project.key)
-        .flag(&flag.key)
-        .before(json!({ "dependencies": before }))
-        .after(json!({ "dependencies": after })),
+        NewEntry::new("flag.dependencies-replaced", target)
+            .project(&project.key)
+            .flag(&flag.key)
+            .before(json!({ "dependencies": before }))
+            .after(json!({ "dependencies": after, "environments": environments })),
         now,
     )
     .await?;
-    Ok(after)
+    Ok(DependenciesSet {
+        dependencies: after,
+        environments,
+    })
 }
 
 // ---------- Segments ----------

@@ -44,6 +44,28 @@ fn parse<T: DeserializeOwned + Default>(what: &str, key: &str, json: &str) -> T 
     })
 }
 
+/// Each segment's constraints, as JSON, by id.
+pub async fn segment_constraints(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+) -> Result<HashMap<i64, serde_json::Value>, sqlx::Error> {
+    let segments: Vec<SegmentRow> =
+        sqlx::query_as("select id, constraints from segments where project_id = ? order by id")
+            .bind(project_id)
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(segments
+        .into_iter()
+        .map(|s| {
+            let key = s.id.to_string();
+            (
+                s.id,
+                parse::<serde_json::Value>("segment", &key, &s.constraints),
+            )
+        })
+        .collect())
+}
+
 /// One environment's flags as an Unleash client-API state, plus each flag's value type.
 pub async fn environment_state(
     conn: &mut SqliteConnection,
@@ -260,6 +282,21 @@ pub async fn children_of(
     .bind(parent_key)
     .fetch_all(conn)
     .await
+}
+
+/// Bumps the flag's version, so that a change request proposed on the old one sees the
+/// conflict.
+pub async fn touch_flag(
+    conn: &mut SqliteConnection,
+    flag_id: i64,
+    now: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update flags set version = version + 1, updated_at = ? where id = ?")
+        .bind(now)
+        .bind(flag_id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 pub async fn replace_dependencies(

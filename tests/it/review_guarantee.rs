@@ -275,3 +275,169 @@ async fn lowering_protection_needs_a_second_person() {
     let set = entries(&admin.api, "action=environment.protection-set").await;
     assert_eq!(set.len(), 4, "{set:?}");
 }
+
+/// The flags the frontend API of `token`'s environment serves as on, once the feed has caught
+/// up with `expect` (it follows a commit within a second).
+async fn frontend_serves(app: &TestApp, token: &str, key: &str, expect: bool) {
+    let http = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let r = http
+            .get(app.url("/api/frontend"))
+            .header("Authorization", token)
+            .send()
+            .await
+            .unwrap();
+        if r.status() == StatusCode::OK {
+            let body: Value = r.json().await.unwrap();
+            let on = body["toggles"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["name"] == key && t["enabled"] == true);
+            if on == expect {
+                return;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the frontend API never served {key} as {expect}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The served answer of `key` stays `expect` for a while: nothing reached the feed.
+async fn still_serves(app: &TestApp, token: &str, key: &str, expect: bool) {
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    frontend_serves(app, token, key, expect).await;
+}
+
+fn deps_path(key: &str) -> String {
+    format!("/api/admin/projects/{PROJECT}/flags/{key}/dependencies")
+}
+
+/// Issue 11, item 1: dependencies change what every environment serves, so a dependency change
+/// that alters a protected environment goes through a change request there.
+#[tokio::test]
+async fn dependency_changes_that_alter_production_are_reviewed() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    let editor = app.user("editor");
+    let approver = app.user("approver");
+    let prod = app.feed_token("frontend", PROJECT, "production");
+    for key in ["payments-v2", "checkout-v2", "search"] {
+        admin.api.new_flag(PROJECT, key).await;
+    }
+    // While checkout-v2 is off in production, its dependencies serve nothing there: at once.
+    let on_parent = json!([{"feature": "payments-v2"}]);
+    let (status, body) = status_json(
+        editor
+            .api
+            .send(Method::PUT, &deps_path("checkout-v2"), Some(&on_parent))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["environments"], json!([]), "{body}");
+    admin
+        .api
+        .force_toggle(PROJECT, "checkout-v2", "production", true)
+        .await;
+    admin
+        .api
+        .force_toggle(PROJECT, "search", "production", true)
+        .await;
+    frontend_serves(&app, &prod, "search", true).await;
+    frontend_serves(&app, &prod, "checkout-v2", false).await;
+
+    // Removing the dependency would switch checkout-v2 on in production: a change request.
+    let (status, body) = status_json(
+        editor
+            .api
+            .send(Method::PUT, &deps_path("checkout-v2"), Some(&json!([])))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let cr = &body["changeRequest"];
+    assert_eq!(cr["environment"], "production", "{body}");
+    assert_eq!(cr["items"][0]["kind"], "dependencies");
+    assert_eq!(
+        cr["items"][0]["after"]["environments"],
+        json!(["production"])
+    );
+    let removal = cr["id"].as_i64().unwrap();
+    // Adding one to a live flag would switch search off there: another item of the draft.
+    let (status, body) = status_json(
+        editor
+            .api
+            .send(Method::PUT, &deps_path("search"), Some(&on_parent))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["changeRequest"]["id"], removal);
+    // Nothing changed meanwhile, for the API or for SDKs.
+    let (_, deps) = status_json(editor.api.get(&deps_path("checkout-v2")).await).await;
+    assert_eq!(deps["dependencies"][0]["feature"], "payments-v2", "{deps}");
+    still_serves(&app, &prod, "checkout-v2", false).await;
+    frontend_serves(&app, &prod, "search", true).await;
+
+    // Reviewed and applied, both reach production, and the audit names where they served anew.
+    assert_eq!(step(&editor.api, removal, "submit").await.0, StatusCode::OK);
+    assert_eq!(
+        step(&editor.api, removal, "approve").await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        step(&approver.api, removal, "approve").await.0,
+        StatusCode::OK
+    );
+    let (status, body) = step(&editor.api, removal, "apply").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    frontend_serves(&app, &prod, "checkout-v2", true).await;
+    frontend_serves(&app, &prod, "search", false).await;
+    let replaced = entries(&admin.api, "action=flag.dependencies-replaced").await;
+    assert_eq!(replaced.len(), 3, "{replaced:?}");
+    assert_eq!(replaced[0]["after"]["environments"], json!(["production"]));
+    assert!(replaced[0]["target"]
+        .as_str()
+        .unwrap()
+        .contains("production"));
+}
+
+/// Archiving a flag that is off everywhere changes nothing served, unless a live flag depends
+/// on it being off: then production would serve that one differently, and review is needed.
+#[tokio::test]
+async fn archiving_a_parent_that_a_live_flag_needs_is_reviewed() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    let editor = app.user("editor");
+    let prod = app.feed_token("frontend", PROJECT, "production");
+    for key in ["legacy-cart", "modern-cart", "unused"] {
+        admin.api.new_flag(PROJECT, key).await;
+    }
+    let off_parent = json!([{"feature": "legacy-cart", "enabled": false}]);
+    let r = editor
+        .api
+        .send(Method::PUT, &deps_path("modern-cart"), Some(&off_parent))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    admin
+        .api
+        .force_toggle(PROJECT, "modern-cart", "production", true)
+        .await;
+    frontend_serves(&app, &prod, "modern-cart", true).await;
+
+    let r = editor.api.archive(PROJECT, "unused").await;
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "nothing depends on it, and it is off"
+    );
+    let (status, body) = status_json(editor.api.archive(PROJECT, "legacy-cart").await).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["changeRequest"]["environment"], "production");
+    still_serves(&app, &prod, "modern-cart", true).await;
+}

@@ -29,6 +29,7 @@ pub fn describe(kind: &str, before: &Value, after: &Value) -> Vec<Line> {
         ],
         "segment" => segment(before, after),
         "protection" => protection(before, after),
+        "dependencies" => dependencies(before, after),
         _ => Vec::new(),
     };
     if lines.is_empty() {
@@ -36,6 +37,39 @@ pub fn describe(kind: &str, before: &Value, after: &Value) -> Vec<Line> {
     } else {
         lines
     }
+}
+
+/// "depends on checkout being on" lines, removed and added; then where it serves differently.
+fn dependencies(before: &Value, after: &Value) -> Vec<Line> {
+    let words = |d: &Value| {
+        let parent = d.get("feature").and_then(Value::as_str).unwrap_or("?");
+        let on = d.get("enabled").and_then(Value::as_bool).unwrap_or(true);
+        let variants: Vec<String> = list(d, "variants").iter().map(plain).collect();
+        match (on, variants.is_empty()) {
+            (false, _) => format!("depends on {parent} being off"),
+            (true, true) => format!("depends on {parent} being on"),
+            (true, false) => format!("depends on {parent} serving {}", variants.join(", ")),
+        }
+    };
+    let (was, now) = (list(before, "dependencies"), list(after, "dependencies"));
+    let mut lines: Vec<Line> = was
+        .iter()
+        .filter(|d| !now.contains(d))
+        .map(|d| line("del", words(d)))
+        .chain(
+            now.iter()
+                .filter(|d| !was.contains(d))
+                .map(|d| line("add", words(d))),
+        )
+        .collect();
+    let envs: Vec<String> = list(after, "environments").iter().map(plain).collect();
+    if !lines.is_empty() && !envs.is_empty() {
+        lines.push(line(
+            "ctx",
+            format!("serves differently in {}", envs.join(", ")),
+        ));
+    }
+    lines
 }
 
 /// "protected, 2 approvals → not protected": how changes here are reviewed, before and after.

@@ -212,7 +212,7 @@ pub(super) async fn inbox(
 async fn open_kills(conn: &mut SqliteConnection, who: &Identity) -> AppResult<Vec<KillRow>> {
     let mut out = Vec::new();
     for p in crate::authz::Reach::of(&mut *conn, who).await?.projects() {
-        let kills = service::kills(&mut *conn, &p, true).await?;
+        let kills = service::kills(&mut *conn, p, true).await?;
         if kills.is_empty() {
             continue;
         }
