@@ -10,6 +10,10 @@
 //! `__Host-` (in TLS mode) keeps subdomains from planting the cookie. A token seen before
 //! sign-in is worthless after: the session then has its own, and only that one is accepted.
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::Response;
 use hmac::{Hmac, Mac};
 use rand::rngs::OsRng;
 use rand::RngCore;
@@ -19,11 +23,6 @@ use std::sync::OnceLock;
 use subtle::ConstantTimeEq;
 use tower_sessions::cookie::{Cookie, SameSite};
 use tower_sessions::Session;
-
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue};
-use axum::response::Response;
 
 pub const SESSION_KEY: &str = "csrf";
 pub const FORM_FIELD: &str = "csrf_token";
@@ -83,18 +82,21 @@ static FORM_KEY: OnceLock<FormKey> = OnceLock::new();
 /// Sets whether the signed-out cookie is `Secure` with the `__Host-` prefix (TLS mode). The key
 /// is random per process: a form loaded before a restart asks to be reloaded, as it would
 /// after a session expired.
+/// The first call wins (one server per process).
 pub fn configure(secure: bool) {
-    let mut key = [0u8; 32];
-    OsRng.fill_bytes(&mut key);
-    let _ = FORM_KEY.set(FormKey { key, secure });
+    FORM_KEY.get_or_init(|| FormKey::new(secure));
 }
 
 fn form_key() -> &'static FormKey {
-    FORM_KEY.get_or_init(|| {
+    FORM_KEY.get_or_init(|| FormKey::new(false))
+}
+
+impl FormKey {
+    fn new(secure: bool) -> Self {
         let mut key = [0u8; 32];
         OsRng.fill_bytes(&mut key);
-        FormKey { key, secure: false }
-    })
+        FormKey { key, secure }
+    }
 }
 
 fn cookie_name(secure: bool) -> &'static str {

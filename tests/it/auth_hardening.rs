@@ -159,6 +159,30 @@ async fn anonymous_pages_store_no_session() {
 }
 
 #[tokio::test]
+async fn the_sign_in_forms_csrf_cookie_is_host_only_and_secure_behind_tls() {
+    let app = TestApp::spawn_with_env(&[("SWITCHYARD_SECURE_COOKIES", "true")]).await;
+    let r = app.browser().get("/login").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let cookies: Vec<String> = r
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        cookies.len(),
+        1,
+        "only the form's cookie, no session: {cookies:?}"
+    );
+    let c = &cookies[0];
+    assert!(c.starts_with("__Host-switchyard-csrf="), "{c}");
+    for attr in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(c.split("; ").any(|a| a == attr), "{attr} missing: {c}");
+    }
+    assert!(!c.to_ascii_lowercase().contains("domain="), "{c}");
+}
+
+#[tokio::test]
 async fn a_locked_database_answers_a_clear_503_page_never_a_500() {
     let app = TestApp::spawn().await;
     let signed_in = app.signed_in(ADMIN_EMAIL).await;
