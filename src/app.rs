@@ -1,6 +1,5 @@
 //! The application: shared state, the router that merges `web`, `api` and the probes, and `serve`.
 
-use crate::auth::throttle::Throttle;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::db::Db;
@@ -26,25 +25,11 @@ pub struct AppState {
     pub watcher: Watcher,
 }
 
-pub struct LoginThrottle {
-    pub per_account: Throttle,
-    pub per_address: Throttle,
-    /// Wrong current passwords on the account page, per user: a stolen session cannot guess
-    /// the password at leisure.
-    pub password_change: Throttle,
-}
-
-/// Wrong current passwords allowed per user within `PASSWORD_CHANGE_WINDOW`.
-pub const PASSWORD_CHANGE_BURST: usize = 5;
-pub const PASSWORD_CHANGE_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+pub use crate::auth::throttle::LoginThrottle;
 
 impl AppState {
     pub fn new(db: Db, settings: Settings, clock: SharedClock) -> Self {
-        let throttle = LoginThrottle {
-            per_account: Throttle::new(settings.login_burst, settings.login_window),
-            per_address: Throttle::new(settings.login_burst, settings.login_window),
-            password_change: Throttle::new(PASSWORD_CHANGE_BURST, PASSWORD_CHANGE_WINDOW),
-        };
+        let throttle = LoginThrottle::new(&settings);
         AppState {
             db,
             settings: Arc::new(settings),
@@ -69,6 +54,7 @@ pub async fn session_layer(
     db: &Db,
     settings: &Settings,
 ) -> anyhow::Result<SessionManagerLayer<SqliteStore>> {
+    crate::auth::csrf::configure(settings.secure_cookies);
     let store = SqliteStore::new(db.clone());
     store.migrate().await?;
     tokio::spawn({
@@ -109,7 +95,16 @@ fn envelope(state: &AppState) -> http::Envelope {
 
 pub async fn router(state: AppState) -> anyhow::Result<Router> {
     let sessions = session_layer(&state.db, &state.settings).await?;
-    let web = crate::web::router(state.clone()).layer(sessions);
+    // Around the session layer, so that a session it cannot store becomes the "database busy"
+    // 503 page rather than its bare 500 (see `auth::session::unsaved_as_busy`).
+    let web = crate::web::router(state.clone())
+        .layer(axum::middleware::from_fn(
+            crate::auth::session::mark_answered,
+        ))
+        .layer(sessions)
+        .layer(axum::middleware::from_fn(
+            crate::auth::session::unsaved_as_busy,
+        ));
     let app = Router::new()
         .merge(web)
         .merge(crate::api::router(state.clone()))

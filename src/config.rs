@@ -1,5 +1,6 @@
 //! Settings of a running server, with defaults in code.
 
+use crate::auth::client_address::TrustedProxies;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -10,9 +11,15 @@ pub struct Settings {
     pub session_idle: Duration,
     /// And in any case this long after signing in.
     pub session_absolute: Duration,
-    /// Failed sign-ins allowed per account and per client address within `login_window`.
+    /// Failed sign-ins allowed per account within `login_window`.
     pub login_burst: usize,
+    /// Failed sign-ins allowed per client address within `login_window`: much higher, since
+    /// one address (an office NAT, a TLS proxy) is often many people.
+    pub login_address_burst: usize,
     pub login_window: Duration,
+    /// Peers whose `X-Forwarded-For` / `Forwarded` headers name the client; from anyone else
+    /// those headers are ignored.
+    pub trusted_proxies: TrustedProxies,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
     /// A request (headers and body) must arrive within this time.
@@ -26,9 +33,11 @@ impl Default for Settings {
             session_idle: Duration::from_secs(30 * 60),
             session_absolute: Duration::from_secs(12 * 60 * 60),
             login_burst: 10,
+            login_address_burst: 100,
             login_window: Duration::from_secs(60),
             body_limit: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }

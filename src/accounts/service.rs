@@ -19,7 +19,7 @@ pub fn check_new_user(email: &str, name: &str, pass: &str) -> Result<NewUser, Ap
     let mut errors = Vec::new();
     let email_ok = normalise_email(email).map_err(|m| field(&mut errors, "email", m));
     let name_ok = valid_name(name).map_err(|m| field(&mut errors, "name", m));
-    if let Err(m) = password::check_policy(pass, email.trim()) {
+    if let Err(m) = password::check_policy(pass, &[email, name]) {
         field(&mut errors, "password", m);
     }
     match (email_ok, name_ok) {

@@ -66,6 +66,7 @@ where
             session::sign_out(&session).await;
             return Err(AppError::Unauthorized);
         };
+        session::keep_alive(&session, su, now.timestamp()).await;
         let actor =
             Actor::user(user.id, &user.email, user.is_admin).with_request_id(request_id(parts));
         let identity = Identity {

@@ -99,7 +99,8 @@ pub async fn user(url: &str, cmd: UserCommand) -> anyhow::Result<ExitCode> {
         .context("could not read the password from standard input")?;
     let secret = secret.trim_end_matches(['\n', '\r']).to_string();
     let email = accounts::normalise_email(&email).map_err(|m| anyhow!("{m}"))?;
-    password::check_policy(&secret, &email).map_err(|m| anyhow!("password: {m}"))?;
+    password::check_policy(&secret, &[&email, name.as_deref().unwrap_or("")])
+        .map_err(|m| anyhow!("password: {m}"))?;
     let name = accounts::valid_name(
         name.as_deref()
             .unwrap_or(email.split('@').next().unwrap_or(&email)),

@@ -1,6 +1,7 @@
 //! The `switchyard` command line (see shared/spec/contract.md, "The binary").
 
 mod commands;
+mod log_fields;
 mod serve;
 mod transfer;
 
@@ -73,13 +74,18 @@ pub async fn run() -> ExitCode {
     }
 }
 
+/// One line per event on stderr, every value escaped ([`log_fields`]); colours only on a
+/// terminal, so files and log collectors get no escape codes.
 fn init_tracing() {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("SWITCHYARD_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .fmt_fields(log_fields::EscapedFields)
         .with_target(true)
         .try_init();
 }

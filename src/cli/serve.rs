@@ -3,6 +3,7 @@
 use crate::accounts::{self, store as accounts_store};
 use crate::app::{self, AppState};
 use crate::audit::{self, Actor};
+use crate::auth::client_address::{Cidr, TrustedProxies};
 use crate::auth::{password, tokens};
 use crate::config::Settings;
 use crate::db;
@@ -24,6 +25,22 @@ pub struct ServeArgs {
     /// Minutes without activity after which a session ends.
     #[arg(long, env = "SWITCHYARD_SESSION_IDLE_MINUTES", default_value_t = 30)]
     pub session_idle_minutes: u64,
+    /// Proxies (addresses or CIDR ranges) whose X-Forwarded-For or Forwarded header names the
+    /// client; from any other peer those headers are ignored.
+    #[arg(
+        long = "trusted-proxy",
+        env = "SWITCHYARD_TRUSTED_PROXIES",
+        value_name = "ADDR[,ADDR..]",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<Cidr>,
+    /// Failed sign-ins allowed per client address each minute (per account: 10).
+    #[arg(
+        long,
+        env = "SWITCHYARD_LOGIN_ATTEMPTS_PER_ADDRESS",
+        default_value_t = 100
+    )]
+    pub login_attempts_per_address: usize,
 }
 
 pub async fn run(url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -31,6 +48,8 @@ pub async fn run(url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let settings = Settings {
         secure_cookies: args.secure_cookies,
         session_idle: std::time::Duration::from_secs(args.session_idle_minutes.max(1) * 60),
+        trusted_proxies: TrustedProxies::new(args.trusted_proxies),
+        login_address_burst: args.login_attempts_per_address.max(1),
         ..Settings::default()
     };
     let clock = crate::clock::from_env();
@@ -91,7 +110,7 @@ async fn admin_from_env(state: &AppState) -> anyhow::Result<()> {
     {
         return Ok(());
     }
-    password::check_policy(&secret, &email)
+    password::check_policy(&secret, &[&email])
         .map_err(|m| anyhow!("SWITCHYARD_ADMIN_PASSWORD: {m}"))?;
     let hash = password::hash_blocking(secret).await?;
     let name = email.split('@').next().unwrap_or("admin").to_string();

@@ -32,7 +32,7 @@ pub async fn guard(session: Session, req: Request, next: Next) -> Response {
             Err(res) => return res,
         },
     };
-    if !csrf::matches(&session, &presented).await {
+    if !csrf::matches(&session, req.headers(), &presented).await {
         tracing::warn!(target: "security", path = %req.uri().path(), "missing or wrong CSRF token");
         return crate::web::error_page(StatusCode::FORBIDDEN, REFUSED);
     }

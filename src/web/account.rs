@@ -11,7 +11,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
-use std::time::Instant;
 
 pub fn routes() -> Router<crate::app::AppState> {
     Router::new()
@@ -37,9 +36,13 @@ async fn page(ctx: &UserCtx, errors: Errors) -> PageResult {
 }
 
 async fn account(ctx: &UserCtx, errors: Errors) -> PageResult<AccountPage> {
-    let mut conn = ctx.app.db.acquire().await?;
     let identity = ctx.identity();
-    let projects = crate::projects::store::project_keys_of(&mut conn, identity.user.id).await?;
+    // The connection goes back before the layout takes one: holding it there starved the pool
+    // when many requests came at once.
+    let projects = {
+        let mut conn = ctx.app.db.acquire().await?;
+        crate::projects::store::project_keys_of(&mut conn, identity.user.id).await?
+    };
     let u = &identity.user;
     Ok(AccountPage {
         layout: Layout::new(&ctx.session, Some(identity), "Your account", "account").await,
@@ -63,18 +66,22 @@ struct PasswordForm {
     confirm: String,
 }
 
-/// Wrong current passwords are throttled per user (`app::PASSWORD_CHANGE_BURST` per window):
-/// past that, 429 with Retry-After and the form, before any hashing.
+/// Wrong current passwords are throttled per user (`throttle::PASSWORD_CHANGE_LIMIT` per
+/// window): each attempt takes its slot before the password is checked, so parallel requests
+/// cannot check more; past that, 429 with Retry-After and the form.
 async fn change_password(ctx: UserCtx, WebForm(form): WebForm<PasswordForm>) -> PageResult {
     let throttle = &ctx.app.throttle.password_change;
-    let (key, now) = (ctx.identity().user.id.to_string(), Instant::now());
-    if let Err(wait) = throttle.check(&key, now) {
-        return too_many_attempts(&ctx, wait).await;
-    }
+    let key = ctx.identity().user.id.to_string();
+    let slot = match throttle.reserve(&key, ctx.app.now()) {
+        Ok(slot) => slot,
+        Err(wait) => return too_many_attempts(&ctx, wait).await,
+    };
     let errors = check(ctx.identity(), &form).await;
     if errors.get("current").is_some() {
-        throttle.record_failure(&key, now);
         tracing::warn!(target: "security", user = %ctx.identity().user.email, "wrong current password");
+    } else {
+        // The right current password is not a guess.
+        throttle.release(slot);
     }
     if !errors.is_empty() {
         return page(&ctx, errors).await;
@@ -119,7 +126,8 @@ async fn check(identity: &Identity, form: &PasswordForm) -> Errors {
     if !password::verify_blocking(form.current.clone(), stored).await {
         return Errors::one("current", "this is not your current password");
     }
-    if let Err(m) = password::check_policy(&form.new, &identity.user.email) {
+    if let Err(m) = password::check_policy(&form.new, &[&identity.user.email, &identity.user.name])
+    {
         return Errors::one("new", m);
     }
     if form.new != form.confirm {

@@ -37,8 +37,12 @@ impl Flash {
         let _ = session.insert(FLASH_KEY, f).await;
     }
 
+    /// Removing marks the session changed, and a changed session is written: remove only a
+    /// flash that is there, so that showing a page writes nothing.
     async fn take(session: &Session) -> Option<Flash> {
-        session.remove::<Flash>(FLASH_KEY).await.ok().flatten()
+        let flash = session.get::<Flash>(FLASH_KEY).await.ok().flatten()?;
+        let _ = session.remove::<Flash>(FLASH_KEY).await;
+        Some(flash)
     }
 }
 
@@ -64,6 +68,23 @@ impl Layout {
             section,
             flash: Flash::take(session).await,
             pending_reviews,
+        }
+    }
+
+    /// For pages of visitors who are not signed in (sign-in, first-admin setup): their forms'
+    /// CSRF token comes from a cookie, since such a visit must store nothing.
+    pub async fn signed_out(
+        session: &Session,
+        csrf: &csrf::SignedOut,
+        title: impl Into<String>,
+    ) -> Layout {
+        Layout {
+            title: title.into(),
+            user: None,
+            csrf: csrf.token(),
+            section: "",
+            flash: Flash::take(session).await,
+            pending_reviews: 0,
         }
     }
 

@@ -1,22 +1,22 @@
 //! Signing in and out, and creating the first admin through the one-time setup link.
 
 use super::{render, see_other, Errors, Layout, PageError, PageResult, WebForm};
-use crate::accounts::{self, store as accounts_store};
+use crate::accounts::{self, store as accounts_store, User};
 use crate::app::AppState;
 use crate::audit::{self, Actor};
+use crate::auth::client_address::ClientAddress;
+use crate::auth::csrf::SignedOut;
 use crate::auth::extract::MaybeUser;
 use crate::auth::{password, session, tokens};
 use crate::db::begin_write;
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use askama::Template;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
-use std::net::SocketAddr;
-use std::time::Instant;
 use tower_sessions::Session;
 
 pub fn routes() -> Router<AppState> {
@@ -57,6 +57,7 @@ fn safe_next(next: Option<&str>) -> String {
 
 async fn login_page(
     session: Session,
+    csrf: SignedOut,
     MaybeUser(user): MaybeUser,
     Query(q): Query<NextQuery>,
 ) -> PageResult {
@@ -64,12 +65,19 @@ async fn login_page(
     if user.is_some() {
         return Ok(see_other(&next));
     }
-    render(&LoginPage {
-        layout: Layout::new(&session, None, "Sign in", "").await,
+    let page = LoginPage {
+        layout: Layout::signed_out(&session, &csrf, "Sign in").await,
         email: String::new(),
         next,
         error: None,
-    })
+    };
+    with_cookie(&csrf, render(&page)?)
+}
+
+/// A signed-out page's answer, with the CSRF cookie its form's token is bound to.
+fn with_cookie(csrf: &SignedOut, mut res: Response) -> PageResult {
+    csrf.set_cookie(&mut res);
+    Ok(res)
 }
 
 #[derive(Deserialize)]
@@ -82,77 +90,83 @@ struct LoginForm {
 
 const WRONG: &str = "Wrong e-mail or password.";
 
+/// Each attempt takes its throttle slots before the password is checked (reliability plan L6).
 async fn login(
     State(app): State<AppState>,
     session: Session,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    csrf: SignedOut,
+    ClientAddress(address): ClientAddress,
     WebForm(form): WebForm<LoginForm>,
 ) -> PageResult {
     let email = form.email.trim().to_lowercase();
-    let address = peer.ip().to_string();
     let next = safe_next(form.next.as_deref());
-    let now = Instant::now();
-    let throttled = app
-        .throttle
-        .per_account
-        .check(&email, now)
-        .and(app.throttle.per_address.check(&address, now));
-    if let Err(wait) = throttled {
-        tracing::warn!(target: "security", email = %email, address = %address, "sign-in throttled");
-        let msg = format!("Too many failed attempts. Try again in {wait} seconds.");
-        let mut res =
-            login_form(&session, &email, &next, msg, StatusCode::TOO_MANY_REQUESTS).await?;
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
-        return Ok(res);
-    }
+    let again = Again {
+        session: &session,
+        csrf: &csrf,
+        email: &email,
+        next: &next,
+    };
+    let slots = match app.throttle.reserve_sign_in(&email, address, app.now()) {
+        Ok(slots) => slots,
+        Err(wait) => {
+            tracing::warn!(target: "security", email = %email, address = %address, "sign-in throttled");
+            return again.throttled(wait).await;
+        }
+    };
+    let Some(user) = check_password(&app, &email, form.password).await? else {
+        app.throttle.failed(slots);
+        tracing::warn!(target: "security", email = %email, address = %address, "sign-in failed");
+        return again.form(WRONG.into(), StatusCode::UNAUTHORIZED).await;
+    };
+    app.throttle.signed_in(slots);
+    session::sign_in(&session, &user, app.now().timestamp()).await?;
+    tracing::info!(user = %user.email, address = %address, "signed in");
+    Ok(see_other(&next))
+}
+
+/// The active user with this e-mail and password. An unknown e-mail is checked against a dummy
+/// hash, so that it takes as long as a wrong password.
+async fn check_password(app: &AppState, email: &str, password: String) -> AppResult<Option<User>> {
     let user = {
         let mut conn = app.db.acquire().await?;
-        accounts_store::user_by_email(&mut conn, &email).await?
+        accounts_store::user_by_email(&mut conn, email).await?
     };
     let stored = user
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| password::dummy_hash().to_string());
-    let ok = password::verify_blocking(form.password, stored).await;
-    let user = user.filter(|u| ok && u.active);
-    let Some(user) = user else {
-        app.throttle.per_account.record_failure(&email, now);
-        app.throttle.per_address.record_failure(&address, now);
-        tracing::warn!(target: "security", email = %email, address = %address, "sign-in failed");
-        return login_form(
-            &session,
-            &email,
-            &next,
-            WRONG.into(),
-            StatusCode::UNAUTHORIZED,
-        )
-        .await;
-    };
-    app.throttle.per_account.clear(&email);
-    session::sign_in(&session, &user, app.now().timestamp())
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("could not start the session: {e}")))?;
-    tracing::info!(user = %user.email, "signed in");
-    Ok(see_other(&next))
+    let ok = password::verify_blocking(password, stored).await;
+    Ok(user.filter(|u| ok && u.active))
 }
 
-async fn login_form(
-    session: &Session,
-    email: &str,
-    next: &str,
-    error: String,
-    status: StatusCode,
-) -> PageResult {
-    let page = LoginPage {
-        layout: Layout::new(session, None, "Sign in", "").await,
-        email: email.to_string(),
-        next: next.to_string(),
-        error: Some(error),
-    };
-    let mut res = render(&page)?;
-    *res.status_mut() = status;
-    Ok(res)
+/// The sign-in form again, with what was typed and why it did not work.
+struct Again<'a> {
+    session: &'a Session,
+    csrf: &'a SignedOut,
+    email: &'a str,
+    next: &'a str,
+}
+
+impl Again<'_> {
+    async fn form(&self, error: String, status: StatusCode) -> PageResult {
+        let page = LoginPage {
+            layout: Layout::signed_out(self.session, self.csrf, "Sign in").await,
+            email: self.email.to_string(),
+            next: self.next.to_string(),
+            error: Some(error),
+        };
+        let mut res = render(&page)?;
+        *res.status_mut() = status;
+        with_cookie(self.csrf, res)
+    }
+
+    async fn throttled(&self, wait: u64) -> PageResult {
+        let msg = format!("Too many failed attempts. Try again in {wait} seconds.");
+        let mut res = self.form(msg, StatusCode::TOO_MANY_REQUESTS).await?;
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        Ok(res)
+    }
 }
 
 async fn logout(session: Session) -> Response {
@@ -187,18 +201,20 @@ fn setup_gone() -> PageError {
 async fn setup_page(
     State(app): State<AppState>,
     session: Session,
+    csrf: SignedOut,
     Path(token): Path<String>,
 ) -> PageResult {
     if !setup_allowed(&app, &token) {
         return Err(setup_gone());
     }
-    render(&SetupPage {
-        layout: Layout::new(&session, None, "Create the first admin", "").await,
+    let page = SetupPage {
+        layout: Layout::signed_out(&session, &csrf, "Create the first admin").await,
         token,
         email: String::new(),
         name: String::new(),
         errors: Errors::default(),
-    })
+    };
+    with_cookie(&csrf, render(&page)?)
 }
 
 #[derive(Deserialize)]
@@ -211,6 +227,7 @@ struct SetupForm {
 async fn setup(
     State(app): State<AppState>,
     session: Session,
+    csrf: SignedOut,
     Path(token): Path<String>,
     WebForm(form): WebForm<SetupForm>,
 ) -> PageResult {
@@ -230,7 +247,7 @@ async fn setup(
             message: m,
         })
     });
-    if let Err(m) = password::check_policy(&form.password, form.email.trim()) {
+    if let Err(m) = password::check_policy(&form.password, &[&form.email, &form.name]) {
         errors.push(crate::error::FieldError {
             field: "password",
             message: m,
@@ -238,7 +255,7 @@ async fn setup(
     }
     let (Ok(email), Ok(name), true) = (email, name, errors.is_empty()) else {
         let page = SetupPage {
-            layout: Layout::new(&session, None, "Create the first admin", "").await,
+            layout: Layout::signed_out(&session, &csrf, "Create the first admin").await,
             token,
             email: form.email,
             name: form.name,
@@ -267,9 +284,7 @@ async fn setup(
     .await?;
     tx.commit().await?;
     *app.setup_token.lock().unwrap_or_else(|p| p.into_inner()) = None;
-    session::sign_in(&session, &user, now.timestamp())
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("could not start the session: {e}")))?;
+    session::sign_in(&session, &user, now.timestamp()).await?;
     super::Flash::set(
         &session,
         "success",

@@ -3,6 +3,7 @@
 
 mod admin_api;
 mod audit;
+mod auth_hardening;
 mod browser;
 mod change_request_pages;
 mod change_requests;

@@ -33,8 +33,10 @@ pub(super) struct NewUserForm {
 }
 
 async fn users_page(ctx: &UserCtx, form: NewUserForm, errors: Errors) -> PageResult {
-    let mut conn = ctx.app.db.acquire().await?;
-    let users = accounts_store::all_users(&mut conn).await?;
+    let users = {
+        let mut conn = ctx.app.db.acquire().await?;
+        accounts_store::all_users(&mut conn).await?
+    };
     let identity = ctx.identity();
     let page = UsersPage {
         layout: Layout::new(&ctx.session, Some(identity), "People", "admin").await,
@@ -96,8 +98,10 @@ async fn user_by_id(ctx: &UserCtx, id: i64) -> AppResult<User> {
 
 async fn user_page(ctx: &UserCtx, id: i64, errors: Errors) -> PageResult {
     let user = user_by_id(ctx, id).await?;
-    let mut conn = ctx.app.db.acquire().await?;
-    let teams = accounts_store::teams_of(&mut conn, id).await?;
+    let teams = {
+        let mut conn = ctx.app.db.acquire().await?;
+        accounts_store::teams_of(&mut conn, id).await?
+    };
     let identity = ctx.identity();
     let page = UserPage {
         layout: Layout::new(&ctx.session, Some(identity), user.name.clone(), "admin").await,
@@ -159,7 +163,7 @@ pub(super) async fn reset_password(
 ) -> PageResult {
     ctx.require(Action::ManageUsers)?;
     let target = user_by_id(&ctx, id).await?;
-    if let Err(m) = password::check_policy(&form.password, &target.email) {
+    if let Err(m) = password::check_policy(&form.password, &[&target.email, &target.name]) {
         return user_page(&ctx, id, Errors::one("password", m)).await;
     }
     store_password(&ctx, id, form.password).await?;
