@@ -1,19 +1,42 @@
 //! Change requests: four-eyes review of changes to protected environments.
 //!
-//! A write to a protected environment (on/off, strategies, variants, archiving a flag live there,
-//! a segment used there) does not apply: [`service::propose`] puts it into the author's draft for
-//! that environment, remembering the version of what it changes. The draft is submitted, approved
-//! by other people (`required_approvals` of the environment), then applied — at once or by the
-//! [`scheduler`] — atomically and only if nothing it changes has moved since. The emergency kill
-//! switch ([`service::kill`]) is the one way around review, and leaves a record to acknowledge.
+//! A write to a protected environment (on/off, strategies, variants, a segment used there), or a
+//! flag-wide change that alters what one serves (archiving, dependencies), does not apply:
+//! [`propose`](propose::propose) puts it into the author's draft for that environment,
+//! remembering the version of what it changes. The draft is submitted, approved by other people
+//! (`required_approvals` of the environment), then applied — at once or by the [`scheduler`] —
+//! atomically and only if nothing it changes has moved since. Lowering an environment's
+//! protection is itself such a change. The emergency kill switch ([`kill`](kill::kill)) is the
+//! one way around review, and leaves a record to acknowledge.
 //!
-//! `change_request` is the pure state machine; `store` its SQL; `service` the operations, each
-//! in one transaction with its audit entries.
+//! `change_request` is the pure state machine and `store` its SQL; the operations live in one
+//! module each (`propose`, `workflow`, `edit`, `apply`, `kill`, `protection`, `queries`), every
+//! one in a transaction with its audit entries, and `service` names them for the transports.
 
+mod apply;
 pub mod change_request;
+mod edit;
+mod kill;
+mod propose;
+mod protection;
+mod queries;
 pub mod scheduler;
-pub mod service;
 pub mod store;
+mod workflow;
+
+/// Every operation on change requests, by the name the transports call it.
+pub mod service {
+    pub use super::apply::{apply, apply_scheduled};
+    pub use super::edit::{refresh, remove_item, reword};
+    pub use super::kill::{acknowledge_kill, kill, kills, KillView};
+    pub use super::propose::{propose, Applied, Change, Outcome};
+    pub use super::protection::{set_protection, ProtectionOutcome};
+    pub use super::queries::{
+        get, list, may_review, view, ApprovalView, ChangeRequestSummary, ChangeRequestView,
+        CommentView, ItemView, ListQuery,
+    };
+    pub use super::workflow::{approve, cancel, comment, parse_time, reject, schedule, submit};
+}
 
 pub use change_request::State;
 

@@ -1,0 +1,179 @@
+//! The emergency kill switch: the one way around review, leaving a record that somebody else
+//! acknowledges.
+
+use super::store::{self};
+use crate::audit::{self, NewEntry};
+use crate::authz::{Action, ProjectAccess};
+use crate::catalog::service::{self as catalog};
+use crate::clock::stamp;
+use crate::error::{AppError, AppResult};
+use crate::notify::{self};
+use crate::projects::{Environment, Project};
+use crate::targeting::service::{self as targeting};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+use sqlx::SqliteConnection;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KillView {
+    pub id: i64,
+    pub flag: String,
+    pub environment: String,
+    pub reason: String,
+    pub killed_by: String,
+    pub killed_at: String,
+    pub acknowledged_by: Option<String>,
+    pub acknowledged_at: Option<String>,
+    pub acknowledgement: Option<String>,
+}
+
+impl From<store::KillRow> for KillView {
+    fn from(k: store::KillRow) -> Self {
+        KillView {
+            id: k.id,
+            flag: k.flag_key,
+            environment: k.environment_key,
+            reason: k.reason,
+            killed_by: k.killed_by,
+            killed_at: k.killed_at,
+            acknowledged_by: k.acknowledged_by,
+            acknowledged_at: k.acknowledged_at,
+            acknowledgement: k.acknowledgement,
+        }
+    }
+}
+
+/// Switches a flag off at once, even in a protected environment: rollback never waits for a
+/// review. Audited as `flag.killed` with the reason; leaves a record an approver acknowledges.
+pub async fn kill(
+    conn: &mut SqliteConnection,
+    access: &ProjectAccess,
+    flag_key: &str,
+    env: &Environment,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> AppResult<KillView> {
+    access.require(Action::KillSwitch {
+        protected: env.protected,
+    })?;
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 2000 {
+        return Err(AppError::invalid(
+            "reason",
+            "say why the flag is killed, in at most 2000 characters",
+        ));
+    }
+    let project = &access.project;
+    let flag = catalog::live_flag(&mut *conn, project, flag_key).await?;
+    let t = targeting::targeting(&mut *conn, project, flag_key, env).await?;
+    if t.enabled {
+        crate::catalog::store::set_enabled(&mut *conn, flag.id, env.id, false, now).await?;
+    }
+    let user = &access.identity.user;
+    let new = store::NewKill {
+        project_id: project.id,
+        environment_id: env.id,
+        flag_key,
+        reason,
+        killed_by: (Some(user.id), &user.email),
+    };
+    let id = store::insert_kill(&mut *conn, &new, &stamp(now)).await?;
+    audit::append(
+        &mut *conn,
+        access.actor(),
+        NewEntry::new(
+            "flag.killed",
+            format!("flag {}/{} in {}", project.key, flag_key, env.key),
+        )
+        .project(&project.key)
+        .flag(flag_key)
+        .environment(&env.key)
+        .before(json!({ "enabled": t.enabled }))
+        .after(json!({ "enabled": false, "emergency": true, "kill": id }))
+        .reason(Some(reason)),
+        now,
+    )
+    .await?;
+    notify::killed(
+        &mut *conn,
+        project,
+        flag_key,
+        &env.key,
+        access.actor(),
+        reason,
+        now,
+    )
+    .await?;
+    let row = store::kill_by_id(&mut *conn, project.id, id)
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("kill #{id} vanished")))?;
+    Ok(row.into())
+}
+
+pub async fn kills(
+    conn: &mut SqliteConnection,
+    project: &Project,
+    open_only: bool,
+) -> AppResult<Vec<KillView>> {
+    Ok(store::kills_of(conn, project.id, open_only)
+        .await?
+        .into_iter()
+        .map(KillView::from)
+        .collect())
+}
+
+/// An approver (not the one who killed) signs off an emergency kill, once.
+pub async fn acknowledge_kill(
+    conn: &mut SqliteConnection,
+    access: &ProjectAccess,
+    id: i64,
+    note: &str,
+    now: DateTime<Utc>,
+) -> AppResult<KillView> {
+    let project = &access.project;
+    let k = store::kill_by_id(&mut *conn, project.id, id)
+        .await?
+        .ok_or_else(|| {
+            AppError::not_found(format!(
+                "there is no emergency kill #{id} in {}",
+                project.key
+            ))
+        })?;
+    access.require(Action::AcknowledgeKill {
+        own: k.killed_by_id == Some(access.identity.user.id),
+    })?;
+    let user = &access.identity.user;
+    if !store::acknowledge_kill(&mut *conn, id, &user.email, note.trim(), &stamp(now)).await? {
+        return Err(AppError::conflict(
+            "kill-acknowledged",
+            format!(
+                "the emergency kill #{id} was already acknowledged by {}",
+                k.acknowledged_by.unwrap_or_default()
+            ),
+        ));
+    }
+    audit::append(
+        &mut *conn,
+        access.actor(),
+        NewEntry::new(
+            "flag.kill-acknowledged",
+            format!(
+                "flag {}/{} in {}",
+                project.key, k.flag_key, k.environment_key
+            ),
+        )
+        .project(&project.key)
+        .flag(&k.flag_key)
+        .environment(&k.environment_key)
+        .after(json!({ "kill": id, "killedBy": k.killed_by }))
+        .reason(Some(note)),
+        now,
+    )
+    .await?;
+    let row = store::kill_by_id(&mut *conn, project.id, id)
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("kill #{id} vanished")))?;
+    Ok(row.into())
+}
