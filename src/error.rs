@@ -1,6 +1,5 @@
-//! One error type for every domain, rendered as JSON by `api` and as a page by `web`.
-
-use axum::http::StatusCode;
+//! One error type for every domain, free of HTTP: `http::error` gives it a status, and `api`
+//! renders it as JSON, `web` as a page.
 
 /// A field-level complaint about input, shown next to that field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,21 +93,6 @@ impl AppError {
         AppError::NotFound(message.into())
     }
 
-    pub fn status(&self) -> StatusCode {
-        match self {
-            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Conflict { .. } => StatusCode::CONFLICT,
-            AppError::Invalid(_) | AppError::InvalidPaths(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
     /// Stable kebab-case code for machines.
     pub fn code(&self) -> &'static str {
         match self {
@@ -161,27 +145,3 @@ fn is_busy(e: &sqlx::Error) -> bool {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
-
-/// What an error looked like, carried on a bodiless response so that the outer layer can render
-/// it for its audience: JSON on API paths, a page elsewhere (see `http::fill_empty_errors`).
-#[derive(Clone, Debug)]
-pub struct ErrorDetail {
-    pub code: &'static str,
-    pub message: String,
-}
-
-impl axum::response::IntoResponse for AppError {
-    fn into_response(self) -> axum::response::Response {
-        self.log();
-        let mut res = self.status().into_response();
-        if let AppError::TooManyRequests { retry_after } = &self {
-            res.headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, (*retry_after).into());
-        }
-        res.extensions_mut().insert(ErrorDetail {
-            code: self.code(),
-            message: self.to_string(),
-        });
-        res
-    }
-}

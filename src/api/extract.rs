@@ -39,7 +39,7 @@ impl IntoResponse for ApiError {
                 .collect();
         }
         let mut res = (
-            e.status(),
+            crate::http::error::status(&e),
             [(header::CONTENT_TYPE, "application/json")],
             body.to_string(),
         )

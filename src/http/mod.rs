@@ -2,6 +2,7 @@
 //! error bodies for responses that would otherwise be empty, and the feed's change signal.
 
 pub mod csrf;
+pub mod error;
 pub mod headers;
 pub mod probes;
 
@@ -158,7 +159,7 @@ fn fill_empty_errors(api: bool, res: Response) -> Response {
     if !(status.is_client_error() || status.is_server_error()) || ours {
         return res;
     }
-    if let Some(detail) = res.extensions().get::<crate::error::ErrorDetail>().cloned() {
+    if let Some(detail) = res.extensions().get::<error::ErrorDetail>().cloned() {
         let (parts, _) = res.into_parts();
         let mut out = if api {
             crate::api::error_body(status, detail.code, &detail.message)

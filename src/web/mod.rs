@@ -150,7 +150,7 @@ impl IntoResponse for PageError {
         if matches!(e, AppError::Unauthorized) {
             return StatusCode::UNAUTHORIZED.into_response();
         }
-        let mut res = error_page(e.status(), &sentence(&e.to_string()));
+        let mut res = error_page(crate::http::error::status(&e), &sentence(&e.to_string()));
         if let AppError::TooManyRequests { retry_after } = e {
             if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                 res.headers_mut().insert(header::RETRY_AFTER, v);
