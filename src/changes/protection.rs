@@ -31,7 +31,7 @@ pub async fn set_protection(
     now: DateTime<Utc>,
 ) -> AppResult<ProtectionOutcome> {
     access.require(Action::SetProtection {
-        production: env.key == "production",
+        production: env.production,
     })?;
     let lowers = env.protected && (!protected || required_approvals < env.required_approvals);
     if lowers {

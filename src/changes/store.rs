@@ -9,6 +9,8 @@ pub struct RequestRow {
     pub id: i64,
     pub project_id: i64,
     pub project_key: String,
+    /// The request's environment is the production one.
+    pub environment_production: bool,
     pub environment_id: i64,
     pub environment_key: String,
     pub required_approvals: i64,
@@ -33,7 +35,7 @@ impl RequestRow {
 }
 
 const REQUEST_SELECT: &str = "select r.id, r.project_id, p.key as project_key, r.environment_id, \
-     e.key as environment_key, e.required_approvals, r.author_id, r.author_label, r.state, \
+     e.key as environment_key, e.required_approvals, e.production as environment_production, r.author_id, r.author_label, r.state, \
      r.title, r.reason, r.scheduled_at, r.outcome, r.applied_by, r.created_at, r.updated_at, \
      (select count(*) from change_request_items i where i.change_request_id = r.id) as items, \
      (select count(*) from change_request_approvals a where a.change_request_id = r.id) as approvals \

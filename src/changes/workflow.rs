@@ -24,7 +24,7 @@ pub(super) async fn facts(
         .await?
         .iter()
         .any(|i| i.kind == "protection")
-        .then(|| r.environment_key == "production");
+        .then_some(r.environment_production);
     Ok(Facts {
         lowers_protection,
         state: r.state(),

@@ -31,6 +31,8 @@ pub struct Environment {
     pub sort_order: i64,
     pub protected: bool,
     pub required_approvals: i64,
+    /// The production environment: only admins set its protection.
+    pub production: bool,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize)]
@@ -42,6 +44,9 @@ pub struct Member {
     pub role: Role,
     pub active: bool,
 }
+
+/// The key of the production environment every new project starts with.
+pub const PRODUCTION: &str = "production";
 
 /// The environments every new project starts with; production is protected.
 pub const DEFAULT_ENVIRONMENTS: [(&str, &str, bool); 3] = [

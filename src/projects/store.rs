@@ -8,7 +8,8 @@ use serde::Serialize;
 use sqlx::SqliteConnection;
 
 const PROJECT_COLUMNS: &str = "id, key, name, description, key_pattern, key_example, created_at";
-const ENV_COLUMNS: &str = "id, project_id, key, name, sort_order, protected, required_approvals";
+const ENV_COLUMNS: &str =
+    "id, project_id, key, name, sort_order, protected, required_approvals, production";
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -96,10 +97,15 @@ pub async fn insert_project(
         return Ok(None);
     };
     for (i, (env_key, env_name, protected)) in super::DEFAULT_ENVIRONMENTS.iter().enumerate() {
-        insert_environment(
-            &mut *conn, project.id, env_key, env_name, i as i64, *protected, now,
-        )
-        .await?;
+        let env =
+            insert_environment(&mut *conn, project.id, env_key, env_name, i as i64, *protected, now)
+                .await?;
+        if let Some(env) = env.filter(|e| e.key == super::PRODUCTION) {
+            sqlx::query("update environments set production = true where id = ?")
+                .bind(env.id)
+                .execute(&mut *conn)
+                .await?;
+        }
     }
     Ok(Some(project))
 }

@@ -182,6 +182,7 @@ mod tests {
             sort_order: id,
             protected: false,
             required_approvals: 0,
+            production: false,
         }
     }
 

@@ -85,9 +85,14 @@ struct RequestPage {
 async fn acts_for(ctx: &UserCtx, cr: &ChangeRequestView) -> AppResult<Acts> {
     let who = ctx.identity();
     let mut conn = ctx.app.db.acquire().await?;
-    let role = match projects::project_by_key(&mut conn, &cr.project).await? {
-        Some(p) => projects::role_of(&mut conn, p.id, who.user.id).await?,
-        None => None,
+    let (role, production) = match projects::project_by_key(&mut conn, &cr.project).await? {
+        Some(p) => (
+            projects::role_of(&mut conn, p.id, who.user.id).await?,
+            projects::environment(&mut conn, p.id, &cr.environment)
+                .await?
+                .is_some_and(|e| e.production),
+        ),
+        None => (None, false),
     };
     let principal = crate::authz::reach::principal(who, role);
     // The view names people by e-mail; the author's id only matters as "me or not".
@@ -103,7 +108,7 @@ async fn acts_for(ctx: &UserCtx, cr: &ChangeRequestView) -> AppResult<Acts> {
             .items
             .iter()
             .any(|i| i.kind == "protection")
-            .then(|| cr.environment == "production"),
+            .then_some(production),
     };
     let asker = Asker::Person {
         user_id: who.user.id,

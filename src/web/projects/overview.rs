@@ -143,7 +143,7 @@ async fn overview(ctx: &ProjectCtx, forms: OverviewForms, status: StatusCode) ->
 
 fn env_view(e: Environment, access: &ProjectAccess) -> EnvView {
     EnvView {
-        can_protect: access.can(protection_of(&e.key)),
+        can_protect: access.can(protection_of(&e)),
         key: e.key,
         name: e.name,
         protected: e.protected,
@@ -258,9 +258,9 @@ async fn add_environment(ctx: ProjectCtx, WebForm(form): WebForm<EnvForm>) -> Pa
     }
 }
 
-fn protection_of(env_key: &str) -> Action {
+fn protection_of(env: &Environment) -> Action {
     Action::SetProtection {
-        production: env_key == "production",
+        production: env.production,
     }
 }
 
@@ -277,12 +277,12 @@ async fn set_protection(
     Path((_, env_key)): Path<(String, String)>,
     WebForm(form): WebForm<ProtectionForm>,
 ) -> PageResult {
-    // The policy decides, as for the API: owners for most environments, admins for production.
-    ctx.require(protection_of(&env_key))?;
     let approvals = form.required_approvals.trim().parse::<i64>().unwrap_or(0);
     let mut tx = begin_write(&ctx.app.db).await?;
     let (p, now) = (&ctx.who.project, ctx.app.now());
     let env = service::environment(&mut tx, p, &env_key).await?;
+    // The policy decides, as for the API: owners for most environments, admins for production.
+    ctx.require(protection_of(&env))?;
     let on = form.protected.is_some();
     let saved = changes::set_protection(&mut tx, &ctx.who, &env, on, approvals, now).await;
     match Errors::check(commit_if_ok(tx, saved).await)? {
