@@ -132,7 +132,11 @@ pub async fn serve(
         .await;
     state.feed.usage.start(state.db.clone());
     crate::changes::scheduler::start(state.db.clone(), state.clock.clone(), state.watcher.clone());
-    crate::notify::delivery::start(state.db.clone(), state.clock.clone());
+    crate::notify::delivery::start(
+        state.db.clone(),
+        state.clock.clone(),
+        state.settings.webhook_allow.clone(),
+    );
     let envelope = envelope(&state);
     let router = router(state).await?;
     let app = http::FastLane { router, envelope };

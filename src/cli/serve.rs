@@ -24,12 +24,19 @@ pub struct ServeArgs {
     /// Minutes without activity after which a session ends.
     #[arg(long, env = "SWITCHYARD_SESSION_IDLE_MINUTES", default_value_t = 30)]
     pub session_idle_minutes: u64,
+    /// Internal hosts webhooks may reach, as `host` or `host:port`, separated by commas.
+    /// Loopback, private, link-local and unspecified addresses are refused otherwise.
+    #[arg(long, env = "SWITCHYARD_WEBHOOK_ALLOW_HOSTS", default_value = "")]
+    pub webhook_allow_hosts: String,
 }
 
 pub async fn run(url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let webhook_allow = crate::notify::AllowList::parse(&args.webhook_allow_hosts)
+        .map_err(|m| anyhow!("--webhook-allow-hosts: {m}"))?;
     let pool = db::connect(url).await?;
     let settings = Settings {
         secure_cookies: args.secure_cookies,
+        webhook_allow,
         session_idle: std::time::Duration::from_secs(args.session_idle_minutes.max(1) * 60),
         ..Settings::default()
     };

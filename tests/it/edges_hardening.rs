@@ -2,7 +2,14 @@
 //! bounded, keys are unambiguous, the audit head can be pinned, and malformed import files are
 //! refused (reliability plan L8, L9, L11, L14).
 
-use crate::support::{TestApp, PROJECT};
+use crate::support::{Api, TestApp, PROJECT};
+use axum::extract::State;
+use axum::Router;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 // ---------- 18. Import files of the wrong shape ----------
 
@@ -76,4 +83,295 @@ async fn unleash_import_without_a_features_array_is_refused_with_exit_2() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 flags created"));
+}
+
+// ---------- 9. Webhooks refuse internal targets ----------
+
+/// A loopback endpoint that counts what reaches it.
+async fn counting_receiver() -> (Arc<AtomicUsize>, u16) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let app = Router::new()
+        .fallback(|State(hits): State<Arc<AtomicUsize>>| async move {
+            hits.fetch_add(1, Ordering::SeqCst);
+            "ok"
+        })
+        .with_state(hits.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (hits, port)
+}
+
+/// A port that accepts connections and never answers.
+async fn silent_port() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((conn, _)) = listener.accept().await {
+            held.push(conn);
+        }
+    });
+    port
+}
+
+/// A port nothing listens on: bound, then released.
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// This machine's host name when it resolves to loopback only (it does through /etc/hosts on
+/// Debian-style machines): a name, not a literal, that the resolver must catch.
+async fn name_resolving_to_loopback() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let name = name.trim().to_string();
+    let addrs: Vec<_> = tokio::net::lookup_host((name.as_str(), 80))
+        .await
+        .ok()?
+        .collect();
+    (!addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback())).then_some(name)
+}
+
+async fn add_webhook(api: &Api, url: &str) -> (StatusCode, Value) {
+    let r = api
+        .send(
+            Method::POST,
+            &format!("/api/admin/projects/{PROJECT}/webhooks"),
+            Some(&json!({ "url": url })),
+        )
+        .await;
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn deliveries(api: &Api, hook: i64) -> Vec<Value> {
+    let r = api
+        .get(&format!(
+            "/api/admin/projects/{PROJECT}/webhooks/{hook}/deliveries"
+        ))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    body["deliveries"].as_array().unwrap().clone()
+}
+
+/// Waits until the webhook's first delivery has been tried once, and returns it.
+async fn first_attempt(api: &Api, hook: i64) -> Value {
+    let start = Instant::now();
+    loop {
+        if let Some(d) = deliveries(api, hook).await.pop() {
+            if d["attempts"].as_i64().unwrap() >= 1 {
+                return d;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "webhook {hook} was never tried"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Kills a new flag in development: an event every webhook of the project hears.
+async fn announce_a_kill(app: &TestApp, key: &str) {
+    let admin = app.admin().api;
+    admin.new_flag(PROJECT, key).await;
+    admin.toggle(PROJECT, key, "development", true).await;
+    let r = admin
+        .kill(PROJECT, key, "development", &json!({"reason": "test"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn webhooks_refuse_internal_targets_at_creation_with_the_reason() {
+    let (hits, port) = counting_receiver().await;
+    let app = TestApp::spawn().await;
+    let owner = app.user("owner");
+    let before = app.audit_count().await;
+    let mut cases = vec![
+        (format!("http://127.0.0.1:{port}/x"), "loopback"),
+        (format!("http://0.0.0.0:{port}/x"), "unspecified"),
+        (format!("http://2130706433:{port}/x"), "loopback"),
+        (format!("http://0x7f000001:{port}/x"), "loopback"),
+        (format!("http://0177.0.0.1:{port}/x"), "loopback"),
+        (format!("http://127.1:{port}/x"), "loopback"),
+        (format!("http://localhost:{port}/x"), "loopback"),
+        (format!("http://LocalHost.:{port}/x"), "loopback"),
+        (format!("http://[::1]:{port}/x"), "loopback"),
+        (format!("http://[::ffff:127.0.0.1]:{port}/x"), "loopback"),
+        ("http://10.0.0.1/x".into(), "private"),
+        ("http://172.16.5.4/x".into(), "private"),
+        ("https://192.168.1.1/x".into(), "private"),
+        ("http://[fd12:3456::1]/x".into(), "private"),
+        (
+            "http://169.254.169.254/latest/meta-data".into(),
+            "link-local",
+        ),
+        ("http://[fe80::1]/x".into(), "link-local"),
+        ("http://[::]/x".into(), "unspecified"),
+    ];
+    if let Some(name) = name_resolving_to_loopback().await {
+        cases.push((
+            format!("http://{name}:{port}/x"),
+            "resolves to an internal address",
+        ));
+    }
+    for (url, says) in &cases {
+        let (status, body) = add_webhook(&owner.api, url).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
+        let message = body.to_string();
+        assert!(message.contains(says), "{url}: {message}");
+        assert!(
+            message.contains("--webhook-allow-hosts"),
+            "{url}: {message}"
+        );
+    }
+    // The settings page says the same by the field.
+    let b = app.signed_in(&owner.email).await;
+    let csrf = b.csrf().await;
+    let url = format!("http://127.0.0.1:{port}/x");
+    let r = b
+        .post_form(
+            &format!("/projects/{PROJECT}/settings/webhooks"),
+            &[("url", &url), ("format", "generic"), ("csrf_token", &csrf)],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("a loopback address, which webhooks may not reach"),
+        "{html}"
+    );
+
+    let list: Value = owner
+        .api
+        .get(&format!("/api/admin/projects/{PROJECT}/webhooks"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["webhooks"], json!([]), "nothing was created");
+    assert_eq!(app.audit_count().await, before, "nothing was audited");
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing was contacted");
+}
+
+#[tokio::test]
+async fn webhook_targets_are_checked_again_at_delivery_on_the_resolved_address() {
+    let (hits, port) = counting_receiver().await;
+    let app = TestApp::spawn().await;
+    // Rows as a webhook made before this check (or whose name changed its address since)
+    // would leave them: the deliverer must not trust the stored URL.
+    let mut urls = vec![
+        format!("http://127.0.0.1:{port}/literal"),
+        format!("http://localhost:{port}/name"),
+        format!("http://[::ffff:127.0.0.1]:{port}/mapped"),
+    ];
+    if let Some(name) = name_resolving_to_loopback().await {
+        urls.push(format!("http://{name}:{port}/resolved"));
+    }
+    let mut ids = Vec::new();
+    {
+        let mut c = app.sql().await;
+        let project: i64 = sqlx::query_scalar("select id from projects where key = ?")
+            .bind(PROJECT)
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        for url in &urls {
+            let id: i64 = sqlx::query_scalar(
+                "insert into webhooks (project_id, url, format, events, created_by, created_at) \
+                 values (?, ?, 'generic', '', 'test', '2020-01-01T00:00:00.000Z') returning id",
+            )
+            .bind(project)
+            .bind(url)
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+            ids.push(id);
+        }
+    }
+    announce_a_kill(&app, "rebound").await;
+    let admin = app.admin().api;
+    for (id, url) in ids.iter().zip(&urls) {
+        let d = first_attempt(&admin, *id).await;
+        let error = d["lastError"].as_str().unwrap_or_default();
+        assert!(error.contains("which webhooks may not reach"), "{url}: {d}");
+        assert_ne!(d["status"], "delivered", "{url}: {d}");
+    }
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "an internal target was contacted"
+    );
+}
+
+#[tokio::test]
+async fn listed_hosts_are_allowed_and_delivery_errors_do_not_tell_which_ports_answer() {
+    let (hits, open) = counting_receiver().await;
+    let (closed, silent) = (closed_port(), silent_port().await);
+    let allow = format!("127.0.0.1:{open}, 127.0.0.1:{closed},127.0.0.1:{silent}");
+    let app = TestApp::spawn_with_env(&[
+        ("SWITCHYARD_WEBHOOK_ALLOW_HOSTS", &allow),
+        // One attempt each within the test.
+        ("SWITCHYARD_WEBHOOK_BACKOFF_MS", "600000"),
+    ])
+    .await;
+    let owner = app.user("owner");
+    let mut made = Vec::new();
+    for port in [open, closed, silent] {
+        let (status, body) = add_webhook(&owner.api, &format!("http://127.0.0.1:{port}/h")).await;
+        assert_eq!(status, StatusCode::CREATED, "{port}: {body}");
+        made.push(body["webhook"]["id"].as_i64().unwrap());
+    }
+    // Only what is listed: another port of the host, or the host under another name, is not.
+    for url in [
+        format!("http://127.0.0.1:{}/h", closed_port()),
+        format!("http://localhost:{open}/h"),
+    ] {
+        let (status, body) = add_webhook(&owner.api, &url).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
+    }
+
+    announce_a_kill(&app, "allowed").await;
+    let admin = app.admin().api;
+    let delivered = first_attempt(&admin, made[0]).await;
+    assert_eq!(delivered["status"], "delivered", "{delivered}");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+
+    // A closed port and a port that never answers read the same: nothing tells them apart.
+    let refused = first_attempt(&admin, made[1]).await;
+    let timed_out = first_attempt(&admin, made[2]).await;
+    assert_eq!(
+        refused["lastError"], timed_out["lastError"],
+        "{refused} / {timed_out}"
+    );
+    assert_eq!(refused["status"], timed_out["status"]);
+    let shown = refused["lastError"].as_str().unwrap();
+    for detail in [
+        "os error",
+        "127.0.0.1",
+        "tcp",
+        "error sending",
+        &closed.to_string(),
+    ] {
+        assert!(!shown.contains(detail), "{shown:?} tells {detail:?}");
+    }
+    let page = app
+        .signed_in(&owner.email)
+        .await
+        .get(&format!(
+            "/projects/{PROJECT}/settings/webhooks/{}",
+            made[1]
+        ))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !page.contains("os error") && !page.contains("Connection refused"),
+        "{page}"
+    );
 }
