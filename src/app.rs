@@ -45,6 +45,10 @@ impl AppState {
             per_address: Throttle::new(settings.login_burst, settings.login_window),
             password_change: Throttle::new(PASSWORD_CHANGE_BURST, PASSWORD_CHANGE_WINDOW),
         };
+        let usage = Arc::new(crate::feed::usage::Usage::new(
+            clock.clone(),
+            settings.metrics_posts_per_minute,
+        ));
         AppState {
             db,
             settings: Arc::new(settings),
@@ -54,7 +58,7 @@ impl AppState {
             feed: FeedState {
                 snapshots: Arc::default(),
                 tokens: Arc::default(),
-                usage: Arc::default(),
+                usage,
             },
             watcher: Watcher::default(),
         }

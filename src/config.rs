@@ -19,6 +19,8 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// Internal hosts webhooks may reach all the same (`--webhook-allow-hosts`).
     pub webhook_allow: crate::notify::AllowList,
+    /// Metric and registration posts each SDK token may make per minute.
+    pub metrics_posts_per_minute: u32,
 }
 
 impl Default for Settings {
@@ -32,6 +34,7 @@ impl Default for Settings {
             body_limit: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             webhook_allow: crate::notify::AllowList::default(),
+            metrics_posts_per_minute: crate::feed::usage::DEFAULT_POSTS_PER_MINUTE,
         }
     }
 }

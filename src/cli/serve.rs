@@ -28,6 +28,9 @@ pub struct ServeArgs {
     /// Loopback, private, link-local and unspecified addresses are refused otherwise.
     #[arg(long, env = "SWITCHYARD_WEBHOOK_ALLOW_HOSTS", default_value = "")]
     pub webhook_allow_hosts: String,
+    /// Metric and registration posts each SDK token may make per minute (429 past it).
+    #[arg(long, env = "SWITCHYARD_METRICS_POSTS_PER_MINUTE", default_value_t = crate::feed::usage::DEFAULT_POSTS_PER_MINUTE)]
+    pub metrics_posts_per_minute: u32,
 }
 
 pub async fn run(url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -37,6 +40,7 @@ pub async fn run(url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let settings = Settings {
         secure_cookies: args.secure_cookies,
         webhook_allow,
+        metrics_posts_per_minute: args.metrics_posts_per_minute,
         session_idle: std::time::Duration::from_secs(args.session_idle_minutes.max(1) * 60),
         ..Settings::default()
     };

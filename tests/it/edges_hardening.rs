@@ -375,3 +375,175 @@ async fn listed_hosts_are_allowed_and_delivery_errors_do_not_tell_which_ports_an
         "{page}"
     );
 }
+
+// ---------- 10. Public metrics are bounded ----------
+
+async fn post_metrics(app: &TestApp, path: &str, token: &str, body: &Value) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(app.url(path))
+        .header("Authorization", token)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn bucket(start: &str, toggles: Value) -> Value {
+    json!({"appName": "browser", "instanceId": "tab-1",
+        "bucket": {"start": start, "stop": start, "toggles": toggles}})
+}
+
+async fn usage_rows(app: &TestApp) -> Vec<(String, String, i64, i64)> {
+    let mut c = app.sql().await;
+    sqlx::query_as("select flag_key, hour, yes, no from usage_hourly order by flag_key")
+        .fetch_all(&mut c)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn public_metrics_are_bounded() {
+    let app = TestApp::spawn_with_env(&[("SWITCHYARD_METRICS_POSTS_PER_MINUTE", "20")]).await;
+    let admin = app.admin().api;
+    admin.new_flag(PROJECT, "known-a").await;
+    admin.new_flag(PROJECT, "known-b").await;
+    let frontend = app.feed_token("frontend", PROJECT, "development");
+    let client = app.feed_token("client", PROJECT, "development");
+    let path = "/api/frontend/client/metrics";
+    // The token index and the snapshot load in the background.
+    let start = Instant::now();
+    while post_metrics(&app, path, &frontend, &bucket(&now(), json!({})))
+        .await
+        .status()
+        != StatusCode::OK
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the token never worked"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // 5 posts naming 5,000 invented flags each, beside the two real ones: accepted as the SDK
+    // contract asks, but only the real flags are counted.
+    for round in 0..5 {
+        let mut toggles = serde_json::Map::new();
+        for i in 0..5_000 {
+            toggles.insert(format!("invented-{round}-{i}"), json!({"yes": 1, "no": 0}));
+        }
+        toggles.insert("known-a".into(), json!({"yes": 2, "no": 1}));
+        toggles.insert("known-b".into(), json!({"yes": 0, "no": 1}));
+        let r = post_metrics(
+            &app,
+            path,
+            &frontend,
+            &bucket(&now(), Value::Object(toggles)),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::OK, "round {round}");
+    }
+    // The client API drops unknown flags the same way, with Unleash's 202.
+    let r = post_metrics(
+        &app,
+        "/api/client/metrics",
+        &client,
+        &bucket(
+            &now(),
+            json!({"not-a-flag": {"yes": 5, "no": 5}, "known-a": {"yes": 1, "no": 0}}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+
+    // Hours far from now and absurd counts are refused whole, with a reason.
+    for (body, says) in [
+        (
+            bucket(
+                "1000-01-01T00:00:00Z",
+                json!({"known-a": {"yes": 1, "no": 0}}),
+            ),
+            "hour",
+        ),
+        (
+            bucket(
+                "2999-01-01T00:00:00Z",
+                json!({"known-a": {"yes": 1, "no": 0}}),
+            ),
+            "hour",
+        ),
+        (
+            bucket(
+                &now(),
+                json!({"known-a": {"yes": 1_000_000_000_000_i64, "no": 0}}),
+            ),
+            "count",
+        ),
+        (
+            bucket(&now(), json!({"known-a": {"yes": -5, "no": 0}})),
+            "count",
+        ),
+        (
+            bucket(
+                &now(),
+                json!({"known-a": {"yes": 1, "no": 0, "variants": {"v": 1_000_000_000_000_i64}}}),
+            ),
+            "count",
+        ),
+    ] {
+        let r = post_metrics(&app, path, &frontend, &body).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{body}");
+        let text = r.text().await.unwrap();
+        assert!(text.contains(says), "{text}");
+    }
+
+    // Rows grow by the known flags only, with the counts of the accepted posts.
+    let start = Instant::now();
+    let rows = loop {
+        let rows = usage_rows(&app).await;
+        if rows.iter().any(|r| r.0 == "known-a" && r.2 == 11) {
+            break rows;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{rows:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let flags: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(flags, ["known-a", "known-b"], "{rows:?}");
+    assert_eq!((rows[0].2, rows[0].3), (11, 5));
+    assert_eq!((rows[1].2, rows[1].3), (0, 5));
+
+    // A flood from one token is cut off with 429 and Retry-After; another token is not.
+    let mut limited = None;
+    for _ in 0..40 {
+        let r = post_metrics(&app, path, &frontend, &bucket(&now(), json!({}))).await;
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(r);
+            break;
+        }
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let r = limited.expect("40 posts in a row were never limited");
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    let text = r.text().await.unwrap();
+    assert!(text.contains("too many"), "{text}");
+    let r = post_metrics(
+        &app,
+        "/api/client/metrics",
+        &client,
+        &bucket(&now(), json!({})),
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::ACCEPTED,
+        "another token has its own allowance"
+    );
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339()
+}
