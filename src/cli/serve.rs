@@ -31,6 +31,10 @@ pub struct ServeArgs {
     /// Metric and registration posts each SDK token may make per minute (429 past it).
     #[arg(long, env = "SWITCHYARD_METRICS_POSTS_PER_MINUTE", default_value_t = crate::feed::usage::DEFAULT_POSTS_PER_MINUTE)]
     pub metrics_posts_per_minute: u32,
+    /// Append the audit head (`SEQ HASH`) to this file, outside the database, at most once a
+    /// second when it moved; check it later with `audit verify --checkpoint PATH`.
+    #[arg(long, env = "SWITCHYARD_AUDIT_CHECKPOINT")]
+    pub audit_checkpoint: Option<std::path::PathBuf>,
 }
 
 pub async fn run(url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -75,7 +79,20 @@ pub async fn run(url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
     if args.demo {
         println!("Sign in at {base}/login");
     }
+    let checkpoint = match args.audit_checkpoint {
+        Some(path) => Some(audit::checkpoint::Checkpoint::open(state.db.clone(), path)?),
+        None => None,
+    };
+    if let Some(c) = &checkpoint {
+        c.start();
+    }
     app::serve(state, listener, shutdown_signal()).await?;
+    // The last second's entries reach the file too.
+    if let Some(c) = &checkpoint {
+        if let Err(e) = c.write_now().await {
+            eprintln!("error: the audit checkpoint was not written at exit: {e:#}");
+        }
+    }
     println!("Switchyard stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -15,7 +15,7 @@ pub mod sign;
 pub mod store;
 pub mod target;
 
-pub use payload::{Event, Format, Payload, RequestInfo};
+pub use payload::{AuditHead, Event, Format, Payload, RequestInfo};
 pub use store::WebhookView;
 pub use target::{AllowList, Target};
 
@@ -37,7 +37,16 @@ pub async fn enqueue(
     payload: &Payload,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    let body = serde_json::to_string(payload).map_err(anyhow::Error::from)?;
+    // Read inside the event's transaction, so it is the head including the event's own entry.
+    let head = audit::store::head(&mut *conn).await?;
+    let payload = Payload {
+        audit_head: Some(AuditHead {
+            seq: head.seq,
+            hash: head.hash,
+        }),
+        ..payload.clone()
+    };
+    let body = serde_json::to_string(&payload).map_err(anyhow::Error::from)?;
     store::enqueue(conn, project_id, event.as_str(), &body, &stamp(now)).await?;
     Ok(())
 }
@@ -78,6 +87,7 @@ pub async fn change_request(
         actor: Some(actor.label.clone()),
         url: Some(format!("/change-requests/{id}")),
         at: stamp(now),
+        audit_head: None,
     };
     enqueue(conn, r.project_id, event, &payload, now).await
 }
@@ -102,6 +112,7 @@ pub async fn killed(
         actor: Some(actor.label.clone()),
         url: Some(format!("/projects/{}/flags/{}", project.key, encode(flag))),
         at: stamp(now),
+        audit_head: None,
     };
     enqueue(conn, project.id, Event::Killed, &payload, now).await
 }

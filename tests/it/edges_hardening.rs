@@ -2,7 +2,7 @@
 //! bounded, keys are unambiguous, the audit head can be pinned, and malformed import files are
 //! refused (reliability plan L8, L9, L11, L14).
 
-use crate::support::{Api, TestApp, PROJECT};
+use crate::support::{cli_on, connect, Api, TestApp, PROJECT};
 use axum::extract::State;
 use axum::Router;
 use reqwest::{Method, StatusCode};
@@ -546,4 +546,249 @@ async fn public_metrics_are_bounded() {
 
 fn now() -> String {
     chrono::Utc::now().to_rfc3339()
+}
+
+// ---------- 16. Pinning the audit head ----------
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).trim().to_string()
+}
+
+/// A consistent copy of the app's database, with the append-only triggers dropped.
+async fn tamperable_copy(app: &TestApp, name: &str) -> (sqlx::SqliteConnection, String) {
+    let path = app.dir().join(name);
+    let mut c = app.sql().await;
+    sqlx::query(&format!("vacuum into '{}'", path.display()))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let mut copy = connect(&path).await;
+    for t in ["audit_log_no_update", "audit_log_no_delete"] {
+        sqlx::query(&format!("drop trigger {t}"))
+            .execute(&mut copy)
+            .await
+            .unwrap();
+    }
+    (copy, format!("sqlite://{}", path.display()))
+}
+
+/// The hash `src/audit/chain.rs` documents, recomputed independently.
+fn entry_hash(prev: &str, row: &sqlx::sqlite::SqliteRow) -> String {
+    use sha2::Digest;
+    use sqlx::Row;
+    let canonical = json!([
+        row.get::<i64, _>("seq"),
+        row.get::<String, _>("at"),
+        row.get::<String, _>("actor_kind"),
+        row.get::<Option<i64>, _>("actor_id"),
+        row.get::<String, _>("actor_label"),
+        row.get::<String, _>("action"),
+        row.get::<Option<String>, _>("project_key"),
+        row.get::<Option<String>, _>("flag_key"),
+        row.get::<Option<String>, _>("environment_key"),
+        row.get::<String, _>("target"),
+        row.get::<Option<String>, _>("before_json"),
+        row.get::<Option<String>, _>("after_json"),
+        row.get::<Option<String>, _>("reason"),
+        row.get::<Option<String>, _>("request_id"),
+    ]);
+    let mut h = sha2::Sha256::new();
+    h.update(format!("{prev}\n{canonical}").as_bytes());
+    hex::encode(h.finalize())
+}
+
+#[tokio::test]
+async fn audit_tail_truncation_is_caught() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().api;
+    for i in 0..3 {
+        admin.new_flag(PROJECT, &format!("pinned-{i}")).await;
+    }
+    let out = app.cli(&["audit", "head"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let head = stdout(&out);
+    let (seq, hash) = head.split_once(':').expect("SEQ:HASH");
+    let seq: i64 = seq.parse().unwrap();
+    assert_eq!(seq, app.audit_count().await);
+    assert_eq!(hash.len(), 64, "{head}");
+
+    // The intact log contains the head, given as SEQ:HASH or as the hash alone.
+    for pin in [head.as_str(), hash] {
+        let out = app.cli(&["audit", "verify", "--expect-head", pin]);
+        assert!(out.status.success(), "{pin}: {}", stderr(&out));
+    }
+
+    // Tail truncated: the chain that is left is intact, so only the pin notices.
+    let (mut copy, truncated) = tamperable_copy(&app, "truncated.db").await;
+    sqlx::query("delete from audit_log where seq = ?")
+        .bind(seq)
+        .execute(&mut copy)
+        .await
+        .unwrap();
+    assert!(cli_on(&truncated, &["audit", "verify"], None)
+        .status
+        .success());
+    let out = cli_on(
+        &truncated,
+        &["audit", "verify", "--expect-head", &head],
+        None,
+    );
+    assert!(!out.status.success(), "truncation went unnoticed");
+    assert!(
+        stderr(&out).contains(&format!("head {seq}:{hash}")),
+        "{}",
+        stderr(&out)
+    );
+    let out = cli_on(
+        &truncated,
+        &["audit", "verify", "--expect-head", hash],
+        None,
+    );
+    assert!(
+        !out.status.success() && stderr(&out).contains(hash),
+        "{}",
+        stderr(&out)
+    );
+
+    // The last entry rewritten and its hash recomputed: a consistent chain, another head.
+    let (mut copy, rewritten) = tamperable_copy(&app, "rewritten.db").await;
+    sqlx::query("update audit_log set actor_label = 'someone-else' where seq = ?")
+        .bind(seq)
+        .execute(&mut copy)
+        .await
+        .unwrap();
+    let row = sqlx::query("select * from audit_log where seq = ?")
+        .bind(seq)
+        .fetch_one(&mut copy)
+        .await
+        .unwrap();
+    let prev: String = sqlx::Row::get(&row, "prev_hash");
+    sqlx::query("update audit_log set hash = ? where seq = ?")
+        .bind(entry_hash(&prev, &row))
+        .bind(seq)
+        .execute(&mut copy)
+        .await
+        .unwrap();
+    assert!(cli_on(&rewritten, &["audit", "verify"], None)
+        .status
+        .success());
+    let out = cli_on(
+        &rewritten,
+        &["audit", "verify", "--expect-head", &head],
+        None,
+    );
+    assert!(!out.status.success(), "a recomputed rewrite went unnoticed");
+    assert!(
+        stderr(&out).contains(&format!("entry {seq}")),
+        "{}",
+        stderr(&out)
+    );
+
+    // A pin that is not a hash is refused with a reason.
+    let out = app.cli(&["audit", "verify", "--expect-head", "12:nothex"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn the_audit_head_is_published_in_metrics_webhooks_and_a_checkpoint_file() {
+    let (bodies, port) = recording_receiver().await;
+    let checkpoint = tempfile::NamedTempFile::new().unwrap();
+    let path = checkpoint.path().display().to_string();
+    let allow = format!("127.0.0.1:{port}");
+    let app = TestApp::spawn_with_env(&[
+        ("SWITCHYARD_AUDIT_CHECKPOINT", &path),
+        ("SWITCHYARD_WEBHOOK_ALLOW_HOSTS", &allow),
+    ])
+    .await;
+    let owner = app.user("owner");
+    let (status, _) = add_webhook(&owner.api, &format!("http://127.0.0.1:{port}/h")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    announce_a_kill(&app, "published").await;
+    let head = stdout(&app.cli(&["audit", "head"]));
+    let (seq, hash) = head.split_once(':').unwrap();
+
+    // The webhook body carries the head as of its event (the kill was the last change).
+    let start = Instant::now();
+    let body = loop {
+        if let Some(b) = bodies.lock().unwrap().first().cloned() {
+            break b;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "nothing delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        body["auditHead"]["seq"],
+        seq.parse::<i64>().unwrap(),
+        "{body}"
+    );
+    assert_eq!(body["auditHead"]["hash"], hash, "{body}");
+
+    let metrics = reqwest::get(app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(&format!("\nswitchyard_audit_head_seq {seq}\n")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!("switchyard_audit_head_info{{hash=\"{hash}\"}} 1")),
+        "{metrics}"
+    );
+
+    // The checkpoint file catches up within a few seconds, outside the database.
+    let start = Instant::now();
+    let line = format!("{seq} {hash}");
+    loop {
+        let text = std::fs::read_to_string(&path).unwrap();
+        if text.lines().any(|l| l == line) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{text:?} lacks {line}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let out = app.cli(&["audit", "verify", "--checkpoint", &path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (mut copy, truncated) = tamperable_copy(&app, "cut.db").await;
+    sqlx::query("delete from audit_log where seq = ?")
+        .bind(seq.parse::<i64>().unwrap())
+        .execute(&mut copy)
+        .await
+        .unwrap();
+    let out = cli_on(
+        &truncated,
+        &["audit", "verify", "--checkpoint", &path],
+        None,
+    );
+    assert!(!out.status.success(), "truncation went unnoticed");
+    assert!(stderr(&out).contains(&head), "{}", stderr(&out));
+}
+
+/// A loopback endpoint that keeps the JSON bodies it is sent.
+async fn recording_receiver() -> (Arc<std::sync::Mutex<Vec<Value>>>, u16) {
+    let bodies: Arc<std::sync::Mutex<Vec<Value>>> = Arc::default();
+    let app = Router::new()
+        .fallback(
+            |State(b): State<Arc<std::sync::Mutex<Vec<Value>>>>, body: axum::body::Bytes| async move {
+                b.lock().unwrap().push(serde_json::from_slice(&body).unwrap_or(Value::Null));
+                "ok"
+            },
+        )
+        .with_state(bodies.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (bodies, port)
 }
