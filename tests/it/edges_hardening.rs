@@ -792,3 +792,53 @@ async fn recording_receiver() -> (Arc<std::sync::Mutex<Vec<Value>>>, u16) {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (bodies, port)
 }
+
+// ---------- 14. Keys are unambiguous ----------
+
+#[tokio::test]
+async fn keys_are_unambiguous() {
+    let app = TestApp::spawn().await;
+    let api = app.admin().api;
+    let before = app.audit_count().await;
+    for (key, code) in [
+        ("abc\u{202e}gnp.exe", "U+202E"),
+        ("a\u{200b}one", "U+200B"),
+        ("a\u{2060}one", "U+2060"),
+        ("\u{feff}one", "U+FEFF"),
+        ("a\u{061c}one", "U+061C"),
+        ("a\u{00ad}one", "U+00AD"),
+        ("one\u{2066}", "U+2066"),
+        ("a\u{180e}one", "U+180E"),
+    ] {
+        let r = api.create_flag(PROJECT, &json!({ "key": key })).await;
+        let status = r.status();
+        let body = r.text().await.unwrap();
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{key:?}: {body}");
+        assert!(
+            body.contains(code) && body.contains("invisible"),
+            "{key:?}: {body}"
+        );
+    }
+    assert_eq!(app.audit_count().await, before);
+
+    api.new_flag(PROJECT, "a-one").await;
+    // Cyrillic а (U+0430) beside Latin a: a different key that reads the same.
+    let r = api
+        .create_flag(PROJECT, &json!({ "key": "\u{0430}-one" }))
+        .await;
+    let status = r.status();
+    let body = r.text().await.unwrap();
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let message = serde_json::from_str::<Value>(&body).unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains("looks like the existing flag \"a-one\""),
+        "{message}"
+    );
+    // Non-Latin keys that are not look-alikes stay welcome.
+    api.new_flag(PROJECT, "\u{0444}\u{0438}\u{0447}\u{0430}")
+        .await;
+    api.new_flag(PROJECT, "a-two").await;
+}
