@@ -30,6 +30,10 @@ pub use crate::auth::throttle::LoginThrottle;
 impl AppState {
     pub fn new(db: Db, settings: Settings, clock: SharedClock) -> Self {
         let throttle = LoginThrottle::new(&settings);
+        let usage = Arc::new(crate::feed::usage::Usage::new(
+            clock.clone(),
+            settings.metrics_posts_per_minute,
+        ));
         AppState {
             db,
             settings: Arc::new(settings),
@@ -39,7 +43,7 @@ impl AppState {
             feed: FeedState {
                 snapshots: Arc::default(),
                 tokens: Arc::default(),
-                usage: Arc::default(),
+                usage,
             },
             watcher: Watcher::default(),
         }
@@ -127,7 +131,11 @@ pub async fn serve(
         .await;
     state.feed.usage.start(state.db.clone());
     crate::changes::scheduler::start(state.db.clone(), state.clock.clone(), state.watcher.clone());
-    crate::notify::delivery::start(state.db.clone(), state.clock.clone());
+    crate::notify::delivery::start(
+        state.db.clone(),
+        state.clock.clone(),
+        state.settings.webhook_allow.clone(),
+    );
     let envelope = envelope(&state);
     let router = router(state).await?;
     let app = http::FastLane { router, envelope };

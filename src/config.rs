@@ -24,6 +24,10 @@ pub struct Settings {
     pub body_limit: usize,
     /// A request (headers and body) must arrive within this time.
     pub request_timeout: Duration,
+    /// Internal hosts webhooks may reach all the same (`--webhook-allow-hosts`).
+    pub webhook_allow: crate::notify::AllowList,
+    /// Metric and registration posts each SDK token may make per minute.
+    pub metrics_posts_per_minute: u32,
 }
 
 impl Default for Settings {
@@ -38,6 +42,8 @@ impl Default for Settings {
             body_limit: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             trusted_proxies: TrustedProxies::default(),
+            webhook_allow: crate::notify::AllowList::default(),
+            metrics_posts_per_minute: crate::feed::usage::DEFAULT_POSTS_PER_MINUTE,
         }
     }
 }

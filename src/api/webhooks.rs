@@ -58,8 +58,9 @@ async fn create_webhook(
     ApiJson(body): ApiJson<NewWebhook>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     access.require(Action::ManageSettings)?;
+    let target = notify::target::vet(&body.url, &app.settings.webhook_allow).await?;
     let draft = WebhookDraft {
-        url: &body.url,
+        target: &target,
         format: &body.format,
         events: &body.events,
     };

@@ -110,6 +110,121 @@ impl Verifier {
     }
 }
 
+/// A head recorded elsewhere (`audit head`, a webhook body, a checkpoint file) that the log
+/// must still contain. Verifying the chain alone cannot see a truncated tail, nor entries
+/// rewritten with the chain recomputed after them; a pinned head can (RFC 9162's signed tree
+/// heads play this part in Certificate Transparency).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    pub seq: Option<i64>,
+    pub hash: String,
+}
+
+impl Pin {
+    /// Reads `SEQ:HASH` or a bare `HASH` (64 hex digits).
+    pub fn parse(s: &str) -> Result<Pin, String> {
+        let s = s.trim();
+        let (seq, hash) = match s.split_once([':', ' ']) {
+            Some((seq, hash)) => {
+                let seq = seq
+                    .trim()
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| format!("{s:?} does not start with a sequence number"))?;
+                (Some(seq), hash.trim())
+            }
+            None => (None, s),
+        };
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!(
+                "{s:?} is not a head: give SEQ:HASH or HASH, the hash being 64 hex digits"
+            ));
+        }
+        Ok(Pin {
+            seq,
+            hash: hash.to_ascii_lowercase(),
+        })
+    }
+}
+
+impl std::fmt::Display for Pin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.seq {
+            Some(seq) => write!(f, "{seq}:{}", self.hash),
+            None => f.write_str(&self.hash),
+        }
+    }
+}
+
+/// Pins checked against the entries as a [`Verifier`] walks them.
+#[derive(Debug, Default)]
+pub struct Pins {
+    by_seq: std::collections::BTreeMap<i64, String>,
+    bare: Vec<(String, bool)>,
+}
+
+impl Pins {
+    pub fn add(&mut self, pin: Pin) -> Result<(), String> {
+        match pin.seq {
+            // The empty log's head: always contained.
+            Some(0) if pin.hash == GENESIS => Ok(()),
+            Some(seq) => match self.by_seq.insert(seq, pin.hash.clone()) {
+                Some(other) if other != pin.hash => Err(format!(
+                    "two heads are given for entry {seq}: {other} and {}",
+                    pin.hash
+                )),
+                _ => Ok(()),
+            },
+            None => {
+                self.bare.push((pin.hash, false));
+                Ok(())
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_seq.is_empty() && self.bare.is_empty()
+    }
+
+    /// Called for each entry that passed the chain check.
+    pub fn check(&mut self, seq: i64, hash: &str) -> Result<(), Break> {
+        if let Some(pinned) = self.by_seq.remove(&seq) {
+            if pinned != hash {
+                return Err(Break {
+                    seq,
+                    reason: format!(
+                        "its hash is {hash}, not the pinned head {seq}:{pinned}: the entry was \
+                         rewritten and the chain recomputed after it"
+                    ),
+                });
+            }
+        }
+        for (pinned, seen) in &mut self.bare {
+            if pinned == hash {
+                *seen = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// After the walk: the first pin the log does not contain, as a sentence.
+    pub fn missing(&self, entries: i64) -> Option<String> {
+        if let Some((seq, hash)) = self.by_seq.iter().next() {
+            return Some(format!(
+                "the audit log no longer contains the head {seq}:{hash} (it ends at entry \
+                 {entries}): entries were removed from its end"
+            ));
+        }
+        self.bare.iter().find(|(_, seen)| !seen).map(|(hash, _)| {
+            format!(
+                "the audit log no longer contains the head {hash}: entries were removed or \
+                 rewritten"
+            )
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +290,69 @@ mod tests {
         let mut rows = chain(5);
         rows.swap(1, 2);
         assert_eq!(verify(&rows).unwrap_err().seq, 2);
+    }
+
+    fn pinned(rows: &[(Sealed, String, String)], pins: &[&str]) -> Result<(), String> {
+        let mut v = Verifier::default();
+        let mut p = Pins::default();
+        for pin in pins {
+            p.add(Pin::parse(pin)?)?;
+        }
+        for (e, prev, h) in rows {
+            v.check(e, prev, h)
+                .map_err(|b| format!("entry {}", b.seq))?;
+            p.check(e.seq, h).map_err(|b| format!("entry {}", b.seq))?;
+        }
+        p.missing(v.checked()).map_or(Ok(()), Err)
+    }
+
+    #[test]
+    fn a_pinned_head_catches_truncation_and_recomputed_rewrites() {
+        let rows = chain(5);
+        let head = format!("5:{}", rows[4].2);
+        assert_eq!(pinned(&rows, &[&head, &rows[2].2]), Ok(()));
+        let e = pinned(&rows[..4], &[&head]).unwrap_err();
+        assert!(
+            e.contains(&format!("head {head} (it ends at entry 4)")),
+            "{e}"
+        );
+        assert!(pinned(&rows[..4], &[&rows[4].2])
+            .unwrap_err()
+            .contains(&rows[4].2));
+        // Entry 4 rewritten, 4 and 5 recomputed: a valid chain with other hashes.
+        let mut rewritten = chain(3);
+        let mut prev = rewritten[2].2.clone();
+        for i in 4..=5 {
+            let e = entry(i, "flag.deleted");
+            let h = hash(&prev, &e);
+            rewritten.push((e, prev.clone(), h.clone()));
+            prev = h;
+        }
+        assert_eq!(pinned(&rewritten, &[]), Ok(()));
+        assert_eq!(pinned(&rewritten, &[&head]), Err("entry 5".into()));
+        assert_eq!(pinned(&[], &[&format!("0:{GENESIS}")]), Ok(()));
+    }
+
+    #[test]
+    fn pins_read_seq_and_hash_or_a_bare_hash() {
+        let h = "A".repeat(64);
+        let p = Pin::parse(&format!("12:{h}")).unwrap();
+        assert_eq!(
+            (p.seq, p.hash.as_str()),
+            (Some(12), "a".repeat(64).as_str())
+        );
+        assert_eq!(Pin::parse(&format!("12 {h}")).unwrap().seq, Some(12));
+        assert_eq!(Pin::parse(&h).unwrap().seq, None);
+        for bad in [
+            "",
+            "12:",
+            "x:abc",
+            "12:nothex",
+            &format!("-1:{h}"),
+            &h[..63],
+        ] {
+            assert!(Pin::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //! application may only insert into (triggers abort UPDATE and DELETE).
 
 pub mod chain;
+pub mod checkpoint;
 pub mod store;
 
-pub use store::{append, Entry, NewEntry};
+pub use store::{append, Entry, Head, NewEntry};
 
 use serde::Serialize;
 

@@ -1,6 +1,6 @@
 //! SQL of the audit log: append inside the caller's transaction, list with filters, verify.
 
-use super::chain::{self, Break, Sealed, Verifier};
+use super::chain::{self, Break, Pins, Sealed, Verifier};
 use super::Actor;
 use crate::clock::stamp;
 use chrono::{DateTime, Utc};
@@ -215,8 +215,34 @@ pub struct Verified {
     pub head: String,
 }
 
-/// Walks the whole chain in order, in pages, and returns the first break.
-pub async fn verify(conn: &mut SqliteConnection) -> Result<Result<Verified, Break>, sqlx::Error> {
+/// The newest entry's sequence number and hash; `0` and the genesis hash for an empty log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Head {
+    pub seq: i64,
+    pub hash: String,
+}
+
+impl std::fmt::Display for Head {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.seq, self.hash)
+    }
+}
+
+pub async fn head(conn: &mut SqliteConnection) -> Result<Head, sqlx::Error> {
+    let last: Option<(i64, String)> =
+        sqlx::query_as("select seq, hash from audit_log order by seq desc limit 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    let (seq, hash) = last.unwrap_or((0, chain::GENESIS.to_string()));
+    Ok(Head { seq, hash })
+}
+
+/// Walks the whole chain in order, in pages, and returns the first break; each entry is also
+/// checked against `pins` (see [`Pins::missing`] for what is left unseen afterwards).
+pub async fn verify(
+    conn: &mut SqliteConnection,
+    pins: &mut Pins,
+) -> Result<Result<Verified, Break>, sqlx::Error> {
     #[derive(sqlx::FromRow)]
     struct Row {
         #[sqlx(flatten)]
@@ -239,7 +265,10 @@ pub async fn verify(conn: &mut SqliteConnection) -> Result<Result<Verified, Brea
             break;
         }
         for r in &rows {
-            if let Err(b) = verifier.check(&r.sealed, &r.prev_hash, &r.hash) {
+            let checked = verifier
+                .check(&r.sealed, &r.prev_hash, &r.hash)
+                .and_then(|()| pins.check(r.sealed.seq, &r.hash));
+            if let Err(b) = checked {
                 return Ok(Err(b));
             }
             after = r.sealed.seq;

@@ -89,7 +89,35 @@ impl ValueType {
 
 pub const MAX_KEY_CHARS: usize = 100;
 
-/// The default grammar (Unleash's): 1 to 100 characters, no whitespace, control characters or `/`.
+/// Characters that show nothing or reorder what follows (zero-width spaces and joiners, bidi
+/// controls such as U+202E, soft hyphens, variation selectors, tags): Unicode's
+/// Default_Ignorable_Code_Point set (via TR39's identifier types) plus the remaining format
+/// (Cf) characters, which render as marks or nothing at all.
+pub fn is_invisible(c: char) -> bool {
+    use unicode_security::general_security_profile::IdentifierType;
+    use unicode_security::GeneralSecurityProfile;
+    c.identifier_type() == Some(IdentifierType::Default_Ignorable)
+        || matches!(c,
+            '\u{0600}'..='\u{0605}' | '\u{06DD}' | '\u{070F}' | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}' | '\u{110BD}' | '\u{110CD}' | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{13430}'..='\u{1343F}')
+}
+
+/// The existing key that `key` is confusable with (same Unicode TR39 skeleton, such as
+/// Cyrillic `а-one` beside Latin `a-one`), if any. An identical key is not reported here: the
+/// unique constraint answers that.
+pub fn confusable_with<'a>(
+    key: &str,
+    existing: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let skeleton: String = unicode_security::skeleton(key).collect();
+    existing
+        .into_iter()
+        .find(|other| *other != key && unicode_security::skeleton(other).eq(skeleton.chars()))
+}
+
+/// The default grammar (Unleash's): 1 to 100 characters, no whitespace, control characters or `/`;
+/// and (issue 11) no invisible or direction-changing characters.
 /// A project may add a stricter pattern, matched against the whole key.
 pub fn check_key(
     key: &str,
@@ -102,6 +130,13 @@ pub fn check_key(
     }
     if key.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("a key may not contain spaces or control characters".into());
+    }
+    if let Some(c) = key.chars().find(|c| is_invisible(*c)) {
+        return Err(format!(
+            "a key may not contain invisible or direction-changing characters such as U+{:04X}: \
+             the key would not read as what it is",
+            c as u32
+        ));
     }
     if key.contains('/') {
         return Err("a key may not contain '/'".into());
@@ -220,6 +255,52 @@ pub fn check_link(url: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invisible_and_bidi_characters_are_refused_by_name() {
+        for (key, code) in [
+            ("abc\u{202e}gnp.exe", "U+202E"),
+            ("a\u{200b}one", "U+200B"),
+            ("a\u{200d}one", "U+200D"),
+            ("a\u{2066}one", "U+2066"),
+            ("a\u{00ad}one", "U+00AD"),
+            ("a\u{fe0f}", "U+FE0F"),
+            ("a\u{e0041}", "U+E0041"),
+            ("a\u{0600}", "U+0600"),
+        ] {
+            let e = check_key(key, None, None).unwrap_err();
+            assert!(e.contains(code), "{key:?}: {e}");
+        }
+        for ok in [
+            "a-one",
+            "\u{0444}\u{0438}\u{0447}\u{0430}",
+            "caf\u{e9}",
+            "x.y:z_1",
+            "\u{65e5}\u{672c}",
+        ] {
+            assert_eq!(check_key(ok, None, None), Ok(()), "{ok:?}");
+        }
+    }
+
+    #[test]
+    fn look_alike_keys_name_the_existing_one() {
+        let existing = ["a-one", "checkout"];
+        assert_eq!(confusable_with("\u{0430}-one", existing), Some("a-one"));
+        assert_eq!(
+            confusable_with("ch\u{0435}ckout", existing),
+            Some("checkout")
+        );
+        assert_eq!(
+            confusable_with("a-one", existing),
+            None,
+            "the same key is the store's"
+        );
+        assert_eq!(confusable_with("a-two", existing), None);
+        assert_eq!(
+            confusable_with("\u{0444}\u{0438}\u{0447}\u{0430}", existing),
+            None
+        );
+    }
 
     #[test]
     fn unleash_style_keys_are_accepted() {

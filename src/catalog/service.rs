@@ -159,6 +159,17 @@ pub async fn create_flag(
     let tags = c.take("tags", flag::check_tags(&input.tags));
     let links = c.take("links", check_links(&input.links));
     let owner = c.take("owner", resolve_owner(&mut *conn, &input.owner).await?);
+    let existing = store::flag_keys(&mut *conn, project.id).await?;
+    let look_alike = flag::confusable_with(key, existing.iter().map(String::as_str));
+    c.take(
+        "key",
+        look_alike.map_or(Ok(()), |other| {
+            Err(format!(
+                "the key {key:?} looks like the existing flag {other:?} (Unicode confusables): \
+                 choose a key that reads differently"
+            ))
+        }),
+    );
     c.finish()?;
     let (
         Some(name),

@@ -59,6 +59,17 @@ pub struct EnvState {
     pub strategies: String,
 }
 
+/// Every flag key of the project, archived ones included (they can be revived).
+pub async fn flag_keys(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("select key from flags where project_id = ?")
+        .bind(project_id)
+        .fetch_all(conn)
+        .await
+}
+
 pub async fn flag_by_key(
     conn: &mut SqliteConnection,
     project_id: i64,

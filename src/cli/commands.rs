@@ -74,7 +74,19 @@ pub enum TokenCommand {
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
     /// Check the hash chain; exits non-zero naming the first broken entry.
-    Verify,
+    Verify {
+        /// A head recorded earlier (`SEQ:HASH`, as `audit head` prints it, or `HASH`) that the
+        /// log must still contain: catches a truncated tail, or a rewrite with the chain
+        /// recomputed after it.
+        #[arg(long)]
+        expect_head: Vec<String>,
+        /// A checkpoint file written by `serve --audit-checkpoint`: every head in it must
+        /// still be in the log.
+        #[arg(long)]
+        checkpoint: Option<std::path::PathBuf>,
+    },
+    /// Print the current head as SEQ:HASH; keep it elsewhere to check against later.
+    Head,
 }
 
 fn cli_actor() -> Actor {
@@ -232,14 +244,43 @@ pub async fn token(url: &str, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn audit(url: &str, cmd: AuditCommand) -> anyhow::Result<ExitCode> {
-    let AuditCommand::Verify = cmd;
+    let (expect_head, checkpoint) = match cmd {
+        AuditCommand::Head => {
+            let pool = db::connect(url).await?;
+            let mut conn = pool.acquire().await?;
+            println!("{}", audit::store::head(&mut conn).await?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        AuditCommand::Verify {
+            expect_head,
+            checkpoint,
+        } => (expect_head, checkpoint),
+    };
+    let mut pins = audit::chain::Pins::default();
+    let mut read = || -> Result<(), String> {
+        for pin in &expect_head {
+            pins.add(audit::chain::Pin::parse(pin).map_err(|m| format!("--expect-head: {m}"))?)?;
+        }
+        if let Some(path) = &checkpoint {
+            audit::checkpoint::read_pins(path, &mut pins)?;
+        }
+        Ok(())
+    };
+    if let Err(m) = read() {
+        eprintln!("error: {m}");
+        return Ok(ExitCode::from(2));
+    }
     let pool = db::connect(url).await?;
     let mut conn = pool.acquire().await?;
-    match audit::store::verify(&mut conn).await? {
+    match audit::store::verify(&mut conn, &mut pins).await? {
         Ok(v) => {
+            if let Some(missing) = pins.missing(v.entries) {
+                eprintln!("{missing}");
+                return Ok(ExitCode::FAILURE);
+            }
             println!(
-                "the audit log is intact: {} entries, head {}",
-                v.entries, v.head
+                "the audit log is intact: {} entries, head {}:{}",
+                v.entries, v.entries, v.head
             );
             Ok(ExitCode::SUCCESS)
         }

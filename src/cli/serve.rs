@@ -41,12 +41,27 @@ pub struct ServeArgs {
         default_value_t = 100
     )]
     pub login_attempts_per_address: usize,
+    /// Internal hosts webhooks may reach, as `host` or `host:port`, separated by commas.
+    /// Loopback, private, link-local and unspecified addresses are refused otherwise.
+    #[arg(long, env = "SWITCHYARD_WEBHOOK_ALLOW_HOSTS", default_value = "")]
+    pub webhook_allow_hosts: String,
+    /// Metric and registration posts each SDK token may make per minute (429 past it).
+    #[arg(long, env = "SWITCHYARD_METRICS_POSTS_PER_MINUTE", default_value_t = crate::feed::usage::DEFAULT_POSTS_PER_MINUTE)]
+    pub metrics_posts_per_minute: u32,
+    /// Append the audit head (`SEQ HASH`) to this file, outside the database, at most once a
+    /// second when it moved; check it later with `audit verify --checkpoint PATH`.
+    #[arg(long, env = "SWITCHYARD_AUDIT_CHECKPOINT")]
+    pub audit_checkpoint: Option<std::path::PathBuf>,
 }
 
 pub async fn run(url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let webhook_allow = crate::notify::AllowList::parse(&args.webhook_allow_hosts)
+        .map_err(|m| anyhow!("--webhook-allow-hosts: {m}"))?;
     let pool = db::connect(url).await?;
     let settings = Settings {
         secure_cookies: args.secure_cookies,
+        webhook_allow,
+        metrics_posts_per_minute: args.metrics_posts_per_minute,
         session_idle: std::time::Duration::from_secs(args.session_idle_minutes.max(1) * 60),
         trusted_proxies: TrustedProxies::new(args.trusted_proxies),
         login_address_burst: args.login_attempts_per_address.max(1),
@@ -83,7 +98,20 @@ pub async fn run(url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
     if args.demo {
         println!("Sign in at {base}/login");
     }
+    let checkpoint = match args.audit_checkpoint {
+        Some(path) => Some(audit::checkpoint::Checkpoint::open(state.db.clone(), path)?),
+        None => None,
+    };
+    if let Some(c) = &checkpoint {
+        c.start();
+    }
     app::serve(state, listener, shutdown_signal()).await?;
+    // The last second's entries reach the file too.
+    if let Some(c) = &checkpoint {
+        if let Err(e) = c.write_now().await {
+            eprintln!("error: the audit checkpoint was not written at exit: {e:#}");
+        }
+    }
     println!("Switchyard stopped");
     Ok(ExitCode::SUCCESS)
 }

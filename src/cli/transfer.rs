@@ -6,7 +6,7 @@ use crate::error::AppError;
 use crate::projects::service as projects;
 use crate::targeting::import;
 use crate::transfer::{self, guard, Document};
-use anyhow::{anyhow, Context};
+use anyhow::anyhow;
 use chrono::Utc;
 use clap::Args;
 use std::process::ExitCode;
@@ -46,11 +46,32 @@ fn plain(e: AppError) -> anyhow::Error {
     }
 }
 
+/// A file that cannot be imported as it is: one line on stderr and exit code 2, before the
+/// database is opened, so nothing is written.
+fn refuse_file(file: &std::path::Path, why: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {} cannot be imported: {why}", file.display());
+    ExitCode::from(2)
+}
+
 pub async fn import(url: &str, a: ImportArgs) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(&a.file)
-        .with_context(|| format!("could not read {}", a.file.display()))?;
-    let state: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| anyhow!("{} is not valid JSON: {e}", a.file.display()))?;
+    let text = match std::fs::read_to_string(&a.file) {
+        Ok(text) => text,
+        Err(e) => return Ok(refuse_file(&a.file, format!("it could not be read ({e})"))),
+    };
+    let state: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(state) => state,
+        Err(e) => return Ok(refuse_file(&a.file, format!("it is not valid JSON ({e})"))),
+    };
+    let shape = if a.format == "switchyard" {
+        serde_json::from_value::<Document>(state.clone())
+            .map(drop)
+            .map_err(|e| format!("it is not a Switchyard export ({e})"))
+    } else {
+        transfer::shape::check_unleash_state(&state)
+    };
+    if let Err(why) = shape {
+        return Ok(refuse_file(&a.file, why));
+    }
     let pool = db::connect(url).await?;
     let mut tx = db::begin_write(&pool).await?;
     let p = projects::project(&mut tx, &a.project)
@@ -60,8 +81,7 @@ pub async fn import(url: &str, a: ImportArgs) -> anyhow::Result<ExitCode> {
     let now = Utc::now();
     let before = guard::protected(&mut tx, &p).await.map_err(plain)?;
     let said = if a.format == "switchyard" {
-        let doc: Document = serde_json::from_value(state)
-            .map_err(|e| anyhow!("{} is not a Switchyard export: {e}", a.file.display()))?;
+        let doc: Document = serde_json::from_value(state)?;
         let s = transfer::import::document(&mut tx, &actor, &p, &doc, now)
             .await
             .map_err(plain)?;

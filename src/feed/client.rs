@@ -2,7 +2,7 @@
 
 use super::snapshot::EnvSnapshot;
 use super::tokens::Refusal;
-use super::usage::{Report, ReportBody};
+use super::usage::ReportBody;
 use super::FeedState;
 use crate::auth::tokens::TokenKind;
 use axum::body::Bytes;
@@ -237,18 +237,40 @@ pub fn accept_report(
         Err(r) => return refusal(r),
     };
     feed.usage.token_used(token.id);
-    match serde_json::from_slice::<ReportBody>(body) {
-        Ok(body) => {
-            feed.usage.report(Report {
-                environment_id: token.environment_id,
-                body,
-            });
-            ok.into_response()
-        }
-        Err(e) => json(
-            StatusCode::BAD_REQUEST,
-            serde_json::json!({"error": "invalid-body", "message": format!("the report could not be read: {e}")})
-                .to_string(),
-        ),
+    if let Err(wait) = feed.usage.admit_post(token.id) {
+        return too_many_posts(wait);
     }
+    let body = match serde_json::from_slice::<ReportBody>(body) {
+        Ok(body) => body,
+        Err(e) => return invalid_report(format!("the report could not be read: {e}")),
+    };
+    // The snapshot says which flags exist; before it loads nothing can be checked.
+    let Some(snap) = feed.snapshots.get(token.environment_id) else {
+        return not_ready();
+    };
+    let known = |flag: &str| snap.compiled.value_type(flag).is_some();
+    match feed.usage.accept(token.environment_id, body, known) {
+        Ok(()) => ok.into_response(),
+        Err(why) => invalid_report(why),
+    }
+}
+
+fn invalid_report(message: String) -> Response {
+    json(
+        StatusCode::BAD_REQUEST,
+        serde_json::json!({"error": "invalid-body", "message": message}).to_string(),
+    )
+}
+
+fn too_many_posts(wait: std::time::Duration) -> Response {
+    let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let message = format!("too many metric posts for this token; retry in {secs} s");
+    let mut res = json(
+        StatusCode::TOO_MANY_REQUESTS,
+        serde_json::json!({"error": "rate-limited", "message": message}).to_string(),
+    );
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    res
 }

@@ -57,7 +57,20 @@ async fn readyz(State(app): State<AppState>) -> Response {
     }
 }
 
-async fn metrics() -> Response {
+/// The audit head for `/metrics`, or None when the database does not answer in time (a
+/// scrape never waits on a lock).
+async fn audit_head(app: &AppState) -> Option<crate::audit::Head> {
+    let read = async {
+        let mut conn = app.db.acquire().await?;
+        crate::audit::store::head(&mut conn).await
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(1), read)
+        .await
+        .ok()?
+        .ok()
+}
+
+async fn metrics(State(app): State<AppState>) -> Response {
     let mut out = String::from(
         "# HELP switchyard_http_responses_total HTTP responses by status class.\n\
          # TYPE switchyard_http_responses_total counter\n",
@@ -67,6 +80,18 @@ async fn metrics() -> Response {
             "switchyard_http_responses_total{{class=\"{}xx\"}} {}\n",
             i + 1,
             c.load(Ordering::Relaxed)
+        ));
+    }
+    if let Some(head) = audit_head(&app).await {
+        // Scrapers keep history: a head that later disappears from the log shows tampering.
+        out.push_str(&format!(
+            "# HELP switchyard_audit_head_seq Sequence number of the newest audit entry.\n\
+             # TYPE switchyard_audit_head_seq gauge\n\
+             switchyard_audit_head_seq {}\n\
+             # HELP switchyard_audit_head_info The newest audit entry's hash, as a label.\n\
+             # TYPE switchyard_audit_head_info gauge\n\
+             switchyard_audit_head_info{{hash=\"{}\"}} 1\n",
+            head.seq, head.hash
         ));
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()

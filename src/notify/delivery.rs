@@ -3,10 +3,17 @@
 //! exponential backoff, giving up after [`MAX_ATTEMPTS`] with the last error kept. Each
 //! webhook gets its events in order: a delivery waiting for a retry holds back the later ones. It only reads
 //! and updates the outbox, so a slow or failing endpoint never holds up the workflow.
+//!
+//! Every delivery goes through [`target`]'s checks on the address it connects to. The error a
+//! delivery keeps (and the API and settings page show) says only what a project owner can act
+//! on: refused by the target rules, the name did not resolve, the HTTP status, or "no answer".
+//! A refused connection, a closed port, a reset and a timeout all read the same, so the list
+//! of deliveries cannot be used to map which ports answer; the details go to the server log.
 
 use super::payload::{render, Format, Payload};
 use super::sign;
 use super::store::{self, DueRow};
+use super::target::{self, AllowList, GuardedResolver, Refused};
 use crate::clock::{stamp, SharedClock};
 use crate::db::Db;
 use chrono::{DateTime, Utc};
@@ -32,10 +39,12 @@ pub const PUBLIC_URL_ENV: &str = "SWITCHYARD_PUBLIC_URL";
 pub struct Config {
     pub backoff_base: Duration,
     pub public_url: Option<String>,
+    /// Hosts the operator lets webhooks reach although they are internal.
+    pub allow: AllowList,
 }
 
 impl Config {
-    pub fn from_env() -> Config {
+    pub fn from_env(allow: AllowList) -> Config {
         let backoff_base = std::env::var(BACKOFF_ENV)
             .ok()
             .and_then(|v| v.trim().parse::<u64>().ok())
@@ -48,6 +57,7 @@ impl Config {
         Config {
             backoff_base,
             public_url,
+            allow,
         }
     }
 }
@@ -60,15 +70,39 @@ pub fn backoff(base: Duration, attempts: i64) -> Duration {
     base.saturating_mul(u32::try_from(STEPS[i]).unwrap_or(u32::MAX))
 }
 
+/// The two HTTP clients of the deliverer. Neither follows redirects (a 3xx could point
+/// anywhere) nor uses a proxy from the environment (the proxy would resolve the name itself,
+/// past the check).
+#[derive(Clone)]
+pub struct Clients {
+    /// Resolves through [`GuardedResolver`]: for every target the operator has not allowed.
+    guarded: reqwest::Client,
+    /// Resolves as the system does: only for hosts on the operator's allow-list.
+    allowed: reqwest::Client,
+}
+
+impl Clients {
+    pub fn new() -> reqwest::Result<Clients> {
+        let builder = || {
+            reqwest::Client::builder()
+                .timeout(TIMEOUT)
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .user_agent(concat!("Switchyard/", env!("CARGO_PKG_VERSION")))
+        };
+        Ok(Clients {
+            guarded: builder()
+                .dns_resolver(std::sync::Arc::new(GuardedResolver))
+                .build()?,
+            allowed: builder().build()?,
+        })
+    }
+}
+
 /// Starts delivering; runs until the process ends.
-pub fn start(db: Db, clock: SharedClock) {
-    let config = Config::from_env();
-    let client = match reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("Switchyard/", env!("CARGO_PKG_VERSION")))
-        .build()
-    {
+pub fn start(db: Db, clock: SharedClock, allow: AllowList) {
+    let config = Config::from_env(allow);
+    let clients = match Clients::new() {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "webhooks are off: no HTTP client");
@@ -80,7 +114,7 @@ pub fn start(db: Db, clock: SharedClock) {
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            if let Err(e) = run_due(&db, &client, &config, clock.now()).await {
+            if let Err(e) = run_due(&db, &clients, &config, &clock).await {
                 tracing::warn!(error = %e, "the webhook deliverer could not look for due deliveries");
             }
         }
@@ -90,10 +124,11 @@ pub fn start(db: Db, clock: SharedClock) {
 /// Sends every due delivery once, concurrently, and records each outcome.
 pub async fn run_due(
     db: &Db,
-    client: &reqwest::Client,
+    clients: &Clients,
     config: &Config,
-    now: DateTime<Utc>,
+    clock: &SharedClock,
 ) -> anyhow::Result<usize> {
+    let now = clock.now();
     let due = {
         let mut conn = db.acquire().await?;
         store::due(&mut conn, &stamp(now), BATCH).await?
@@ -109,12 +144,13 @@ pub async fn run_due(
     }
     let mut sends = tokio::task::JoinSet::new();
     for (_, queue) in queues {
-        let (db, client, config) = (db.clone(), client.clone(), config.clone());
+        let (db, clients, config, clock) =
+            (db.clone(), clients.clone(), config.clone(), clock.clone());
         sends.spawn(async move {
             for row in queue {
-                let outcome = send(&client, &row, config.public_url.as_deref()).await;
+                let outcome = send(&clients, &config, &row).await;
                 let failed = outcome.is_err();
-                record(&db, &config, &row, outcome, now).await?;
+                record(&db, &config, &row, outcome, now, clock.now()).await?;
                 // The later rows wait for the next tick, so they do not overtake this one.
                 if failed {
                     break;
@@ -131,58 +167,106 @@ pub async fn run_due(
     Ok(count)
 }
 
+/// Why a delivery failed: what its owner is shown, and the detail for the server log.
+#[derive(Debug)]
+pub struct Failure {
+    pub shown: String,
+    pub detail: String,
+}
+
+impl Failure {
+    fn plain(s: String) -> Failure {
+        Failure {
+            shown: s.clone(),
+            detail: s,
+        }
+    }
+}
+
+/// Shown for every transport failure alike (see the module comment).
+pub const NO_ANSWER: &str =
+    "no answer from the target: the connection was refused, closed or timed out";
+
 async fn record(
     db: &Db,
     config: &Config,
     row: &DueRow,
-    outcome: Result<(), String>,
+    outcome: Result<(), Failure>,
+    tick: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let mut conn = db.acquire().await?;
     match outcome {
-        Ok(()) => store::mark_delivered(&mut conn, row.id, &stamp(Utc::now().max(now))).await?,
-        Err(error) => {
+        Ok(()) => store::mark_delivered(&mut conn, row.id, &stamp(now.max(tick))).await?,
+        Err(failure) => {
             let attempts = row.attempts + 1;
+            // From the tick, not the moment the attempt ended: how long an attempt took is
+            // itself a hint of what answered.
             let next = (attempts < MAX_ATTEMPTS).then(|| {
                 let wait = backoff(config.backoff_base, attempts);
-                stamp(now + chrono::Duration::from_std(wait).unwrap_or_default())
+                stamp(tick + chrono::Duration::from_std(wait).unwrap_or_default())
             });
-            tracing::warn!(delivery = row.id, attempts, error = %error, "a webhook delivery failed");
-            store::mark_failed(&mut conn, row.id, &error, next.as_deref()).await?;
+            tracing::warn!(delivery = row.id, attempts, error = %failure.detail, "a webhook delivery failed");
+            store::mark_failed(&mut conn, row.id, &failure.shown, next.as_deref()).await?;
         }
     }
     Ok(())
 }
 
-async fn send(client: &reqwest::Client, row: &DueRow, base: Option<&str>) -> Result<(), String> {
+/// The sentence shown for a failed request; the whole error chain is the log's detail.
+fn failure_of(e: &reqwest::Error) -> Failure {
+    let mut detail = e.to_string();
+    let mut shown = None;
+    let mut src = std::error::Error::source(e);
+    while let Some(inner) = src {
+        detail.push_str(&format!(": {inner}"));
+        if let Some(refused) = inner.downcast_ref::<Refused>() {
+            shown.get_or_insert_with(|| refused.0.clone());
+        }
+        src = inner.source();
+    }
+    Failure {
+        shown: shown.unwrap_or_else(|| NO_ANSWER.to_string()),
+        detail,
+    }
+}
+
+async fn send(clients: &Clients, config: &Config, row: &DueRow) -> Result<(), Failure> {
+    let url = reqwest::Url::parse(&row.url)
+        .map_err(|_| Failure::plain("the stored URL is not a URL".into()))?;
+    let client = if config.allow.allows(&url) {
+        &clients.allowed
+    } else {
+        target::check_before_send(&url, &config.allow).map_err(|r| Failure::plain(r.0))?;
+        &clients.guarded
+    };
     let payload: Payload = serde_json::from_str(&row.body)
-        .map_err(|e| format!("the stored event is unreadable: {e}"))?;
+        .map_err(|e| Failure::plain(format!("the stored event is unreadable: {e}")))?;
     let format = Format::parse(&row.format).unwrap_or(Format::Generic);
     // Serialised here, once, so the signature covers exactly the bytes sent.
-    let body = serde_json::to_vec(&render(format, &payload, base))
-        .map_err(|e| format!("the body could not be written: {e}"))?;
+    let body = serde_json::to_vec(&render(format, &payload, config.public_url.as_deref()))
+        .map_err(|e| Failure::plain(format!("the body could not be written: {e}")))?;
     let mut request = client
-        .post(&row.url)
+        .post(url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header(sign::EVENT_HEADER, &payload.event)
         .header(sign::DELIVERY_HEADER, row.id.to_string());
     if !row.secret.is_empty() {
         request = request.header(sign::SIGNATURE_HEADER, sign::signature(&row.secret, &body));
     }
-    let answer = request.body(body).send().await.map_err(|e| {
-        let mut s = e.to_string();
-        let mut src = std::error::Error::source(&e);
-        while let Some(inner) = src {
-            s.push_str(&format!(": {inner}"));
-            src = inner.source();
-        }
-        s
-    })?;
+    let answer = request
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| failure_of(&e))?;
     let status = answer.status();
     if status.is_success() {
         Ok(())
     } else {
-        Err(format!("the endpoint answered {status}"))
+        Err(Failure::plain(format!(
+            "the target answered HTTP {}",
+            status.as_u16()
+        )))
     }
 }
 

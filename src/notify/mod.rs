@@ -7,15 +7,17 @@
 //! the workflow does waits for an endpoint.
 //!
 //! `payload` is the pure event shape and its generic/Slack renderings; `sign` the HMAC signature
-//! every delivery carries; `store` the SQL.
+//! every delivery carries; `target` which addresses a webhook may reach; `store` the SQL.
 
 pub mod delivery;
 pub mod payload;
 pub mod sign;
 pub mod store;
+pub mod target;
 
-pub use payload::{Event, Format, Payload, RequestInfo};
+pub use payload::{AuditHead, Event, Format, Payload, RequestInfo};
 pub use store::WebhookView;
+pub use target::{AllowList, Target};
 
 use crate::audit::{self, Actor, NewEntry};
 use crate::changes::store as changes;
@@ -35,7 +37,16 @@ pub async fn enqueue(
     payload: &Payload,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    let body = serde_json::to_string(payload).map_err(anyhow::Error::from)?;
+    // Read inside the event's transaction, so it is the head including the event's own entry.
+    let head = audit::store::head(&mut *conn).await?;
+    let payload = Payload {
+        audit_head: Some(AuditHead {
+            seq: head.seq,
+            hash: head.hash,
+        }),
+        ..payload.clone()
+    };
+    let body = serde_json::to_string(&payload).map_err(anyhow::Error::from)?;
     store::enqueue(conn, project_id, event.as_str(), &body, &stamp(now)).await?;
     Ok(())
 }
@@ -76,6 +87,7 @@ pub async fn change_request(
         actor: Some(actor.label.clone()),
         url: Some(format!("/change-requests/{id}")),
         at: stamp(now),
+        audit_head: None,
     };
     enqueue(conn, r.project_id, event, &payload, now).await
 }
@@ -100,6 +112,7 @@ pub async fn killed(
         actor: Some(actor.label.clone()),
         url: Some(format!("/projects/{}/flags/{}", project.key, encode(flag))),
         at: stamp(now),
+        audit_head: None,
     };
     enqueue(conn, project.id, Event::Killed, &payload, now).await
 }
@@ -119,30 +132,11 @@ fn encode(s: &str) -> String {
 // ---------- Managing webhooks ----------
 
 pub struct WebhookDraft<'a> {
-    pub url: &'a str,
+    /// Checked by [`target::vet`] before the transaction begins (it may wait for DNS).
+    pub target: &'a Target,
     pub format: &'a str,
     /// Event names; every event when empty.
     pub events: &'a [String],
-}
-
-/// Checks a target: an absolute http(s) URL with a host and no credentials.
-pub fn check_url(url: &str) -> AppResult<String> {
-    let url = url.trim();
-    let bad = || AppError::invalid("url", "give an absolute http:// or https:// URL");
-    if url.is_empty() || url.len() > 2000 {
-        return Err(bad());
-    }
-    let parsed = reqwest::Url::parse(url).map_err(|_| bad())?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
-        return Err(bad());
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(AppError::invalid(
-            "url",
-            "put no user name or password in the URL",
-        ));
-    }
-    Ok(parsed.to_string())
 }
 
 fn check_events(events: &[String]) -> AppResult<String> {
@@ -177,14 +171,14 @@ pub async fn create(
     draft: &WebhookDraft<'_>,
     now: DateTime<Utc>,
 ) -> AppResult<Created> {
-    let url = check_url(draft.url)?;
+    let url = draft.target.as_str();
     let format = Format::parse(draft.format)
         .ok_or_else(|| AppError::invalid("format", "choose generic or slack"))?;
     let events = check_events(draft.events)?;
     let secret = sign::new_secret();
     let new = store::NewWebhook {
         project_id: project.id,
-        url: &url,
+        url,
         format: format.as_str(),
         events: &events,
         created_by: &actor.label,

@@ -74,6 +74,16 @@ pub struct Payload {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     pub at: String,
+    /// The audit log's head once the event's own entry was written: a receiver that keeps
+    /// these can later prove with `audit verify --expect-head` that nothing was removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_head: Option<AuditHead>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditHead {
+    pub seq: i64,
+    pub hash: String,
 }
 
 /// How a webhook wants its body.
@@ -200,6 +210,10 @@ mod tests {
             actor: Some("ann@example.com".into()),
             url: Some("/change-requests/3".into()),
             at: "2030-01-01T00:00:00.000Z".into(),
+            audit_head: Some(AuditHead {
+                seq: 7,
+                hash: "ab".repeat(32),
+            }),
         }
     }
 
@@ -210,6 +224,10 @@ mod tests {
         assert_eq!(with["event"], "change-request.applied");
         assert_eq!(with["changeRequest"]["approvers"][0], "ann@example.com");
         assert_eq!(with["url"], "https://flags.example.com/change-requests/3");
+        assert_eq!(
+            with["auditHead"],
+            json!({"seq": 7, "hash": "ab".repeat(32)})
+        );
         let without = render(Format::Generic, &p, None);
         assert!(without.get("url").is_none());
         assert!(without.get("flag").is_none());

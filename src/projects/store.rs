@@ -97,9 +97,10 @@ pub async fn insert_project(
         return Ok(None);
     };
     for (i, (env_key, env_name, protected)) in super::DEFAULT_ENVIRONMENTS.iter().enumerate() {
-        let env =
-            insert_environment(&mut *conn, project.id, env_key, env_name, i as i64, *protected, now)
-                .await?;
+        let env = insert_environment(
+            &mut *conn, project.id, env_key, env_name, i as i64, *protected, now,
+        )
+        .await?;
         if let Some(env) = env.filter(|e| e.key == super::PRODUCTION) {
             sqlx::query("update environments set production = true where id = ?")
                 .bind(env.id)

@@ -6,6 +6,7 @@ pub mod document;
 pub mod export;
 pub mod guard;
 pub mod import;
+pub mod shape;
 pub mod store;
 
 pub use document::Document;

@@ -298,11 +298,16 @@ async fn sdk_reports_are_recorded_as_applications_and_hourly_counts() {
         .await
         .unwrap();
     assert_eq!(register.status(), 202);
+    // Buckets must start near now (issue 11, item 10): this hour, at minute 0.
+    let hour = chrono::Utc::now()
+        .format("%Y-%m-%dT%H:00:00.000Z")
+        .to_string();
+    let start = hour.replace(".000Z", "Z");
     let metrics = http
         .post(app.url("/api/client/metrics"))
         .header("Authorization", &token)
         .json(&json!({"appName": "shop", "instanceId": "i-1", "bucket": {
-            "start": "2026-11-24T10:00:00Z", "stop": "2026-11-24T10:00:15Z",
+            "start": start, "stop": start,
             "toggles": {"checkout": {"yes": 7, "no": 3, "variants": {"blue": 4}}}}}))
         .send()
         .await
@@ -320,8 +325,9 @@ async fn sdk_reports_are_recorded_as_applications_and_hourly_counts() {
     wait_for("the usage to be written", || async {
         let mut c = app.sql().await;
         let row: Option<(i64, i64)> = sqlx::query_as(
-            "select yes, no from usage_hourly where flag_key = 'checkout' and hour = '2026-11-24T10:00:00.000Z'",
+            "select yes, no from usage_hourly where flag_key = 'checkout' and hour = ?",
         )
+        .bind(&hour)
         .fetch_optional(&mut c)
         .await
         .unwrap();

@@ -9,6 +9,7 @@ mod change_request_pages;
 mod change_requests;
 mod cli;
 mod csrf;
+mod edges_hardening;
 mod feed;
 mod feed_conformance;
 mod headers;

@@ -80,6 +80,19 @@ async fn record(
     AxumStatus::OK
 }
 
+/// The allow-list naming these loopback receivers (`127.0.0.1:PORT` each): webhooks refuse
+/// internal targets unless the operator lists them (issue 11, item 9).
+fn allow(urls: &[&str]) -> (&'static str, String) {
+    let hosts: Vec<String> = urls
+        .iter()
+        .map(|u| {
+            let u = reqwest::Url::parse(u).unwrap();
+            format!("{}:{}", u.host_str().unwrap(), u.port().unwrap())
+        })
+        .collect();
+    ("SWITCHYARD_WEBHOOK_ALLOW_HOSTS", hosts.join(","))
+}
+
 async fn status_json(r: reqwest::Response) -> (StatusCode, Value) {
     let status = r.status();
     let text = r.text().await.unwrap();
@@ -112,8 +125,12 @@ async fn propose_on(api: &Api, key: &str) -> i64 {
 #[tokio::test]
 async fn change_request_events_reach_generic_and_slack_webhooks() {
     let (receiver, base) = Receiver::start(0).await;
-    let app =
-        TestApp::spawn_with_env(&[("SWITCHYARD_PUBLIC_URL", "https://flags.example.com")]).await;
+    let (k, hosts) = allow(&[&base]);
+    let app = TestApp::spawn_with_env(&[
+        ("SWITCHYARD_PUBLIC_URL", "https://flags.example.com"),
+        (k, &hosts),
+    ])
+    .await;
     let admin = app.admin();
     let owner = app.user("owner");
     let editor = app.user("editor");
@@ -288,7 +305,9 @@ async fn a_failing_webhook_is_retried_with_backoff_and_never_blocks_the_workflow
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}/gone", l.local_addr().unwrap())
     };
-    let app = TestApp::spawn_with_env(&[("SWITCHYARD_WEBHOOK_BACKOFF_MS", "200")]).await;
+    let (k, hosts) = allow(&[&base, &dead]);
+    let app =
+        TestApp::spawn_with_env(&[("SWITCHYARD_WEBHOOK_BACKOFF_MS", "200"), (k, &hosts)]).await;
     let admin = app.admin();
     let editor = app.user("editor");
     let approver = app.user("approver");
@@ -405,7 +424,8 @@ async fn deliveries_are_signed_with_the_secret_shown_once_and_https_speaks_tls()
     let (seen, url) = raw_receiver().await;
     let tls = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let tls_url = format!("https://{}/hook", tls.local_addr().unwrap());
-    let app = TestApp::spawn().await;
+    let (k, hosts) = allow(&[&url, &tls_url]);
+    let app = TestApp::spawn_with_env(&[(k, &hosts)]).await;
     let admin = app.admin();
     let owner = app.user("owner");
     let editor = app.user("editor");
@@ -510,7 +530,8 @@ fn secret_on(html: &str) -> String {
 #[tokio::test]
 async fn owners_manage_webhooks_and_see_deliveries_on_the_settings_page() {
     let (seen, url) = raw_receiver().await;
-    let app = TestApp::spawn().await;
+    let (k, hosts) = allow(&[&url]);
+    let app = TestApp::spawn_with_env(&[(k, &hosts)]).await;
     let admin = app.admin();
     let owner = app.user("owner");
     let editor = app.user("editor");

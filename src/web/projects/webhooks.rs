@@ -163,15 +163,22 @@ async fn list_webhooks(ctx: ProjectCtx) -> PageResult {
 async fn create_webhook(ctx: ProjectCtx, WebForm(form): WebForm<WebhookForm>) -> PageResult {
     ctx.require(Action::ManageSettings)?;
     let events = form.events();
-    let draft = WebhookDraft {
-        url: &form.url,
-        format: &form.format,
-        events: &events,
-    };
     let (actor, project, now) = (ctx.who.actor(), &ctx.who.project, ctx.app.now());
-    let mut tx = begin_write(&ctx.app.db).await?;
-    let made = notify::create(&mut tx, actor, project, &draft, now).await;
-    match Errors::check(commit_if_ok(tx, made).await)? {
+    // Vetted before the transaction: it may wait for DNS.
+    let made = match notify::target::vet(&form.url, &ctx.app.settings.webhook_allow).await {
+        Ok(target) => {
+            let draft = WebhookDraft {
+                target: &target,
+                format: &form.format,
+                events: &events,
+            };
+            let mut tx = begin_write(&ctx.app.db).await?;
+            let made = notify::create(&mut tx, actor, project, &draft, now).await;
+            commit_if_ok(tx, made).await
+        }
+        Err(e) => Err(e),
+    };
+    match Errors::check(made)? {
         Ok(made) => {
             let created = Created {
                 url: made.webhook.url,
