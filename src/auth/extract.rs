@@ -1,28 +1,22 @@
-//! Extractors: the signed-in user of a browser session, and the user behind an admin token.
-//! Each puts an [`Identity`] in the request so that [`crate::authz::ProjectAccess`] can decide.
+//! Extractors: the signed-in user of a browser session, the user behind an admin token, and the
+//! project named in the path with what they may do in it. Each establishes an [`Identity`] once
+//! per request; the decisions are `crate::authz`'s.
 
 use super::session;
+use super::token_store;
 use super::tokens::{self, TokenKind};
-use crate::accounts::{store as accounts, User};
+use crate::accounts::store as accounts;
 use crate::app::AppState;
 use crate::audit::{Actor, ActorKind};
+use crate::authz::{Identity, ProjectAccess};
 use crate::clock::stamp;
 use crate::error::AppError;
 use crate::http::RequestId;
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::{FromRef, FromRequestParts, Path};
 use axum::http::header;
 use axum::http::request::Parts;
+use std::collections::HashMap;
 use tower_sessions::Session;
-
-/// Who is asking, established once per request.
-#[derive(Clone, Debug)]
-pub struct Identity {
-    pub user: User,
-    pub actor: Actor,
-    /// For project-scoped admin tokens: the only project the token may touch (None for a
-    /// browser session or an instance-wide token).
-    pub token_project_id: Option<i64>,
-}
 
 /// The signed-in user of a browser session.
 #[derive(Clone, Debug)]
@@ -98,18 +92,6 @@ where
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct TokenRow {
-    id: i64,
-    name: String,
-    kind: String,
-    /// None for an instance-wide admin token.
-    project_id: Option<i64>,
-    user_id: Option<i64>,
-    expires_at: Option<String>,
-    last_used_at: Option<String>,
-}
-
 impl<S> FromRequestParts<S> for AdminToken
 where
     AppState: FromRef<S>,
@@ -130,13 +112,7 @@ where
             .filter(|t| !t.is_empty())
             .ok_or(AppError::Unauthorized)?;
         let mut conn = app.db.acquire().await?;
-        let row: Option<TokenRow> = sqlx::query_as(
-            "select id, name, kind, project_id, user_id, expires_at, last_used_at from api_tokens \
-             where secret_hash = ? and revoked_at is null",
-        )
-        .bind(tokens::hash_secret(presented))
-        .fetch_optional(&mut *conn)
-        .await?;
+        let row = token_store::admin_candidate(&mut conn, &tokens::hash_secret(presented)).await?;
         let Some(row) = row else {
             return Err(AppError::Unauthorized);
         };
@@ -160,7 +136,7 @@ where
         let Some(user) = user.filter(|u| u.active) else {
             return Err(AppError::Unauthorized);
         };
-        touch(&mut conn, row.id, row.last_used_at.as_deref(), now).await;
+        token_store::touch(&mut conn, row.id, row.last_used_at.as_deref(), now).await;
         let actor = Actor {
             kind: ActorKind::Token,
             user_id: Some(user.id),
@@ -179,24 +155,27 @@ where
     }
 }
 
-/// Records last use at most once a minute, so reads don't all become writes.
-async fn touch(
-    conn: &mut sqlx::SqliteConnection,
-    id: i64,
-    last: Option<&str>,
-    now: chrono::DateTime<chrono::Utc>,
-) {
-    let stale = last
-        .and_then(crate::clock::parse_stamp)
-        .is_none_or(|t| now - t > chrono::Duration::seconds(60));
-    if stale {
-        let r = sqlx::query("update api_tokens set last_used_at = ? where id = ?")
-            .bind(stamp(now))
-            .bind(id)
-            .execute(conn)
-            .await;
-        if let Err(e) = r {
-            tracing::debug!(error = %e, "could not record token use");
-        }
+/// The project named in the path, and what the asker (a session on web pages, an admin token on
+/// API paths) may do in it.
+impl<S> FromRequestParts<S> for ProjectAccess
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let identity = if crate::http::is_api_path(parts.uri.path()) {
+            AdminToken::from_request_parts(parts, state).await?.0
+        } else {
+            CurrentUser::from_request_parts(parts, state).await?.0
+        };
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::bad_request("bad-path", "the address is not valid"))?;
+        let key = params.get("project").cloned().unwrap_or_default();
+        let app = AppState::from_ref(state);
+        let mut conn = app.db.acquire().await?;
+        ProjectAccess::load(&mut conn, identity, &key).await
     }
 }

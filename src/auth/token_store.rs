@@ -186,3 +186,52 @@ pub async fn revoke(
     .await?;
     by_id(conn, project, id).await
 }
+
+/// A token row an admin request presents, found by the hash of its secret (revoked ones are
+/// not found).
+#[derive(sqlx::FromRow)]
+pub struct TokenRow {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    /// None for an instance-wide admin token.
+    pub project_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+pub async fn admin_candidate(
+    conn: &mut SqliteConnection,
+    secret_hash: &str,
+) -> Result<Option<TokenRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, name, kind, project_id, user_id, expires_at, last_used_at from api_tokens \
+         where secret_hash = ? and revoked_at is null",
+    )
+    .bind(secret_hash)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Records last use at most once a minute, so reads don't all become writes.
+pub async fn touch(
+    conn: &mut sqlx::SqliteConnection,
+    id: i64,
+    last: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let stale = last
+        .and_then(crate::clock::parse_stamp)
+        .is_none_or(|t| now - t > chrono::Duration::seconds(60));
+    if stale {
+        let r = sqlx::query("update api_tokens set last_used_at = ? where id = ?")
+            .bind(stamp(now))
+            .bind(id)
+            .execute(conn)
+            .await;
+        if let Err(e) = r {
+            tracing::debug!(error = %e, "could not record token use");
+        }
+    }
+}

@@ -4,7 +4,7 @@
 //! (users, teams) only an admin who is not bound to a project sees.
 
 use super::policy::{Principal, Role};
-use crate::auth::extract::Identity;
+use super::Identity;
 use crate::projects::{store, Project};
 use sqlx::SqliteConnection;
 

@@ -320,13 +320,7 @@ pub async fn set_enabled(
 ) -> AppResult<bool> {
     let Switch { env, on, reason } = switch;
     let flag = live_flag(&mut *conn, project, key).await?;
-    let current: bool = sqlx::query_scalar(
-        "select enabled from flag_environments where flag_id = ? and environment_id = ?",
-    )
-    .bind(flag.id)
-    .bind(env.id)
-    .fetch_one(&mut *conn)
-    .await?;
+    let current = store::enabled_in(&mut *conn, flag.id, env.id).await?;
     if current == on {
         return Ok(false);
     }

@@ -452,3 +452,18 @@ pub async fn flags_owned_by(
     .fetch_all(conn)
     .await
 }
+
+/// Whether the flag is on in the environment.
+pub async fn enabled_in(
+    conn: &mut SqliteConnection,
+    flag_id: i64,
+    environment_id: i64,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "select enabled from flag_environments where flag_id = ? and environment_id = ?",
+    )
+    .bind(flag_id)
+    .bind(environment_id)
+    .fetch_one(conn)
+    .await
+}

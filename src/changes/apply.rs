@@ -9,7 +9,7 @@ use super::store::{self, Move, RequestRow};
 use super::workflow::{begin, entry, facts, finish, move_or_refuse, refusal};
 use super::State;
 use crate::audit::{self, Actor};
-use crate::auth::extract::Identity;
+use crate::authz::Identity;
 use crate::clock::stamp;
 use crate::db::{begin_write, Db};
 use crate::error::{AppError, AppResult};

@@ -7,7 +7,7 @@ use super::queries::{project_and_env, proposal_of, ChangeRequestView};
 use super::store::{self, Move, RequestRow};
 use super::workflow::{begin, entry, finish, move_or_refuse};
 use crate::audit::{self};
-use crate::auth::extract::Identity;
+use crate::authz::Identity;
 use crate::clock::stamp;
 use crate::db::Db;
 use crate::error::{AppError, AppResult};

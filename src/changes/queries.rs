@@ -3,7 +3,7 @@
 
 use super::store::{self, ItemRow, RequestRow};
 use super::{Proposal, State};
-use crate::auth::extract::Identity;
+use crate::authz::Identity;
 use crate::authz::{allows, Action, Principal, Reach};
 use crate::db::Db;
 use crate::error::{AppError, AppResult};

@@ -5,7 +5,7 @@ use super::change_request::{decide, Asker, Facts, Refusal, Step, Transition};
 use super::queries::{not_found, row_target, view, visible, ChangeRequestView};
 use super::store::{self, Move, RequestRow};
 use crate::audit::{self, NewEntry};
-use crate::auth::extract::Identity;
+use crate::authz::Identity;
 use crate::clock::{parse_stamp, stamp};
 use crate::db::{begin_write, Db};
 use crate::error::{AppError, AppResult};

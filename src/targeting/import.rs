@@ -4,6 +4,7 @@
 //! Lossless on purpose: a peer's state is taken as it is (even rules our editor would refuse), so
 //! the feed evaluates it exactly as Unleash would. Everything happens in the caller's transaction.
 
+use super::store;
 use crate::audit::{self, Actor, NewEntry};
 use crate::catalog::flag::{check_key, FlagType};
 use crate::catalog::store as catalog;
@@ -104,18 +105,8 @@ async fn import_segments(
             .clone()
             .unwrap_or_else(|| format!("segment-{}", s.id));
         let constraints = serde_json::to_string(&s.constraints).map_err(anyhow::Error::from)?;
-        let id: i64 = sqlx::query_scalar(
-            "insert into segments (project_id, name, constraints, created_at, updated_at) values (?, ?, ?, ?, ?) \
-             on conflict (project_id, name) do update set constraints = excluded.constraints, \
-             updated_at = excluded.updated_at, version = segments.version + 1 returning id",
-        )
-        .bind(project.id)
-        .bind(&name)
-        .bind(&constraints)
-        .bind(stamp(now))
-        .bind(stamp(now))
-        .fetch_one(&mut *conn)
-        .await?;
+        let id =
+            store::upsert_segment(&mut *conn, project.id, &name, &constraints, &stamp(now)).await?;
         ids.insert(s.id, id);
     }
     Ok(ids)
@@ -171,44 +162,17 @@ async fn import_feature(
         .cloned()
         .unwrap_or(Value::Array(vec![]))
         .to_string();
-    sqlx::query(
-        "update flag_environments set enabled = ?, strategies = ?, variants = ?, version = version + 1, \
-         updated_at = ? where flag_id = ? and environment_id = ?",
-    )
-    .bind(f.enabled)
-    .bind(&strategies)
-    .bind(&variants)
-    .bind(stamp(now))
-    .bind(flag_id)
-    .bind(env.id)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "update flags set impression_data = ?, archived_at = null, updated_at = ? where id = ?",
-    )
-    .bind(f.impression_data.unwrap_or(false))
-    .bind(stamp(now))
-    .bind(flag_id)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("delete from flag_dependencies where flag_id = ?")
-        .bind(flag_id)
-        .execute(&mut *conn)
-        .await?;
+    let at = stamp(now);
+    let targeting = (f.enabled, strategies.as_str(), variants.as_str());
+    store::import_environment(&mut *conn, flag_id, env.id, targeting, &at).await?;
+    store::revive_imported(&mut *conn, flag_id, f.impression_data.unwrap_or(false), &at).await?;
+    let mut deps = Vec::new();
     for d in f.dependencies.iter().flatten() {
         let variants = serde_json::to_string(&d.variants.clone().unwrap_or_default())
             .map_err(anyhow::Error::from)?;
-        sqlx::query(
-            "insert into flag_dependencies (flag_id, parent_key, enabled, variants) values (?, ?, ?, ?) \
-             on conflict (flag_id, parent_key) do update set enabled = excluded.enabled, variants = excluded.variants",
-        )
-        .bind(flag_id)
-        .bind(&d.feature)
-        .bind(d.enabled.unwrap_or(true))
-        .bind(&variants)
-        .execute(&mut *conn)
-        .await?;
+        deps.push((d.feature.clone(), d.enabled.unwrap_or(true), variants));
     }
+    store::replace_dependencies(&mut *conn, flag_id, &deps).await?;
     audit::append(
         &mut *conn,
         actor,

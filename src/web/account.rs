@@ -3,8 +3,8 @@
 
 use super::{render_form, render_with, Errors, Layout, PageResult, UserCtx, WebForm};
 use crate::accounts::service;
-use crate::auth::extract::Identity;
 use crate::auth::{password, session};
+use crate::authz::Identity;
 use crate::db::begin_write;
 use askama::Template;
 use axum::http::{header, HeaderValue, StatusCode};

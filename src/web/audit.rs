@@ -4,7 +4,8 @@
 use super::{render, Layout, PageResult};
 use crate::app::AppState;
 use crate::audit::store::{self as audit_store, Entry, Filter, Visibility};
-use crate::auth::extract::{CurrentUser, Identity};
+use crate::auth::extract::CurrentUser;
+use crate::authz::Identity;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::header;

@@ -3,7 +3,8 @@
 
 use super::{render, see_other, sentence, Errors, Flash, PageError, PageResult};
 use crate::app::AppState;
-use crate::auth::extract::{CurrentUser, Identity};
+use crate::auth::extract::CurrentUser;
+use crate::authz::Identity;
 use crate::authz::{allows, Action, ProjectAccess};
 use crate::db::Tx;
 use crate::error::{AppError, AppResult};

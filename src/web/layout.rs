@@ -1,7 +1,7 @@
 //! What every page's frame needs: who is signed in, the CSRF token, the section, a flash message.
 
 use crate::auth::csrf;
-use crate::auth::extract::Identity;
+use crate::authz::Identity;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 

@@ -3,7 +3,8 @@
 
 use super::{request_href, state_class};
 use crate::app::AppState;
-use crate::auth::extract::{CurrentUser, Identity};
+use crate::auth::extract::CurrentUser;
+use crate::authz::Identity;
 use crate::authz::{allows, Action, Principal};
 use crate::changes::service::{self, ChangeRequestSummary, KillView, ListQuery};
 use crate::changes::{store, State as CrState};

@@ -1,15 +1,11 @@
-//! `ProjectAccess`: the project named in the path, and what the asking identity may do in it.
+//! `ProjectAccess`: one project, and what the asking identity may do in it.
 
 use super::policy::{allows, Action, Principal, Role};
-use crate::app::AppState;
+use super::Identity;
 use crate::audit::Actor;
-use crate::auth::extract::{AdminToken, CurrentUser, Identity};
 use crate::error::{AppError, AppResult};
-use crate::http::is_api_path;
 use crate::projects::{store, Project};
-use axum::extract::{FromRef, FromRequestParts, Path};
-use axum::http::request::Parts;
-use std::collections::HashMap;
+use sqlx::SqliteConnection;
 
 #[derive(Clone, Debug)]
 pub struct ProjectAccess {
@@ -53,31 +49,20 @@ fn unknown(key: &str) -> AppError {
     ))
 }
 
-impl<S> FromRequestParts<S> for ProjectAccess
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
-        let identity = if is_api_path(parts.uri.path()) {
-            AdminToken::from_request_parts(parts, state).await?.0
-        } else {
-            CurrentUser::from_request_parts(parts, state).await?.0
-        };
-        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| AppError::bad_request("bad-path", "the address is not valid"))?;
-        let key = params.get("project").cloned().unwrap_or_default();
-        let app = AppState::from_ref(state);
-        let mut conn = app.db.acquire().await?;
-        let project = store::project_by_key(&mut conn, &key)
+impl ProjectAccess {
+    /// The project `key` as `identity` may see it; not a member and no such project answer the
+    /// same.
+    pub async fn load(
+        conn: &mut SqliteConnection,
+        identity: Identity,
+        key: &str,
+    ) -> AppResult<ProjectAccess> {
+        let project = store::project_by_key(&mut *conn, key)
             .await?
-            .ok_or_else(|| unknown(&key))?;
-        let role = store::role_of(&mut conn, project.id, identity.user.id).await?;
+            .ok_or_else(|| unknown(key))?;
+        let role = store::role_of(&mut *conn, project.id, identity.user.id).await?;
         if !super::reach::may_see(&identity, project.id, role) {
-            return Err(unknown(&key));
+            return Err(unknown(key));
         }
         Ok(ProjectAccess {
             project,
