@@ -9,7 +9,7 @@ use crate::authz::Role;
 use crate::catalog::service::{self as catalog, FlagInput};
 use crate::db::begin_write;
 use crate::projects::service as projects;
-use chrono::{Duration, Utc};
+use chrono::Duration;
 
 pub const PASSWORD: &str = "demo-password-2026";
 
@@ -121,7 +121,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<String> {
     }
     drop(conn);
     let hash = password::hash_blocking(PASSWORD.to_string()).await?;
-    let now = Utc::now();
+    let now = state.now();
     let mut tx = begin_write(&state.db).await?;
     let admin = Actor::system("demo");
     let mut ids = Vec::new();

@@ -8,7 +8,6 @@ use crate::db;
 use crate::error::AppError;
 use crate::projects::service as projects;
 use anyhow::{anyhow, Context};
-use chrono::Utc;
 use clap::Subcommand;
 use std::io::Read;
 use std::process::ExitCode;
@@ -127,7 +126,7 @@ pub async fn user(url: &str, cmd: UserCommand) -> anyhow::Result<ExitCode> {
     {
         return Err(anyhow!("a user with the e-mail {email} already exists"));
     }
-    let now = Utc::now();
+    let now = crate::clock::from_env().now();
     let user = accounts_store::insert_user(&mut tx, &email, &name, &hash, admin, now).await?;
     audit::append(
         &mut tx,
@@ -156,7 +155,7 @@ pub async fn project(url: &str, cmd: ProjectCommand) -> anyhow::Result<ExitCode>
         &key,
         name.as_deref().unwrap_or(""),
         "",
-        Utc::now(),
+        crate::clock::from_env().now(),
     )
     .await
     .map_err(plain)?;
@@ -178,9 +177,16 @@ pub async fn member(url: &str, cmd: MemberCommand) -> anyhow::Result<ExitCode> {
     let pool = db::connect(url).await?;
     let mut tx = db::begin_write(&pool).await?;
     let p = projects::project(&mut tx, &project).await.map_err(plain)?;
-    projects::add_member_by_email(&mut tx, &cli_actor(), &p, &email, role, Utc::now())
-        .await
-        .map_err(plain)?;
+    projects::add_member_by_email(
+        &mut tx,
+        &cli_actor(),
+        &p,
+        &email,
+        role,
+        crate::clock::from_env().now(),
+    )
+    .await
+    .map_err(plain)?;
     tx.commit().await?;
     println!("{email} is now {} in {}", role.as_str(), p.key);
     Ok(ExitCode::SUCCESS)
@@ -234,7 +240,7 @@ pub async fn token(url: &str, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             environment: env.as_ref(),
             user: owner.as_ref().map(|(id, e)| (*id, e.as_str())),
         },
-        Utc::now(),
+        crate::clock::from_env().now(),
     )
     .await
     .map_err(plain)?;

@@ -7,7 +7,6 @@ use crate::projects::service as projects;
 use crate::targeting::import;
 use crate::transfer::{self, guard, Document};
 use anyhow::anyhow;
-use chrono::Utc;
 use clap::Args;
 use std::process::ExitCode;
 
@@ -78,7 +77,7 @@ pub async fn import(url: &str, a: ImportArgs) -> anyhow::Result<ExitCode> {
         .await
         .map_err(plain)?;
     let actor = Actor::system("import");
-    let now = Utc::now();
+    let now = crate::clock::from_env().now();
     let before = guard::protected(&mut tx, &p).await.map_err(plain)?;
     let said = if a.format == "switchyard" {
         let doc: Document = serde_json::from_value(state)?;

@@ -40,6 +40,8 @@ pub struct Snapshots {
 }
 
 impl Default for Snapshots {
+    // Event ids start from the wall clock so they keep growing across restarts; not a time.
+    #[allow(clippy::disallowed_methods)]
     fn default() -> Self {
         let start = chrono::Utc::now().timestamp_millis().max(1) as u64;
         Snapshots {

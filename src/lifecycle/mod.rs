@@ -101,7 +101,7 @@ mod tests {
 
     #[test]
     fn overdue_flags_have_a_reason() {
-        let now = Utc::now();
+        let now = crate::clock::parse_stamp("2026-06-01T00:00:00Z").unwrap();
         assert!(stale_reasons(now - Duration::days(41), Some(40), false, now).len() == 1);
         assert!(stale_reasons(now - Duration::days(39), Some(40), false, now).is_empty());
         assert!(stale_reasons(now - Duration::days(400), None, false, now).is_empty());

@@ -1,6 +1,9 @@
 //! Integration tests: the real `switchyard` binary on a temp SQLite file, driven over HTTP and the
 //! command line (see shared/STYLE.md, "Testing").
 
+// Tests build requests around the real time (a test clock is set through the server's file).
+#![allow(clippy::disallowed_methods)]
+
 mod admin_api;
 mod audit;
 mod auth_hardening;
