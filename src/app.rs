@@ -130,7 +130,9 @@ pub async fn serve(
         .start(state.db.clone(), state.feed.clone())
         .await;
     state.feed.usage.start(state.db.clone());
-    crate::changes::scheduler::start(state.db.clone(), state.clock.clone(), state.watcher.clone());
+    let watcher = state.watcher.clone();
+    let committed: crate::changes::scheduler::Committed = Arc::new(move || watcher.poke());
+    crate::changes::scheduler::start(state.db.clone(), state.clock.clone(), committed);
     crate::notify::delivery::start(
         state.db.clone(),
         state.clock.clone(),

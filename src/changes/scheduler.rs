@@ -6,19 +6,22 @@
 use super::{service, store};
 use crate::clock::{stamp, SharedClock};
 use crate::db::Db;
-use crate::feed::watcher::Watcher;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub const TICK: Duration = Duration::from_secs(1);
 
+/// Told after each request the scheduler applied or failed (the feed rebuilds then).
+pub type Committed = Arc<dyn Fn() + Send + Sync>;
+
 /// Starts ticking; runs until the process ends.
-pub fn start(db: Db, clock: SharedClock, watcher: Watcher) {
+pub fn start(db: Db, clock: SharedClock, committed: Committed) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(TICK);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            if let Err(e) = run_due(&db, &clock, &watcher).await {
+            if let Err(e) = run_due(&db, &clock, &committed).await {
                 tracing::warn!(error = %e, "the change scheduler could not look for due requests");
             }
         }
@@ -26,7 +29,7 @@ pub fn start(db: Db, clock: SharedClock, watcher: Watcher) {
 }
 
 /// Applies every due request once; a refusal marks it failed (the service does that).
-pub async fn run_due(db: &Db, clock: &SharedClock, watcher: &Watcher) -> anyhow::Result<()> {
+pub async fn run_due(db: &Db, clock: &SharedClock, committed: &Committed) -> anyhow::Result<()> {
     let now = clock.now();
     let due = {
         let mut conn = db.acquire().await?;
@@ -40,7 +43,7 @@ pub async fn run_due(db: &Db, clock: &SharedClock, watcher: &Watcher) -> anyhow:
             }
         }
         // Applied or failed, the database changed: let the feed catch up at once.
-        watcher.poke();
+        committed();
     }
     Ok(())
 }

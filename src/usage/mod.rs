@@ -2,7 +2,6 @@
 //! they got, and which applications are connected. The feed (`feed/usage.rs`) writes the hourly
 //! counts; this module reads them back for the flag page's Usage tab and the admin API.
 
-pub mod chart;
 pub mod store;
 
 pub use store::Application;

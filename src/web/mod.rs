@@ -5,6 +5,7 @@ mod account;
 mod admin;
 mod audit;
 mod changes;
+mod chart;
 mod flags;
 mod form;
 mod handler;

@@ -5,6 +5,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod admin_api;
+mod architecture;
 mod audit;
 mod auth_hardening;
 mod browser;

@@ -4,7 +4,8 @@
 
 use super::short_time;
 use crate::projects::Project;
-use crate::usage::{self, chart, DayCount, EnvUsage, FlagUsage, VariantCount, WINDOW_DAYS};
+use crate::usage::{self, DayCount, EnvUsage, FlagUsage, VariantCount, WINDOW_DAYS};
+use crate::web::chart;
 use crate::web::PageError;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::SqliteConnection;
@@ -28,7 +29,7 @@ pub struct EnvView {
     pub total: String,
     pub yes_share: String,
     pub last_seen: String,
-    /// SVG markup from `usage::chart`, escaped where it carries text.
+    /// SVG markup from `web::chart`, escaped where it carries text.
     pub chart: String,
     pub days: Vec<(String, i64, i64)>,
     /// (variant, count with separators), most used first.

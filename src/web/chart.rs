@@ -5,7 +5,7 @@
 //! from outside (the description) goes through askama's HTML escaper. Colours come from the
 //! stylesheet's `.chart` classes (`.bar`, `.bar-2`, `.axis`, `.grid-line`): no `style=` (CSP).
 
-use super::DayCount;
+use crate::usage::DayCount;
 use askama::filters::{escape, Html};
 use chrono::NaiveDate;
 use std::fmt::Write;

@@ -1,0 +1,90 @@
+//! The layout holds (issue 14): domain folders know nothing of HTTP, HTML or the transports, so
+//! the rules can be read, tested and moved to another backend without the web around them.
+
+use std::path::{Path, PathBuf};
+
+/// Folders holding types, rules and SQL.
+const DOMAIN: [&str; 12] = [
+    "accounts",
+    "projects",
+    "catalog",
+    "targeting",
+    "evaluation",
+    "changes",
+    "lifecycle",
+    "audit",
+    "authz",
+    "notify",
+    "usage",
+    "transfer",
+];
+
+/// What a domain file must not name: transport crates and the transport modules of this crate.
+const TRANSPORT: [&str; 15] = [
+    "axum::",
+    "axum_htmx::",
+    "askama::",
+    "tower::",
+    "tower_http::",
+    "tower_sessions::",
+    "hyper::",
+    "hyper_util::",
+    "crate::web",
+    "crate::api",
+    "crate::http",
+    "crate::feed",
+    "crate::app",
+    "crate::cli",
+    "crate::auth::extract",
+];
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn domain_folders_import_no_transport() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = Vec::new();
+    let mut checked = 0;
+    for folder in DOMAIN {
+        let mut files = Vec::new();
+        rust_files(&src.join(folder), &mut files);
+        for file in files {
+            checked += 1;
+            let text = std::fs::read_to_string(&file).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                for bad in TRANSPORT {
+                    let named = code.contains(bad)
+                        || code.contains(&format!("use {}", bad.trim_end_matches("::")));
+                    if named {
+                        let rel = file.strip_prefix(&src).unwrap().display();
+                        found.push(format!("src/{rel}:{}: {}", n + 1, line.trim()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        checked > 50,
+        "only {checked} domain files found under {}",
+        src.display()
+    );
+    assert!(
+        found.is_empty(),
+        "domain files name a transport (move the code to web/, api/, http/ or feed/, or pass \
+         what it needs in):\n{}",
+        found.join("\n")
+    );
+}
