@@ -58,7 +58,7 @@ pub async fn create_user(
         now,
     )
     .await?;
-    let entry = NewEntry::new("user.created", format!("user {}", user.email))
+    let entry = NewEntry::new(audit::Action::UserCreated, format!("user {}", user.email))
         .after(json!({"email": user.email, "name": user.name, "admin": is_admin}));
     audit::append(conn, actor, entry, now).await?;
     Ok(user)
@@ -82,9 +82,9 @@ pub async fn set_password(
     let target = user(&mut *conn, user_id).await?;
     store::set_password(&mut *conn, user_id, password_hash, now).await?;
     let action = if actor.user_id == Some(user_id) {
-        "user.password-changed"
+        audit::Action::UserPasswordChanged
     } else {
-        "user.password-reset"
+        audit::Action::UserPasswordReset
     };
     let entry = NewEntry::new(action, format!("user {}", target.email))
         .after(json!({"sessionsEnded": true}));
@@ -109,9 +109,9 @@ pub async fn set_active(
     }
     store::set_active(&mut *conn, user_id, active, now).await?;
     let action = if active {
-        "user.activated"
+        audit::Action::UserActivated
     } else {
-        "user.deactivated"
+        audit::Action::UserDeactivated
     };
     let entry = NewEntry::new(action, format!("user {}", target.email))
         .before(json!({"active": target.active}))
@@ -137,9 +137,9 @@ pub async fn set_admin(
     }
     store::set_admin(&mut *conn, user_id, is_admin, now).await?;
     let action = if is_admin {
-        "user.admin-granted"
+        audit::Action::UserAdminGranted
     } else {
-        "user.admin-revoked"
+        audit::Action::UserAdminRevoked
     };
     let entry = NewEntry::new(action, format!("user {}", target.email))
         .before(json!({"admin": target.is_admin}))
@@ -168,7 +168,7 @@ pub async fn create_team(
         ));
     }
     store::insert_team(&mut *conn, &key, &name, now).await?;
-    let entry = NewEntry::new("team.created", format!("team {key}"))
+    let entry = NewEntry::new(audit::Action::TeamCreated, format!("team {key}"))
         .after(json!({"key": key, "name": name}));
     audit::append(conn, actor, entry, now).await?;
     Ok(key)
@@ -198,7 +198,7 @@ pub async fn add_team_member(
     if !store::add_team_member(&mut *conn, team.id, member.id).await? {
         return Err(AppError::invalid("email", "already a member of this team"));
     }
-    let entry = NewEntry::new("team.member-added", format!("team {}", team.key))
+    let entry = NewEntry::new(audit::Action::TeamMemberAdded, format!("team {}", team.key))
         .after(json!({"member": member.email}));
     audit::append(conn, actor, entry, now).await?;
     Ok(member)
@@ -219,8 +219,11 @@ pub async fn remove_team_member(
             member.email, team.key
         )));
     }
-    let entry = NewEntry::new("team.member-removed", format!("team {}", team.key))
-        .before(json!({"member": member.email}));
+    let entry = NewEntry::new(
+        audit::Action::TeamMemberRemoved,
+        format!("team {}", team.key),
+    )
+    .before(json!({"member": member.email}));
     audit::append(conn, actor, entry, now).await?;
     Ok(member)
 }

@@ -1,10 +1,12 @@
 //! The audit log: every change, who made it and why, appended to a hash-chained table that the
 //! application may only insert into (triggers abort UPDATE and DELETE).
 
+pub mod action;
 pub mod chain;
 pub mod checkpoint;
 pub mod store;
 
+pub use action::{Action, FeedEffect};
 pub use store::{append, Entry, Head, NewEntry};
 
 use serde::Serialize;

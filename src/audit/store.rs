@@ -9,7 +9,7 @@ use serde_json::Value;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 pub struct NewEntry<'a> {
-    pub action: &'a str,
+    pub action: super::Action,
     pub project: Option<&'a str>,
     pub flag: Option<&'a str>,
     pub environment: Option<&'a str>,
@@ -20,7 +20,7 @@ pub struct NewEntry<'a> {
 }
 
 impl<'a> NewEntry<'a> {
-    pub fn new(action: &'a str, target: impl Into<String>) -> Self {
+    pub fn new(action: super::Action, target: impl Into<String>) -> Self {
         NewEntry {
             action,
             project: None,
@@ -278,4 +278,28 @@ pub async fn verify(
         entries: verifier.checked(),
         head: verifier.head().to_string(),
     }))
+}
+
+/// An audited change as the feed reads it: where it happened.
+#[derive(sqlx::FromRow)]
+pub struct ChangeRow {
+    pub project_id: i64,
+    pub project_key: String,
+    pub action: String,
+    pub environment_key: Option<String>,
+    pub flag_key: Option<String>,
+}
+
+/// The distinct changes to projects after entry `since`.
+pub async fn changes_since(
+    conn: &mut SqliteConnection,
+    since: i64,
+) -> Result<Vec<ChangeRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select distinct p.id as project_id, p.key as project_key, a.action, a.environment_key, \
+         a.flag_key from audit_log a join projects p on p.key = a.project_key where a.seq > ?",
+    )
+    .bind(since)
+    .fetch_all(conn)
+    .await
 }

@@ -104,7 +104,7 @@ pub async fn create(
     .await?;
     let info = by_id_anywhere(&mut *conn, id).await?;
     let mut entry = NewEntry::new(
-        "token.created",
+        audit::Action::TokenCreated,
         format!("{} token {:?}", t.kind.as_str(), name),
     )
     .after(serde_json::json!({
@@ -177,7 +177,7 @@ pub async fn revoke(
     audit::append(
         &mut *conn,
         actor,
-        NewEntry::new("token.revoked", format!("{} token {:?}", info.kind, info.name))
+        NewEntry::new(audit::Action::TokenRevoked, format!("{} token {:?}", info.kind, info.name))
             .project(&project.key)
             .before(serde_json::json!({ "name": info.name, "prefix": info.display_prefix, "revoked": false }))
             .after(serde_json::json!({ "revoked": true })),

@@ -206,10 +206,13 @@ pub async fn create_flag(
     audit::append(
         &mut *conn,
         actor,
-        NewEntry::new("flag.created", format!("flag {}/{}", project.key, key))
-            .project(&project.key)
-            .flag(key)
-            .after(audit_view(&detail)),
+        NewEntry::new(
+            audit::Action::FlagCreated,
+            format!("flag {}/{}", project.key, key),
+        )
+        .project(&project.key)
+        .flag(key)
+        .after(audit_view(&detail)),
         now,
     )
     .await?;
@@ -290,11 +293,14 @@ pub async fn update_flag(
         audit::append(
             &mut *conn,
             actor,
-            NewEntry::new("flag.updated", format!("flag {}/{}", project.key, key))
-                .project(&project.key)
-                .flag(key)
-                .before(audit_view(&before))
-                .after(audit_view(&after)),
+            NewEntry::new(
+                audit::Action::FlagUpdated,
+                format!("flag {}/{}", project.key, key),
+            )
+            .project(&project.key)
+            .flag(key)
+            .before(audit_view(&before))
+            .after(audit_view(&after)),
             now,
         )
         .await?;
@@ -325,7 +331,11 @@ pub async fn set_enabled(
         return Ok(false);
     }
     store::set_enabled(&mut *conn, flag.id, env.id, on, now).await?;
-    let action = if on { "flag.enabled" } else { "flag.disabled" };
+    let action = if on {
+        audit::Action::FlagEnabled
+    } else {
+        audit::Action::FlagDisabled
+    };
     audit::append(
         &mut *conn,
         actor,
@@ -369,9 +379,9 @@ pub async fn set_archived(
     }
     store::set_archived(&mut *conn, flag.id, archive, now).await?;
     let action = if archive {
-        "flag.archived"
+        audit::Action::FlagArchived
     } else {
-        "flag.revived"
+        audit::Action::FlagRevived
     };
     audit::append(
         &mut *conn,
@@ -406,7 +416,7 @@ async fn switch_off_everywhere(
         }
         store::set_enabled(&mut *conn, flag.id, env.environment_id, false, now).await?;
         let entry = NewEntry::new(
-            "flag.disabled",
+            audit::Action::FlagDisabled,
             format!("flag {}/{} in {}", project.key, flag.key, env.env_key),
         )
         .project(&project.key)

@@ -65,7 +65,7 @@ pub(super) async fn fail(
         audit::append(
             &mut *conn,
             actor,
-            entry("change-request.failed", row)
+            entry(audit::Action::ChangeRequestFailed, row)
                 .after(json!({ "changeRequest": row.id }))
                 .reason(Some(why)),
             now,
@@ -160,7 +160,7 @@ pub(super) async fn apply_in(
     audit::append(
         &mut tx,
         actor,
-        entry("change-request.applied", &row).after(json!({
+        entry(audit::Action::ChangeRequestApplied, &row).after(json!({
             "changeRequest": id, "title": row.title, "author": row.author_label,
             "approvers": approvers, "changes": changes,
         })),

@@ -39,7 +39,7 @@ pub(super) async fn edited(
     audit::append(
         &mut *conn,
         &who.actor,
-        entry("change-request.edited", row).after(json!({
+        entry(audit::Action::ChangeRequestEdited, row).after(json!({
             "changeRequest": row.id, "edit": what, "approvalsCleared": cleared, "state": step.to,
         })),
         now,
@@ -130,7 +130,7 @@ pub async fn refresh(
     audit::append(
         &mut tx,
         &who.actor,
-        entry("change-request.refreshed", &row).after(json!({ "changeRequest": id })),
+        entry(audit::Action::ChangeRequestRefreshed, &row).after(json!({ "changeRequest": id })),
         now,
     )
     .await?;

@@ -84,7 +84,7 @@ pub async fn kill(
         &mut *conn,
         access.actor(),
         NewEntry::new(
-            "flag.killed",
+            audit::Action::FlagKilled,
             format!("flag {}/{} in {}", project.key, flag_key, env.key),
         )
         .project(&project.key)
@@ -158,7 +158,7 @@ pub async fn acknowledge_kill(
         &mut *conn,
         access.actor(),
         NewEntry::new(
-            "flag.kill-acknowledged",
+            audit::Action::FlagKillAcknowledged,
             format!(
                 "flag {}/{} in {}",
                 project.key, k.flag_key, k.environment_key

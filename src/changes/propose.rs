@@ -398,11 +398,14 @@ pub(super) async fn stage(
     }
     store::touch(&mut *conn, id, &at).await?;
     let summary = change.proposal.summary(flag_key);
-    let mut entry = NewEntry::new("change-request.change-added", target(id, project, env))
-        .project(&project.key)
-        .environment(&env.key)
-        .before(json!({ "changeRequest": id, "change": kind, "state": before }))
-        .after(json!({ "changeRequest": id, "change": kind, "summary": summary, "state": after }));
+    let mut entry = NewEntry::new(
+        audit::Action::ChangeRequestChangeAdded,
+        target(id, project, env),
+    )
+    .project(&project.key)
+    .environment(&env.key)
+    .before(json!({ "changeRequest": id, "change": kind, "state": before }))
+    .after(json!({ "changeRequest": id, "change": kind, "summary": summary, "state": after }));
     if let Some(f) = flag_key {
         entry = entry.flag(f);
     }

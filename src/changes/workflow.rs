@@ -72,7 +72,7 @@ pub(super) async fn begin(
             audit::append(
                 &mut tx,
                 &who.actor,
-                NewEntry::new("change-request.review-denied", row_target(&row))
+                NewEntry::new(audit::Action::ChangeRequestReviewDenied, row_target(&row))
                     .project(&row.project_key)
                     .environment(&row.environment_key)
                     .after(json!({ "changeRequest": row.id, "attempted": verb, "why": m })),
@@ -112,7 +112,7 @@ pub(super) async fn finish(mut tx: crate::db::Tx, id: i64) -> AppResult<ChangeRe
     Ok(v)
 }
 
-pub(super) fn entry<'a>(action: &'a str, r: &'a RequestRow) -> NewEntry<'a> {
+pub(super) fn entry(action: audit::Action, r: &RequestRow) -> NewEntry<'_> {
     NewEntry::new(action, row_target(r))
         .project(&r.project_key)
         .environment(&r.environment_key)
@@ -147,7 +147,7 @@ pub async fn submit(
     audit::append(
         &mut tx,
         &who.actor,
-        entry("change-request.submitted", &row)
+        entry(audit::Action::ChangeRequestSubmitted, &row)
             .after(json!({ "changeRequest": id, "title": title, "changes": row.items }))
             .reason(Some(reason)),
         now,
@@ -183,7 +183,7 @@ pub async fn approve(
     audit::append(
         &mut tx,
         &who.actor,
-        entry("change-request.approved", &row).after(json!({
+        entry(audit::Action::ChangeRequestApproved, &row).after(json!({
             "changeRequest": id, "approvals": count,
             "requiredApprovals": row.required_approvals, "state": step.to,
         })),
@@ -210,7 +210,7 @@ pub async fn reject(
     audit::append(
         &mut tx,
         &who.actor,
-        entry("change-request.rejected", &row)
+        entry(audit::Action::ChangeRequestRejected, &row)
             .after(json!({ "changeRequest": id }))
             .reason(Some(reason)),
         now,
@@ -232,7 +232,7 @@ pub async fn cancel(
     audit::append(
         &mut tx,
         &who.actor,
-        entry("change-request.cancelled", &row)
+        entry(audit::Action::ChangeRequestCancelled, &row)
             .before(json!({ "changeRequest": id, "state": row.state() })),
         now,
     )
@@ -260,7 +260,8 @@ pub async fn schedule(
     audit::append(
         &mut tx,
         &who.actor,
-        entry("change-request.scheduled", &row).after(json!({ "changeRequest": id, "at": when })),
+        entry(audit::Action::ChangeRequestScheduled, &row)
+            .after(json!({ "changeRequest": id, "at": when })),
         now,
     )
     .await?;
@@ -286,7 +287,7 @@ pub async fn comment(
     audit::append(
         &mut tx,
         &who.actor,
-        entry("change-request.commented", &row)
+        entry(audit::Action::ChangeRequestCommented, &row)
             .after(json!({ "changeRequest": id, "comment": comment, "body": body })),
         now,
     )

@@ -131,7 +131,7 @@ pub async fn user(url: &str, cmd: UserCommand) -> anyhow::Result<ExitCode> {
     audit::append(
         &mut tx,
         &cli_actor(),
-        audit::NewEntry::new("user.created", format!("user {email}"))
+        audit::NewEntry::new(audit::Action::UserCreated, format!("user {email}"))
             .after(serde_json::json!({"email": email, "name": name, "admin": admin})),
         now,
     )

@@ -147,7 +147,7 @@ async fn admin_from_env(state: &AppState) -> anyhow::Result<()> {
     audit::append(
         &mut tx,
         &Actor::system("environment"),
-        audit::NewEntry::new("user.created", format!("user {email}"))
+        audit::NewEntry::new(audit::Action::UserCreated, format!("user {email}"))
             .after(serde_json::json!({"email": email, "name": name, "admin": true})),
         now,
     )

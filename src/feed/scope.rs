@@ -1,23 +1,9 @@
 //! What a batch of audited changes touched, so the watcher re-reads only that: the audit log
-//! names the project, environment and flag of every change.
+//! names the project, environment and flag of every change, and each action says what it means
+//! for the feed (`audit::Action::feed_effect`).
 
+use crate::audit::{Action, FeedEffect};
 use std::collections::{BTreeSet, HashMap, HashSet};
-
-/// Actions that never change what the feed serves.
-const NOT_FEED: &str = "action not like 'token.%' and action not like 'member.%' \
-     and action not like 'user.%' and action not like 'team.%' \
-     and action not like 'change-request.%' and action <> 'environment.protection-set'";
-
-/// Actions that change one flag in one environment and nothing else. Any other action on a
-/// flag (creating, importing, archiving, editing its metadata or dependencies) may change it in
-/// every environment.
-const ENVIRONMENT_LOCAL: [&str; 5] = [
-    "flag.enabled",
-    "flag.disabled",
-    "flag.killed",
-    "flag.strategies-replaced",
-    "flag.variants-replaced",
-];
 
 /// Past this many flags, reading the whole environment is as cheap as picking them out.
 const MAX_PICKED: usize = 500;
@@ -61,18 +47,27 @@ impl ProjectChange {
         self.whole
     }
 
-    fn record(&mut self, action: &str, environment: Option<String>, flag: Option<String>) {
-        match (environment, flag) {
-            (Some(env), Some(flag)) if ENVIRONMENT_LOCAL.contains(&action) => {
+    /// Notes one audited change; an action this version does not know (written by a newer
+    /// one) counts as changing whatever it names.
+    fn record(
+        &mut self,
+        action: Option<Action>,
+        environment: Option<String>,
+        flag: Option<String>,
+    ) {
+        let effect = action.map_or(FeedEffect::Project, Action::feed_effect);
+        match (effect, environment, flag) {
+            (FeedEffect::Nothing, _, _) => {}
+            (FeedEffect::FlagInEnvironment, Some(env), Some(flag)) => {
                 self.local.entry(env).or_default().insert(flag);
             }
-            (_, Some(flag)) => {
+            (_, _, Some(flag)) => {
                 self.flags.insert(flag);
             }
-            (Some(env), None) => {
+            (_, Some(env), None) => {
                 self.environments.insert(env);
             }
-            (None, None) => self.whole = true,
+            (_, None, None) => self.whole = true,
         }
     }
 
@@ -94,46 +89,32 @@ impl ProjectChange {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct AuditRow {
-    id: i64,
-    key: String,
-    action: String,
-    environment_key: Option<String>,
-    flag_key: Option<String>,
-}
-
 /// Projects changed since audit entry `since` (every project, whole, when None).
 pub async fn changed_since(
     conn: &mut sqlx::SqliteConnection,
     since: Option<i64>,
 ) -> sqlx::Result<Vec<ProjectChange>> {
     let Some(since) = since else {
-        let all: Vec<(i64, String)> = sqlx::query_as("select id, key from projects")
-            .fetch_all(&mut *conn)
-            .await?;
+        let all = crate::projects::store::all_projects(&mut *conn).await?;
         return Ok(all
             .into_iter()
-            .map(|(id, key)| ProjectChange::whole(id, key))
+            .map(|p| ProjectChange::whole(p.id, p.key))
             .collect());
     };
-    let rows: Vec<AuditRow> = sqlx::query_as(&format!(
-        "select distinct p.id, p.key, a.action, a.environment_key, a.flag_key from audit_log a \
-             join projects p on p.key = a.project_key where a.seq > ? and {NOT_FEED}"
-    ))
-    .bind(since)
-    .fetch_all(&mut *conn)
-    .await?;
     let mut by_project: HashMap<i64, ProjectChange> = HashMap::new();
-    for row in rows {
+    for row in crate::audit::store::changes_since(&mut *conn, since).await? {
         by_project
-            .entry(row.id)
+            .entry(row.project_id)
             .or_insert_with(|| ProjectChange {
-                project_id: row.id,
-                project_key: row.key,
+                project_id: row.project_id,
+                project_key: row.project_key,
                 ..ProjectChange::default()
             })
-            .record(&row.action, row.environment_key, row.flag_key);
+            .record(
+                Action::parse(&row.action),
+                row.environment_key,
+                row.flag_key,
+            );
     }
     Ok(by_project.into_values().collect())
 }
@@ -141,6 +122,12 @@ pub async fn changed_since(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn act(name: &str) -> Option<Action> {
+        let action = Action::parse(name);
+        assert!(action.is_some(), "{name}");
+        action
+    }
 
     fn some(s: &str) -> Option<String> {
         Some(s.to_owned())
@@ -153,8 +140,12 @@ mod tests {
     #[test]
     fn a_switch_rereads_one_flag_in_one_environment() {
         let mut change = ProjectChange::default();
-        change.record("flag.enabled", some("production"), some("b"));
-        change.record("flag.strategies-replaced", some("production"), some("a"));
+        change.record(act("flag.enabled"), some("production"), some("b"));
+        change.record(
+            act("flag.strategies-replaced"),
+            some("production"),
+            some("a"),
+        );
         assert_eq!(change.scope("production"), flags(&["a", "b"]));
         assert_eq!(change.scope("staging"), None);
         assert!(!change.is_whole());
@@ -164,9 +155,9 @@ mod tests {
     fn flag_wide_changes_reach_every_environment() {
         let mut change = ProjectChange::default();
         // An import may create the flag, which then exists everywhere.
-        change.record("flag.imported", some("development"), some("new"));
-        change.record("flag.archived", None, some("old"));
-        change.record("flag.enabled", some("staging"), some("x"));
+        change.record(act("flag.imported"), some("development"), some("new"));
+        change.record(act("flag.archived"), None, some("old"));
+        change.record(act("flag.enabled"), some("staging"), some("x"));
         assert_eq!(change.scope("production"), flags(&["new", "old"]));
         assert_eq!(change.scope("staging"), flags(&["new", "old", "x"]));
     }
@@ -174,10 +165,10 @@ mod tests {
     #[test]
     fn environment_and_project_changes_reread_everything() {
         let mut change = ProjectChange::default();
-        change.record("environment.created", some("qa"), None);
+        change.record(act("environment.created"), some("qa"), None);
         assert_eq!(change.scope("qa"), Some(Scope::All));
         assert_eq!(change.scope("production"), None);
-        change.record("segment.updated", None, None);
+        change.record(act("segment.updated"), None, None);
         assert_eq!(change.scope("production"), Some(Scope::All));
         assert!(change.is_whole());
     }
@@ -186,7 +177,11 @@ mod tests {
     fn many_flags_are_read_as_the_whole_environment() {
         let mut change = ProjectChange::default();
         for i in 0..=MAX_PICKED {
-            change.record("flag.imported", some("development"), Some(format!("f{i}")));
+            change.record(
+                act("flag.imported"),
+                some("development"),
+                Some(format!("f{i}")),
+            );
         }
         assert_eq!(change.scope("development"), Some(Scope::All));
     }

@@ -193,7 +193,7 @@ pub async fn create(
         &mut *conn,
         actor,
         NewEntry::new(
-            "webhook.created",
+            audit::Action::WebhookCreated,
             format!("webhook #{id} of {}", project.key),
         )
         .project(&project.key)
@@ -222,7 +222,7 @@ pub async fn delete(
         &mut *conn,
         actor,
         NewEntry::new(
-            "webhook.deleted",
+            audit::Action::WebhookDeleted,
             format!("webhook #{id} of {}", project.key),
         )
         .project(&project.key)

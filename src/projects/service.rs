@@ -119,7 +119,7 @@ pub async fn create(
     audit::append(
         &mut *conn,
         actor,
-        NewEntry::new("project.created", format!("project {key}"))
+        NewEntry::new(audit::Action::ProjectCreated, format!("project {key}"))
             .project(&key)
             .after(serde_json::json!({"key": key, "name": name, "description": description,
                 "environments": super::DEFAULT_ENVIRONMENTS.iter().map(|e| e.0).collect::<Vec<_>>()})),
@@ -151,7 +151,7 @@ pub async fn set_member(
         &mut *conn,
         actor,
         NewEntry::new(
-            "member.role-set",
+            audit::Action::MemberRoleSet,
             format!("{} in project {}", user.email, project.key),
         )
         .project(&project.key)
@@ -208,7 +208,7 @@ pub async fn remove_member(
         &mut *conn,
         actor,
         NewEntry::new(
-            "member.removed",
+            audit::Action::MemberRemoved,
             format!("{} from project {}", user.email, project.key),
         )
         .project(&project.key)
@@ -245,7 +245,7 @@ pub async fn add_environment(
         &mut *conn,
         actor,
         NewEntry::new(
-            "environment.created",
+            audit::Action::EnvironmentCreated,
             format!("environment {} in project {}", key, project.key),
         )
         .project(&project.key)
@@ -276,7 +276,7 @@ pub async fn set_protection(
     audit::append(
         &mut *conn,
         actor,
-        NewEntry::new("environment.protection-set", format!("environment {} in project {}", env.key, project.key))
+        NewEntry::new(audit::Action::EnvironmentProtectionSet, format!("environment {} in project {}", env.key, project.key))
             .project(&project.key)
             .environment(&env.key)
             .before(serde_json::json!({"protected": env.protected, "requiredApprovals": env.required_approvals}))
@@ -343,13 +343,16 @@ pub async fn update_settings(
     audit::append(
         &mut *conn,
         actor,
-        NewEntry::new("project.updated", format!("project {}", project.key))
-            .project(&project.key)
-            .before(
-                serde_json::json!({"name": project.name, "description": project.description,
+        NewEntry::new(
+            audit::Action::ProjectUpdated,
+            format!("project {}", project.key),
+        )
+        .project(&project.key)
+        .before(
+            serde_json::json!({"name": project.name, "description": project.description,
                 "keyPattern": project.key_pattern, "keyExample": project.key_example}),
-            )
-            .after(serde_json::json!({"name": name, "description": description,
+        )
+        .after(serde_json::json!({"name": name, "description": description,
                 "keyPattern": opt(pattern), "keyExample": opt(example)})),
         now,
     )

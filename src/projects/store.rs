@@ -353,6 +353,15 @@ pub async fn clear_lifetime(
     Ok(())
 }
 
+/// Every project.
+pub async fn all_projects(conn: &mut SqliteConnection) -> Result<Vec<Project>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {PROJECT_COLUMNS} from projects order by key"
+    ))
+    .fetch_all(conn)
+    .await
+}
+
 /// The projects a user can see (all of them for admins), for pages spanning projects.
 pub async fn visible_projects(
     conn: &mut SqliteConnection,

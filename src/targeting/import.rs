@@ -177,7 +177,7 @@ async fn import_feature(
         &mut *conn,
         actor,
         NewEntry::new(
-            "flag.imported",
+            audit::Action::FlagImported,
             format!("flag {}/{} in {}", project.key, f.name, env.key),
         )
         .project(&project.key)

@@ -214,7 +214,7 @@ pub async fn replace_strategies(
         &mut *conn,
         actor,
         NewEntry::new(
-            "flag.strategies-replaced",
+            audit::Action::FlagStrategiesReplaced,
             format!("flag {}/{} in {}", project.key, flag.key, env.key),
         )
         .project(&project.key)
@@ -260,7 +260,7 @@ pub async fn replace_variants(
         &mut *conn,
         actor,
         NewEntry::new(
-            "flag.variants-replaced",
+            audit::Action::FlagVariantsReplaced,
             format!("flag {}/{} in {}", project.key, flag.key, env.key),
         )
         .project(&project.key)
@@ -427,7 +427,7 @@ pub async fn set_dependencies(
     audit::append(
         &mut *conn,
         actor,
-        NewEntry::new("flag.dependencies-replaced", target)
+        NewEntry::new(audit::Action::FlagDependenciesReplaced, target)
             .project(&project.key)
             .flag(&flag.key)
             .before(json!({ "dependencies": before }))
@@ -645,7 +645,7 @@ pub async fn create_segment(
         &mut *conn,
         actor,
         NewEntry::new(
-            "segment.created",
+            audit::Action::SegmentCreated,
             format!("segment {}/{}", project.key, name),
         )
         .project(&project.key)
@@ -679,7 +679,7 @@ pub async fn update_segment(
         &mut *conn,
         actor,
         NewEntry::new(
-            "segment.updated",
+            audit::Action::SegmentUpdated,
             format!("segment {}/{}", project.key, name),
         )
         .project(&project.key)
@@ -718,7 +718,7 @@ pub async fn delete_segment(
         &mut *conn,
         actor,
         NewEntry::new(
-            "segment.deleted",
+            audit::Action::SegmentDeleted,
             format!("segment {}/{}", project.key, before.name),
         )
         .project(&project.key)

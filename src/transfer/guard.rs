@@ -130,7 +130,7 @@ pub async fn record_override(
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     let entry = NewEntry::new(
-        "import.protected-override",
+        audit::Action::ImportProtectedOverride,
         format!("import into {} without review", project.key),
     )
     .project(&project.key)

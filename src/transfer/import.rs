@@ -265,11 +265,14 @@ async fn flag(
     audit::append(
         &mut *conn,
         actor,
-        NewEntry::new("flag.imported", format!("flag {}/{}", project.key, f.key))
-            .project(&project.key)
-            .flag(&f.key)
-            .before(&before)
-            .after(f),
+        NewEntry::new(
+            audit::Action::FlagImported,
+            format!("flag {}/{}", project.key, f.key),
+        )
+        .project(&project.key)
+        .flag(&f.key)
+        .before(&before)
+        .after(f),
         now,
     )
     .await?;

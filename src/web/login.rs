@@ -276,7 +276,7 @@ async fn setup(
     audit::append(
         &mut tx,
         &actor,
-        audit::NewEntry::new("user.created", format!("user {email}")).after(
+        audit::NewEntry::new(audit::Action::UserCreated, format!("user {email}")).after(
             serde_json::json!({"email": email, "name": name, "admin": true, "via": "setup link"}),
         ),
         now,

@@ -172,10 +172,13 @@ async fn save_all(
     }
     let after = store::lifetimes(&mut tx, p.id).await?;
     if sorted(before.clone()) != sorted(after.clone()) {
-        let entry = NewEntry::new("project.lifetimes-set", format!("project {}", p.key))
-            .project(&p.key)
-            .before(lifetimes_json(before))
-            .after(lifetimes_json(after));
+        let entry = NewEntry::new(
+            audit::Action::ProjectLifetimesSet,
+            format!("project {}", p.key),
+        )
+        .project(&p.key)
+        .before(lifetimes_json(before))
+        .after(lifetimes_json(after));
         audit::append(&mut tx, actor, entry, now).await?;
     }
     tx.commit().await?;
