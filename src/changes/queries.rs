@@ -41,6 +41,9 @@ pub struct ChangeRequestView {
     pub title: String,
     pub reason: String,
     pub author: String,
+    /// Who wrote it, for "is this mine" (labels are for people to read).
+    #[serde(skip)]
+    pub author_id: i64,
     pub created_at: String,
     pub updated_at: String,
     pub scheduled_at: Option<String>,
@@ -57,6 +60,8 @@ pub struct ChangeRequestView {
 #[serde(rename_all = "camelCase")]
 pub struct ApprovalView {
     pub user: String,
+    #[serde(skip)]
+    pub user_id: i64,
     pub at: String,
 }
 
@@ -98,6 +103,8 @@ pub struct ChangeRequestSummary {
     pub state: State,
     pub title: String,
     pub author: String,
+    #[serde(skip)]
+    pub author_id: i64,
     pub changes: i64,
     pub approvals: i64,
     pub required_approvals: i64,
@@ -159,6 +166,7 @@ pub async fn view(conn: &mut SqliteConnection, r: RequestRow) -> AppResult<Chang
         .into_iter()
         .map(|a| ApprovalView {
             user: a.user_label,
+            user_id: a.user_id,
             at: a.approved_at,
         })
         .collect();
@@ -180,6 +188,7 @@ pub async fn view(conn: &mut SqliteConnection, r: RequestRow) -> AppResult<Chang
         title: r.title,
         reason: r.reason,
         author: r.author_label,
+        author_id: r.author_id,
         created_at: r.created_at,
         updated_at: r.updated_at,
         scheduled_at: r.scheduled_at,
@@ -251,6 +260,7 @@ pub async fn list(
             environment: r.environment_key,
             title: r.title,
             author: r.author_label,
+            author_id: r.author_id,
             changes: r.items,
             approvals: r.approvals,
             required_approvals: r.required_approvals,

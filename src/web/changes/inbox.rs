@@ -71,7 +71,7 @@ pub async fn waiting_for(db: &Db, who: &Identity) -> AppResult<Vec<ChangeRequest
     let mut reviewer_in: Vec<(String, bool)> = Vec::new();
     let mut out = Vec::new();
     for r in list {
-        if r.author == who.user.email {
+        if r.author_id == who.user.id {
             continue;
         }
         let may = match reviewer_in.iter().find(|(k, _)| *k == r.project) {
@@ -187,7 +187,7 @@ pub(super) async fn inbox(
         .collect();
     let mine: Vec<_> = open
         .iter()
-        .filter(|r| r.author == who.user.email)
+        .filter(|r| r.author_id == who.user.id)
         .cloned()
         .collect();
     let (waiting_n, mine_n, open_n) = (waiting.len(), mine.len(), open.len());

@@ -95,14 +95,13 @@ async fn acts_for(ctx: &UserCtx, cr: &ChangeRequestView) -> AppResult<Acts> {
         None => (None, false),
     };
     let principal = crate::authz::reach::principal(who, role);
-    // The view names people by e-mail; the author's id only matters as "me or not".
-    let mine = cr.author == who.user.email;
+    let mine = cr.author_id == who.user.id;
     let facts = Facts {
         state: cr.state,
-        author_id: if mine { who.user.id } else { -1 },
+        author_id: cr.author_id,
         items: cr.items.len(),
         approvals: cr.approvals.len(),
-        approved_by_asker: cr.approvals.iter().any(|a| a.user == who.user.email),
+        approved_by_asker: cr.approvals.iter().any(|a| a.user_id == who.user.id),
         required_approvals: usize::try_from(cr.required_approvals).unwrap_or(1),
         lowers_protection: cr
             .items
