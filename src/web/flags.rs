@@ -39,21 +39,7 @@ pub fn short_time(stamp: &str) -> String {
     }
 }
 
-pub(super) fn flag_href(project: &str, key: &str) -> String {
-    format!("/projects/{project}/flags/{}", encode(key))
-}
-
-/// Flag keys may hold characters that need escaping in a path segment.
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
+pub(super) use super::href::flag as flag_href;
 
 #[derive(Deserialize)]
 pub(super) struct FlagPath {

@@ -93,7 +93,7 @@ async fn owned_flags(
                 .collect::<Vec<_>>()
                 .join("; ");
             OwnedRow {
-                href: format!("/projects/{}/flags/{}", f.project_key, f.key),
+                href: super::href::flag(&f.project_key, &f.key),
                 project: f.project_key,
                 key: f.key,
                 name: f.name,

@@ -10,6 +10,7 @@ mod flags;
 mod form;
 mod handler;
 mod home;
+pub mod href;
 mod layout;
 mod login;
 mod projects;

@@ -25,10 +25,7 @@ pub fn routes() -> Router<AppState> {
         .merge(webhooks::routes())
 }
 
-/// Where a project's pages live: `/projects/{key}` and below.
-fn project_href(key: &str, rest: &str) -> String {
-    format!("/projects/{key}{rest}")
-}
+use super::href::project as project_href;
 
 #[derive(Template)]
 #[template(path = "projects/list.html")]

@@ -41,9 +41,7 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-pub fn request_href(id: i64) -> String {
-    format!("/change-requests/{id}")
-}
+pub use super::href::change_request as request_href;
 
 /// The badge class of a state (the `.badge-*` vocabulary of app.css).
 fn state_class(s: State) -> &'static str {

@@ -37,15 +37,4 @@ pub struct Choice {
     pub label: &'static str,
 }
 
-/// Flag keys may hold characters that need escaping in a path segment.
-fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~:".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+use super::href::segment as encode;
