@@ -218,8 +218,6 @@ async fn remove_change(
 
 #[derive(Deserialize)]
 struct FlagEnvPath {
-    #[allow(dead_code)]
-    project: String,
     key: String,
     env: String,
 }
@@ -257,8 +255,6 @@ async fn list_kills(
 
 #[derive(Deserialize)]
 struct KillPath {
-    #[allow(dead_code)]
-    project: String,
     id: i64,
 }
 
@@ -283,8 +279,6 @@ async fn acknowledge_kill(
 
 #[derive(Deserialize)]
 struct EnvPath {
-    #[allow(dead_code)]
-    project: String,
     env: String,
 }
 

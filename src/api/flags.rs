@@ -39,15 +39,11 @@ pub fn routes() -> Router<AppState> {
 
 #[derive(Deserialize)]
 struct FlagPath {
-    #[allow(dead_code)]
-    project: String,
     key: String,
 }
 
 #[derive(Deserialize)]
 struct FlagEnvPath {
-    #[allow(dead_code)]
-    project: String,
     key: String,
     env: String,
 }

@@ -43,23 +43,17 @@ pub fn routes() -> Router<AppState> {
 
 #[derive(Deserialize)]
 struct FlagPath {
-    #[allow(dead_code)]
-    project: String,
     key: String,
 }
 
 #[derive(Deserialize)]
 struct FlagEnvPath {
-    #[allow(dead_code)]
-    project: String,
     key: String,
     env: String,
 }
 
 #[derive(Deserialize)]
 struct SegmentPath {
-    #[allow(dead_code)]
-    project: String,
     id: i64,
 }
 

@@ -19,8 +19,6 @@ pub fn routes() -> Router<AppState> {
 
 #[derive(Deserialize)]
 struct FlagPath {
-    #[allow(dead_code)]
-    project: String,
     key: String,
 }
 

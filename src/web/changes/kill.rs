@@ -12,8 +12,6 @@ use serde::Deserialize;
 
 #[derive(Deserialize)]
 pub(super) struct FlagEnvPath {
-    #[allow(dead_code)]
-    project: String,
     key: String,
     env: String,
 }
@@ -68,8 +66,6 @@ pub(super) async fn kill_flag(
 
 #[derive(Deserialize)]
 pub(super) struct KillPath {
-    #[allow(dead_code)]
-    project: String,
     id: i64,
 }
 
