@@ -56,36 +56,8 @@ impl FlagType {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ValueType {
-    Boolean,
-    String,
-    Number,
-    Json,
-}
-
-impl ValueType {
-    pub const ALL: [ValueType; 4] = [
-        ValueType::Boolean,
-        ValueType::String,
-        ValueType::Number,
-        ValueType::Json,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ValueType::Boolean => "boolean",
-            ValueType::String => "string",
-            ValueType::Number => "number",
-            ValueType::Json => "json",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == s)
-    }
-}
+/// A flag's value type: the evaluation's own.
+pub use crate::evaluation::ValueType;
 
 pub const MAX_KEY_CHARS: usize = 100;
 

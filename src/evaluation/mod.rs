@@ -62,3 +62,31 @@ pub enum ValueType {
     Number,
     Json,
 }
+
+impl ValueType {
+    pub const ALL: [ValueType; 4] = [
+        ValueType::Boolean,
+        ValueType::String,
+        ValueType::Number,
+        ValueType::Json,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ValueType::Boolean => "boolean",
+            ValueType::String => "string",
+            ValueType::Number => "number",
+            ValueType::Json => "json",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// The type a stored row names; rows were validated on the way in, and an unknown name
+    /// reads as the default, boolean.
+    pub fn of_stored(s: &str) -> Self {
+        Self::parse(s).unwrap_or_default()
+    }
+}

@@ -175,7 +175,7 @@ pub async fn replace_strategies(
     now: DateTime<Utc>,
 ) -> AppResult<Targeting> {
     let flag = live_flag(&mut *conn, project, flag_key).await?;
-    let value_type = store::value_type_of(&flag.value_type);
+    let value_type = ValueType::of_stored(&flag.value_type);
     let mut errors = paths(validate_strategies(&strategies, value_type));
     let known: HashSet<i64> = store::segments_of(&mut *conn, project.id)
         .await?
@@ -239,7 +239,7 @@ pub async fn replace_variants(
     now: DateTime<Utc>,
 ) -> AppResult<Targeting> {
     let flag = live_flag(&mut *conn, project, flag_key).await?;
-    let value_type = store::value_type_of(&flag.value_type);
+    let value_type = ValueType::of_stored(&flag.value_type);
     let errors = validate_variants(&variants, value_type, "variants");
     if !errors.is_empty() {
         return Err(AppError::InvalidPaths(paths(errors)));
@@ -727,9 +727,4 @@ pub async fn delete_segment(
     )
     .await?;
     Ok(())
-}
-
-/// The value type a flag's variants must fit, for callers that only have the flag row.
-pub fn value_type(s: &str) -> ValueType {
-    store::value_type_of(s)
 }

@@ -148,7 +148,7 @@ pub async fn environment_flags(
     let features = rows
         .into_iter()
         .map(|r| {
-            value_types.insert(r.key.clone(), value_type(&r.value_type));
+            value_types.insert(r.key.clone(), ValueType::of_stored(&r.value_type));
             let strategies: Vec<Strategy> = parse("strategies", &r.key, &r.strategies);
             let variants: Vec<Variant> = parse("variants", &r.key, &r.variants);
             ClientFeature {
@@ -168,20 +168,6 @@ pub async fn environment_flags(
         })
         .collect();
     Ok((features, value_types))
-}
-
-fn value_type(s: &str) -> ValueType {
-    match s {
-        "string" => ValueType::String,
-        "number" => ValueType::Number,
-        "json" => ValueType::Json,
-        _ => ValueType::Boolean,
-    }
-}
-
-/// The flag's value type as the evaluation engine knows it.
-pub fn value_type_of(s: &str) -> ValueType {
-    value_type(s)
 }
 
 // ---------- Editing ----------
