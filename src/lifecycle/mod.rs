@@ -1,39 +1,13 @@
-//! Where a flag is in its life, and why it might be stale. Pure rules; the evidence comes in.
+//! Where a flag is in its life, and why it might be stale: pure rules over the evidence that
+//! the stores gather (`stage`, `stale`).
+
+pub mod stage;
+pub mod stale;
+
+pub use stage::Stage;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Stage {
-    /// Created, not switched on anywhere yet.
-    Initial,
-    /// On in some environment, not in a protected (production-like) one.
-    PreLive,
-    /// On in a protected environment.
-    Live,
-    Archived,
-}
-
-impl Stage {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::Initial => "initial",
-            Stage::PreLive => "pre-live",
-            Stage::Live => "live",
-            Stage::Archived => "archived",
-        }
-    }
-
-    pub fn describe(self) -> &'static str {
-        match self {
-            Stage::Initial => "Initial: not switched on in any environment yet",
-            Stage::PreLive => "Pre-live: on in a test environment, not yet in a protected one",
-            Stage::Live => "Live: on in a protected (production) environment",
-            Stage::Archived => "Archived: retired; it no longer appears in any feed",
-        }
-    }
-}
 
 /// (enabled, environment protected) for each environment of the flag.
 pub fn stage(archived: bool, envs: &[(bool, bool)]) -> Stage {
