@@ -132,7 +132,9 @@ pub async fn serve(
     state.feed.usage.start(state.db.clone());
     let watcher = state.watcher.clone();
     let committed: crate::changes::scheduler::Committed = Arc::new(move || watcher.poke());
-    crate::changes::scheduler::start(state.db.clone(), state.clock.clone(), committed);
+    crate::changes::scheduler::start(state.db.clone(), state.clock.clone(), committed.clone());
+    let every = state.settings.lifecycle_interval;
+    crate::lifecycle::job::start(state.db.clone(), state.clock.clone(), every, committed);
     crate::notify::delivery::start(
         state.db.clone(),
         state.clock.clone(),

@@ -28,6 +28,8 @@ pub struct Settings {
     pub webhook_allow: crate::notify::AllowList,
     /// Metric and registration posts each SDK token may make per minute.
     pub metrics_posts_per_minute: u32,
+    /// How often every flag's lifecycle is assessed again (time alone makes flags stale).
+    pub lifecycle_interval: Duration,
 }
 
 impl Default for Settings {
@@ -44,6 +46,7 @@ impl Default for Settings {
             trusted_proxies: TrustedProxies::default(),
             webhook_allow: crate::notify::AllowList::default(),
             metrics_posts_per_minute: crate::feed::usage::DEFAULT_POSTS_PER_MINUTE,
+            lifecycle_interval: Duration::from_secs(300),
         }
     }
 }

@@ -5,6 +5,7 @@ mod audit;
 mod changes;
 mod extract;
 mod flags;
+mod lifecycle;
 mod openapi;
 mod projects;
 mod targeting;
@@ -22,6 +23,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(projects::routes())
         .merge(flags::routes())
+        .merge(lifecycle::routes())
         .merge(targeting::routes())
         .merge(audit::routes())
         .merge(changes::routes())

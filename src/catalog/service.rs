@@ -4,9 +4,10 @@ use super::flag::{self, FlagType, OwnerRef, ValueType};
 use super::store::{self, EnvState, FlagRow};
 use crate::accounts::store as accounts;
 use crate::audit::{self, Actor, NewEntry};
-use crate::clock::parse_stamp;
 use crate::error::{AppError, AppResult, FieldError};
-use crate::lifecycle::{self, Stage, StaleReason};
+use crate::lifecycle::assess::{self, Assessment};
+use crate::lifecycle::stale::StaleReason;
+use crate::lifecycle::Stage;
 use crate::projects::{store as projects, Environment, Project};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -46,6 +47,9 @@ pub struct FlagDetail {
     pub links: Vec<Link>,
     pub environments: Vec<EnvState>,
     pub lifecycle_stage: Stage,
+    /// The stage with its entry time and the stages before it, any snooze and completion.
+    pub lifecycle: Option<Assessment>,
+    /// Why it is stale, with evidence; empty when healthy or snoozed.
     pub stale_reasons: Vec<StaleReason>,
     pub expected_lifetime_days: Option<i64>,
 }
@@ -331,6 +335,10 @@ pub async fn set_enabled(
         return Ok(false);
     }
     store::set_enabled(&mut *conn, flag.id, env.id, on, now).await?;
+    if on {
+        crate::lifecycle::store::mark_enabled(&mut *conn, flag.id, &crate::clock::stamp(now))
+            .await?;
+    }
     let action = if on {
         audit::Action::FlagEnabled
     } else {
@@ -485,15 +493,13 @@ pub async fn detail(
         .map(|(kind, url)| Link { kind, url })
         .collect();
     let lifetime = lifetime_days(&mut *conn, project, &flag.flag_type).await?;
-    let archived = flag.archived_at.is_some();
-    let envs: Vec<(bool, bool)> = environments
-        .iter()
-        .map(|e| (e.enabled, e.protected))
-        .collect();
-    let created = parse_stamp(&flag.created_at).unwrap_or(now);
+    let assessed = assess::flag(&mut *conn, project, flag.id, &flag.key, now)
+        .await?
+        .ok_or_else(|| flag_not_found(project, key))?;
     Ok(FlagDetail {
-        lifecycle_stage: lifecycle::stage(archived, &envs),
-        stale_reasons: lifecycle::stale_reasons(created, lifetime, archived, now),
+        lifecycle_stage: assessed.stage,
+        stale_reasons: assessed.reasons().to_vec(),
+        lifecycle: Some(assessed),
         expected_lifetime_days: lifetime,
         project: project.key.clone(),
         flag,

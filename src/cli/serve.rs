@@ -52,6 +52,13 @@ pub struct ServeArgs {
     /// second when it moved; check it later with `audit verify --checkpoint PATH`.
     #[arg(long, env = "SWITCHYARD_AUDIT_CHECKPOINT")]
     pub audit_checkpoint: Option<std::path::PathBuf>,
+    /// Seconds between two assessments of every flag's lifecycle (stale reasons, stages).
+    #[arg(
+        long,
+        env = "SWITCHYARD_LIFECYCLE_INTERVAL_SECONDS",
+        default_value_t = 300
+    )]
+    pub lifecycle_interval_seconds: u64,
 }
 
 pub async fn run(url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -65,6 +72,7 @@ pub async fn run(url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
         session_idle: std::time::Duration::from_secs(args.session_idle_minutes.max(1) * 60),
         trusted_proxies: TrustedProxies::new(args.trusted_proxies),
         login_address_burst: args.login_attempts_per_address.max(1),
+        lifecycle_interval: std::time::Duration::from_secs(args.lifecycle_interval_seconds.max(1)),
         ..Settings::default()
     };
     let clock = crate::clock::from_env();

@@ -41,6 +41,8 @@ pub const DEFAULT_POSTS_PER_MINUTE: u32 = 6_000;
 pub struct Report {
     pub environment_id: i64,
     pub body: ReportBody,
+    /// When it arrived: an SDK was seen then, whenever the batch is written.
+    pub received: DateTime<Utc>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -110,12 +112,14 @@ impl Usage {
         mut body: ReportBody,
         known: impl Fn(&str) -> bool,
     ) -> Result<(), String> {
+        let now = self.clock.now();
         if let Some(bucket) = &mut body.bucket {
-            bound(bucket, &known, self.clock.now())?;
+            bound(bucket, &known, now)?;
         }
         self.report(Report {
             environment_id,
             body,
+            received: now,
         });
         Ok(())
     }
@@ -258,15 +262,17 @@ impl Usage {
                     (flag, count)
                 })
                 .collect();
+            let now = self.clock.now();
             self.report(Report {
                 environment_id,
                 body: ReportBody {
                     bucket: Some(Bucket {
-                        start: Some(self.clock.now()),
+                        start: Some(now),
                         toggles,
                     }),
                     ..ReportBody::default()
                 },
+                received: now,
             });
         }
     }
@@ -368,13 +374,13 @@ async fn write(
             .bind(truncate(app, 200))
             .bind(truncate(instance, 200))
             .bind(truncate(b.sdk_version.as_deref().unwrap_or(""), 100))
-            .bind(stamp(now))
-            .bind(stamp(now))
+            .bind(stamp(r.received))
+            .bind(stamp(r.received))
             .execute(&mut *tx)
             .await?;
         }
         let Some(bucket) = &b.bucket else { continue };
-        let hour = hour_of(bucket.start.unwrap_or(now));
+        let hour = hour_of(bucket.start.unwrap_or(r.received));
         for (flag, c) in &bucket.toggles {
             sqlx::query(
                 "insert into usage_hourly (environment_id, flag_key, hour, yes, no) values (?, ?, ?, ?, ?) \

@@ -1,8 +1,12 @@
 //! Where a flag is in its life, and why it might be stale: pure rules over the evidence that
 //! the stores gather (`stage`, `stale`).
 
+pub mod assess;
+pub mod job;
+pub mod marks;
 pub mod stage;
 pub mod stale;
+pub mod store;
 
 pub use stage::Stage;
 

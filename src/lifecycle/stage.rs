@@ -101,9 +101,15 @@ pub enum Event {
 #[serde(rename_all = "camelCase")]
 pub struct Span {
     pub stage: Stage,
+    #[serde(serialize_with = "as_stamp")]
     pub entered_at: DateTime<Utc>,
     /// Whole days spent in it, up to the next stage or `now`.
     pub days: i64,
+}
+
+/// Times travel as everywhere else in the API (`crate::clock::stamp`).
+fn as_stamp<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::clock::stamp(*t))
 }
 
 /// The stages the flag went through, oldest first; a stage re-entered is a new span. `events`

@@ -66,9 +66,9 @@ pub struct StaleReason {
     pub evidence: Value,
 }
 
-/// The thresholds of one project, in days.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// The thresholds of one project, in days (a field left out takes its default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Thresholds {
     /// New flags are never stale before this age.
     pub grace_days: i64,

@@ -117,6 +117,29 @@ pub async fn killed(
     enqueue(conn, project.id, Event::Killed, &payload, now).await
 }
 
+/// Queues `flag.stale` for a flag that turned stale, with its reasons in words.
+pub async fn stale(
+    conn: &mut SqliteConnection,
+    project: &Project,
+    flag: &str,
+    reasons: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let payload = Payload {
+        event: Event::Stale.as_str().to_string(),
+        project: project.key.clone(),
+        change_request: None,
+        flag: Some(flag.to_string()),
+        environment: None,
+        reason: Some(reasons.to_string()),
+        actor: None,
+        url: Some(format!("/projects/{}/flags/{}", project.key, encode(flag))),
+        at: stamp(now),
+        audit_head: None,
+    };
+    enqueue(conn, project.id, Event::Stale, &payload, now).await
+}
+
 /// Percent-encodes a path segment (flag keys may hold characters a URL path may not).
 fn encode(s: &str) -> String {
     s.bytes()

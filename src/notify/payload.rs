@@ -13,16 +13,19 @@ pub enum Event {
     Applied,
     Failed,
     Killed,
+    /// A flag turned stale (once, until it recovers).
+    Stale,
 }
 
 impl Event {
-    pub const ALL: [Event; 6] = [
+    pub const ALL: [Event; 7] = [
         Event::Submitted,
         Event::Approved,
         Event::Rejected,
         Event::Applied,
         Event::Failed,
         Event::Killed,
+        Event::Stale,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -33,6 +36,7 @@ impl Event {
             Event::Applied => "change-request.applied",
             Event::Failed => "change-request.failed",
             Event::Killed => "flag.killed",
+            Event::Stale => "flag.stale",
         }
     }
 
@@ -170,8 +174,14 @@ pub fn sentence(p: &Payload, url: Option<&str>) -> String {
                 Event::Applied => format!("{actor} applied {what}"),
                 Event::Failed => format!("Applying {what} failed{reason}"),
                 Event::Killed => format!("{actor} killed a flag for {what}{reason}"),
+                Event::Stale => format!("A flag of {what} is stale{reason}"),
             }
         }
+        (None, Some(Event::Stale)) => format!(
+            "The flag {} in {} is stale{reason}",
+            escape(p.flag.as_deref().unwrap_or("?")),
+            escape(&p.project)
+        ),
         _ => format!(
             "{actor} killed the flag {} in {}/{} in an emergency{reason}",
             escape(p.flag.as_deref().unwrap_or("?")),

@@ -165,6 +165,9 @@ async fn import_feature(
     let at = stamp(now);
     let targeting = (f.enabled, strategies.as_str(), variants.as_str());
     store::import_environment(&mut *conn, flag_id, env.id, targeting, &at).await?;
+    if f.enabled {
+        crate::lifecycle::store::mark_enabled(&mut *conn, flag_id, &at).await?;
+    }
     store::revive_imported(&mut *conn, flag_id, f.impression_data.unwrap_or(false), &at).await?;
     let mut deps = Vec::new();
     for d in f.dependencies.iter().flatten() {

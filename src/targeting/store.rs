@@ -19,6 +19,8 @@ struct FeedFlagRow {
     enabled: bool,
     strategies: String,
     variants: String,
+    /// The lifecycle assessment found it stale (and no snooze covers it).
+    stale: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -112,8 +114,9 @@ pub async fn environment_flags(
     let keys = only.map(|keys| serde_json::json!(keys).to_string());
     let rows: Vec<FeedFlagRow> = sqlx::query_as(
         "select f.id, f.key, f.description, f.flag_type, f.value_type, f.impression_data, \
-         fe.enabled, fe.strategies, fe.variants from flags f \
+         fe.enabled, fe.strategies, fe.variants, coalesce(a.stale, false) as stale from flags f \
          join flag_environments fe on fe.flag_id = f.id and fe.environment_id = ? \
+         left join flag_assessments a on a.flag_id = f.id \
          where f.project_id = ? and f.archived_at is null \
          and (?3 is null or f.key in (select value from json_each(?3))) order by f.key",
     )
@@ -158,7 +161,7 @@ pub async fn environment_flags(
                 created_at: None,
                 last_seen_at: None,
                 enabled: r.enabled,
-                stale: Some(false),
+                stale: Some(r.stale),
                 impression_data: Some(r.impression_data),
                 project: Some(project_key.to_string()),
                 strategies: Some(strategies),

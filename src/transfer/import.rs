@@ -249,6 +249,9 @@ async fn flag(
             &stamp(now),
         )
         .await?;
+        if t.enabled {
+            crate::lifecycle::store::mark_enabled(&mut *conn, flag_id, &stamp(now)).await?;
+        }
     }
     let deps: Vec<(String, bool, String)> = f
         .dependencies

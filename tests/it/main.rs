@@ -18,6 +18,7 @@ mod feed;
 mod feed_conformance;
 mod headers;
 mod hostile_input;
+mod lifecycle;
 mod login;
 mod permissions;
 mod review_guarantee;

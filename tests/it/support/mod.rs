@@ -852,3 +852,10 @@ impl TestApp {
         out.join("\n")
     }
 }
+
+/// An RFC 3339 time, for tests on a test clock.
+pub fn parse_time(s: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .expect("an RFC 3339 time")
+        .with_timezone(&chrono::Utc)
+}
