@@ -6,7 +6,7 @@ use arc_swap::ArcSwap;
 use axum::http::HeaderMap;
 use sha2::{Digest as _, Sha256};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 #[derive(Clone, Debug)]
 pub struct FeedToken {
@@ -24,6 +24,9 @@ type Digest = [u8; 32];
 pub struct FeedTokens {
     /// Read without a lock by every feed request; replaced whole when tokens change.
     by_hash: ArcSwap<HashMap<Digest, FeedToken>>,
+    /// The audit head the index was read at. Two loops of the watcher load tokens, so a
+    /// slower, older read must never replace a newer one (a revoked token would come back).
+    read_at: Mutex<i64>,
 }
 
 /// Why a feed request is refused.
@@ -35,8 +38,14 @@ pub enum Refusal {
 }
 
 impl FeedTokens {
-    /// Replaces the index; `tokens` carry their stored (hex) secret hash.
-    pub fn replace(&self, tokens: Vec<(String, FeedToken)>) {
+    /// Replaces the index with `tokens` (carrying their stored, hex, secret hash) read at audit
+    /// head `head`, unless the index already comes from a later head.
+    pub fn replace(&self, head: i64, tokens: Vec<(String, FeedToken)>) {
+        let mut read_at = self.read_at.lock().unwrap_or_else(|p| p.into_inner());
+        if head < *read_at {
+            return;
+        }
+        *read_at = head;
         let by_hash = tokens
             .into_iter()
             .filter_map(|(hash, token)| {

@@ -14,6 +14,7 @@ mod headers;
 mod hostile_input;
 mod login;
 mod permissions;
+mod server_lifecycle;
 mod support;
 mod targeting;
 mod transfer;
