@@ -103,6 +103,7 @@ fn envelope(state: &AppState) -> http::Envelope {
     http::Envelope {
         secure: state.settings.secure_cookies,
         watcher: state.watcher.clone(),
+        feed_sync: state.settings.feed_sync_timeout,
         feed: state.feed.clone(),
     }
 }

@@ -17,6 +17,8 @@ pub struct Settings {
     pub body_limit: usize,
     /// A request (headers and body) must arrive within this time.
     pub request_timeout: Duration,
+    /// A successful write is answered once the feed serves it, or after this long at most.
+    pub feed_sync_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -29,6 +31,7 @@ impl Default for Settings {
             login_window: Duration::from_secs(60),
             body_limit: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            feed_sync_timeout: Duration::from_secs(2),
         }
     }
 }

@@ -82,3 +82,160 @@ async fn a_token_created_with_the_cli_is_accepted_promptly_even_while_another_pr
         );
     }
 }
+
+/// Reads what the feed serves for one environment, as a server-side and a browser SDK see it.
+struct FeedReader {
+    http: reqwest::Client,
+    base: String,
+    client: String,
+    frontend: String,
+}
+
+impl FeedReader {
+    /// Tokens made through the admin API (so they are live once the answer arrives).
+    async fn new(app: &TestApp, admin: &crate::support::Api, env: &str) -> FeedReader {
+        let mut secrets = Vec::new();
+        for kind in ["client", "frontend"] {
+            let body = json!({"type": kind, "environment": env, "name": format!("{kind}-{env}")});
+            let r = admin.create_token(PROJECT, &body).await;
+            assert_eq!(r.status(), 201);
+            let v: Value = r.json().await.unwrap();
+            secrets.push(v["secret"].as_str().unwrap().to_string());
+        }
+        let reader = FeedReader {
+            http: reqwest::Client::new(),
+            base: app.base.clone(),
+            frontend: secrets.pop().unwrap(),
+            client: secrets.pop().unwrap(),
+        };
+        let start = Instant::now();
+        while reader
+            .get("/api/client/features", &reader.client)
+            .await
+            .is_none()
+            || reader
+                .get("/api/frontend", &reader.frontend)
+                .await
+                .is_none()
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "tokens never live"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        reader
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Option<Value> {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("Authorization", token)
+            .send()
+            .await
+            .unwrap();
+        (r.status() == 200).then_some(r.json().await.unwrap())
+    }
+
+    /// Asserts, with one read of each API, that both serve `key` as `on`.
+    async fn assert_serves(&self, key: &str, on: bool, after: &str) {
+        let client = self
+            .get("/api/client/features", &self.client)
+            .await
+            .unwrap();
+        let served = client["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == key)
+            .map(|f| f["enabled"] == true);
+        assert_eq!(served, Some(on), "client API right after {after}");
+        let frontend = self.get("/api/frontend", &self.frontend).await.unwrap();
+        let shown = frontend["toggles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == key);
+        assert_eq!(shown, on, "frontend API right after {after}");
+    }
+}
+
+fn ok(status: reqwest::StatusCode, what: &str) {
+    assert!(
+        status.is_success() || status.is_redirection(),
+        "{what}: {status}"
+    );
+}
+
+#[tokio::test]
+async fn switches_and_kills_are_served_by_the_time_they_are_answered() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    admin.api.new_flag(PROJECT, "rw").await;
+    let development = FeedReader::new(&app, &admin.api, "development").await;
+    let staging = FeedReader::new(&app, &admin.api, "staging").await;
+    let browser = app.signed_in(crate::support::ADMIN_EMAIL).await;
+    let csrf = browser.csrf().await;
+    let toggle = format!("/projects/{PROJECT}/flags/rw/environments/development/toggle");
+    for i in 0..100 {
+        let on = i % 2 == 0;
+        let r = admin.api.toggle(PROJECT, "rw", "development", on).await;
+        ok(r.status(), "API switch");
+        development
+            .assert_serves("rw", on, &format!("API switch {i}"))
+            .await;
+
+        let on = !on;
+        let value = if on { "true" } else { "false" };
+        let r = browser
+            .post_form(&toggle, &[("on", value), ("csrf_token", &csrf)], &[])
+            .await;
+        ok(r.status(), "web switch");
+        development
+            .assert_serves("rw", on, &format!("web switch {i}"))
+            .await;
+
+        let r = admin.api.toggle(PROJECT, "rw", "staging", true).await;
+        ok(r.status(), "switch on in staging");
+        staging
+            .assert_serves("rw", true, &format!("switch on {i}"))
+            .await;
+        let r = admin
+            .api
+            .kill(PROJECT, "rw", "staging", &json!({"reason": "errors"}))
+            .await;
+        ok(r.status(), "kill");
+        staging
+            .assert_serves("rw", false, &format!("kill {i}"))
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn an_applied_change_request_is_served_by_the_time_it_is_answered() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    let editor = app.user("editor");
+    let approver = app.user("approver");
+    admin.api.new_flag(PROJECT, "rw").await;
+    let production = FeedReader::new(&app, &admin.api, "production").await;
+    let step = |api: crate::support::Api, id: i64, verb: &'static str| async move {
+        let body = json!({"title": "Switch", "reason": "read your writes"});
+        let r = api.change_request_step(id, verb, Some(&body)).await;
+        ok(r.status(), verb);
+    };
+    for i in 0..100 {
+        let on = i % 2 == 0;
+        let r = editor.api.toggle(PROJECT, "rw", "production", on).await;
+        assert_eq!(r.status(), 202);
+        let v: Value = r.json().await.unwrap();
+        let id = v["changeRequest"]["id"].as_i64().unwrap();
+        step(editor.api.clone(), id, "submit").await;
+        step(approver.api.clone(), id, "approve").await;
+        step(approver.api.clone(), id, "apply").await;
+        production
+            .assert_serves("rw", on, &format!("apply {i}"))
+            .await;
+    }
+}
