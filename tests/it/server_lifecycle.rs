@@ -239,3 +239,114 @@ async fn an_applied_change_request_is_served_by_the_time_it_is_answered() {
             .await;
     }
 }
+
+/// An SDK's `/api/client/streaming` connection, read past its hydration.
+struct EventStream {
+    res: reqwest::Response,
+}
+
+/// How a stream that was read to its end finished.
+#[derive(Debug, PartialEq)]
+enum StreamEnd {
+    /// The server ended the response.
+    Ended,
+    /// The connection broke.
+    Broken(String),
+    /// Still open when we stopped reading.
+    Open,
+}
+
+impl EventStream {
+    async fn open(base: &str, token: &str) -> EventStream {
+        let mut res = reqwest::Client::new()
+            .get(format!("{base}/api/client/streaming"))
+            .header("Authorization", token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "stream refused");
+        let mut seen = String::new();
+        while !seen.contains("unleash-connected") {
+            let chunk = tokio::time::timeout(Duration::from_secs(10), res.chunk())
+                .await
+                .expect("no hydration within 10 s")
+                .unwrap()
+                .expect("the stream ended before its hydration");
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        EventStream { res }
+    }
+
+    /// Reads until the stream ends or `limit` passes: what arrived, and how it finished.
+    async fn rest(mut self, limit: Duration) -> (String, StreamEnd) {
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut seen = String::new();
+        loop {
+            match tokio::time::timeout_at(deadline, self.res.chunk()).await {
+                Err(_) => return (seen, StreamEnd::Open),
+                Ok(Ok(Some(chunk))) => seen.push_str(&String::from_utf8_lossy(&chunk)),
+                Ok(Ok(None)) => return (seen, StreamEnd::Ended),
+                Ok(Err(e)) => return (seen, StreamEnd::Broken(e.to_string())),
+            }
+        }
+    }
+}
+
+async fn client_token(admin: &crate::support::Api, name: &str) -> (i64, String) {
+    let body = json!({"type": "client", "environment": "development", "name": name});
+    let r = admin.create_token(PROJECT, &body).await;
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().await.unwrap();
+    (
+        v["token"]["id"].as_i64().unwrap(),
+        v["secret"].as_str().unwrap().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn revoking_a_token_ends_its_streams_before_any_later_change() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    admin.api.new_flag(PROJECT, "watched").await;
+    let browser = app.signed_in(crate::support::ADMIN_EMAIL).await;
+    let csrf = browser.csrf().await;
+    let replica = app.spawn_replica();
+    let replica_admin = crate::support::Api {
+        base: replica.base.clone(),
+        ..admin.api.clone()
+    };
+    for (round, how) in ["admin API", "web", "another process"].iter().enumerate() {
+        let (id, secret) = client_token(&admin.api, &format!("sdk-{round}")).await;
+        let streams = [
+            EventStream::open(&app.base, &secret).await,
+            EventStream::open(&app.base, &secret).await,
+        ];
+        let status = match *how {
+            "admin API" => admin.api.revoke_token(PROJECT, id).await.status(),
+            "web" => {
+                let path = format!("/projects/{PROJECT}/tokens/{id}/revoke");
+                browser
+                    .post_form(&path, &[("csrf_token", &csrf)], &[])
+                    .await
+                    .status()
+            }
+            _ => replica_admin.revoke_token(PROJECT, id).await.status(),
+        };
+        ok(status, how);
+        // The change comes after the revocation's answer: no stream of the token may see it.
+        let r = admin
+            .api
+            .toggle(PROJECT, "watched", "development", round % 2 == 0)
+            .await;
+        ok(r.status(), "switch");
+        for stream in streams {
+            let (rest, end) = stream.rest(Duration::from_secs(3)).await;
+            assert_eq!(end, StreamEnd::Ended, "revoked by {how}; received: {rest}");
+            assert!(
+                !rest.contains("unleash-updated"),
+                "revoked by {how}, yet the change arrived: {rest}"
+            );
+        }
+        assert_eq!(features_status(&app, &secret).await, 401, "{how}");
+    }
+}
