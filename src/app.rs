@@ -8,7 +8,6 @@ use crate::feed::watcher::Watcher;
 use crate::feed::FeedState;
 use crate::http;
 use axum::Router;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -121,7 +120,8 @@ pub async fn router(state: AppState) -> anyhow::Result<Router> {
     Ok(http::wrap(app, &state.settings, envelope(&state)))
 }
 
-/// Serves until `shutdown` resolves; in-flight requests finish first.
+/// Serves until `shutdown` resolves; then stops accepting, ends the event streams, lets
+/// requests in flight finish (within the grace period) and returns.
 pub async fn serve(
     state: AppState,
     listener: tokio::net::TcpListener,
@@ -135,15 +135,13 @@ pub async fn serve(
     crate::changes::scheduler::start(state.db.clone(), state.clock.clone(), state.watcher.clone());
     crate::notify::delivery::start(state.db.clone(), state.clock.clone());
     let envelope = envelope(&state);
+    let limits = http::server::Limits::from_settings(&state.settings);
+    let tokens = state.feed.tokens.clone();
     let router = router(state).await?;
     let app = http::FastLane { router, envelope };
-    axum::serve(
-        listener,
-        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-            SocketAddr,
-        >(app),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    http::server::serve(listener, app, limits, shutdown, move || {
+        tokens.end_streams()
+    })
+    .await;
     Ok(())
 }

@@ -19,6 +19,14 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// A successful write is answered once the feed serves it, or after this long at most.
     pub feed_sync_timeout: Duration,
+    /// A request head (request line and headers) must arrive within this time; a kept-alive
+    /// connection waiting this long for its next request is closed too (slowloris, L7).
+    pub header_read_timeout: Duration,
+    /// Open connections at once, overall and from one client address.
+    pub max_connections: usize,
+    pub max_connections_per_address: usize,
+    /// After SIGTERM, requests in flight get this long before the process exits anyway.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Settings {
@@ -32,6 +40,10 @@ impl Default for Settings {
             body_limit: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             feed_sync_timeout: Duration::from_secs(2),
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 4096,
+            max_connections_per_address: 512,
+            shutdown_grace: Duration::from_secs(3),
         }
     }
 }

@@ -24,6 +24,24 @@ pub struct ServeArgs {
     /// Minutes without activity after which a session ends.
     #[arg(long, env = "SWITCHYARD_SESSION_IDLE_MINUTES", default_value_t = 30)]
     pub session_idle_minutes: u64,
+    /// Seconds a client has to send a request's headers; an idle kept-alive connection is
+    /// closed after the same time.
+    #[arg(
+        long,
+        env = "SWITCHYARD_HEADER_READ_TIMEOUT_SECONDS",
+        default_value_t = 10
+    )]
+    pub header_read_timeout_seconds: u64,
+    /// Open connections allowed at once.
+    #[arg(long, env = "SWITCHYARD_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Open connections allowed at once from one client address.
+    #[arg(
+        long,
+        env = "SWITCHYARD_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 512
+    )]
+    pub max_connections_per_address: usize,
 }
 
 pub async fn run(url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -31,6 +49,11 @@ pub async fn run(url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let settings = Settings {
         secure_cookies: args.secure_cookies,
         session_idle: std::time::Duration::from_secs(args.session_idle_minutes.max(1) * 60),
+        header_read_timeout: std::time::Duration::from_secs(
+            args.header_read_timeout_seconds.max(1),
+        ),
+        max_connections: args.max_connections,
+        max_connections_per_address: args.max_connections_per_address,
         ..Settings::default()
     };
     let clock = crate::clock::from_env();
@@ -65,6 +88,8 @@ pub async fn run(url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
         println!("Sign in at {base}/login");
     }
     app::serve(state, listener, shutdown_signal()).await?;
+    // Checkpoints the WAL and closes the database cleanly; bounded like the rest of the stop.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), pool.close()).await;
     println!("Switchyard stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -129,5 +154,5 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = terminate => {},
     }
-    tracing::info!("shutting down: finishing requests in flight");
+    tracing::info!("shutting down: ending event streams, finishing requests in flight");
 }

@@ -1,10 +1,11 @@
 //! Middleware shared by every route: request ids, security headers, size and time limits,
 //! error bodies for responses that would otherwise be empty, and read-your-writes: a successful
-//! write is answered once the feed serves it.
+//! write is answered once the feed serves it. `server` accepts the connections they arrive on.
 
 pub mod csrf;
 pub mod headers;
 pub mod probes;
+pub mod server;
 
 use crate::config::Settings;
 use axum::body::Body;

@@ -350,3 +350,280 @@ async fn revoking_a_token_ends_its_streams_before_any_later_change() {
         assert_eq!(features_status(&app, &secret).await, 401, "{how}");
     }
 }
+
+fn server_addr(app: &TestApp) -> std::net::SocketAddr {
+    app.base.trim_start_matches("http://").parse().unwrap()
+}
+
+/// A raw TCP connection to the server from `source` (any address in 127.0.0.0/8).
+async fn connect_from(app: &TestApp, source: [u8; 4]) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind(std::net::SocketAddr::from((source, 0)))
+        .unwrap();
+    socket.connect(server_addr(app)).await.unwrap()
+}
+
+/// Reads until the server closes the connection (or `limit` passes): what arrived, and how
+/// long it took; None when still open at `limit`.
+async fn read_until_closed(
+    stream: &mut tokio::net::tcp::OwnedReadHalf,
+    limit: Duration,
+) -> Option<(String, Duration)> {
+    use tokio::io::AsyncReadExt;
+    let start = Instant::now();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = limit.checked_sub(start.elapsed())?;
+        match tokio::time::timeout(left, stream.read(&mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                return Some((String::from_utf8_lossy(&seen).into_owned(), start.elapsed()))
+            }
+            Ok(Ok(n)) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// Writes a never-ending request head one byte a second (slowloris) until the server closes.
+fn dribble(mut w: tokio::net::tcp::OwnedWriteHalf) -> tokio::task::JoinHandle<()> {
+    use tokio::io::AsyncWriteExt;
+    tokio::spawn(async move {
+        let head = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ".repeat(10);
+        for b in head {
+            if w.write_all(&[b]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    })
+}
+
+/// The default header read timeout (README, "Security defaults").
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Timer granularity and a loaded machine.
+const SLACK: Duration = Duration::from_secs(3);
+
+#[tokio::test]
+async fn a_slow_header_connection_is_cut_by_the_header_timeout() {
+    let app = TestApp::spawn().await;
+    let (mut r, w) = connect_from(&app, [127, 0, 0, 1]).await.into_split();
+    let writer = dribble(w);
+    let closed = read_until_closed(&mut r, HEADER_TIMEOUT + SLACK).await;
+    writer.abort();
+    let (answer, after) = closed.expect("a connection sending a byte a second was never cut");
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+    assert!(after >= Duration::from_secs(5), "cut too early: {after:?}");
+}
+
+#[tokio::test]
+async fn an_idle_kept_alive_connection_is_closed() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::spawn().await;
+    let (mut r, mut w) = connect_from(&app, [127, 0, 0, 1]).await.into_split();
+    w.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let (answer, _) = read_until_closed(&mut r, HEADER_TIMEOUT + SLACK)
+        .await
+        .expect("an idle kept-alive connection was never closed");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_thousand_slow_connections_stay_bounded_and_other_clients_are_served() {
+    let app = TestApp::spawn().await;
+    let token = app.feed_token("client", PROJECT, "development");
+    let normal = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let descriptors_before = app.open_descriptors();
+    let memory_before = app.resident_kib();
+
+    let mut readers = Vec::new();
+    let mut writers = Vec::new();
+    for _ in 0..1000 {
+        let (mut r, w) = connect_from(&app, [127, 0, 0, 1]).await.into_split();
+        writers.push(dribble(w));
+        readers.push(tokio::spawn(async move {
+            read_until_closed(&mut r, HEADER_TIMEOUT + SLACK * 2).await
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let descriptors = app.open_descriptors();
+    let memory = app.resident_kib();
+    let r = normal
+        .get(app.url("/api/client/features"))
+        .header("Authorization", &token)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .expect("a normal client is served while 1,000 slow ones hang on");
+    assert_eq!(r.status(), 200);
+
+    let mut cut = 0;
+    for reader in readers {
+        if reader.await.unwrap().is_some() {
+            cut += 1;
+        }
+    }
+    for w in writers {
+        w.abort();
+    }
+    eprintln!(
+        "descriptors {descriptors_before} -> {descriptors}, resident {memory_before} -> {memory} KiB"
+    );
+    assert_eq!(
+        cut, 1000,
+        "every slow connection is closed within the header timeout"
+    );
+    assert!(
+        descriptors <= descriptors_before + 512 + 16,
+        "descriptors {descriptors_before} -> {descriptors}"
+    );
+    assert!(
+        memory <= memory_before + 24 * 1024,
+        "resident memory {memory_before} -> {memory} KiB"
+    );
+    let r = normal.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn connections_over_the_caps_are_refused_with_503() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::spawn_with_env(&[
+        ("SWITCHYARD_MAX_CONNECTIONS", "30"),
+        ("SWITCHYARD_MAX_CONNECTIONS_PER_ADDRESS", "20"),
+    ])
+    .await;
+    let refused = |mut s: tokio::net::TcpStream| async move {
+        let _ = s
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await;
+        let (mut r, _w) = s.into_split();
+        let (answer, _) = read_until_closed(&mut r, Duration::from_secs(5))
+            .await
+            .expect("answered and closed");
+        answer.starts_with("HTTP/1.1 503")
+    };
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        held.push(connect_from(&app, [127, 0, 0, 1]).await);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let extra = connect_from(&app, [127, 0, 0, 1]).await;
+    assert!(refused(extra).await, "the 21st from one address");
+    // Another address is still welcome, up to the overall cap.
+    let other = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    assert_eq!(
+        other
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    for i in 0..9 {
+        held.push(connect_from(&app, [127, 0, 1, i]).await);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let extra = connect_from(&app, [127, 0, 2, 1]).await;
+    assert!(refused(extra).await, "over the overall cap");
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.api(None).get("/healthz").await.status(), 200);
+}
+
+#[tokio::test]
+async fn sigterm_ends_open_streams_finishes_requests_in_flight_and_exits_within_5_s() {
+    use tokio::io::AsyncWriteExt;
+    let mut app = TestApp::spawn().await;
+    let admin = app.admin();
+    let (_, secret) = client_token(&admin.api, "sdk").await;
+    let streams = [
+        EventStream::open(&app.base, &secret).await,
+        EventStream::open(&app.base, &secret).await,
+        EventStream::open(&app.base, &secret).await,
+    ];
+    // A request in flight: its body is half sent when the signal comes.
+    let body = br#"{"key": "late-arrival"}"#;
+    let (mut r, mut w) = connect_from(&app, [127, 0, 0, 1]).await.into_split();
+    let head = format!(
+        "POST /api/admin/projects/{PROJECT}/flags HTTP/1.1\r\nHost: localhost\r\n\
+         Authorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        admin.api.token.as_deref().unwrap(),
+        body.len()
+    );
+    w.write_all(head.as_bytes()).await.unwrap();
+    w.write_all(&body[..5]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let signalled = Instant::now();
+    app.terminate();
+    let ends =
+        futures_util::future::join_all(streams.into_iter().map(|s| s.rest(Duration::from_secs(5))))
+            .await;
+    for (rest, end) in ends {
+        assert_eq!(end, StreamEnd::Ended, "after SIGTERM; received: {rest}");
+    }
+    // No new connections once stopping.
+    let late = reqwest::Client::new()
+        .get(app.url("/healthz"))
+        .timeout(Duration::from_secs(1))
+        .send()
+        .await;
+    assert!(late.is_err(), "a new connection was served after SIGTERM");
+    w.write_all(&body[5..]).await.unwrap();
+    let (answer, _) = read_until_closed(&mut r, Duration::from_secs(5))
+        .await
+        .expect("the request in flight is answered and the connection closed");
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+
+    let left = Duration::from_secs(5).saturating_sub(signalled.elapsed());
+    let status = app
+        .wait_exit(left)
+        .expect("still running 5 s after SIGTERM");
+    eprintln!("exited {:?} after SIGTERM", signalled.elapsed());
+    assert!(status.success(), "exit status {status}");
+    app.restart().await;
+    let admin = app.admin();
+    assert_eq!(admin.api.flag(PROJECT, "late-arrival").await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_slow_body_is_cut_by_the_request_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    let (mut r, mut w) = connect_from(&app, [127, 0, 0, 1]).await.into_split();
+    let head = format!(
+        "POST /api/admin/projects/{PROJECT}/flags HTTP/1.1\r\nHost: localhost\r\n\
+         Authorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n",
+        admin.api.token.as_deref().unwrap()
+    );
+    w.write_all(head.as_bytes()).await.unwrap();
+    let writer = tokio::spawn(async move {
+        for _ in 0..1000 {
+            if w.write_all(b" ").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+    // The request timeout is 30 s (README, "Security defaults").
+    let closed = read_until_closed(&mut r, Duration::from_secs(30) + SLACK).await;
+    writer.abort();
+    let (answer, _) = closed.expect("a body sent a byte a second was never cut");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request-timeout"), "{answer}");
+}
