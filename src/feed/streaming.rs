@@ -3,7 +3,7 @@
 //! ends when its token is revoked, before any later change reaches it (reliability L5), and when
 //! the server stops (L4), so SDKs reconnect instead of holding a dead or unauthorised stream.
 
-use super::client::{not_ready, refusal};
+use super::client::{json, not_ready, refusal};
 use super::snapshot::{hydration, Change};
 use super::tokens::{Lease, Refusal};
 use super::FeedState;
@@ -29,8 +29,11 @@ async fn stream_changes(State(feed): State<FeedState>, headers: HeaderMap) -> Re
         Err(r) => return refusal(r),
     };
     let mut lease = feed.tokens.lease(&token);
+    if feed.tokens.streams_ended() {
+        return stopping();
+    }
     if lease.is_over() {
-        // Revoked between the lookup and the lease, or the server is stopping.
+        // Revoked between the lookup and the lease.
         return refusal(Refusal::Unknown);
     }
     feed.usage.token_used(token.id);
@@ -49,6 +52,20 @@ async fn stream_changes(State(feed): State<FeedState>, headers: HeaderMap) -> Re
     Sse::new(events)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(20)))
         .into_response()
+}
+
+/// A stream asked for on a kept-alive connection while the server stops: come back later (to
+/// this server once it is back, or to another replica), not "your token is bad".
+fn stopping() -> Response {
+    let mut res = json(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        r#"{"error":"stopping","message":"the server is stopping; reconnect in a moment"}"#,
+    );
+    res.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("1"),
+    );
+    res
 }
 
 /// This environment's changes, while the lease lasts; a listener that fell behind gets a fresh

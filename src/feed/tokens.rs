@@ -85,6 +85,11 @@ impl FeedTokens {
         self.leases.send_replace(true);
     }
 
+    /// True once [`FeedTokens::end_streams`] was called.
+    pub fn streams_ended(&self) -> bool {
+        *self.leases.borrow()
+    }
+
     /// The token in `Authorization` (raw or Bearer) or `X-API-Key`, if it is one of `kinds`.
     pub fn authorize(
         &self,
