@@ -7,7 +7,7 @@ use arc_swap::ArcSwap;
 use axum::http::HeaderMap;
 use sha2::{Digest as _, Sha256};
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::sync::watch;
 
 #[derive(Clone, Debug)]
@@ -34,9 +34,6 @@ pub struct FeedTokens {
     index: ArcSwap<Index>,
     /// Told each time the index is replaced; true once the server stops serving streams.
     leases: watch::Sender<bool>,
-    /// The audit head the index was read at. Two loops of the watcher load tokens, so a
-    /// slower, older read must never replace a newer one (a revoked token would come back).
-    read_at: Mutex<i64>,
 }
 
 /// Why a feed request is refused.
@@ -48,14 +45,8 @@ pub enum Refusal {
 }
 
 impl FeedTokens {
-    /// Replaces the index with `tokens` (carrying their stored, hex, secret hash) read at audit
-    /// head `head`, unless the index already comes from a later head.
-    pub fn replace(&self, head: i64, tokens: Vec<(String, FeedToken)>) {
-        let mut read_at = self.read_at.lock().unwrap_or_else(|p| p.into_inner());
-        if head < *read_at {
-            return;
-        }
-        *read_at = head;
+    /// Replaces the index with `tokens`, which carry their stored (hex) secret hash.
+    pub fn replace(&self, tokens: Vec<(String, FeedToken)>) {
         let by_hash: HashMap<Digest, FeedToken> = tokens
             .into_iter()
             .filter_map(|(hash, token)| {
@@ -68,6 +59,11 @@ impl FeedTokens {
         self.index.store(Arc::new(Index { by_hash, ids }));
         // After the store: a woken stream must see the new index.
         self.leases.send_modify(|_| {});
+    }
+
+    /// True when the token with this id is accepted now.
+    pub fn serves(&self, token_id: i64) -> bool {
+        self.index.load().ids.contains(&token_id)
     }
 
     /// A lease on `token` for a stream; check it with [`Lease::ended`].
@@ -124,7 +120,7 @@ pub struct Lease {
 impl Lease {
     /// True once the token is no longer served or the server stops streaming.
     pub fn is_over(&mut self) -> bool {
-        *self.changes.borrow_and_update() || !self.tokens.index.load().ids.contains(&self.token_id)
+        *self.changes.borrow_and_update() || !self.tokens.serves(self.token_id)
     }
 
     /// Resolves when the lease is over: waits for index replacements and checks after each.

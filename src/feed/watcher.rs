@@ -9,8 +9,11 @@
 //!
 //! Tokens have a loop of their own: reading them is cheap, and a token created by the CLI must
 //! not wait behind the rebuild of a large project that changed just before it (issue 11,
-//! item 18). The rebuild loop reads them too, first, so a revoked token is gone before any
-//! change made after its revocation reaches a stream.
+//! item 18). A token pass (serialised, so a later pass always holds later data) never withholds
+//! a revocation, and the rebuild loop runs one before it swaps snapshots, so a revoked token is
+//! gone before any change made after its revocation reaches a stream. A new token of a project
+//! with changes not yet rebuilt is held back until they are (at most `HOLD_BACK`, so a project
+//! that never stops changing cannot starve it): its first answer is then not older than the token.
 
 use super::scope::{changed_since, ProjectChange, Scope};
 use super::snapshot::EnvSnapshot;
@@ -22,14 +25,17 @@ use crate::db::Db;
 use crate::evaluation::{CompiledEnvironment, ValueType};
 use crate::targeting::store::{environment_flags, environment_state};
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{watch, Notify};
+use tokio::sync::{watch, Mutex, Notify};
 use unleash_types::client_features::{ClientFeature, ClientFeatures};
 
 /// How often the watcher looks for changes made by other processes.
 const POLL: Duration = Duration::from_millis(250);
+
+/// The longest a new token waits for its project's pending changes.
+const HOLD_BACK: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Default)]
 pub struct Watcher {
@@ -45,6 +51,10 @@ struct Shared {
     /// The last ticket whose changes the feed serves: the rebuild loop publishes the tickets it
     /// had seen before it read the audit head.
     served: watch::Sender<u64>,
+    /// The audit head the snapshots are built up to (-1 before the first load).
+    built: AtomicI64,
+    /// Serialises token passes; holds when each held-back token was first seen.
+    token_pass: Mutex<HashMap<i64, Instant>>,
 }
 
 impl Watcher {
@@ -66,8 +76,9 @@ impl Watcher {
 
     /// Loads everything once, then keeps watching in the background.
     pub async fn start(&self, db: Db, feed: FeedState) {
+        self.shared.built.store(-1, Ordering::SeqCst);
         let mut last = None;
-        match refresh(&db, &feed, None).await {
+        match refresh(&self.shared, &db, &feed, None).await {
             Ok(head) => last = Some(head),
             Err(e) => {
                 tracing::error!(error = %e, "could not load the feed; it answers 503 until it can")
@@ -84,7 +95,7 @@ impl Watcher {
                 // Read before the head: every ticket seen here was asked after its write
                 // committed, so the head read next includes that write.
                 let asked = shared.asked.load(Ordering::SeqCst);
-                match refresh(&db, &feed, last).await {
+                match refresh(&shared, &db, &feed, last).await {
                     Ok(head) => {
                         last = Some(head);
                         shared.served.send_if_modified(|served| {
@@ -102,7 +113,7 @@ impl Watcher {
     }
 }
 
-/// The token loop: reloads the token index whenever the audit head moves.
+/// The token loop: a token pass whenever the audit head moves.
 async fn follow_tokens(shared: Arc<Shared>, db: Db, feed: FeedState) {
     let mut last = None;
     loop {
@@ -114,7 +125,7 @@ async fn follow_tokens(shared: Arc<Shared>, db: Db, feed: FeedState) {
             let mut conn = db.acquire().await?;
             let head = store::audit_head(&mut conn).await?;
             if last != Some(head) {
-                load_tokens(&mut conn, &feed, head).await?;
+                token_pass(&shared, &mut conn, &feed).await?;
             }
             anyhow::Ok(head)
         };
@@ -126,18 +137,77 @@ async fn follow_tokens(shared: Arc<Shared>, db: Db, feed: FeedState) {
 }
 
 /// Rebuilds what changed since `since` (everything when None); returns the new head.
-async fn refresh(db: &Db, feed: &FeedState, since: Option<i64>) -> anyhow::Result<i64> {
+async fn refresh(
+    shared: &Shared,
+    db: &Db,
+    feed: &FeedState,
+    since: Option<i64>,
+) -> anyhow::Result<i64> {
     let mut conn = db.acquire().await?;
     let head = store::audit_head(&mut conn).await?;
     if since == Some(head) {
         return Ok(head);
     }
-    load_tokens(&mut conn, feed, head).await?;
+    // Revocations first, so they are in force before the new snapshots are broadcast.
+    token_pass(shared, &mut conn, feed).await?;
     for change in changed_since(&mut conn, since).await? {
         rebuild_project(&mut conn, feed, &change).await?;
     }
+    shared.built.store(head, Ordering::SeqCst);
+    // Now the tokens held back for these changes.
+    token_pass(shared, &mut conn, feed).await?;
     feed.snapshots.mark_loaded();
     Ok(head)
+}
+
+/// Replaces the token index with the live tokens, holding back new tokens of projects whose
+/// changes are not rebuilt yet.
+async fn token_pass(
+    shared: &Shared,
+    conn: &mut sqlx::SqliteConnection,
+    feed: &FeedState,
+) -> anyhow::Result<()> {
+    let mut held = shared.token_pass.lock().await;
+    let head = store::audit_head(conn).await?;
+    let built = shared.built.load(Ordering::SeqCst);
+    let pending: HashSet<i64> = if built >= head {
+        HashSet::new()
+    } else {
+        changed_since(conn, (built >= 0).then_some(built))
+            .await?
+            .iter()
+            .map(|c| c.project_id)
+            .collect()
+    };
+    let now = Instant::now();
+    let mut still_held = HashMap::new();
+    let tokens = store::live_tokens(conn)
+        .await?
+        .into_iter()
+        .filter(|t| {
+            if !pending.contains(&t.project_id) || feed.tokens.serves(t.id) {
+                return true;
+            }
+            let since = held.get(&t.id).copied().unwrap_or(now);
+            still_held.insert(t.id, since);
+            now.duration_since(since) >= HOLD_BACK
+        })
+        .filter_map(|t| {
+            Some((
+                t.secret_hash,
+                FeedToken {
+                    id: t.id,
+                    kind: TokenKind::parse(&t.kind)?,
+                    project_id: t.project_id,
+                    // Admin tokens are indexed only so the feed can refuse them with 403.
+                    environment_id: t.environment_id.unwrap_or(-1),
+                },
+            ))
+        })
+        .collect();
+    *held = still_held;
+    feed.tokens.replace(tokens);
+    Ok(())
 }
 
 async fn rebuild_project(
@@ -263,29 +333,4 @@ async fn changed_flags(
         fresh,
     };
     Ok((input, value_types, tags))
-}
-
-async fn load_tokens(
-    conn: &mut sqlx::SqliteConnection,
-    feed: &FeedState,
-    head: i64,
-) -> anyhow::Result<()> {
-    let tokens = store::live_tokens(conn)
-        .await?
-        .into_iter()
-        .filter_map(|t| {
-            Some((
-                t.secret_hash,
-                FeedToken {
-                    id: t.id,
-                    kind: TokenKind::parse(&t.kind)?,
-                    project_id: t.project_id,
-                    // Admin tokens are indexed only so the feed can refuse them with 403.
-                    environment_id: t.environment_id.unwrap_or(-1),
-                },
-            ))
-        })
-        .collect();
-    feed.tokens.replace(head, tokens);
-    Ok(())
 }

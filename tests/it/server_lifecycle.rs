@@ -627,3 +627,46 @@ async fn a_slow_body_is_cut_by_the_request_timeout() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("request-timeout"), "{answer}");
 }
+
+#[tokio::test]
+async fn a_new_tokens_first_answer_already_holds_what_was_imported_before_it() {
+    let app = TestApp::spawn().await;
+    let file = app.dir().join("bulk.json");
+    std::fs::write(&file, unleash_state(1000).to_string()).unwrap();
+    for round in 0..2 {
+        let key = format!("fresh{round}");
+        assert_success(
+            &app.cli(&["project", "create", "--key", &key]),
+            "project create",
+        );
+        let out = app.cli(&[
+            "import",
+            "--project",
+            &key,
+            "--environment",
+            "development",
+            "--format",
+            "unleash",
+            file.to_str().unwrap(),
+        ]);
+        assert_success(&out, "import");
+        let token = app.feed_token("client", &key, "development");
+        let http = reqwest::Client::new();
+        let start = Instant::now();
+        let first = loop {
+            let r = http
+                .get(app.url("/api/client/features"))
+                .header("Authorization", &token)
+                .send()
+                .await
+                .unwrap();
+            if r.status() == 200 {
+                break r.json::<Value>().await.unwrap();
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "never accepted");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let served = first["features"].as_array().unwrap().len();
+        assert_eq!(served, 1000, "the token's first answer (round {round})");
+    }
+}
