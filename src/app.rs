@@ -7,7 +7,6 @@ use crate::feed::watcher::Watcher;
 use crate::feed::FeedState;
 use crate::http;
 use axum::Router;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -93,6 +92,7 @@ fn envelope(state: &AppState) -> http::Envelope {
     http::Envelope {
         secure: state.settings.secure_cookies,
         watcher: state.watcher.clone(),
+        feed_sync: state.settings.feed_sync_timeout,
         feed: state.feed.clone(),
     }
 }
@@ -119,7 +119,8 @@ pub async fn router(state: AppState) -> anyhow::Result<Router> {
     Ok(http::wrap(app, &state.settings, envelope(&state)))
 }
 
-/// Serves until `shutdown` resolves; in-flight requests finish first.
+/// Serves until `shutdown` resolves; then stops accepting, ends the event streams, lets
+/// requests in flight finish (within the grace period) and returns.
 pub async fn serve(
     state: AppState,
     listener: tokio::net::TcpListener,
@@ -141,15 +142,13 @@ pub async fn serve(
         state.settings.webhook_allow.clone(),
     );
     let envelope = envelope(&state);
+    let limits = http::server::Limits::from_settings(&state.settings);
+    let tokens = state.feed.tokens.clone();
     let router = router(state).await?;
     let app = http::FastLane { router, envelope };
-    axum::serve(
-        listener,
-        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-            SocketAddr,
-        >(app),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    http::server::serve(listener, app, limits, shutdown, move || {
+        tokens.end_streams()
+    })
+    .await;
     Ok(())
 }

@@ -30,6 +30,16 @@ pub struct Settings {
     pub metrics_posts_per_minute: u32,
     /// How often every flag's lifecycle is assessed again (time alone makes flags stale).
     pub lifecycle_interval: Duration,
+    /// A successful write is answered once the feed serves it, or after this long at most.
+    pub feed_sync_timeout: Duration,
+    /// A request head (request line and headers) must arrive within this time; a kept-alive
+    /// connection waiting this long for its next request is closed too (slowloris, L7).
+    pub header_read_timeout: Duration,
+    /// Open connections at once, overall and from one client address.
+    pub max_connections: usize,
+    pub max_connections_per_address: usize,
+    /// After SIGTERM, requests in flight get this long before the process exits anyway.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Settings {
@@ -47,6 +57,11 @@ impl Default for Settings {
             webhook_allow: crate::notify::AllowList::default(),
             metrics_posts_per_minute: crate::feed::usage::DEFAULT_POSTS_PER_MINUTE,
             lifecycle_interval: Duration::from_secs(300),
+            feed_sync_timeout: Duration::from_secs(2),
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 4096,
+            max_connections_per_address: 512,
+            shutdown_grace: Duration::from_secs(3),
         }
     }
 }

@@ -59,6 +59,24 @@ pub struct ServeArgs {
         default_value_t = 300
     )]
     pub lifecycle_interval_seconds: u64,
+    /// Seconds a client has to send a request's headers; an idle kept-alive connection is
+    /// closed after the same time.
+    #[arg(
+        long,
+        env = "SWITCHYARD_HEADER_READ_TIMEOUT_SECONDS",
+        default_value_t = 10
+    )]
+    pub header_read_timeout_seconds: u64,
+    /// Open connections allowed at once.
+    #[arg(long, env = "SWITCHYARD_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Open connections allowed at once from one client address.
+    #[arg(
+        long,
+        env = "SWITCHYARD_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 512
+    )]
+    pub max_connections_per_address: usize,
 }
 
 pub async fn run(url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -73,6 +91,11 @@ pub async fn run(url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
         trusted_proxies: TrustedProxies::new(args.trusted_proxies),
         login_address_burst: args.login_attempts_per_address.max(1),
         lifecycle_interval: std::time::Duration::from_secs(args.lifecycle_interval_seconds.max(1)),
+        header_read_timeout: std::time::Duration::from_secs(
+            args.header_read_timeout_seconds.max(1),
+        ),
+        max_connections: args.max_connections,
+        max_connections_per_address: args.max_connections_per_address,
         ..Settings::default()
     };
     let clock = crate::clock::from_env();
@@ -120,6 +143,8 @@ pub async fn run(url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
             eprintln!("error: the audit checkpoint was not written at exit: {e:#}");
         }
     }
+    // Checkpoints the WAL and closes the database cleanly; bounded like the rest of the stop.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), pool.close()).await;
     println!("Switchyard stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -184,5 +209,5 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = terminate => {},
     }
-    tracing::info!("shutting down: finishing requests in flight");
+    tracing::info!("shutting down: ending event streams, finishing requests in flight");
 }

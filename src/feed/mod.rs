@@ -6,6 +6,7 @@ mod frontend;
 mod ofrep;
 mod scope;
 pub mod snapshot;
+mod store;
 mod streaming;
 pub mod tokens;
 pub mod usage;

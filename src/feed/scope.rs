@@ -103,6 +103,11 @@ pub async fn changed_since(
     };
     let mut by_project: HashMap<i64, ProjectChange> = HashMap::new();
     for row in crate::audit::store::changes_since(&mut *conn, since).await? {
+        let action = Action::parse(&row.action);
+        // A project whose changes serve nothing new has nothing to rebuild.
+        if action.is_some_and(|a| a.feed_effect() == FeedEffect::Nothing) {
+            continue;
+        }
         by_project
             .entry(row.project_id)
             .or_insert_with(|| ProjectChange {
@@ -110,11 +115,7 @@ pub async fn changed_since(
                 project_key: row.project_key,
                 ..ProjectChange::default()
             })
-            .record(
-                Action::parse(&row.action),
-                row.environment_key,
-                row.flag_key,
-            );
+            .record(action, row.environment_key, row.flag_key);
     }
     Ok(by_project.into_values().collect())
 }

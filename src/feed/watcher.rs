@@ -1,14 +1,23 @@
 //! Keeps the feed's snapshots and token index in step with the database.
 //!
 //! Every change is audited, so the audit log's head is the change signal: in-process writers
-//! `poke` the watcher for an immediate rebuild, and a one-second poll catches writes from other
-//! processes (the CLI, other replicas). Rebuilds read the database; requests never do. A
-//! change to a few flags re-reads those flags' rows and patches the previous state (see
-//! `scope`), and the compile reuses what did not change, so a change reaches the stream in
-//! tens of milliseconds however many flags an environment has.
+//! `sync` (or `poke`) the watcher for an immediate rebuild, and a poll four times a second
+//! catches writes from other processes (the CLI, other replicas). Rebuilds read the database;
+//! requests never do. A change to a few flags re-reads those flags' rows and patches the
+//! previous state (see `scope`), and the compile reuses what did not change, so a change
+//! reaches the stream in tens of milliseconds however many flags an environment has.
+//!
+//! Tokens have a loop of their own: reading them is cheap, and a token created by the CLI must
+//! not wait behind the rebuild of a large project that changed just before it (issue 11,
+//! item 18). A token pass (serialised, so a later pass always holds later data) never withholds
+//! a revocation, and the rebuild loop runs one before it swaps snapshots, so a revoked token is
+//! gone before any change made after its revocation reaches a stream. A new token of a project
+//! with changes not yet rebuilt is held back until they are (at most `HOLD_BACK`, so a project
+//! that never stops changing cannot starve it): its first answer is then not older than the token.
 
 use super::scope::{changed_since, ProjectChange, Scope};
 use super::snapshot::EnvSnapshot;
+use super::store;
 use super::tokens::FeedToken;
 use super::FeedState;
 use crate::auth::tokens::TokenKind;
@@ -16,40 +25,85 @@ use crate::db::Db;
 use crate::evaluation::{CompiledEnvironment, ValueType};
 use crate::targeting::store::{environment_flags, environment_state};
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
+use tokio::sync::{watch, Mutex, Notify};
 use unleash_types::client_features::{ClientFeature, ClientFeatures};
+
+/// How often the watcher looks for changes made by other processes.
+const POLL: Duration = Duration::from_millis(250);
+
+/// The longest a new token waits for its project's pending changes.
+const HOLD_BACK: Duration = Duration::from_secs(10);
 
 #[derive(Clone, Default)]
 pub struct Watcher {
-    poke: Arc<Notify>,
+    shared: Arc<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    rebuild: Notify,
+    tokens: Notify,
+    /// Tickets handed out by `sync`, in order.
+    asked: AtomicU64,
+    /// The last ticket whose changes the feed serves: the rebuild loop publishes the tickets it
+    /// had seen before it read the audit head.
+    served: watch::Sender<u64>,
+    /// The audit head the snapshots are built up to (-1 before the first load).
+    built: AtomicI64,
+    /// Serialises token passes; holds when each held-back token was first seen.
+    token_pass: Mutex<HashMap<i64, Instant>>,
 }
 
 impl Watcher {
-    /// Asks for a rebuild now; called after every successful write request.
+    /// Asks for a rebuild now, without waiting for it.
     pub fn poke(&self) {
-        self.poke.notify_one();
+        self.shared.tokens.notify_one();
+        self.shared.rebuild.notify_one();
+    }
+
+    /// Waits until the feed serves everything committed before this call (read-your-writes),
+    /// for at most `limit`, so a stuck rebuild never hangs a write. False when it timed out.
+    pub async fn sync(&self, limit: Duration) -> bool {
+        let ticket = self.shared.asked.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut served = self.shared.served.subscribe();
+        self.poke();
+        let caught_up = tokio::time::timeout(limit, served.wait_for(|s| *s >= ticket)).await;
+        matches!(caught_up, Ok(Ok(_)))
     }
 
     /// Loads everything once, then keeps watching in the background.
     pub async fn start(&self, db: Db, feed: FeedState) {
-        let poke = self.poke.clone();
+        self.shared.built.store(-1, Ordering::SeqCst);
         let mut last = None;
-        match refresh(&db, &feed, None).await {
+        match refresh(&self.shared, &db, &feed, None).await {
             Ok(head) => last = Some(head),
             Err(e) => {
                 tracing::error!(error = %e, "could not load the feed; it answers 503 until it can")
             }
         }
+        tokio::spawn(follow_tokens(self.shared.clone(), db.clone(), feed.clone()));
+        let shared = self.shared.clone();
         tokio::spawn(async move {
             loop {
                 tokio::select! {
-                    _ = poke.notified() => {},
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {},
+                    _ = shared.rebuild.notified() => {},
+                    _ = tokio::time::sleep(POLL) => {},
                 }
-                match refresh(&db, &feed, last).await {
-                    Ok(head) => last = Some(head),
+                // Read before the head: every ticket seen here was asked after its write
+                // committed, so the head read next includes that write.
+                let asked = shared.asked.load(Ordering::SeqCst);
+                match refresh(&shared, &db, &feed, last).await {
+                    Ok(head) => {
+                        last = Some(head);
+                        shared.served.send_if_modified(|served| {
+                            let newer = asked > *served;
+                            *served = (*served).max(asked);
+                            newer
+                        });
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "feed refresh failed; serving the last good state")
                     }
@@ -59,21 +113,104 @@ impl Watcher {
     }
 }
 
+/// The token loop: a token pass whenever the audit head moves.
+async fn follow_tokens(shared: Arc<Shared>, db: Db, feed: FeedState) {
+    let mut last = None;
+    loop {
+        tokio::select! {
+            _ = shared.tokens.notified() => {},
+            _ = tokio::time::sleep(POLL) => {},
+        }
+        let reloaded = async {
+            let mut conn = db.acquire().await?;
+            let head = store::audit_head(&mut conn).await?;
+            // Held-back tokens are looked at again even when nothing else moves, so the hold
+            // ends when their project is rebuilt or `HOLD_BACK` has passed.
+            let holding = !shared.token_pass.lock().await.is_empty();
+            if last != Some(head) || holding {
+                token_pass(&shared, &mut conn, &feed).await?;
+            }
+            anyhow::Ok(head)
+        };
+        match reloaded.await {
+            Ok(head) => last = Some(head),
+            Err(e) => tracing::warn!(error = %e, "could not reload the feed's tokens"),
+        }
+    }
+}
+
 /// Rebuilds what changed since `since` (everything when None); returns the new head.
-async fn refresh(db: &Db, feed: &FeedState, since: Option<i64>) -> anyhow::Result<i64> {
+async fn refresh(
+    shared: &Shared,
+    db: &Db,
+    feed: &FeedState,
+    since: Option<i64>,
+) -> anyhow::Result<i64> {
     let mut conn = db.acquire().await?;
-    let head: i64 = sqlx::query_scalar("select coalesce(max(seq), 0) from audit_log")
-        .fetch_one(&mut *conn)
-        .await?;
+    let head = store::audit_head(&mut conn).await?;
     if since == Some(head) {
         return Ok(head);
     }
+    // Revocations first, so they are in force before the new snapshots are broadcast.
+    token_pass(shared, &mut conn, feed).await?;
     for change in changed_since(&mut conn, since).await? {
         rebuild_project(&mut conn, feed, &change).await?;
     }
-    load_tokens(&mut conn, feed).await?;
+    shared.built.store(head, Ordering::SeqCst);
+    // Now the tokens held back for these changes.
+    token_pass(shared, &mut conn, feed).await?;
     feed.snapshots.mark_loaded();
     Ok(head)
+}
+
+/// Replaces the token index with the live tokens, holding back new tokens of projects whose
+/// changes are not rebuilt yet.
+async fn token_pass(
+    shared: &Shared,
+    conn: &mut sqlx::SqliteConnection,
+    feed: &FeedState,
+) -> anyhow::Result<()> {
+    let mut held = shared.token_pass.lock().await;
+    let head = store::audit_head(conn).await?;
+    let built = shared.built.load(Ordering::SeqCst);
+    let pending: HashSet<i64> = if built >= head {
+        HashSet::new()
+    } else {
+        changed_since(conn, (built >= 0).then_some(built))
+            .await?
+            .iter()
+            .map(|c| c.project_id)
+            .collect()
+    };
+    let now = Instant::now();
+    let mut still_held = HashMap::new();
+    let tokens = store::live_tokens(conn)
+        .await?
+        .into_iter()
+        .filter(|t| {
+            if !pending.contains(&t.project_id) || feed.tokens.serves(t.id) {
+                return true;
+            }
+            let since = held.get(&t.id).copied().unwrap_or(now);
+            still_held.insert(t.id, since);
+            now.duration_since(since) >= HOLD_BACK
+        })
+        .filter_map(|t| {
+            Some((
+                t.secret_hash,
+                FeedToken {
+                    id: t.id,
+                    kind: TokenKind::parse(&t.kind)?,
+                    project_id: t.project_id,
+                    // Admin tokens are indexed only so the feed can refuse them with 403.
+                    environment_id: t.environment_id.unwrap_or(-1),
+                },
+            ))
+        })
+        .collect();
+    *held = still_held;
+    feed.tokens.replace(tokens);
+    Ok(())
 }
 
 async fn rebuild_project(
@@ -82,11 +219,7 @@ async fn rebuild_project(
     change: &ProjectChange,
 ) -> anyhow::Result<()> {
     let (project_id, project_key) = (change.project_id, change.project_key.as_str());
-    let envs: Vec<(i64, String)> =
-        sqlx::query_as("select id, key from environments where project_id = ?")
-            .bind(project_id)
-            .fetch_all(&mut *conn)
-            .await?;
+    let envs = store::environments_of(conn, project_id).await?;
     // Read once for all environments that need every flag's tags.
     let mut all_tags = None;
     let mut built = Vec::new();
@@ -104,7 +237,7 @@ async fn rebuild_project(
                 let (state, types) =
                     environment_state(conn, project_id, project_key, env_id).await?;
                 if all_tags.is_none() {
-                    all_tags = Some(flag_tags(conn, project_id, None).await?);
+                    all_tags = Some(store::flag_tags(conn, project_id, None).await?);
                 }
                 let tags = all_tags.clone().unwrap_or_default();
                 (Input::Whole(state), types, tags)
@@ -196,60 +329,11 @@ async fn changed_flags(
     value_types.extend(fresh_types);
     let mut tags = previous.tags.clone();
     tags.retain(|key, _| !changed.contains(key.as_str()));
-    tags.extend(flag_tags(conn, project_id, Some(keys)).await?);
+    tags.extend(store::flag_tags(conn, project_id, Some(keys)).await?);
     let input = Input::Flags {
         previous: previous.clone(),
         keys: keys.to_vec(),
         fresh,
     };
     Ok((input, value_types, tags))
-}
-
-/// Each flag's tags, for the flags in `only` (all of the project's when None).
-async fn flag_tags(
-    conn: &mut sqlx::SqliteConnection,
-    project_id: i64,
-    only: Option<&[String]>,
-) -> sqlx::Result<Tags> {
-    let keys = only.map(|keys| serde_json::json!(keys).to_string());
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "select f.key, t.tag from flag_tags t join flags f on f.id = t.flag_id \
-         where f.project_id = ? and (?2 is null or f.key in (select value from json_each(?2)))",
-    )
-    .bind(project_id)
-    .bind(&keys)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut tags = Tags::new();
-    for (flag, tag) in rows {
-        tags.entry(flag).or_default().push(tag);
-    }
-    Ok(tags)
-}
-
-async fn load_tokens(conn: &mut sqlx::SqliteConnection, feed: &FeedState) -> anyhow::Result<()> {
-    let rows: Vec<(i64, String, String, i64, Option<i64>)> = sqlx::query_as(
-        "select id, secret_hash, kind, coalesce(project_id, -1), environment_id from api_tokens \
-         where revoked_at is null \
-         and (expires_at is null or expires_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    let tokens = rows
-        .into_iter()
-        .filter_map(|(id, hash, kind, project_id, env)| {
-            Some((
-                hash,
-                FeedToken {
-                    id,
-                    kind: TokenKind::parse(&kind)?,
-                    project_id,
-                    // Admin tokens are indexed only so the feed can refuse them with 403.
-                    environment_id: env.unwrap_or(-1),
-                },
-            ))
-        })
-        .collect();
-    feed.tokens.replace(tokens);
-    Ok(())
 }

@@ -53,17 +53,25 @@ impl Feed {
     }
 
     /// New tokens reach the feed's in-memory index within the watcher's poll.
+    /// Both tokens are new: each reaches the feed on its own.
     async fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            let r = self
+            let frontend = self
                 .http
                 .get(format!("{}/api/frontend", self.base))
                 .header("Authorization", &self.frontend)
                 .send()
                 .await
                 .unwrap();
-            if r.status() == 200 {
+            let client = self
+                .http
+                .get(format!("{}/api/client/features", self.base))
+                .header("Authorization", &self.client)
+                .send()
+                .await
+                .unwrap();
+            if frontend.status() == 200 && client.status() == 200 {
                 return;
             }
             assert!(

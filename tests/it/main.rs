@@ -22,6 +22,7 @@ mod lifecycle;
 mod login;
 mod permissions;
 mod review_guarantee;
+mod server_lifecycle;
 mod support;
 mod targeting;
 mod transfer;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod process;
 
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{header, Method, Response, StatusCode};

@@ -1,0 +1,68 @@
+//! What the watcher reads to keep the feed in step: the audit head, a project's environments,
+//! flag tags and the tokens the feed accepts. Requests never call these.
+
+use sqlx::SqliteConnection;
+use std::collections::HashMap;
+
+/// The sequence number of the newest audit entry (0 for an empty log): every change is
+/// audited, so a new head means something may have changed.
+pub async fn audit_head(conn: &mut SqliteConnection) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select coalesce(max(seq), 0) from audit_log")
+        .fetch_one(conn)
+        .await
+}
+
+/// A project's environments: id and key.
+pub async fn environments_of(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+) -> sqlx::Result<Vec<(i64, String)>> {
+    sqlx::query_as("select id, key from environments where project_id = ?")
+        .bind(project_id)
+        .fetch_all(conn)
+        .await
+}
+
+/// Each flag's tags, for the flags in `only` (all of the project's when None).
+pub async fn flag_tags(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    only: Option<&[String]>,
+) -> sqlx::Result<HashMap<String, Vec<String>>> {
+    let keys = only.map(|keys| serde_json::json!(keys).to_string());
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "select f.key, t.tag from flag_tags t join flags f on f.id = t.flag_id \
+         where f.project_id = ? and (?2 is null or f.key in (select value from json_each(?2)))",
+    )
+    .bind(project_id)
+    .bind(&keys)
+    .fetch_all(conn)
+    .await?;
+    let mut tags = HashMap::<String, Vec<String>>::new();
+    for (flag, tag) in rows {
+        tags.entry(flag).or_default().push(tag);
+    }
+    Ok(tags)
+}
+
+/// A token the feed may accept, as stored.
+#[derive(sqlx::FromRow)]
+pub struct LiveToken {
+    pub id: i64,
+    /// SHA-256 of the secret, hex.
+    pub secret_hash: String,
+    pub kind: String,
+    pub project_id: i64,
+    pub environment_id: Option<i64>,
+}
+
+/// Tokens neither revoked nor expired.
+pub async fn live_tokens(conn: &mut SqliteConnection) -> sqlx::Result<Vec<LiveToken>> {
+    sqlx::query_as(
+        "select id, secret_hash, kind, coalesce(project_id, -1) as project_id, environment_id from api_tokens \
+         where revoked_at is null \
+         and (expires_at is null or expires_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+    )
+    .fetch_all(conn)
+    .await
+}
