@@ -862,3 +862,74 @@ async fn unreferenced_flags_come_with_the_scans_that_found_nothing() {
     assert_eq!(found.scans.len(), 2);
     assert!(found.flags.is_empty(), "{:?}", found.flags);
 }
+
+/// In real Chromium: from the flag page to its Code tab, after a scan of a git checkout.
+#[tokio::test]
+async fn a_person_follows_the_code_tab_to_the_references_of_a_scanned_checkout() {
+    use crate::support::browser::Chrome;
+    use crate::support::PASSWORD;
+    let app = TestApp::spawn().await;
+    fixture_flags(&app).await;
+    let parent = tempfile::tempdir().unwrap();
+    let repo = parent.path().join("storefront");
+    fixture(&repo);
+    write(
+        &repo,
+        "src/checkout/page.tsx",
+        "export function Page() {\n  const on = useFlag(\"checkout\");\n  return on ? <NewCart /> : <OldCart />;\n}\n",
+    );
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "fixture"]);
+    let admin = app.admin();
+    let r = admin
+        .api
+        .send(
+            Method::PUT,
+            "/api/admin/projects/web/code-url-template",
+            Some(&json!({"codeUrlTemplate": "https://github.com/acme/{repository}/blob/{commit}/{file}#L{line}"})),
+        )
+        .await;
+    json_of(r, StatusCode::OK).await;
+    let out = scan(
+        &app,
+        &["--project", PROJECT, &repo.display().to_string()],
+        &[],
+    );
+    assert_success(&out, "scan");
+
+    let chrome = Chrome::start(&app.base).await;
+    chrome.goto("/login").await;
+    chrome.fill("#email", ADMIN_EMAIL).await;
+    chrome.fill("#password", PASSWORD).await;
+    chrome
+        .click("form[action='/login'] button[type='submit']")
+        .await;
+    chrome.wait_for(".topnav-user").await;
+    chrome.goto("/projects/web/flags/checkout").await;
+    chrome.click("nav.tabs a[href$='/code']").await;
+    chrome.wait_for("#code table").await;
+    chrome.screenshot("code-tab").await;
+    let body = chrome.body_text().await;
+    for want in [
+        "storefront",
+        "src/app.ts:5",
+        "src/checkout/page.tsx:2",
+        "useFlag(\"checkout\")",
+    ] {
+        assert!(body.contains(want), "the Code tab lacks {want:?}:\n{body}");
+    }
+    let head = git(&repo, &["rev-parse", "HEAD"]);
+    let link = chrome
+        .wait_for("a[href*='src/checkout/page.tsx#L2']")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        link,
+        format!("https://github.com/acme/storefront/blob/{head}/src/checkout/page.tsx#L2")
+    );
+    chrome.quit().await;
+}
