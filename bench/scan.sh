@@ -22,7 +22,8 @@ RUNS=${RUNS:-5}
 PORT=${PORT:-18181}
 OUT=$ROOT/bench/results.md
 WORK=$(mktemp -d)
-TREE=${SCAN_TREE:-$ROOT/target/bench-scan/tree-$FILES}
+# Outside any checkout, so that nothing of this repository (its .gitignore, its HEAD) applies.
+TREE=${SCAN_TREE:-${TMPDIR:-/tmp}/switchyard-bench-scan/tree-$FILES}
 SY=$ROOT/target/release/switchyard
 LOAD_BEFORE=$(cut -d" " -f1-3 /proc/loadavg)
 say() { printf '== %s\n' "$*" >&2; }
@@ -61,38 +62,40 @@ printf '%s' 'bench-pass-phrase-umbrella-42' | "$SY" --database-url "$DB" user cr
 TOKEN=$("$SY" --database-url "$DB" token create --type admin --project bench \
   --user bench@example.com --name bench)
 
-# Median wall time of RUNS runs (after one warm-up run), in seconds.
-median() {
-  local name=$1; shift
-  "$@" >/dev/null 2>"$WORK/err" || { cat "$WORK/err" >&2; exit 1; }
-  local times=()
-  for _ in $(seq "$RUNS"); do
-    local s e
-    s=$(date +%s.%N)
-    "$@" >"$WORK/out" 2>"$WORK/err" || { cat "$WORK/err" >&2; exit 1; }
-    e=$(date +%s.%N)
-    times+=("$(echo "$e - $s" | bc -l)")
-  done
-  printf '%s\n' "${times[@]}" | sort -n | awk -v n="$RUNS" '{a[NR]=$1} END {printf "%.2f", a[int((n+1)/2)]}'
-  say "$name: $(printf '%s ' "${times[@]}")"
-}
-
 rg_run() { rg -w -F -f "$WORK/keys" --no-require-git -n "$TREE" >"$WORK/rg.out" || [ $? -eq 1 ]; }
-scan_db() { "$SY" --database-url "$DB" scan --project bench --repository bench "$TREE"; }
-scan_url() { "$SY" scan --project bench --repository bench --url "http://127.0.0.1:$PORT" --token "$TOKEN" "$TREE"; }
+scan_db() { "$SY" --database-url "$DB" scan --project bench --repository bench "$TREE" >"$WORK/said"; }
+scan_url() { "$SY" scan --project bench --repository bench --url "http://127.0.0.1:$PORT" --token "$TOKEN" "$TREE" >/dev/null; }
 
-say "ripgrep"
-RG=$(median ripgrep rg_run)
-RG_LINES=$(wc -l <"$WORK/rg.out")
-say "switchyard scan (database)"
-DBT=$(median "scan (database)" scan_db)
-SAID=$(cat "$WORK/out")
+# Wall time of one command in seconds.
+timed() {
+  local s e
+  s=$(date +%s.%N)
+  "$@" 2>"$WORK/err" || { cat "$WORK/err" >&2; exit 1; }
+  e=$(date +%s.%N)
+  echo "$e - $s" | bc -l
+}
+median() { sort -n | awk '{a[NR]=$1} END {printf "%.2f", a[int((NR+1)/2)]}'; }
 
 "$SY" --database-url "$DB" serve --bind "127.0.0.1:$PORT" >"$WORK/serve.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
-say "switchyard scan (upload)"
-URLT=$(median "scan (upload)" scan_url)
+
+# One warm-up of each, then RUNS rounds, the three commands in turn in each round, so that other
+# work on the machine weighs on all three alike.
+say "warm-up"
+rg_run; scan_db; scan_url
+: >"$WORK/t-rg"; : >"$WORK/t-db"; : >"$WORK/t-url"
+for i in $(seq "$RUNS"); do
+  timed rg_run >>"$WORK/t-rg"
+  timed scan_db >>"$WORK/t-db"
+  timed scan_url >>"$WORK/t-url"
+  say "round $i: rg $(tail -1 "$WORK/t-rg") s, scan $(tail -1 "$WORK/t-db") s, upload $(tail -1 "$WORK/t-url") s"
+done
+RG=$(median <"$WORK/t-rg")
+DBT=$(median <"$WORK/t-db")
+URLT=$(median <"$WORK/t-url")
+RG_LINES=$(wc -l <"$WORK/rg.out")
+SAID=$(cat "$WORK/said")
 
 ratio() { echo "scale=2; $1 / $2" | bc -l | sed 's/^\./0./'; }
 CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
@@ -101,7 +104,7 @@ TABLE=$(cat <<EOF
 ## Code scan
 
 Measured $(date -u '+%Y-%m-%d %H:%M') UTC on $(nproc) cores ($CPU), commit \`$COMMIT\`, release build, warm page cache,
-median of $RUNS runs after a warm-up (\`bash bench/scan.sh\`). Tree: $FILES generated source files
+median of $RUNS rounds after a warm-up, the three commands in turn in each round (\`bash bench/scan.sh\`). Tree: $FILES generated source files
 (\`bench/gen_scan_tree.py\`, $(du -sh --exclude=dist "$TREE" | cut -f1) on disk) plus an ignored \`dist/\`; keys: the 1,000 flags of
 \`features-1000.json\`. Load average before: $LOAD_BEFORE.
 

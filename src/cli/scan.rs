@@ -11,6 +11,7 @@ use crate::error::AppError;
 use crate::projects::service as projects;
 use anyhow::{anyhow, Context};
 use clap::Args;
+use futures_util::StreamExt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -105,6 +106,7 @@ async fn scan(database_url: &str, a: ScanArgs) -> Result<String, Failure> {
         }
     };
     let key_count = keys.len();
+    let started = std::time::Instant::now();
     let matcher = Matcher::new(keys).map_err(|e| anyhow!(e))?;
     let (walked, matcher) = tokio::task::spawn_blocking(move || {
         let w = walk::walk(&tree.root, &tree.paths, &matcher);
@@ -113,6 +115,7 @@ async fn scan(database_url: &str, a: ScanArgs) -> Result<String, Failure> {
     .await
     .map_err(anyhow::Error::from)?;
     let (matcher, tree) = matcher;
+    tracing::debug!(elapsed = ?started.elapsed(), files = walked.scanned, "walked and matched");
     let references: Vec<Reference> = walked
         .files
         .iter()
@@ -133,10 +136,12 @@ async fn scan(database_url: &str, a: ScanArgs) -> Result<String, Failure> {
         references,
     };
     let found = Found::of(&scan, &walked, key_count);
+    let started = std::time::Instant::now();
     let summary = match target {
         Target::Server(s) => s.upload(&tree.repository, &scan).await?,
         Target::Database(pool) => record(&pool, &a.project, &tree.repository, scan, now).await?,
     };
+    tracing::debug!(elapsed = ?started.elapsed(), "recorded");
     Ok(format!(
         "{} of {} in project {}{}: {found}",
         if a.url.is_some() {
@@ -263,6 +268,7 @@ struct Found {
     files: usize,
     scanned: usize,
     binary: usize,
+    large: usize,
     unreadable: usize,
 }
 
@@ -277,6 +283,7 @@ impl Found {
             files: w.files.len(),
             scanned: w.scanned,
             binary: w.binary,
+            large: w.large,
             unreadable: w.unreadable,
         }
     }
@@ -289,6 +296,9 @@ impl std::fmt::Display for Found {
             "{} references to {} of {} flags in {} files; {} files scanned, {} binary skipped",
             self.references, self.flags, self.keys, self.files, self.scanned, self.binary
         )?;
+        if self.large > 0 {
+            write!(f, ", {} over 64 MiB skipped", self.large)?;
+        }
         if self.unreadable > 0 {
             write!(f, ", {} unreadable", self.unreadable)?;
         }
@@ -347,31 +357,37 @@ impl Server {
         format!("{}/api/admin/projects/{}{rest}", self.base, self.project)
     }
 
-    /// Every flag key of the project, archived ones included, page by page.
+    /// Every flag key of the project, archived ones included: the first page says how many
+    /// there are, the rest are fetched a few at a time.
     async fn flag_keys(&self) -> Result<Vec<String>, Failure> {
-        let mut keys = Vec::new();
-        for page in 1.. {
-            let url = self.project_url(&format!("/flags?archived=all&sort=key&page={page}"));
-            let r = self
-                .client
-                .get(&url)
-                .header(reqwest::header::AUTHORIZATION, &self.token)
-                .send()
-                .await
-                .with_context(|| format!("could not reach {}", self.base))?;
-            let body = answer(r).await?;
-            let flags = body["flags"].as_array().cloned().unwrap_or_default();
-            let total = body["total"].as_u64().unwrap_or(0) as usize;
-            keys.extend(
-                flags
-                    .iter()
-                    .filter_map(|f| f["key"].as_str().map(str::to_string)),
-            );
-            if flags.is_empty() || keys.len() >= total {
-                break;
-            }
+        let first = self.flag_page(1).await?;
+        let total = first["total"].as_u64().unwrap_or(0) as usize;
+        let size = first["pageSize"].as_u64().unwrap_or(50).max(1) as usize;
+        let mut keys = keys_of(&first);
+        let pages = total.div_ceil(size);
+        let rest: Vec<Result<serde_json::Value, Failure>> = futures_util::stream::iter(2..=pages)
+            .map(|page| self.flag_page(page))
+            .buffer_unordered(4)
+            .collect()
+            .await;
+        for page in rest {
+            keys.extend(keys_of(&page?));
         }
+        keys.sort();
+        keys.dedup();
         Ok(keys)
+    }
+
+    async fn flag_page(&self, page: usize) -> Result<serde_json::Value, Failure> {
+        let url = self.project_url(&format!("/flags?archived=all&sort=key&page={page}"));
+        let r = self
+            .client
+            .get(&url)
+            .header(reqwest::header::AUTHORIZATION, &self.token)
+            .send()
+            .await
+            .with_context(|| format!("could not reach {}", self.base))?;
+        answer(r).await
     }
 
     /// Sends the scan gzipped: a large repository's references fit the server's body limit.
@@ -443,6 +459,18 @@ async fn answer(r: reqwest::Response) -> Result<serde_json::Value, Failure> {
         return Err(Refusal(message).into());
     }
     Err(anyhow!("the server answered {status}: {message}").into())
+}
+
+fn keys_of(page: &serde_json::Value) -> Vec<String> {
+    page["flags"]
+        .as_array()
+        .map(|flags| {
+            flags
+                .iter()
+                .filter_map(|f| f["key"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn encode_segment(s: &str) -> String {

@@ -11,10 +11,12 @@
 //!
 //! A file is binary, and skipped, when its first 8 KiB hold a NUL byte (git's rule).
 
-use aho_corasick::{AhoCorasick, Input, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
 
 /// Bytes looked at to tell a binary file.
 const BINARY_PROBE: usize = 8 * 1024;
+/// Up to this many keys the matcher is a DFA (see [`Matcher::new`]).
+const MAX_DFA_KEYS: usize = 5_000;
 /// A snippet holds at most this many characters.
 pub const SNIPPET_CHARS: usize = 200;
 
@@ -40,10 +42,19 @@ impl Matcher {
         let ac = if keys.is_empty() {
             None
         } else {
-            let ac = AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .build(&keys)
-                .map_err(|e| format!("the flag keys could not be compiled for the scan: {e}"))?;
+            let mut builder = AhoCorasick::builder();
+            builder.match_kind(MatchKind::LeftmostLongest);
+            // A DFA is the fastest to run; the crate picks one only up to 100 keys, for memory's
+            // sake, but a few thousand keys still make a DFA of a few megabytes.
+            let dfa = (keys.len() <= MAX_DFA_KEYS)
+                .then(|| builder.kind(Some(AhoCorasickKind::DFA)).build(&keys).ok())
+                .flatten();
+            let ac = match dfa {
+                Some(ac) => ac,
+                None => builder.kind(None).build(&keys).map_err(|e| {
+                    format!("the flag keys could not be compiled for the scan: {e}")
+                })?,
+            };
             Some(ac)
         };
         Ok(Matcher { ac, keys })

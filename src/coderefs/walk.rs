@@ -22,8 +22,14 @@ pub struct Walked {
     pub files: Vec<FileHits>,
     pub scanned: usize,
     pub binary: usize,
+    /// Files over 64 MiB, not scanned.
+    pub large: usize,
     pub unreadable: usize,
 }
+
+const BUFFER_BYTES: usize = 64 * 1024;
+const SHRINK_ABOVE: usize = 1024 * 1024;
+const MAX_FILE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Scans `paths` (directories or files under `root`); names are relative to `root`.
 pub fn walk(root: &Path, paths: &[PathBuf], matcher: &Matcher) -> Walked {
@@ -38,15 +44,17 @@ pub fn walk(root: &Path, paths: &[PathBuf], matcher: &Matcher) -> Walked {
     builder.require_git(false).threads(threads);
 
     let found: Mutex<Vec<FileHits>> = Mutex::new(Vec::new());
-    let (scanned, binary, unreadable) = (
+    let (scanned, binary, large, unreadable) = (
+        AtomicUsize::new(0),
         AtomicUsize::new(0),
         AtomicUsize::new(0),
         AtomicUsize::new(0),
     );
     builder.build_parallel().run(|| {
-        // One buffer per thread, reused for every file it reads.
-        let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
-        let (found, scanned, binary, unreadable) = (&found, &scanned, &binary, &unreadable);
+        // One buffer per thread, reused for every file it reads (zeroed once, grown on demand).
+        let mut buf: Vec<u8> = vec![0; BUFFER_BYTES];
+        let (found, scanned, binary, large, unreadable) =
+            (&found, &scanned, &binary, &large, &unreadable);
         Box::new(move |entry| {
             let Ok(entry) = entry else {
                 unreadable.fetch_add(1, Ordering::Relaxed);
@@ -55,18 +63,24 @@ pub fn walk(root: &Path, paths: &[PathBuf], matcher: &Matcher) -> Walked {
             if !entry.file_type().is_some_and(|t| t.is_file()) {
                 return WalkState::Continue;
             }
-            buf.clear();
-            let read = std::fs::File::open(entry.path()).and_then(|mut f| f.read_to_end(&mut buf));
-            if read.is_err() {
-                unreadable.fetch_add(1, Ordering::Relaxed);
-                return WalkState::Continue;
-            }
-            if is_binary(&buf) {
+            let len = match read_file(entry.path(), &mut buf) {
+                Ok(Some(len)) => len,
+                Ok(None) => {
+                    large.fetch_add(1, Ordering::Relaxed);
+                    return WalkState::Continue;
+                }
+                Err(_) => {
+                    unreadable.fetch_add(1, Ordering::Relaxed);
+                    return WalkState::Continue;
+                }
+            };
+            let text = &buf[..len];
+            if is_binary(text) {
                 binary.fetch_add(1, Ordering::Relaxed);
                 return WalkState::Continue;
             }
             scanned.fetch_add(1, Ordering::Relaxed);
-            let hits = matcher.scan(&buf);
+            let hits = matcher.scan(text);
             if !hits.is_empty() {
                 let file = relative_name(root, entry.path());
                 if let Ok(mut found) = found.lock() {
@@ -82,7 +96,34 @@ pub fn walk(root: &Path, paths: &[PathBuf], matcher: &Matcher) -> Walked {
         files,
         scanned: scanned.into_inner(),
         binary: binary.into_inner(),
+        large: large.into_inner(),
         unreadable: unreadable.into_inner(),
+    }
+}
+
+/// Reads a whole file into `buf` (whose length is its capacity), growing it when the file is
+/// larger; answers the file's length. Plain reads until end of file: no stat per file.
+/// None for a file over [`MAX_FILE_BYTES`], which is not scanned (generated or data files).
+fn read_file(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<Option<usize>> {
+    if buf.len() > SHRINK_ABOVE {
+        buf.truncate(BUFFER_BYTES);
+        buf.shrink_to_fit();
+    }
+    let mut file = std::fs::File::open(path)?;
+    let mut filled = 0;
+    loop {
+        if filled == buf.len() {
+            if filled >= MAX_FILE_BYTES {
+                return Ok(None);
+            }
+            buf.resize(buf.len() * 2, 0);
+        }
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => return Ok(Some(filled)),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
 }
 

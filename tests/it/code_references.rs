@@ -614,6 +614,12 @@ async fn uploading_needs_an_editor_of_the_project() {
         .get("/api/admin/projects/web/code-references")
         .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // An admin token of another project, held by an admin: this project is not there for it.
+    let out = app.cli(&["project", "create", "--key", "other", "--name", "Other"]);
+    assert_success(&out, "project create");
+    let elsewhere = app.api(Some(app.admin_token("other", ADMIN_EMAIL)));
+    let r = elsewhere.send(Method::PUT, path, Some(&body)).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let client = app.api(Some(app.feed_token("client", PROJECT, "development")));
     let r = client.send(Method::PUT, path, Some(&body)).await;
     assert!(matches!(r.status().as_u16(), 401 | 403), "{}", r.status());
