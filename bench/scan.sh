@@ -110,7 +110,7 @@ median of $RUNS rounds after a warm-up, the three commands in turn in each round
 
 | command | median s | vs ripgrep |
 |---|---:|---:|
-| \`rg -w -F -f keys --no-require-git -n TREE\` (ripgrep $(rg --version | head -1 | cut -d' ' -f2); $RG_LINES matching lines) | $RG | 1.00× |
+| \`rg -w -F -f keys --no-require-git -n TREE\` (ripgrep $(rg --version | sed -n "1s/^ripgrep \([^ ]*\).*/\1/p"); $RG_LINES matching lines) | $RG | 1.00× |
 | \`switchyard scan --project bench TREE\` (recorded in the database) | $DBT | $(ratio "$DBT" "$RG")× |
 | \`switchyard scan --url … --token … TREE\` (uploaded to a local serve) | $URLT | $(ratio "$URLT" "$RG")× |
 
