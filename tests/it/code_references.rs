@@ -801,10 +801,17 @@ async fn the_url_template_is_checked_and_audited_in_the_settings_form_and_the_ap
         ),
         "{html}"
     );
-    // Saving again unchanged audits nothing.
+    // Saving again unchanged audits nothing; a form without the field leaves it as it is.
     let r = b.post_form("/projects/web/settings", &good, &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let mut without = form("");
+    without.retain(|(k, _)| *k != "code_url_template");
+    without.push(("csrf_token", &csrf));
+    let r = b.post_form("/projects/web/settings", &without, &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.audit_count().await, before + 1);
+    let got = json_of(admin.api.get(path).await, StatusCode::OK).await;
+    assert_eq!(got["codeUrlTemplate"], good_template);
 }
 
 async fn project_id(app: &TestApp) -> i64 {

@@ -106,8 +106,9 @@ struct SettingsForm {
     key_pattern: String,
     #[serde(default)]
     key_example: String,
+    /// None when the form did not carry the field: then the template stays as it is.
     #[serde(default)]
-    code_url_template: String,
+    code_url_template: Option<String>,
     #[serde(flatten)]
     lifetimes: std::collections::HashMap<String, String>,
 }
@@ -179,7 +180,9 @@ async fn save_all(
             None => store::clear_lifetime(&mut tx, p.id, t.as_str()).await?,
         }
     }
-    coderefs::set_url_template(&mut tx, actor, p, &form.code_url_template, now).await?;
+    if let Some(template) = &form.code_url_template {
+        coderefs::set_url_template(&mut tx, actor, p, template, now).await?;
+    }
     let after = store::lifetimes(&mut tx, p.id).await?;
     if sorted(before.clone()) != sorted(after.clone()) {
         let entry = NewEntry::new("project.lifetimes-set", format!("project {}", p.key))
@@ -238,7 +241,7 @@ async fn settings_again(ctx: &ProjectCtx, form: SettingsForm, errors: Errors) ->
         key_pattern: form.key_pattern,
         key_example: form.key_example,
         lifetimes,
-        code_url_template: form.code_url_template,
+        code_url_template: form.code_url_template.unwrap_or_default(),
         errors,
     };
     render_with(&page, StatusCode::UNPROCESSABLE_ENTITY)
