@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod changes;
 pub mod cli;
 pub mod clock;
+pub mod coderefs;
 pub mod config;
 pub mod db;
 pub mod demo;

@@ -3,6 +3,7 @@
 
 mod audit;
 mod changes;
+mod code_references;
 mod extract;
 mod flags;
 mod lifecycle;
@@ -27,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .merge(targeting::routes())
         .merge(audit::routes())
         .merge(changes::routes())
+        .merge(code_references::routes())
         .merge(usage::routes())
         .merge(webhooks::routes())
         .merge(openapi::routes())

@@ -55,6 +55,8 @@ actions! {
     ChangeRequestReviewDenied = "change-request.review-denied" => Nothing,
     ChangeRequestScheduled = "change-request.scheduled" => Nothing,
     ChangeRequestSubmitted = "change-request.submitted" => Nothing,
+    // Code references are evidence for the stale rules; the assessment announces what changed.
+    CodeReferencesScanned = "code-references.scanned" => Nothing,
     EnvironmentCreated = "environment.created" => Project,
     EnvironmentProtectionSet = "environment.protection-set" => Nothing,
     FlagArchived = "flag.archived" => Flag,
@@ -80,6 +82,7 @@ actions! {
     ImportProtectedOverride = "import.protected-override" => Nothing,
     MemberRemoved = "member.removed" => Nothing,
     MemberRoleSet = "member.role-set" => Nothing,
+    ProjectCodeUrlTemplateSet = "project.code-url-template-set" => Nothing,
     ProjectCreated = "project.created" => Project,
     ProjectLifecycleSet = "project.lifecycle-set" => Nothing,
     // Expected lifetimes decide staleness, which the feed serves.

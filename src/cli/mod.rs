@@ -2,6 +2,7 @@
 
 mod commands;
 mod log_fields;
+mod scan;
 mod serve;
 mod transfer;
 
@@ -50,6 +51,13 @@ pub enum Command {
     Import(transfer::ImportArgs),
     /// Write a project's flags to standard output.
     Export(transfer::ExportArgs),
+    /// Find the project's flag keys in source trees and record the references (or upload
+    /// them with --url and --token, e.g. from a repository's CI).
+    ///
+    /// Keys are found as whole tokens: `[A-Za-z0-9_]` and letters, plus `-`, `.` or `:` between
+    /// them, continue a token. `.gitignore` is honoured and binary files are skipped. A missing
+    /// path, an unknown project or a token of another project: exit code 2, nothing written.
+    Scan(scan::ScanArgs),
 }
 
 pub async fn run() -> ExitCode {
@@ -64,6 +72,7 @@ pub async fn run() -> ExitCode {
         Command::Audit(c) => commands::audit(&cli.database_url, c).await,
         Command::Import(a) => transfer::import(&cli.database_url, a).await,
         Command::Export(a) => transfer::export(&cli.database_url, a).await,
+        Command::Scan(a) => scan::run(&cli.database_url, a).await,
     };
     match result {
         Ok(code) => code,

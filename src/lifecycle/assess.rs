@@ -9,6 +9,7 @@ use super::store::{self, EnvFacts, FlagFacts, LastEvaluation, SdkSeen};
 use crate::audit::{self, Action, Actor, NewEntry};
 use crate::catalog::FlagType;
 use crate::clock::{parse_stamp, stamp};
+use crate::coderefs::{self, NoReferences};
 use crate::error::AppResult;
 use crate::projects::{store as projects, Project};
 use chrono::{DateTime, Utc};
@@ -93,6 +94,8 @@ struct Context {
     evaluations: HashMap<(String, String), DateTime<Utc>>,
     envs: HashMap<i64, Vec<EnvFacts>>,
     history: HashMap<String, Vec<(DateTime<Utc>, Event)>>,
+    /// The latest scans that found nothing of these flags (None: no repository reported).
+    unreferenced: Option<NoReferences>,
 }
 
 async fn context(
@@ -133,7 +136,9 @@ async fn context(
             history.entry(h.flag_key).or_default().push((at, event));
         }
     }
+    let unreferenced = coderefs::unreferenced(&mut *conn, project.id).await?;
     Ok(Context {
+        unreferenced,
         thresholds,
         lifetimes,
         protected,
@@ -237,6 +242,22 @@ fn judge(f: &FlagFacts, cx: &Context, now: DateTime<Utc>) -> Assessment {
         by: f.completed_by.clone().unwrap_or_default(),
         at: f.completed_at.clone().unwrap_or_default(),
     });
+    // Evidence only for flags every latest scan looked for and none found.
+    let scans: Option<Vec<stale::Scan>> = cx
+        .unreferenced
+        .as_ref()
+        .filter(|nr| nr.contains(&f.key))
+        .map(|nr| {
+            nr.scans
+                .iter()
+                .map(|s| stale::Scan {
+                    repository: s.repository.clone(),
+                    scanned_at: s.scanned_at.clone(),
+                    commit: s.commit.clone(),
+                    references: 0,
+                })
+                .collect()
+        });
     let archived = f.archived_at.is_some();
     let found = if archived || completion.is_some() {
         Vec::new()
@@ -247,7 +268,7 @@ fn judge(f: &FlagFacts, cx: &Context, now: DateTime<Utc>) -> Assessment {
             lifetime_days: lifetime,
             environments: &environments,
             usage: &usage,
-            scans: None,
+            scans: scans.as_deref(),
             owner: &owner,
         };
         stale::reasons(&facts, &cx.thresholds, now)

@@ -2,6 +2,7 @@
 //! history and usage, and the create and edit forms. Authorization mirrors `api/flags.rs`.
 
 mod catalog;
+mod code;
 mod edit;
 mod page;
 mod usage;
@@ -23,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/projects/{project}/flags/new", get(edit::new_flag))
         .route(f, get(page::show_flag).post(edit::update_flag))
         .route(&format!("{f}/edit"), get(edit::edit_flag))
+        .route(&format!("{f}/code"), get(code::show_code))
         .route(&format!("{f}/archive"), post(page::archive_flag))
         .route(&format!("{f}/revive"), post(page::revive_flag))
         .route(

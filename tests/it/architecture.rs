@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 /// Folders holding types, rules and SQL.
-const DOMAIN: [&str; 12] = [
+const DOMAIN: [&str; 13] = [
+    "coderefs",
     "accounts",
     "projects",
     "catalog",

@@ -365,3 +365,43 @@ async fn no_sdk_data_is_never_unused_and_thresholds_are_the_projects() {
         "permanent flags are never stale"
     );
 }
+
+#[tokio::test]
+async fn a_flag_no_scanned_repository_mentions_is_stale_with_the_scans_as_evidence() {
+    let clock = Clock::new();
+    let app = spawn(&clock).await;
+    let admin = app.admin();
+    for key in ["in-code", "gone-from-code"] {
+        let r = admin
+            .api
+            .create_flag(PROJECT, &json!({"key": key, "owner": ADMIN_EMAIL}))
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        admin.api.toggle(PROJECT, key, "development", true).await;
+    }
+    clock.set_day(10);
+    assert!(
+        codes(&flag(&admin.api, "gone-from-code").await).is_empty(),
+        "never scanned"
+    );
+    let tree = tempfile::tempdir().unwrap();
+    let repo = tree.path().join("shop");
+    std::fs::create_dir_all(repo.join("src")).unwrap();
+    std::fs::write(
+        repo.join("src/cart.js"),
+        "if (unleash.isEnabled('in-code')) { cart() }\n",
+    )
+    .unwrap();
+    let out = app.cli(&["scan", "--project", PROJECT, repo.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(codes(&flag(&admin.api, "in-code").await).is_empty());
+    let f = flag(&admin.api, "gone-from-code").await;
+    assert_eq!(codes(&f), ["no-code-references"]);
+    let scans = &f["staleReasons"][0]["evidence"]["scans"];
+    assert_eq!(scans[0]["repository"], "shop", "{f}");
+    assert_eq!(scans[0]["references"], 0);
+}

@@ -12,6 +12,7 @@ mod browser;
 mod change_request_pages;
 mod change_requests;
 mod cli;
+mod code_references;
 mod csrf;
 mod edges_hardening;
 mod feed;

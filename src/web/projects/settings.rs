@@ -1,10 +1,12 @@
-//! A project's settings: name, description, flag naming, and expected lifetimes per flag type.
+//! A project's settings: name, description, flag naming, expected lifetimes per flag type, and
+//! the repository URL template of code references.
 
 use super::project_href;
 use crate::app::AppState;
 use crate::audit::{self, NewEntry};
 use crate::authz::{Action, ProjectAccess};
 use crate::catalog::FlagType;
+use crate::coderefs;
 use crate::db::begin_write;
 use crate::error::{AppError, FieldError};
 use crate::projects::{service, store};
@@ -41,6 +43,8 @@ struct SettingsPage {
     key_pattern: String,
     key_example: String,
     lifetimes: Vec<LifetimeView>,
+    /// Links from the flag page's Code tab (`coderefs::link`).
+    code_url_template: String,
     errors: Errors,
 }
 
@@ -69,6 +73,9 @@ async fn settings_page(ctx: ProjectCtx) -> PageResult {
         key_pattern: p.key_pattern.clone().unwrap_or_default(),
         key_example: p.key_example.clone().unwrap_or_default(),
         lifetimes,
+        code_url_template: coderefs::store::url_template(&mut conn, p.id)
+            .await?
+            .unwrap_or_default(),
         errors: Errors::default(),
     })
 }
@@ -99,6 +106,9 @@ struct SettingsForm {
     key_pattern: String,
     #[serde(default)]
     key_example: String,
+    /// None when the form did not carry the field: then the template stays as it is.
+    #[serde(default)]
+    code_url_template: Option<String>,
     #[serde(flatten)]
     lifetimes: std::collections::HashMap<String, String>,
 }
@@ -170,6 +180,9 @@ async fn save_all(
             None => store::clear_lifetime(&mut tx, p.id, t.as_str()).await?,
         }
     }
+    if let Some(template) = &form.code_url_template {
+        coderefs::set_url_template(&mut tx, actor, p, template, now).await?;
+    }
     let after = store::lifetimes(&mut tx, p.id).await?;
     if sorted(before.clone()) != sorted(after.clone()) {
         let entry = NewEntry::new(
@@ -231,6 +244,7 @@ async fn settings_again(ctx: &ProjectCtx, form: SettingsForm, errors: Errors) ->
         key_pattern: form.key_pattern,
         key_example: form.key_example,
         lifetimes,
+        code_url_template: form.code_url_template.unwrap_or_default(),
         errors,
     };
     render_with(&page, StatusCode::UNPROCESSABLE_ENTITY)
