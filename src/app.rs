@@ -1,57 +1,15 @@
-//! The application: shared state, the router that merges `web`, `api` and the probes, and `serve`.
+//! The application at the top: the router that merges `web`, `api`, the feed and the probes, and
+//! `serve`, which starts the background work and the listener.
 
-use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::db::Db;
-use crate::feed::watcher::Watcher;
-use crate::feed::FeedState;
 use crate::http;
+use crate::state::AppState;
 use axum::Router;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::SqliteStore;
-
-#[derive(Clone)]
-pub struct AppState {
-    pub db: Db,
-    pub settings: Arc<Settings>,
-    pub clock: SharedClock,
-    pub throttle: Arc<LoginThrottle>,
-    /// The hash of the one-time first-admin setup token, while there is no user yet.
-    pub setup_token: Arc<Mutex<Option<String>>>,
-    pub feed: FeedState,
-    pub watcher: Watcher,
-}
-
-pub use crate::auth::throttle::LoginThrottle;
-
-impl AppState {
-    pub fn new(db: Db, settings: Settings, clock: SharedClock) -> Self {
-        let throttle = LoginThrottle::new(&settings);
-        let usage = Arc::new(crate::feed::usage::Usage::new(
-            clock.clone(),
-            settings.metrics_posts_per_minute,
-        ));
-        AppState {
-            db,
-            settings: Arc::new(settings),
-            clock,
-            throttle: Arc::new(throttle),
-            setup_token: Arc::new(Mutex::new(None)),
-            feed: FeedState {
-                snapshots: Arc::default(),
-                tokens: Arc::default(),
-                usage,
-            },
-            watcher: Watcher::default(),
-        }
-    }
-
-    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.clock.now()
-    }
-}
 
 pub async fn session_layer(
     db: &Db,
@@ -94,6 +52,21 @@ fn envelope(state: &AppState) -> http::Envelope {
         watcher: state.watcher.clone(),
         feed_sync: state.settings.feed_sync_timeout,
         feed: state.feed.clone(),
+        render_error,
+    }
+}
+
+/// Errors made below the transports get the transports' own bodies.
+fn render_error(
+    api: bool,
+    status: axum::http::StatusCode,
+    code: &str,
+    message: &str,
+) -> axum::response::Response {
+    if api {
+        crate::api::error_body(status, code, message)
+    } else {
+        crate::web::error_page(status, &crate::web::sentence(message))
     }
 }
 
@@ -112,7 +85,7 @@ pub async fn router(state: AppState) -> anyhow::Result<Router> {
     let app = Router::new()
         .merge(web)
         .merge(crate::api::router(state.clone()))
-        .merge(crate::feed::router(state.clone()))
+        .merge(crate::feed::router(state.feed.clone()))
         .merge(http::probes::router(state.clone()))
         // An empty 404, given its body by `http::fill_empty_errors` as JSON or a page.
         .fallback(|| async { axum::http::StatusCode::NOT_FOUND });

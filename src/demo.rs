@@ -2,13 +2,13 @@
 //! flags in several lifecycle stages (some overdue), and some history.
 
 use crate::accounts::store as accounts;
-use crate::app::AppState;
 use crate::audit::Actor;
 use crate::auth::password;
 use crate::authz::Role;
 use crate::catalog::service::{self as catalog, FlagInput};
 use crate::db::begin_write;
 use crate::projects::service as projects;
+use crate::state::AppState;
 use chrono::Duration;
 
 pub const PASSWORD: &str = "demo-password-2026";

@@ -2,9 +2,9 @@
 //! token's project.
 
 use super::ApiError;
-use crate::app::AppState;
 use crate::audit::store::{self, Filter};
-use crate::auth::extract::AdminToken;
+use crate::http::extract::AdminToken;
+use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};

@@ -3,14 +3,14 @@
 //! or 409 (not in this state, or a conflict) with a sentence.
 
 use super::{ApiError, ApiJson};
-use crate::app::AppState;
-use crate::auth::extract::AdminToken;
 use crate::authz::ProjectAccess;
 use crate::changes::service::{self, ChangeRequestView, ListQuery};
 use crate::changes::State as CrState;
 use crate::db::begin_write;
 use crate::error::AppError;
+use crate::http::extract::AdminToken;
 use crate::projects::service as projects;
+use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};

@@ -4,11 +4,11 @@
 //! project's flags (`Action::EditFlag`); reading is viewing the project.
 
 use super::{ApiError, ApiJson};
-use crate::app::AppState;
 use crate::authz::{Action, ProjectAccess};
 use crate::coderefs::{self, upload};
 use crate::db::begin_write;
 use crate::error::AppError;
+use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};

@@ -1,7 +1,6 @@
 //! Flags: list with the catalog's filters, create, read, edit, archive, revive, on and off.
 
 use super::{ApiError, ApiJson};
-use crate::app::AppState;
 use crate::authz::{Action, ProjectAccess};
 use crate::catalog::filter::CatalogFilter;
 use crate::catalog::service::{self, FlagInput, FlagPatch};
@@ -10,6 +9,7 @@ use crate::changes::service::{self as changes, Applied, Change, Outcome};
 use crate::changes::Proposal;
 use crate::db::begin_write;
 use crate::projects::service as projects;
+use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};

@@ -2,7 +2,6 @@
 //! its own expected lifetime; and the project's stale thresholds.
 
 use super::{ApiError, ApiJson};
-use crate::app::AppState;
 use crate::authz::{Action, ProjectAccess};
 use crate::catalog::service as catalog;
 use crate::catalog::store as catalog_store;
@@ -10,6 +9,7 @@ use crate::db::begin_write;
 use crate::lifecycle::marks::{self, CompletionDraft, FlagLifecycleDraft, SnoozeDraft};
 use crate::lifecycle::stale::Thresholds;
 use crate::lifecycle::{assess, store};
+use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::routing::{post, put};
 use axum::{Json, Router};

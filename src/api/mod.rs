@@ -15,7 +15,7 @@ mod webhooks;
 
 pub use extract::{ApiError, ApiJson};
 
-use crate::app::AppState;
+use crate::state::AppState;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;

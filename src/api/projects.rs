@@ -1,13 +1,13 @@
 //! Projects, their environments, members and tokens.
 
 use super::{ApiError, ApiJson};
-use crate::app::AppState;
-use crate::auth::extract::AdminToken;
 use crate::auth::{token_store, tokens::TokenKind};
 use crate::authz::{Action, ProjectAccess, Reach, Role};
 use crate::db::begin_write;
 use crate::error::AppError;
+use crate::http::extract::AdminToken;
 use crate::projects::{service, store};
+use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};

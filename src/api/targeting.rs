@@ -2,13 +2,13 @@
 //! project's segments. Bodies take Unleash's shapes, as a bare list or wrapped in an object.
 
 use super::{ApiError, ApiJson};
-use crate::app::AppState;
 use crate::authz::{Action, ProjectAccess};
 use crate::changes::service::{self as changes, Applied, Change, Outcome};
 use crate::changes::Proposal;
 use crate::db::begin_write;
 use crate::error::AppError;
 use crate::projects::service as projects;
+use crate::state::AppState;
 use crate::targeting::service::{self, DependencyDraft, SegmentDraft};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

@@ -2,8 +2,8 @@
 //! tab (per environment and day over the last 14 days, variants, connected applications).
 
 use super::ApiError;
-use crate::app::AppState;
 use crate::authz::{Action, ProjectAccess};
+use crate::state::AppState;
 use crate::usage::{self, FlagUsage};
 use axum::extract::{Path, State};
 use axum::routing::get;

@@ -1,10 +1,10 @@
 //! A project's webhooks and their deliveries (owners).
 
 use super::{ApiError, ApiJson};
-use crate::app::AppState;
 use crate::authz::{Action, ProjectAccess};
 use crate::db::begin_write;
 use crate::notify::{self, WebhookDraft};
+use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;

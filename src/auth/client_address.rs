@@ -5,10 +5,6 @@
 //! then only its right-most hop that is not itself a trusted proxy: everything left of that was
 //! written by the client (a proxy appends the address it saw).
 
-use crate::app::AppState;
-use crate::error::AppError;
-use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
-use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
@@ -131,34 +127,6 @@ fn hop_address(raw: &str) -> Option<IpAddr> {
         return IpAddr::from_str(inner).ok().map(|ip| ip.to_canonical());
     }
     SocketAddr::from_str(s).ok().map(|a| a.ip().to_canonical())
-}
-
-/// The client's address, as [`TrustedProxies::client`] finds it.
-#[derive(Clone, Copy, Debug)]
-pub struct ClientAddress(pub IpAddr);
-
-impl<S> FromRequestParts<S> for ClientAddress
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
-        let app = AppState::from_ref(state);
-        let ConnectInfo(peer) = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .copied()
-            .ok_or_else(|| {
-                AppError::Internal(anyhow::anyhow!("the connection's address is unknown"))
-            })?;
-        let client = app
-            .settings
-            .trusted_proxies
-            .client(peer.ip(), &parts.headers);
-        Ok(ClientAddress(client))
-    }
 }
 
 #[cfg(test)]

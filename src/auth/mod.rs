@@ -1,9 +1,8 @@
-//! Who is asking: passwords, sessions, API tokens, login throttling, the client's address and the
-//! extractors that turn a request into an [`crate::audit::Actor`].
+//! Who is asking: passwords, sessions, API tokens, login throttling and the client's address.
+//! The extractors that turn a request into an identity are `crate::http::extract`'s.
 
 pub mod client_address;
 pub mod csrf;
-pub mod extract;
 pub mod password;
 pub mod session;
 pub mod throttle;

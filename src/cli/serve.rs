@@ -1,12 +1,13 @@
 //! `switchyard serve`: prepare the database, create the first admin or print the setup link, serve.
 
 use crate::accounts::{self, store as accounts_store};
-use crate::app::{self, AppState};
+use crate::app;
 use crate::audit::{self, Actor};
 use crate::auth::client_address::{Cidr, TrustedProxies};
 use crate::auth::{password, tokens};
 use crate::config::Settings;
 use crate::db;
+use crate::state::AppState;
 use anyhow::{anyhow, Context};
 use clap::Args;
 use std::process::ExitCode;

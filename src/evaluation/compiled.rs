@@ -13,6 +13,7 @@ use super::body::{self, ServedBody, Wire};
 use super::etag;
 use super::facts::{Decider, FlagFacts};
 use super::normalize::normalize_state;
+use super::normalize::BuildWarning;
 use super::shards::{self, Shard};
 use super::ValueType;
 
@@ -24,29 +25,6 @@ const SEGMENTS_SPEC: (u64, u64, u64) = (4, 2, 0);
 pub enum BuildError {
     #[error("could not serialise the client features body: {0}")]
     Serialize(#[from] serde_json::Error),
-}
-
-/// Something in the configuration that is served anyway but will not behave
-/// as its author meant; worth a log line, not a failed rebuild.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BuildWarning {
-    /// The flag concerned, if any.
-    pub flag: Option<String>,
-    pub message: String,
-}
-
-impl BuildWarning {
-    pub(super) fn flag(name: &str, message: String) -> Self {
-        let flag = Some(name.to_owned());
-        Self { flag, message }
-    }
-
-    pub(super) fn global(message: String) -> Self {
-        Self {
-            flag: None,
-            message,
-        }
-    }
 }
 
 /// What the engine answered for one flag and context.

@@ -33,12 +33,13 @@ mod weights;
 #[cfg(test)]
 mod tests;
 
-pub use compiled::{BuildError, BuildWarning, CompiledEnvironment};
+pub use compiled::{BuildError, CompiledEnvironment};
 pub use context::{
     frontend_context_from_body, frontend_context_from_query, ofrep_context_from_body, ContextError,
     RequestDefaults,
 };
 pub use frontend::{FrontendResponse, FrontendToggle, FrontendVariant};
+pub use normalize::BuildWarning;
 pub use ofrep::{
     OfrepBulk, OfrepBulkMetadata, OfrepError, OfrepErrorCode, OfrepItem, OfrepReason, OfrepSuccess,
 };

@@ -6,8 +6,30 @@ use unleash_types::client_features::{
     ClientFeature, ClientFeatures, Strategy, Variant, WeightType,
 };
 
-use super::compiled::BuildWarning;
 use super::weights::normalize_weights;
+
+/// Something in the configuration that is served anyway but will not behave
+/// as its author meant; worth a log line, not a failed rebuild.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildWarning {
+    /// The flag concerned, if any.
+    pub flag: Option<String>,
+    pub message: String,
+}
+
+impl BuildWarning {
+    pub(super) fn flag(name: &str, message: String) -> Self {
+        let flag = Some(name.to_owned());
+        Self { flag, message }
+    }
+
+    pub(super) fn global(message: String) -> Self {
+        Self {
+            flag: None,
+            message,
+        }
+    }
+}
 
 /// Strategies whose hash needs a `groupId`. Node falls back to `""` and
 /// yggdrasil to the flag name when it is missing, so we always send one

@@ -12,8 +12,6 @@ pub mod tokens;
 pub mod usage;
 pub mod watcher;
 
-use crate::app::AppState;
-use axum::extract::FromRef;
 use axum::http::{header, HeaderValue, Method};
 use axum::Router;
 use std::sync::Arc;
@@ -32,13 +30,7 @@ pub struct FeedState {
     pub usage: Arc<usage::Usage>,
 }
 
-impl FromRef<AppState> for FeedState {
-    fn from_ref(app: &AppState) -> FeedState {
-        app.feed.clone()
-    }
-}
-
-pub fn router(state: AppState) -> Router {
+pub fn router(feed: FeedState) -> Router {
     // Browser SDKs call from other origins with their token; no cookies are involved.
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::any())
@@ -56,7 +48,6 @@ pub fn router(state: AppState) -> Router {
         ])
         .expose_headers([header::ETAG])
         .max_age(std::time::Duration::from_secs(86400));
-    let feed = FeedState::from_ref(&state);
     Router::new()
         .merge(client::routes())
         .merge(frontend::routes())

@@ -2,11 +2,12 @@
 //! first, then the session's synchronizer token (header or form field) — OWASP's CSRF cheat sheet.
 
 use crate::auth::csrf;
+use crate::error::AppError;
 use axum::body::{to_bytes, Body};
 use axum::extract::Request;
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, Method};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
 
 const REFUSED: &str =
@@ -18,7 +19,7 @@ pub async fn guard(session: Session, req: Request, next: Next) -> Response {
     }
     if cross_site(&req) {
         tracing::warn!(target: "security", path = %req.uri().path(), "cross-site request refused");
-        return crate::web::error_page(StatusCode::FORBIDDEN, REFUSED);
+        return AppError::forbidden(REFUSED).into_response();
     }
     let header_token = req
         .headers()
@@ -32,9 +33,10 @@ pub async fn guard(session: Session, req: Request, next: Next) -> Response {
             Err(res) => return res,
         },
     };
-    if !csrf::matches(&session, req.headers(), &presented).await {
+    let signed_in = crate::auth::session::current(&session).await.is_some();
+    if !csrf::matches(&session, signed_in, req.headers(), &presented).await {
         tracing::warn!(target: "security", path = %req.uri().path(), "missing or wrong CSRF token");
-        return crate::web::error_page(StatusCode::FORBIDDEN, REFUSED);
+        return AppError::forbidden(REFUSED).into_response();
     }
     next.run(req).await
 }
@@ -71,12 +73,7 @@ async fn form_token(req: Request) -> Result<(Request, String), Response> {
     let (parts, body) = req.into_parts();
     let bytes = match to_bytes(body, 1024 * 1024).await {
         Ok(b) => b,
-        Err(_) => {
-            return Err(crate::web::error_page(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "the form is larger than 1 MiB",
-            ))
-        }
+        Err(_) => return Err(AppError::TooLarge.into_response()),
     };
     let token = form_urlencoded_value(&bytes, csrf::FORM_FIELD).unwrap_or_default();
     Ok((Request::from_parts(parts, Body::from(bytes)), token))

@@ -3,6 +3,10 @@
 
 use crate::error::AppError;
 use axum::http::StatusCode;
+use axum::response::Response;
+
+/// Renders an error for its audience: `api` for JSON paths, a page otherwise.
+pub type RenderError = fn(api: bool, status: StatusCode, code: &str, message: &str) -> Response;
 
 pub fn status(e: &AppError) -> StatusCode {
     match e {

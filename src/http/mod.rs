@@ -4,6 +4,7 @@
 
 pub mod csrf;
 pub mod error;
+pub mod extract;
 pub mod headers;
 pub mod probes;
 pub mod server;
@@ -46,6 +47,9 @@ pub struct Envelope {
     pub feed_sync: std::time::Duration,
     /// For the feed's fast lane.
     pub feed: crate::feed::FeedState,
+    /// Gives an error its body for its audience: JSON on API paths, a page elsewhere (the
+    /// transports' own renderers, handed in so this layer stays below them).
+    pub render_error: error::RenderError,
 }
 
 pub fn wrap(app: Router, settings: &Settings, envelope: Envelope) -> Router {
@@ -115,7 +119,7 @@ impl PathKind {
 impl Envelope {
     /// The envelope's part of every answer, wherever it was made.
     fn finish(&self, kind: PathKind, id: Option<HeaderValue>, res: Response) -> Response {
-        let mut res = fill_empty_errors(kind.api, res);
+        let mut res = fill_empty_errors(kind.api, res, self.render_error);
         headers::secure(self.secure, kind.is_static, res.headers_mut());
         probes::count(res.status());
         if let Some(v) = id {
@@ -169,7 +173,7 @@ pub fn is_api_path(path: &str) -> bool {
 
 /// Errors produced by layers (413, 408, 405 …) come without a body; give them the same shape as
 /// our own errors: JSON on API paths, a short page elsewhere.
-fn fill_empty_errors(api: bool, res: Response) -> Response {
+fn fill_empty_errors(api: bool, res: Response, render: error::RenderError) -> Response {
     let status = res.status();
     let ours = res
         .headers()
@@ -181,11 +185,7 @@ fn fill_empty_errors(api: bool, res: Response) -> Response {
     }
     if let Some(detail) = res.extensions().get::<error::ErrorDetail>().cloned() {
         let (parts, _) = res.into_parts();
-        let mut out = if api {
-            crate::api::error_body(status, detail.code, &detail.message)
-        } else {
-            crate::web::error_page(status, &crate::web::sentence(&detail.message))
-        };
+        let mut out = render(api, status, detail.code, &detail.message);
         copy_headers(&parts.headers, &mut out);
         return out;
     }
@@ -200,11 +200,7 @@ fn fill_empty_errors(api: bool, res: Response) -> Response {
         _ => ("error", "the request could not be handled"),
     };
     let (parts, _) = res.into_parts();
-    let mut out = if api {
-        crate::api::error_body(status, code, message)
-    } else {
-        crate::web::error_page(status, message)
-    };
+    let mut out = render(api, status, code, message);
     copy_headers(&parts.headers, &mut out);
     *out.status_mut() = status;
     out

@@ -74,7 +74,7 @@ pub async fn unleash_state(
         .map_err(|m| bad(format!("the flag {:?} cannot be imported: {m}", f.name)))?;
     }
     let mut summary = Summary::default();
-    let ids = import_segments(conn, project, &segments, now).await?;
+    let ids = import_segments(conn, actor, project, &segments, now).await?;
     summary.segments = ids.len();
     let raw = state
         .get("features")
@@ -92,8 +92,11 @@ pub async fn unleash_state(
     Ok(summary)
 }
 
+/// Creates or updates each segment by name, each audited (a segment is project-wide: the feed
+/// reads the whole project again).
 async fn import_segments(
     conn: &mut SqliteConnection,
+    actor: &Actor,
     project: &Project,
     segments: &[RawSegment],
     now: DateTime<Utc>,
@@ -107,6 +110,13 @@ async fn import_segments(
         let constraints = serde_json::to_string(&s.constraints).map_err(anyhow::Error::from)?;
         let id =
             store::upsert_segment(&mut *conn, project.id, &name, &constraints, &stamp(now)).await?;
+        let entry = NewEntry::new(
+            audit::Action::SegmentUpdated,
+            format!("segment {name} in project {}", project.key),
+        )
+        .project(&project.key)
+        .after(serde_json::json!({ "name": name, "constraints": s.constraints, "imported": true }));
+        audit::append(&mut *conn, actor, entry, now).await?;
         ids.insert(s.id, id);
     }
     Ok(ids)

@@ -41,7 +41,7 @@ pub async fn document(
         )));
     }
     let envs = environments(conn, project, &doc.environments, now).await?;
-    let segments = segments(conn, project, &doc.segments, now).await?;
+    let segments = segments(conn, actor, project, &doc.segments, now).await?;
     let mut summary = Summary::default();
     for f in &doc.flags {
         match flag(conn, actor, project, &envs, &segments, f, now).await? {
@@ -94,15 +94,17 @@ async fn environments(
         .collect())
 }
 
-/// Segments are matched by name; returns the document's ids mapped to ours.
+/// Segments are matched by name; returns the document's ids mapped to ours. Each one created or
+/// changed is audited.
 async fn segments(
     conn: &mut SqliteConnection,
+    actor: &Actor,
     project: &Project,
     docs: &[SegmentDoc],
-    now: DateTime<Utc>,
+    at: DateTime<Utc>,
 ) -> AppResult<HashMap<i64, i64>> {
     let mut ids = HashMap::new();
-    let now = stamp(now);
+    let now = stamp(at);
     for s in docs {
         let constraints = s.constraints.to_string();
         let fields = (
@@ -110,15 +112,36 @@ async fn segments(
             s.description.as_str(),
             constraints.as_str(),
         );
-        let id = match targeting::segment_by_name(&mut *conn, project.id, &s.name).await? {
+        let (id, action) = match targeting::segment_by_name(&mut *conn, project.id, &s.name).await?
+        {
             Some(existing) => {
-                if existing.constraints != constraints || existing.description != s.description {
+                let changed =
+                    existing.constraints != constraints || existing.description != s.description;
+                if changed {
                     targeting::update_segment(&mut *conn, existing.id, fields, &now).await?;
                 }
-                existing.id
+                (
+                    existing.id,
+                    changed.then_some(audit::Action::SegmentUpdated),
+                )
             }
-            None => targeting::insert_segment(&mut *conn, project.id, fields, &now).await?,
+            None => (
+                targeting::insert_segment(&mut *conn, project.id, fields, &now).await?,
+                Some(audit::Action::SegmentCreated),
+            ),
         };
+        if let Some(action) = action {
+            let entry = NewEntry::new(
+                action,
+                format!("segment {} in project {}", s.name, project.key),
+            )
+            .project(&project.key)
+            .after(serde_json::json!({
+                "name": s.name, "description": s.description, "constraints": s.constraints,
+                "imported": true,
+            }));
+            audit::append(&mut *conn, actor, entry, at).await?;
+        }
         ids.insert(s.id, id);
     }
     Ok(ids)

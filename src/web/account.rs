@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 
-pub fn routes() -> Router<crate::app::AppState> {
+pub fn routes() -> Router<crate::state::AppState> {
     Router::new()
         .route("/account", get(account_page))
         .route("/account/password", post(change_password))

@@ -2,10 +2,10 @@
 //! CSV export of the same selection. Non-admins see the entries of their own projects.
 
 use super::{render, Layout, PageResult};
-use crate::app::AppState;
 use crate::audit::store::{self as audit_store, Entry, Filter, Visibility};
-use crate::auth::extract::CurrentUser;
 use crate::authz::Identity;
+use crate::http::extract::CurrentUser;
+use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::header;

@@ -7,8 +7,7 @@ mod edit;
 mod page;
 mod usage;
 
-use crate::app::AppState;
-use crate::clock::parse_stamp;
+use crate::state::AppState;
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
@@ -33,13 +32,7 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// "2026-11-24 23:50" from a stored timestamp.
-pub fn short_time(stamp: &str) -> String {
-    match parse_stamp(stamp) {
-        Some(t) => t.format("%Y-%m-%d %H:%M").to_string(),
-        None => stamp.to_string(),
-    }
-}
+pub use super::text::short_time;
 
 pub(super) use super::href::flag as flag_href;
 

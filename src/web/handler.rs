@@ -2,12 +2,12 @@
 //! and a redirect, or the form again with its errors and a 422).
 
 use super::{render, see_other, sentence, Errors, Flash, PageError, PageResult};
-use crate::app::AppState;
-use crate::auth::extract::CurrentUser;
 use crate::authz::Identity;
 use crate::authz::{allows, Action, ProjectAccess};
 use crate::db::Tx;
 use crate::error::{AppError, AppResult};
+use crate::http::extract::CurrentUser;
+use crate::state::AppState;
 use askama::Template;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

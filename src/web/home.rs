@@ -3,13 +3,13 @@
 
 use super::audit::Row;
 use super::{render, Layout, PageResult};
-use crate::app::AppState;
 use crate::audit::store::{self as audit_store, Filter};
-use crate::auth::extract::CurrentUser;
 use crate::authz::Identity;
 use crate::catalog::{flag::FlagType, store as catalog_store};
 use crate::clock::parse_stamp;
+use crate::http::extract::CurrentUser;
 use crate::lifecycle::stale_reasons;
+use crate::state::AppState;
 use askama::Template;
 use axum::extract::State;
 use axum::routing::get;

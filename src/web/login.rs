@@ -2,14 +2,14 @@
 
 use super::{render, see_other, Errors, Layout, PageError, PageResult, WebForm};
 use crate::accounts::{self, store as accounts_store, User};
-use crate::app::AppState;
 use crate::audit::{self, Actor};
-use crate::auth::client_address::ClientAddress;
 use crate::auth::csrf::SignedOut;
-use crate::auth::extract::MaybeUser;
 use crate::auth::{password, session, tokens};
 use crate::db::begin_write;
 use crate::error::{AppError, AppResult};
+use crate::http::extract::ClientAddress;
+use crate::http::extract::MaybeUser;
+use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};

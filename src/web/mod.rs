@@ -15,6 +15,7 @@ mod layout;
 mod login;
 mod projects;
 mod targeting;
+pub mod text;
 mod tokens;
 
 pub use form::{Errors, WebForm};
@@ -23,8 +24,8 @@ pub use handler::{
 };
 pub use layout::{Flash, Layout, LayoutUser};
 
-use crate::app::AppState;
 use crate::error::AppError;
+use crate::state::AppState;
 use askama::Template;
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};

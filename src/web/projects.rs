@@ -6,10 +6,10 @@ mod settings;
 mod webhooks;
 
 use super::{commit_if_ok, render, render_with, Errors, Layout, PageResult, UserCtx, WebForm};
-use crate::app::AppState;
 use crate::authz::Action;
 use crate::db::begin_write;
 use crate::projects::{service, store, store::ProjectSummary};
+use crate::state::AppState;
 use askama::Template;
 use axum::http::StatusCode;
 use axum::routing::get;

@@ -2,13 +2,13 @@
 //! never stored in the session) and revoking. Owners only, as in `api/projects.rs`.
 
 use super::{render_secret_form, Errors, Layout, PageResult, ProjectCtx, WebForm};
-use crate::app::AppState;
 use crate::auth::token_store::{self, TokenInfo};
 use crate::auth::tokens::TokenKind;
 use crate::authz::Action;
 use crate::db::begin_write;
 use crate::error::AppError;
 use crate::projects::{service, store};
+use crate::state::AppState;
 use askama::Template;
 use axum::extract::Path;
 use axum::routing::{get, post};

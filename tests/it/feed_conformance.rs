@@ -49,6 +49,17 @@ impl Feed {
             .send()
             .await
             .unwrap();
+        if r.status() == 401 {
+            let again = self
+                .http
+                .get(format!("{}/api/client/features", self.base))
+                .header("Authorization", &self.client)
+                .send()
+                .await
+                .unwrap()
+                .status();
+            eprintln!("DEBUG ofrep 401 for {key}; client features now {again}");
+        }
         r.json().await.unwrap()
     }
 

@@ -6,7 +6,7 @@ mod users;
 
 use super::see_other;
 use crate::accounts::User;
-use crate::app::AppState;
+use crate::state::AppState;
 use axum::routing::{get, post};
 use axum::Router;
 

@@ -2,16 +2,17 @@
 //! projects; and the emergency kills that still need an approver's acknowledgement.
 
 use super::{request_href, state_class};
-use crate::app::AppState;
-use crate::auth::extract::CurrentUser;
 use crate::authz::Identity;
 use crate::authz::{allows, Action, Principal};
 use crate::changes::service::{self, ChangeRequestSummary, KillView, ListQuery};
 use crate::changes::{store, State as CrState};
 use crate::db::Db;
 use crate::error::AppResult;
+use crate::http::extract::CurrentUser;
 use crate::projects::store as projects;
-use crate::web::flags::{flag_href, short_time};
+use crate::state::AppState;
+use crate::web::href::flag as flag_href;
+use crate::web::text::short_time;
 use crate::web::{render, Layout, PageResult};
 use askama::Template;
 use axum::extract::{Query, Request, State};

@@ -5,7 +5,7 @@ use crate::changes::service;
 use crate::db::begin_write;
 use crate::error::{AppError, AppResult};
 use crate::projects::service as projects;
-use crate::web::flags::flag_href;
+use crate::web::href::flag as flag_href;
 use crate::web::{commit_if_ok, see_other, sentence, Flash, PageResult, ProjectCtx, WebForm};
 use axum::extract::Path;
 use serde::Deserialize;

@@ -9,8 +9,8 @@ mod request;
 
 pub use inbox::{pending_reviews, with_db};
 
-use crate::app::AppState;
 use crate::changes::State;
+use crate::state::AppState;
 use axum::routing::{get, post};
 use axum::Router;
 

@@ -7,7 +7,8 @@ use crate::changes::change_request::{decide, Asker, Facts, Transition};
 use crate::changes::service::{self, ChangeRequestView};
 use crate::error::{AppError, AppResult};
 use crate::projects::store as projects;
-use crate::web::flags::{flag_href, short_time};
+use crate::web::href::flag as flag_href;
+use crate::web::text::short_time;
 use crate::web::{
     render_form, see_other, sentence, Errors, Flash, Layout, PageResult, UserCtx, WebForm,
 };

@@ -1,15 +1,15 @@
 //! The catalog: a project's flags and every flag the user can see, filtered, sorted, paged.
 
 use super::short_time;
-use crate::app::AppState;
-use crate::auth::extract::CurrentUser;
 use crate::authz::{Action, ProjectAccess};
 use crate::catalog::filter::{CatalogFilter, PAGE_SIZE};
 use crate::catalog::store::{self, EnvState, FlagRow};
 use crate::catalog::FlagType;
 use crate::clock::parse_stamp;
+use crate::http::extract::CurrentUser;
 use crate::lifecycle;
 use crate::projects::{store as projects_store, Project};
+use crate::state::AppState;
 use crate::web::{render, Layout, PageError, PageResult};
 use askama::Template;
 use axum::extract::{Query, State};

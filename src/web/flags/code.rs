@@ -4,11 +4,11 @@
 //! `coderefs::flag_references`, as in the API.
 
 use super::{flag_href, short_time, FlagPath};
-use crate::app::AppState;
 use crate::authz::{Action, ProjectAccess};
 use crate::catalog::store as catalog;
 use crate::coderefs::{self, FlagReferences, RepositoryReferences};
 use crate::error::AppError;
+use crate::state::AppState;
 use crate::web::{render, Layout, PageResult};
 use askama::Template;
 use axum::extract::{Path, State};

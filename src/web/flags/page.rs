@@ -2,7 +2,6 @@
 
 use super::usage::{usage_view, UsageView};
 use super::{flag_href, short_time, FlagPath};
-use crate::app::AppState;
 use crate::audit::store::{self as audit_store, Entry};
 use crate::authz::{Action, ProjectAccess};
 use crate::catalog::service::{self, FlagDetail};
@@ -10,6 +9,7 @@ use crate::catalog::store::EnvState;
 use crate::changes::service as changes;
 use crate::db::begin_write;
 use crate::projects::{service as projects, store as projects_store, Environment};
+use crate::state::AppState;
 use crate::web::{render, see_other, Flash, Layout, PageError, PageResult, WebForm};
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -336,7 +336,7 @@ pub(super) async fn toggle(
             cr.id, p.key, env.key
         );
         Flash::set(&session, "success", message).await;
-        let to = crate::web::changes::request_href(cr.id);
+        let to = crate::web::href::change_request(cr.id);
         if hx {
             return Ok(([("hx-redirect", to)], StatusCode::OK).into_response());
         }
@@ -405,7 +405,7 @@ async fn set_archived(
                 cr.id, p.key
             );
             Flash::set(&session, "success", message).await;
-            return Ok(see_other(&crate::web::changes::request_href(cr.id)));
+            return Ok(see_other(&crate::web::href::change_request(cr.id)));
         }
     } else {
         service::set_archived(&mut tx, actor, project, &p.key, archive, now).await?;

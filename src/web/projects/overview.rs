@@ -1,12 +1,12 @@
 //! A project's overview: environments and their protection, members and their roles.
 
 use super::project_href;
-use crate::app::AppState;
 use crate::authz::{Action, ProjectAccess, Role};
 use crate::changes::service as changes;
 use crate::db::begin_write;
 use crate::error::AppError;
 use crate::projects::{service, store, Environment, Member};
+use crate::state::AppState;
 use crate::web::{
     commit_if_ok, render_with, Errors, Layout, PageError, PageResult, ProjectCtx, WebForm,
 };
@@ -305,7 +305,7 @@ async fn set_protection(
                  set its protection approves it.",
                 cr.id
             );
-            ctx.done(msg, &crate::web::changes::request_href(cr.id))
+            ctx.done(msg, &crate::web::href::change_request(cr.id))
                 .await
         }
     }

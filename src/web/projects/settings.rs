@@ -2,7 +2,6 @@
 //! the repository URL template of code references.
 
 use super::project_href;
-use crate::app::AppState;
 use crate::audit::{self, NewEntry};
 use crate::authz::{Action, ProjectAccess};
 use crate::catalog::FlagType;
@@ -10,6 +9,7 @@ use crate::coderefs;
 use crate::db::begin_write;
 use crate::error::{AppError, FieldError};
 use crate::projects::{service, store};
+use crate::state::AppState;
 use crate::web::{render, render_with, Errors, Layout, PageResult, ProjectCtx, WebForm};
 use askama::Template;
 use axum::http::StatusCode;

@@ -3,11 +3,11 @@
 //! deliveries. Owners and admins, as in `api/webhooks.rs`: the policy decides (ManageSettings).
 
 use super::project_href;
-use crate::app::AppState;
 use crate::authz::Action;
 use crate::clock::parse_stamp;
 use crate::db::begin_write;
 use crate::notify::{self, DeliveryView, Event, WebhookDraft, WebhookView};
+use crate::state::AppState;
 use crate::web::{
     commit_if_ok, render, render_secret_form, Errors, Layout, PageResult, ProjectCtx, WebForm,
 };

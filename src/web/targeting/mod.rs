@@ -5,7 +5,7 @@ mod form;
 mod page;
 mod segments;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use axum::routing::{get, post};
 use axum::Router;
 

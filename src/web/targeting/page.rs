@@ -7,7 +7,6 @@ use super::form::{
     STRATEGIES,
 };
 use super::{encode, Choice};
-use crate::app::AppState;
 use crate::authz::{Action, ProjectAccess};
 use crate::catalog::service as catalog;
 use crate::changes::service as changes;
@@ -16,6 +15,7 @@ use crate::db::begin_write;
 use crate::error::AppError;
 use crate::evaluation::StrategyDraft;
 use crate::projects::{store as projects_store, Environment};
+use crate::state::AppState;
 use crate::targeting::service as targeting;
 use crate::web::{render, see_other, Flash, Layout, PageError, PageResult, WebForm};
 use askama::Template;
@@ -320,7 +320,7 @@ pub(super) async fn post_targeting(
                     p.key, loaded.env.key
                 );
                 Flash::set(&session, "success", message).await;
-                return Ok(see_other(&crate::web::changes::request_href(cr)));
+                return Ok(see_other(&crate::web::href::change_request(cr)));
             }
             Ok(None) => {
                 let message = format!("Targeting of {} in {} saved.", p.key, loaded.env.key);

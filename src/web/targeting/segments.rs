@@ -2,12 +2,12 @@
 //! the segment). Same form mechanics as the Targeting tab: buttons post the form back.
 
 use super::form::{self, ConstraintForm, FormErrors, OPERATORS};
-use crate::app::AppState;
 use crate::authz::{Action, ProjectAccess};
 use crate::changes::service::{self as changes, Outcome};
 use crate::changes::Proposal;
 use crate::db::begin_write;
 use crate::error::AppError;
+use crate::state::AppState;
 use crate::targeting::service::{self as targeting, SegmentDraft, SegmentView};
 use crate::web::{render, see_other, Flash, Layout, PageError, PageResult, WebForm};
 use askama::Template;
@@ -334,7 +334,7 @@ pub(super) async fn update_segment(
                             cr.id, before.name
                         );
                         Flash::set(&session, "success", message).await;
-                        return Ok(see_other(&crate::web::changes::request_href(cr.id)));
+                        return Ok(see_other(&crate::web::href::change_request(cr.id)));
                     }
                     Ok(Outcome::Applied(_)) => {
                         tx.commit().await?;

@@ -2,20 +2,20 @@
 //! project named in the path with what they may do in it. Each establishes an [`Identity`] once
 //! per request; the decisions are `crate::authz`'s.
 
-use super::session;
-use super::token_store;
-use super::tokens::{self, TokenKind};
+use super::RequestId;
 use crate::accounts::store as accounts;
-use crate::app::AppState;
 use crate::audit::{Actor, ActorKind};
+use crate::auth::tokens::{self, TokenKind};
+use crate::auth::{session, token_store};
 use crate::authz::{Identity, ProjectAccess};
 use crate::clock::stamp;
 use crate::error::AppError;
-use crate::http::RequestId;
-use axum::extract::{FromRef, FromRequestParts, Path};
+use crate::state::AppState;
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts, Path};
 use axum::http::header;
 use axum::http::request::Parts;
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use tower_sessions::Session;
 
 /// The signed-in user of a browser session.
@@ -165,7 +165,7 @@ where
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
-        let identity = if crate::http::is_api_path(parts.uri.path()) {
+        let identity = if super::is_api_path(parts.uri.path()) {
             AdminToken::from_request_parts(parts, state).await?.0
         } else {
             CurrentUser::from_request_parts(parts, state).await?.0
@@ -177,5 +177,33 @@ where
         let app = AppState::from_ref(state);
         let mut conn = app.db.acquire().await?;
         ProjectAccess::load(&mut conn, identity, &key).await
+    }
+}
+
+/// The client's address, as [`crate::auth::client_address::TrustedProxies::client`] finds it.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddress(pub IpAddr);
+
+impl<S> FromRequestParts<S> for ClientAddress
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let app = AppState::from_ref(state);
+        let ConnectInfo(peer) = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .copied()
+            .ok_or_else(|| {
+                AppError::Internal(anyhow::anyhow!("the connection's address is unknown"))
+            })?;
+        let client = app
+            .settings
+            .trusted_proxies
+            .client(peer.ip(), &parts.headers);
+        Ok(ClientAddress(client))
     }
 }

@@ -1,0 +1,58 @@
+//! The state every request handler shares: the pool, settings, clock, login throttles, the feed's
+//! in-memory state and its watcher. Below every transport, so `web`, `api`, `feed` and `http`
+//! take it from here, and `app` at the top composes them.
+
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::feed::watcher::Watcher;
+use crate::feed::FeedState;
+use axum::extract::FromRef;
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub clock: SharedClock,
+    pub throttle: Arc<LoginThrottle>,
+    /// The hash of the one-time first-admin setup token, while there is no user yet.
+    pub setup_token: Arc<Mutex<Option<String>>>,
+    pub feed: FeedState,
+    pub watcher: Watcher,
+}
+
+pub use crate::auth::throttle::LoginThrottle;
+
+impl AppState {
+    pub fn new(db: Db, settings: Settings, clock: SharedClock) -> Self {
+        let throttle = LoginThrottle::new(&settings);
+        let usage = Arc::new(crate::feed::usage::Usage::new(
+            clock.clone(),
+            settings.metrics_posts_per_minute,
+        ));
+        AppState {
+            db,
+            settings: Arc::new(settings),
+            clock,
+            throttle: Arc::new(throttle),
+            setup_token: Arc::new(Mutex::new(None)),
+            feed: FeedState {
+                snapshots: Arc::default(),
+                tokens: Arc::default(),
+                usage,
+            },
+            watcher: Watcher::default(),
+        }
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+}
+
+impl FromRef<AppState> for FeedState {
+    fn from_ref(app: &AppState) -> FeedState {
+        app.feed.clone()
+    }
+}
