@@ -507,7 +507,7 @@ async fn usage(
 ) -> AppResult<Vec<(i64, SegmentUse)>> {
     let mut out = Vec::new();
     for (flag, environment, protected, strategies) in
-        store::all_strategies(conn, project.id).await?
+        store::strategies_using_segments(conn, project.id).await?
     {
         let mut ids: Vec<i64> = json_list(&strategies)
             .iter()
@@ -542,6 +542,14 @@ pub async fn segment_usage(
         .filter(|(i, _)| *i == id)
         .map(|(_, u)| u)
         .collect())
+}
+
+/// The project's segments as (id, name), without their uses: what a strategy's picker needs.
+pub async fn segment_names(
+    conn: &mut SqliteConnection,
+    project: &Project,
+) -> AppResult<Vec<(i64, String)>> {
+    Ok(store::segment_names_of(conn, project.id).await?)
 }
 
 pub async fn segments(

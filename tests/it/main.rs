@@ -14,6 +14,7 @@ mod feed_conformance;
 mod headers;
 mod hostile_input;
 mod login;
+mod pages_at_scale;
 mod permissions;
 mod review_guarantee;
 mod support;
