@@ -2,7 +2,9 @@
 //!
 //! Feed handlers only hand reports to a bounded queue and bump an atomic; a background task
 //! aggregates them and writes to the database every few seconds, so reporting never slows
-//! evaluation and a flood of reports can only drop reports, never grow memory.
+//! evaluation and a flood of reports can only drop reports, never grow memory. Server-side
+//! evaluations are summed into one table per environment and hour instead of being queued:
+//! at 10,000 flags each hand-over would otherwise queue another map of every flag.
 
 use crate::clock::stamp;
 use crate::db::{begin_write, Db};
@@ -49,8 +51,13 @@ pub struct ToggleCount {
     pub variants: HashMap<String, i64>,
 }
 
+/// Evaluation counts per (environment, hour), then per flag: (yes, no).
+type Evaluations = HashMap<(i64, DateTime<Utc>), HashMap<String, (i64, i64)>>;
+
 pub struct Usage {
     queue: mpsc::Sender<Report>,
+    /// The threads' tallies since the last write, summed: at most one entry per flag and hour.
+    evaluations: Mutex<Evaluations>,
     receiver: Mutex<Option<mpsc::Receiver<Report>>>,
     /// Unix seconds of each token's last use, kept across token-index reloads.
     /// Read without a lock on every feed request; a token's first use adds its cell.
@@ -63,6 +70,7 @@ impl Default for Usage {
         Usage {
             queue,
             receiver: Mutex::new(Some(receiver)),
+            evaluations: Mutex::default(),
             last_used: ArcSwap::default(),
         }
     }
@@ -123,29 +131,47 @@ impl Usage {
     }
 
     fn hand_over(&self, counts: HashMap<i64, HashMap<String, (i64, i64)>>) {
+        let now = Utc::now();
+        let hour = now.duration_trunc(TimeDelta::hours(1)).unwrap_or(now);
+        let mut sums = self.evaluations.lock().unwrap_or_else(|p| p.into_inner());
         for (environment_id, flags) in counts {
-            let toggles = flags
-                .into_iter()
-                .map(|(flag, (yes, no))| {
-                    let count = ToggleCount {
-                        yes,
-                        no,
-                        variants: HashMap::new(),
-                    };
-                    (flag, count)
-                })
-                .collect();
-            self.report(Report {
-                environment_id,
-                body: ReportBody {
-                    bucket: Some(Bucket {
-                        start: Some(Utc::now()),
-                        toggles,
-                    }),
-                    ..ReportBody::default()
-                },
-            });
+            let env = sums.entry((environment_id, hour)).or_default();
+            for (flag, (yes, no)) in flags {
+                let c = env.entry(flag).or_default();
+                c.0 += yes;
+                c.1 += no;
+            }
         }
+    }
+
+    /// The summed evaluations as one report per environment and hour, for the writer.
+    fn take_evaluations(&self) -> Vec<Report> {
+        let sums = std::mem::take(&mut *self.evaluations.lock().unwrap_or_else(|p| p.into_inner()));
+        sums.into_iter()
+            .map(|((environment_id, hour), flags)| {
+                let toggles = flags
+                    .into_iter()
+                    .map(|(flag, (yes, no))| {
+                        let count = ToggleCount {
+                            yes,
+                            no,
+                            variants: HashMap::new(),
+                        };
+                        (flag, count)
+                    })
+                    .collect();
+                Report {
+                    environment_id,
+                    body: ReportBody {
+                        bucket: Some(Bucket {
+                            start: Some(hour),
+                            toggles,
+                        }),
+                        ..ReportBody::default()
+                    },
+                }
+            })
+            .collect()
     }
 
     /// Accepts a report if there is room; a full queue drops it (SDKs resend every interval).
@@ -189,7 +215,7 @@ impl Usage {
             let mut flushed: HashMap<i64, i64> = HashMap::new();
             loop {
                 tokio::time::sleep(FLUSH_EVERY).await;
-                let mut batch = Vec::new();
+                let mut batch = usage.take_evaluations();
                 while let Ok(r) = rx.try_recv() {
                     batch.push(r);
                 }

@@ -439,21 +439,19 @@ pub async fn delete_segment(conn: &mut SqliteConnection, id: i64) -> Result<(), 
 /// archived flags included: (flag key, environment key, protected, strategies JSON).
 ///
 /// Rows whose every `"segments"` key holds an empty list are left out in SQL, so a page that
-/// counts segment uses reads the few rows that have some rather than every flag of the project.
-/// The test only ever keeps too much, never too little: a `"segments"` written in another shape
-/// (with spaces, or as a string value) is kept and parsed. `length`/`replace` are plain SQL.
+/// counts segment uses parses the few rows that have some rather than every flag's targeting.
+/// The test only ever keeps too much, never too little: once the empty lists are taken out, a
+/// `"segments"` left in any shape (a list of ids, spaces around it, a string value) keeps the
+/// row. `replace` and `like` are plain SQL.
 pub async fn strategies_using_segments(
     conn: &mut SqliteConnection,
     project_id: i64,
 ) -> Result<Vec<(String, String, bool, String)>, sqlx::Error> {
-    // `"segments"` is 10 characters, `"segments":[]` 13: more of the first than of the second
-    // means some list is not empty.
     sqlx::query_as(
         "select f.key, e.key, e.protected, fe.strategies from flag_environments fe \
          join flags f on f.id = fe.flag_id join environments e on e.id = fe.environment_id \
          where f.project_id = ? \
-         and (length(fe.strategies) - length(replace(fe.strategies, '\"segments\"', ''))) * 13 \
-           > (length(fe.strategies) - length(replace(fe.strategies, '\"segments\":[]', ''))) * 10 \
+         and replace(fe.strategies, '\"segments\":[]', '') like '%\"segments\"%' \
          order by f.key, e.sort_order, e.key",
     )
     .bind(project_id)
