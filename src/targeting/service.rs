@@ -499,6 +499,32 @@ fn audit_segment(s: &SegmentView) -> Value {
     json!({ "name": s.name, "description": s.description, "constraints": s.constraints })
 }
 
+/// Only the `segments` of each strategy: the rest is skipped unread, so counting uses over many
+/// flags builds no JSON trees.
+#[derive(Deserialize)]
+struct SegmentRefs {
+    #[serde(default)]
+    segments: Value,
+}
+
+/// The segment ids a stored strategy list references.
+fn segment_ids(strategies: &str) -> Vec<i64> {
+    let lists: Vec<Value> = match serde_json::from_str::<Vec<SegmentRefs>>(strategies) {
+        Ok(refs) => refs.into_iter().map(|r| r.segments).collect(),
+        // Not a list of objects: read it as the editor does, skipping what is not a strategy.
+        Err(_) => json_list(strategies)
+            .into_iter()
+            .filter_map(|mut s| s.get_mut("segments").map(Value::take))
+            .collect(),
+    };
+    lists
+        .iter()
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter_map(Value::as_i64)
+        .collect()
+}
+
 /// Every use of each segment id in the project's stored strategies (archived flags included: a
 /// revived flag must not point at a segment that is gone).
 async fn usage(
@@ -509,12 +535,7 @@ async fn usage(
     for (flag, environment, protected, strategies) in
         store::strategies_using_segments(conn, project.id).await?
     {
-        let mut ids: Vec<i64> = json_list(&strategies)
-            .iter()
-            .filter_map(|s| s.get("segments").and_then(Value::as_array))
-            .flatten()
-            .filter_map(Value::as_i64)
-            .collect();
+        let mut ids = segment_ids(&strategies);
         ids.sort_unstable();
         ids.dedup();
         for id in ids {
@@ -740,4 +761,28 @@ pub async fn delete_segment(
 /// The value type a flag's variants must fit, for callers that only have the flag row.
 pub fn value_type(s: &str) -> ValueType {
     store::value_type_of(s)
+}
+
+#[cfg(test)]
+mod segment_id_tests {
+    use super::segment_ids;
+
+    #[test]
+    fn segment_ids_are_read_from_every_strategy_whatever_else_it_holds() {
+        let cases: [(&str, &[i64]); 7] = [
+            (r#"[{"name":"default","segments":[]}]"#, &[]),
+            (
+                r#"[{"constraints":[{"values":["segments"]}],"segments":[]},{"segments":[3, 1]}]"#,
+                &[3, 1],
+            ),
+            (r#"[{"name":"default"}]"#, &[]),
+            (r#"[ { "segments" : [ 7 ] } ]"#, &[7]),
+            (r#"[{"segments":null},{"segments":"2"}]"#, &[]),
+            (r#"[5, {"segments":[4]}]"#, &[4]),
+            ("not json", &[]),
+        ];
+        for (stored, ids) in cases {
+            assert_eq!(segment_ids(stored), ids, "{stored}");
+        }
+    }
 }
