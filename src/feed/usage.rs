@@ -2,7 +2,9 @@
 //!
 //! Feed handlers only hand reports to a bounded queue and bump an atomic; a background task
 //! aggregates them and writes to the database every few seconds, so reporting never slows
-//! evaluation and a flood of reports can only drop reports, never grow memory.
+//! evaluation and a flood of reports can only drop reports, never grow memory. Server-side
+//! evaluations are summed into one table per environment and hour instead of being queued:
+//! at 10,000 flags each hand-over would otherwise queue another map of every flag.
 //!
 //! Metrics come from SDKs, and frontend tokens are public (they ship in web pages), so what a
 //! report may add to the database is bounded (reliability plan L9): only flags the token's
@@ -69,10 +71,15 @@ pub struct ToggleCount {
     pub variants: HashMap<String, i64>,
 }
 
+/// Evaluation counts per (environment, hour), then per flag: (yes, no).
+type Evaluations = HashMap<(i64, DateTime<Utc>), HashMap<String, (i64, i64)>>;
+
 pub struct Usage {
     clock: SharedClock,
     limiter: Limiter,
     queue: mpsc::Sender<Report>,
+    /// The threads' tallies since the last write, summed: at most one entry per flag and hour.
+    evaluations: Mutex<Evaluations>,
     receiver: Mutex<Option<mpsc::Receiver<Report>>>,
     /// Unix seconds of each token's last use, kept across token-index reloads.
     /// Read without a lock on every feed request; a token's first use adds its cell.
@@ -94,6 +101,7 @@ impl Usage {
             limiter: Limiter::per_minute(posts_per_minute),
             queue,
             receiver: Mutex::new(Some(receiver)),
+            evaluations: Mutex::default(),
             last_used: ArcSwap::default(),
         }
     }
@@ -250,31 +258,48 @@ impl Usage {
     }
 
     fn hand_over(&self, counts: HashMap<i64, HashMap<String, (i64, i64)>>) {
+        let now = self.clock.now();
+        let hour = now.duration_trunc(TimeDelta::hours(1)).unwrap_or(now);
+        let mut sums = self.evaluations.lock().unwrap_or_else(|p| p.into_inner());
         for (environment_id, flags) in counts {
-            let toggles = flags
-                .into_iter()
-                .map(|(flag, (yes, no))| {
-                    let count = ToggleCount {
-                        yes,
-                        no,
-                        variants: HashMap::new(),
-                    };
-                    (flag, count)
-                })
-                .collect();
-            let now = self.clock.now();
-            self.report(Report {
-                environment_id,
-                body: ReportBody {
-                    bucket: Some(Bucket {
-                        start: Some(now),
-                        toggles,
-                    }),
-                    ..ReportBody::default()
-                },
-                received: now,
-            });
+            let env = sums.entry((environment_id, hour)).or_default();
+            for (flag, (yes, no)) in flags {
+                let c = env.entry(flag).or_default();
+                c.0 += yes;
+                c.1 += no;
+            }
         }
+    }
+
+    /// The summed evaluations as one report per environment and hour, for the writer.
+    fn take_evaluations(&self) -> Vec<Report> {
+        let sums = std::mem::take(&mut *self.evaluations.lock().unwrap_or_else(|p| p.into_inner()));
+        sums.into_iter()
+            .map(|((environment_id, hour), flags)| {
+                let toggles = flags
+                    .into_iter()
+                    .map(|(flag, (yes, no))| {
+                        let count = ToggleCount {
+                            yes,
+                            no,
+                            variants: HashMap::new(),
+                        };
+                        (flag, count)
+                    })
+                    .collect();
+                Report {
+                    environment_id,
+                    body: ReportBody {
+                        bucket: Some(Bucket {
+                            start: Some(hour),
+                            toggles,
+                        }),
+                        ..ReportBody::default()
+                    },
+                    received: hour,
+                }
+            })
+            .collect()
     }
 
     /// Accepts a report if there is room; a full queue drops it (SDKs resend every interval).
@@ -321,7 +346,7 @@ impl Usage {
             let mut flushed: HashMap<i64, i64> = HashMap::new();
             loop {
                 tokio::time::sleep(FLUSH_EVERY).await;
-                let mut batch = Vec::new();
+                let mut batch = usage.take_evaluations();
                 while let Ok(r) = rx.try_recv() {
                     batch.push(r);
                 }

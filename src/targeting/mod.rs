@@ -18,8 +18,8 @@ pub mod service {
         dependencies, set_dependencies, DependenciesSet, DependencyDraft,
     };
     pub use super::segments::{
-        create_segment, delete_segment, segment, segment_usage, segments, update_segment,
-        SegmentDraft, SegmentUse, SegmentView,
+        create_segment, delete_segment, segment, segment_names, segment_usage, segments,
+        update_segment, SegmentDraft, SegmentUse, SegmentView,
     };
     pub use super::strategies::{replace_strategies, replace_variants, targeting, Targeting};
 }

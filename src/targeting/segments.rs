@@ -69,6 +69,32 @@ pub(super) fn audit_segment(s: &SegmentView) -> Value {
     json!({ "name": s.name, "description": s.description, "constraints": s.constraints })
 }
 
+/// Only the `segments` of each strategy: the rest is skipped unread, so counting uses over many
+/// flags builds no JSON trees.
+#[derive(Deserialize)]
+struct SegmentRefs {
+    #[serde(default)]
+    segments: Value,
+}
+
+/// The segment ids a stored strategy list references.
+fn segment_ids(strategies: &str) -> Vec<i64> {
+    let lists: Vec<Value> = match serde_json::from_str::<Vec<SegmentRefs>>(strategies) {
+        Ok(refs) => refs.into_iter().map(|r| r.segments).collect(),
+        // Not a list of objects: read it as the editor does, skipping what is not a strategy.
+        Err(_) => json_list(strategies)
+            .into_iter()
+            .filter_map(|mut s| s.get_mut("segments").map(Value::take))
+            .collect(),
+    };
+    lists
+        .iter()
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter_map(Value::as_i64)
+        .collect()
+}
+
 /// Every use of each segment id in the project's stored strategies (archived flags included: a
 /// revived flag must not point at a segment that is gone).
 pub(super) async fn usage(
@@ -77,14 +103,9 @@ pub(super) async fn usage(
 ) -> AppResult<Vec<(i64, SegmentUse)>> {
     let mut out = Vec::new();
     for (flag, environment, protected, strategies) in
-        store::all_strategies(conn, project.id).await?
+        store::strategies_using_segments(conn, project.id).await?
     {
-        let mut ids: Vec<i64> = json_list(&strategies)
-            .iter()
-            .filter_map(|s| s.get("segments").and_then(Value::as_array))
-            .flatten()
-            .filter_map(Value::as_i64)
-            .collect();
+        let mut ids = segment_ids(&strategies);
         ids.sort_unstable();
         ids.dedup();
         for id in ids {
@@ -112,6 +133,14 @@ pub async fn segment_usage(
         .filter(|(i, _)| *i == id)
         .map(|(_, u)| u)
         .collect())
+}
+
+/// The project's segments as (id, name), without their uses: what a strategy's picker needs.
+pub async fn segment_names(
+    conn: &mut SqliteConnection,
+    project: &Project,
+) -> AppResult<Vec<(i64, String)>> {
+    Ok(store::segment_names_of(conn, project.id).await?)
 }
 
 pub async fn segments(
@@ -297,4 +326,28 @@ pub async fn delete_segment(
     )
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod segment_id_tests {
+    use super::segment_ids;
+
+    #[test]
+    fn segment_ids_are_read_from_every_strategy_whatever_else_it_holds() {
+        let cases: [(&str, &[i64]); 7] = [
+            (r#"[{"name":"default","segments":[]}]"#, &[]),
+            (
+                r#"[{"constraints":[{"values":["segments"]}],"segments":[]},{"segments":[3, 1]}]"#,
+                &[3, 1],
+            ),
+            (r#"[{"name":"default"}]"#, &[]),
+            (r#"[ { "segments" : [ 7 ] } ]"#, &[7]),
+            (r#"[{"segments":null},{"segments":"2"}]"#, &[]),
+            (r#"[5, {"segments":[4]}]"#, &[4]),
+            ("not json", &[]),
+        ];
+        for (stored, ids) in cases {
+            assert_eq!(segment_ids(stored), ids, "{stored}");
+        }
+    }
 }

@@ -54,7 +54,7 @@ impl Layout {
         section: &'static str,
     ) -> Layout {
         let pending_reviews = match identity {
-            Some(who) => super::changes::pending_reviews(who).await,
+            Some(_) => super::changes::pending_reviews(),
             None => 0,
         };
         Layout {

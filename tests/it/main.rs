@@ -21,6 +21,7 @@ mod headers;
 mod hostile_input;
 mod lifecycle;
 mod login;
+mod pages_at_scale;
 mod permissions;
 mod review_guarantee;
 mod server_lifecycle;

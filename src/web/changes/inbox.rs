@@ -15,7 +15,7 @@ use crate::web::href::flag as flag_href;
 use crate::web::text::short_time;
 use crate::web::{render, Layout, PageResult};
 use askama::Template;
-use axum::extract::{Query, Request, State};
+use axum::extract::{FromRequestParts, Query, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use serde::Deserialize;
@@ -23,28 +23,46 @@ use sqlx::SqliteConnection;
 use tower_sessions::Session;
 
 tokio::task_local! {
-    /// The pool, for the navigation's count of requests waiting for the signed-in person.
-    static DB: Db;
+    /// The navigation's count of requests waiting for the signed-in person.
+    static PENDING: i64;
 }
 
-/// Lets [`Layout::new`] count the requests waiting for review without every page passing the
-/// pool in: pages run inside this scope.
+/// Counts the requests waiting for the signed-in person before the page's handler runs, so that
+/// [`Layout::new`] reads a number instead of querying. A handler holds its own connection while
+/// it renders; if the layout took a second one then, as many concurrent pages as the pool has
+/// connections would each wait for another that no one gives back (every page stalled for the
+/// pool's acquire timeout). htmx partials have no navigation and skip the count.
 pub async fn with_db(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    DB.scope(app.db.clone(), next.run(req)).await
+    let (mut parts, body) = req.into_parts();
+    let pending = if parts.headers.contains_key("hx-request") {
+        0
+    } else {
+        // The identity is kept in the request, so the handler's extractor does not load it again;
+        // a refusal here is the handler's to give.
+        match CurrentUser::from_request_parts(&mut parts, &app).await {
+            Ok(CurrentUser(who)) => count_waiting(&app.db, &who).await,
+            Err(_) => 0,
+        }
+    };
+    PENDING
+        .scope(pending, next.run(Request::from_parts(parts, body)))
+        .await
 }
 
-/// How many requests wait for this person's approval (0 outside a page request or on error).
-pub async fn pending_reviews(who: &Identity) -> i64 {
-    let Ok(db) = DB.try_with(Db::clone) else {
-        return 0;
-    };
-    match waiting_for(&db, who).await {
+async fn count_waiting(db: &Db, who: &Identity) -> i64 {
+    match waiting_for(db, who).await {
         Ok(list) => i64::try_from(list.len()).unwrap_or(i64::MAX),
         Err(e) => {
             tracing::warn!(error = %e, "could not count the change requests waiting for review");
             0
         }
     }
+}
+
+/// How many requests wait for this person's approval, as counted when the request came in (0
+/// outside a page request).
+pub fn pending_reviews() -> i64 {
+    PENDING.try_with(|n| *n).unwrap_or(0)
 }
 
 async fn principal(

@@ -102,11 +102,7 @@ async fn load(
         ))
     })?;
     let targeting = targeting::targeting(&mut conn, &access.project, key, &env).await?;
-    let segments = targeting::segments(&mut conn, &access.project)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s.name))
-        .collect();
+    let segments = targeting::segment_names(&mut conn, &access.project).await?;
     Ok(Loaded {
         detail,
         envs,
