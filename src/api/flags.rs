@@ -58,15 +58,19 @@ async fn list_flags(
     let ids: Vec<i64> = page.flags.iter().map(|f| f.id).collect();
     let mut tags = store::tags_of(&mut conn, &ids).await?;
     let states = store::env_states(&mut conn, &ids).await?;
+    let mut stale = crate::lifecycle::store::stale_reasons_of(&mut conn, &ids).await?;
     let flags: Vec<Value> = page
         .flags
         .into_iter()
         .map(|f| {
             let envs: Vec<_> = states.iter().filter(|s| s.flag_id == f.id).collect();
+            let pairs: Vec<(bool, bool)> = envs.iter().map(|e| (e.enabled, e.protected)).collect();
             let t = tags.remove(&f.id).unwrap_or_default();
             let mut v = json!(f);
             v["tags"] = json!(t);
             v["environments"] = json!(envs);
+            v["lifecycleStage"] = json!(f.stage(&pairs));
+            v["staleReasons"] = stale.remove(&f.id).unwrap_or_else(|| json!([]));
             v
         })
         .collect();

@@ -20,8 +20,13 @@ pub struct CatalogFilter {
     pub env: Option<String>,
     /// `on` or `off` in `env` (or in any environment when `env` is empty).
     pub state: Option<String>,
-    /// `initial`, `pre-live`, `live`, `archived`.
+    /// `initial`, `pre-live`, `live`, `completed`, `archived` (also accepted as `stage`).
+    #[serde(alias = "stage")]
     pub lifecycle: Option<String>,
+    /// `true`: only stale flags (as last assessed); `false`: only the others.
+    pub stale: Option<String>,
+    /// A stale reason code, such as `unused`.
+    pub reason: Option<String>,
     /// `active` (default), `archived` or `all`.
     pub archived: Option<String>,
     pub sort: Option<String>,
@@ -83,6 +88,16 @@ impl CatalogFilter {
     pub fn lifecycle(&self) -> Option<&str> {
         clean(&self.lifecycle)
     }
+    pub fn stale(&self) -> Option<bool> {
+        match clean(&self.stale) {
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            _ => None,
+        }
+    }
+    pub fn reason(&self) -> Option<&str> {
+        clean(&self.reason)
+    }
     pub fn archived(&self) -> &str {
         match clean(&self.archived) {
             Some("archived") => "archived",
@@ -134,6 +149,8 @@ impl CatalogFilter {
         push("env", self.env());
         push("state", clean(&self.state));
         push("lifecycle", self.lifecycle());
+        push("stale", clean(&self.stale));
+        push("reason", self.reason());
         push("archived", clean(&self.archived));
         push("sort", clean(&self.sort));
         push("dir", clean(&self.dir));

@@ -31,12 +31,31 @@ pub struct FlagRow {
     pub updated_at: String,
     pub archived_at: Option<String>,
     pub version: i64,
+    /// When it was first switched on anywhere (its stage is `initial` until then).
+    #[serde(skip)]
+    pub first_enabled_at: Option<String>,
+    /// An owner marked it completed.
+    #[serde(skip)]
+    pub completed: bool,
+}
+
+impl FlagRow {
+    /// Its lifecycle stage, from its marks and its environments' (on, protected).
+    pub fn stage(&self, environments: &[(bool, bool)]) -> crate::lifecycle::Stage {
+        crate::lifecycle::stage::current(crate::lifecycle::stage::Now {
+            archived: self.archived_at.is_some(),
+            completed: self.completed,
+            ever_on: self.first_enabled_at.is_some(),
+            environments,
+        })
+    }
 }
 
 const FLAG_SELECT: &str = "select f.id, f.project_id, f.key, f.name, f.description, f.flag_type, \
      f.value_type, f.owner_user_id, f.owner_team_id, \
      coalesce(ou.email, 'team:' || ot.key) as owner, \
-     f.created_by, f.created_at, f.updated_at, f.archived_at, f.version \
+     f.created_by, f.created_at, f.updated_at, f.archived_at, f.version, f.first_enabled_at, \
+     exists (select 1 from flag_completions c where c.flag_id = f.id) as completed \
      from flags f left join users ou on ou.id = f.owner_user_id \
      left join teams ot on ot.id = f.owner_team_id";
 
@@ -191,20 +210,56 @@ fn push_conditions(q: &mut QueryBuilder<'_, Sqlite>, project_ids: &[i64], f: &Ca
         }
         q.push(")");
     }
+    // The stages as `lifecycle::stage::current` decides them, in SQL.
+    const ON_PROTECTED: &str = "exists (select 1 from flag_environments fe join environments e \
+         on e.id = fe.environment_id where fe.flag_id = f.id and fe.enabled and e.protected)";
+    const ON_ANYWHERE: &str =
+        "exists (select 1 from flag_environments fe where fe.flag_id = f.id and fe.enabled)";
+    const COMPLETED: &str = "exists (select 1 from flag_completions c where c.flag_id = f.id)";
     match f.lifecycle() {
         Some("archived") => {
             q.push(" and f.archived_at is not null");
         }
+        Some("completed") => {
+            q.push(format!(" and f.archived_at is null and {COMPLETED}"));
+        }
         Some("live") => {
-            q.push(" and f.archived_at is null and exists (select 1 from flag_environments fe join environments e on e.id = fe.environment_id where fe.flag_id = f.id and fe.enabled = 1 and e.protected = 1)");
+            q.push(format!(
+                " and f.archived_at is null and not {COMPLETED} and {ON_PROTECTED}"
+            ));
         }
         Some("pre-live") => {
-            q.push(" and f.archived_at is null and exists (select 1 from flag_environments fe where fe.flag_id = f.id and fe.enabled = 1) and not exists (select 1 from flag_environments fe join environments e on e.id = fe.environment_id where fe.flag_id = f.id and fe.enabled = 1 and e.protected = 1)");
+            q.push(format!(
+                " and f.archived_at is null and not {COMPLETED} and not {ON_PROTECTED} \
+                 and (f.first_enabled_at is not null or {ON_ANYWHERE})"
+            ));
         }
         Some("initial") => {
-            q.push(" and f.archived_at is null and not exists (select 1 from flag_environments fe where fe.flag_id = f.id and fe.enabled = 1)");
+            q.push(format!(
+                " and f.archived_at is null and not {COMPLETED} and f.first_enabled_at is null \
+                 and not {ON_ANYWHERE}"
+            ));
         }
         _ => {}
+    }
+    // Staleness as the lifecycle assessment last stored it.
+    match f.stale() {
+        Some(true) => {
+            q.push(
+                " and exists (select 1 from flag_assessments a where a.flag_id = f.id and a.stale)",
+            );
+        }
+        Some(false) => {
+            q.push(" and not exists (select 1 from flag_assessments a where a.flag_id = f.id and a.stale)");
+        }
+        None => {}
+    }
+    if let Some(code) = f.reason() {
+        q.push(
+            " and exists (select 1 from flag_stale_codes c where c.flag_id = f.id and c.code = ",
+        )
+        .push_bind(code.to_string())
+        .push(")");
     }
 }
 
@@ -416,18 +471,16 @@ pub async fn set_archived(
     Ok(())
 }
 
-/// A live flag someone answers for, with what it takes to tell whether it is overdue.
+/// A live flag someone answers for.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OwnedFlag {
+    pub id: i64,
     pub project_key: String,
     pub key: String,
     pub name: String,
     pub flag_type: String,
     pub owner: Option<String>,
     pub created_at: String,
-    /// The project's lifetime for this flag type when it overrides the default (None = permanent).
-    pub lifetime_override: Option<i64>,
-    pub has_override: bool,
 }
 
 /// Unarchived flags owned by the user or by one of their teams, oldest first.
@@ -436,13 +489,11 @@ pub async fn flags_owned_by(
     user_id: i64,
 ) -> Result<Vec<OwnedFlag>, sqlx::Error> {
     sqlx::query_as(
-        "select p.key as project_key, f.key, f.name, f.flag_type, \
-           coalesce(ou.email, 'team:' || ot.key) as owner, f.created_at, \
-           pl.days as lifetime_override, pl.project_id is not null as has_override \
+        "select f.id, p.key as project_key, f.key, f.name, f.flag_type, \
+           coalesce(ou.email, 'team:' || ot.key) as owner, f.created_at \
          from flags f join projects p on p.id = f.project_id \
          left join users ou on ou.id = f.owner_user_id \
          left join teams ot on ot.id = f.owner_team_id \
-         left join project_lifetimes pl on pl.project_id = f.project_id and pl.flag_type = f.flag_type \
          where f.archived_at is null and (f.owner_user_id = ? \
            or f.owner_team_id in (select team_id from team_members where user_id = ?)) \
          order by f.created_at, p.key, f.key",

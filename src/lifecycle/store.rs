@@ -385,3 +385,26 @@ pub async fn stale_keys(
     .fetch_all(conn)
     .await
 }
+
+/// The stored stale reasons (with evidence) of the flags among `ids` that are stale, by id.
+pub async fn stale_reasons_of(
+    conn: &mut SqliteConnection,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, serde_json::Value>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let mut q: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new(
+        "select flag_id, reasons from flag_assessments where stale and flag_id in (",
+    );
+    let mut sep = q.separated(", ");
+    for id in ids {
+        sep.push_bind(*id);
+    }
+    q.push(")");
+    let rows: Vec<(i64, String)> = q.build_query_as().fetch_all(conn).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, json)| (id, serde_json::from_str(&json).unwrap_or_default()))
+        .collect())
+}

@@ -5,9 +5,7 @@ use crate::accounts::store as accounts;
 use crate::audit::{self, Actor, NewEntry};
 use crate::authz::Role;
 use crate::catalog::flag;
-use crate::clock::parse_stamp;
 use crate::error::{AppError, AppResult, FieldError};
-use crate::lifecycle;
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 use std::collections::HashMap;
@@ -47,30 +45,18 @@ impl Health {
     }
 }
 
-/// Health per project key, for the projects the user can see (those without flags are absent).
-/// Stale as on the flag page: older than the type's lifetime, the project's override first.
+/// Health per project key, for the projects the user can see (those without flags are absent):
+/// stale as the lifecycle assessment last found it.
 pub async fn health(
     conn: &mut SqliteConnection,
     user_id: Option<i64>,
     is_admin: bool,
-    now: DateTime<Utc>,
 ) -> AppResult<HashMap<String, Health>> {
-    let mut out: HashMap<String, Health> = HashMap::new();
-    for (project, flag_type, created, overridden, days) in
-        store::active_flag_ages(conn, user_id, is_admin).await?
-    {
-        let lifetime = if overridden {
-            days
-        } else {
-            flag::FlagType::parse(&flag_type).and_then(flag::FlagType::default_lifetime_days)
-        };
-        let stale = parse_stamp(&created)
-            .is_some_and(|c| !lifecycle::stale_reasons(c, lifetime, false, now).is_empty());
-        let h = out.entry(project).or_default();
-        h.active += 1;
-        h.stale += i64::from(stale);
-    }
-    Ok(out)
+    Ok(store::health_counts(conn, user_id, is_admin)
+        .await?
+        .into_iter()
+        .map(|(project, active, stale)| (project, Health { active, stale }))
+        .collect())
 }
 
 /// Creates a project with the default environments; the creator (a person) becomes its owner.

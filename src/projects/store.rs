@@ -55,19 +55,20 @@ pub async fn summaries(
     .await
 }
 
-/// The active flags of the projects the user can see, for health: (project key, flag type,
-/// created at, whether the project overrides the type's lifetime, the overriding days).
-pub async fn active_flag_ages(
+/// Per visible project (all of them for admins): its active flags and how many of them the last
+/// lifecycle assessment found stale.
+pub async fn health_counts(
     conn: &mut SqliteConnection,
     user_id: Option<i64>,
     is_admin: bool,
-) -> Result<Vec<(String, String, String, bool, Option<i64>)>, sqlx::Error> {
+) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
     sqlx::query_as(
-        "select p.key, f.flag_type, f.created_at, l.flag_type is not null, l.days \
+        "select p.key, count(*), coalesce(sum(case when a.stale then 1 else 0 end), 0) \
          from flags f join projects p on p.id = f.project_id \
-         left join project_lifetimes l on l.project_id = f.project_id and l.flag_type = f.flag_type \
+         left join flag_assessments a on a.flag_id = f.id \
          where f.archived_at is null \
-           and (? or exists (select 1 from memberships m where m.project_id = p.id and m.user_id = ?))",
+           and (? or exists (select 1 from memberships m where m.project_id = p.id and m.user_id = ?)) \
+         group by p.key",
     )
     .bind(is_admin)
     .bind(user_id)

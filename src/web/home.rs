@@ -5,16 +5,13 @@ use super::audit::Row;
 use super::{render, Layout, PageResult};
 use crate::audit::store::{self as audit_store, Filter};
 use crate::authz::Identity;
-use crate::catalog::{flag::FlagType, store as catalog_store};
-use crate::clock::parse_stamp;
+use crate::catalog::store as catalog_store;
 use crate::http::extract::CurrentUser;
-use crate::lifecycle::stale_reasons;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
-use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 use tower_sessions::Session;
 
@@ -57,7 +54,7 @@ async fn home(
             .await?
             .len(),
     };
-    let owned = owned_flags(&mut conn, &identity, app.now()).await?;
+    let owned = owned_flags(&mut conn, &identity).await?;
     let overdue = owned.iter().filter(|f| !f.stale.is_empty()).count();
     let entries = audit_store::list(&mut conn, &Filter::default(), &visible, 20, None).await?;
     let page = HomePage {
@@ -70,26 +67,24 @@ async fn home(
     render(&page)
 }
 
-/// Overdue flags first (oldest first within each group, as the query orders them).
+/// Stale flags first (oldest first within each group, as the query orders them), with the
+/// reasons the last assessment found.
 async fn owned_flags(
     conn: &mut SqliteConnection,
     identity: &Identity,
-    now: DateTime<Utc>,
 ) -> Result<Vec<OwnedRow>, sqlx::Error> {
-    let flags = catalog_store::flags_owned_by(conn, identity.user.id).await?;
+    let flags = catalog_store::flags_owned_by(&mut *conn, identity.user.id).await?;
+    let ids: Vec<i64> = flags.iter().map(|f| f.id).collect();
+    let mut reasons = crate::lifecycle::store::stale_reasons_of(&mut *conn, &ids).await?;
     let mut rows: Vec<OwnedRow> = flags
         .into_iter()
         .map(|f| {
-            let lifetime = if f.has_override {
-                f.lifetime_override
-            } else {
-                FlagType::parse(&f.flag_type).and_then(FlagType::default_lifetime_days)
-            };
-            let stale = parse_stamp(&f.created_at)
-                .map(|c| stale_reasons(c, lifetime, false, now))
+            let stale = reasons
+                .remove(&f.id)
+                .and_then(|v| v.as_array().cloned())
                 .unwrap_or_default()
-                .into_iter()
-                .map(|r| r.message)
+                .iter()
+                .filter_map(|r| r.get("message").and_then(serde_json::Value::as_str))
                 .collect::<Vec<_>>()
                 .join("; ");
             OwnedRow {

@@ -47,7 +47,7 @@ async fn list_projects(ctx: UserCtx) -> PageResult {
     let id = ctx.identity();
     let (user, admin) = (Some(id.user.id), id.user.is_admin);
     let summaries = store::summaries(&mut conn, user, admin).await?;
-    let health = service::health(&mut conn, user, admin, ctx.app.now()).await?;
+    let health = service::health(&mut conn, user, admin).await?;
     let projects = summaries
         .into_iter()
         .map(|p| {

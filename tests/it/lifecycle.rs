@@ -256,6 +256,28 @@ async fn unused_only_while_sdks_were_connected_then_stale_in_the_feed_and_once_t
     })
     .await;
     assert_eq!(feed_stale(&app, &dev, "used").await, Some(false));
+    // The catalog filters by what the assessment stored, and names the reasons.
+    for (query, keys) in [
+        ("stale=true", vec!["forgotten"]),
+        ("reason=unused", vec!["forgotten"]),
+        ("reason=no-owner", vec![]),
+        ("stale=false", vec!["used"]),
+        ("stage=pre-live&stale=true", vec!["forgotten"]),
+        ("lifecycle=live", vec![]),
+    ] {
+        let listed: Value = admin.api.flags(PROJECT, query).await.json().await.unwrap();
+        let got: Vec<&str> = listed["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["key"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, keys, "?{query}");
+        if query == "stale=true" {
+            assert_eq!(listed["flags"][0]["staleReasons"][0]["code"], "unused");
+            assert_eq!(listed["flags"][0]["lifecycleStage"], "pre-live");
+        }
+    }
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     let mut sql = app.sql().await;
     let announced: Vec<String> =

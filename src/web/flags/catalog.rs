@@ -5,16 +5,13 @@ use crate::authz::{Action, ProjectAccess};
 use crate::catalog::filter::{CatalogFilter, PAGE_SIZE};
 use crate::catalog::store::{self, EnvState, FlagRow};
 use crate::catalog::FlagType;
-use crate::clock::parse_stamp;
 use crate::http::extract::CurrentUser;
-use crate::lifecycle;
 use crate::projects::{store as projects_store, Project};
 use crate::state::AppState;
 use crate::web::{render, Layout, PageError, PageResult};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum_htmx::HxRequest;
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sqlx::SqliteConnection;
 use std::collections::HashMap;
@@ -152,6 +149,15 @@ pub struct FilterChoices {
     envs: Vec<String>,
     tags: Vec<String>,
     types: Vec<&'static str>,
+    /// Stale reason codes with their labels.
+    reasons: Vec<(&'static str, &'static str)>,
+}
+
+fn reason_choices() -> Vec<(&'static str, &'static str)> {
+    crate::lifecycle::stale::Code::ALL
+        .into_iter()
+        .map(|c| (c.as_str(), c.label()))
+        .collect()
 }
 
 #[derive(Template)]
@@ -189,16 +195,7 @@ pub(super) async fn list_flags(
     } else {
         String::new()
     };
-    let r = results(
-        &mut conn,
-        &projects,
-        filter,
-        base,
-        String::new(),
-        create,
-        app.now(),
-    )
-    .await?;
+    let r = results(&mut conn, &projects, filter, base, String::new(), create).await?;
     if hx {
         return render(&ResultsPartial { r });
     }
@@ -208,6 +205,7 @@ pub(super) async fn list_flags(
         envs: r.env_keys.clone(),
         tags,
         types: FlagType::ALL.iter().map(|t| t.as_str()).collect(),
+        reasons: reason_choices(),
     };
     let p = &access.project;
     render(&CatalogPage {
@@ -256,7 +254,6 @@ pub(super) async fn all_flags(
         "/flags".into(),
         pick,
         String::new(),
-        app.now(),
     )
     .await?;
     if hx {
@@ -267,6 +264,7 @@ pub(super) async fn all_flags(
         envs: r.env_keys.clone(),
         tags: Vec::new(),
         types: FlagType::ALL.iter().map(|t| t.as_str()).collect(),
+        reasons: reason_choices(),
     };
     render(&CatalogPage {
         layout: Layout::new(&session, Some(&id), "Flags", "flags").await,
@@ -287,7 +285,6 @@ async fn results(
     base: String,
     project_param: String,
     create_href: String,
-    now: DateTime<Utc>,
 ) -> Result<Results, PageError> {
     let ids: Vec<i64> = projects.iter().map(|p| p.id).collect();
     let page = store::search(&mut *conn, &ids, &filter, None).await?;
@@ -295,24 +292,21 @@ async fn results(
     let states = store::env_states(&mut *conn, &flag_ids).await?;
     let mut tags = store::tags_of(&mut *conn, &flag_ids).await?;
     let env_keys = env_columns(&mut *conn, projects).await?;
-    let lifetimes = lifetimes_of(&mut *conn, projects, &page.flags).await?;
+    let mut stale = crate::lifecycle::store::stale_reasons_of(&mut *conn, &flag_ids).await?;
     let keys: HashMap<i64, &str> = projects.iter().map(|p| (p.id, p.key.as_str())).collect();
     let rows = page
         .flags
         .into_iter()
         .map(|f| {
             let mine: Vec<&EnvState> = states.iter().filter(|s| s.flag_id == f.id).collect();
-            let lifetime = lifetimes
-                .get(&(f.project_id, f.flag_type.clone()))
-                .copied()
-                .flatten();
+            let reasons = stale.remove(&f.id);
             let t = tags.remove(&f.id).unwrap_or_default();
             let project = keys
                 .get(&f.project_id)
                 .copied()
                 .unwrap_or_default()
                 .to_string();
-            catalog_row(f, project, &mine, &env_keys, t, lifetime, now)
+            catalog_row(f, project, &mine, &env_keys, t, reasons)
         })
         .collect();
     let pages = ((page.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
@@ -349,27 +343,17 @@ async fn env_columns(
     Ok(seen.into_iter().map(|(_, k)| k).collect())
 }
 
-/// Expected lifetime per (project, type) for the flags on the page.
-async fn lifetimes_of(
-    conn: &mut SqliteConnection,
-    projects: &[Project],
-    flags: &[FlagRow],
-) -> Result<HashMap<(i64, String), Option<i64>>, PageError> {
-    let mut out = HashMap::new();
-    for p in projects
-        .iter()
-        .filter(|p| flags.iter().any(|f| f.project_id == p.id))
-    {
-        let overrides = projects_store::lifetimes(&mut *conn, p.id).await?;
-        for t in FlagType::ALL {
-            let days = match overrides.iter().find(|(k, _)| k == t.as_str()) {
-                Some((_, d)) => *d,
-                None => t.default_lifetime_days(),
-            };
-            out.insert((p.id, t.as_str().to_string()), days);
-        }
-    }
-    Ok(out)
+/// The badge's words for stored stale reasons: "unused; no owner".
+fn stale_words(reasons: Option<&serde_json::Value>) -> String {
+    reasons
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.get("code").and_then(serde_json::Value::as_str))
+        .filter_map(crate::lifecycle::stale::Code::parse)
+        .map(|c| c.label())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn catalog_row(
@@ -378,13 +362,10 @@ fn catalog_row(
     states: &[&EnvState],
     env_keys: &[String],
     tags: Vec<String>,
-    lifetime: Option<i64>,
-    now: DateTime<Utc>,
+    reasons: Option<serde_json::Value>,
 ) -> CatalogRow {
     let archived = f.archived_at.is_some();
     let pairs: Vec<(bool, bool)> = states.iter().map(|s| (s.enabled, s.protected)).collect();
-    let created = parse_stamp(&f.created_at).unwrap_or(now);
-    let stale = lifecycle::stale_reasons(created, lifetime, archived, now);
     let cells = env_keys
         .iter()
         .map(|k| match states.iter().find(|s| &s.env_key == k) {
@@ -400,12 +381,8 @@ fn catalog_row(
         .collect();
     CatalogRow {
         project,
-        stage: lifecycle::stage(archived, &pairs).as_str(),
-        stale: stale
-            .iter()
-            .map(|r| r.message.clone())
-            .collect::<Vec<_>>()
-            .join("; "),
+        stage: f.stage(&pairs).as_str(),
+        stale: stale_words(reasons.as_ref()),
         owner: f.owner.unwrap_or_default(),
         updated: short_time(&f.updated_at),
         key: f.key,
