@@ -4,6 +4,7 @@
 mod catalog;
 mod code;
 mod edit;
+mod lifecycle;
 mod page;
 mod usage;
 
@@ -24,6 +25,10 @@ pub fn routes() -> Router<AppState> {
         .route(f, get(page::show_flag).post(edit::update_flag))
         .route(&format!("{f}/edit"), get(edit::edit_flag))
         .route(&format!("{f}/code"), get(code::show_code))
+        .route(&format!("{f}/complete"), post(lifecycle::complete))
+        .route(&format!("{f}/reopen"), post(lifecycle::reopen))
+        .route(&format!("{f}/snooze"), post(lifecycle::snooze))
+        .route(&format!("{f}/unsnooze"), post(lifecycle::unsnooze))
         .route(&format!("{f}/archive"), post(page::archive_flag))
         .route(&format!("{f}/revive"), post(page::revive_flag))
         .route(

@@ -427,3 +427,93 @@ async fn a_flag_no_scanned_repository_mentions_is_stale_with_the_scans_as_eviden
     assert_eq!(scans[0]["repository"], "shop", "{f}");
     assert_eq!(scans[0]["references"], 0);
 }
+
+/// The flag page's Lifecycle tab: stages, reasons with evidence, and the owner's marks through
+/// the forms, with bad input answered on the tab and nothing changed.
+#[tokio::test]
+async fn the_lifecycle_tab_shows_stages_reasons_and_takes_the_owners_marks() {
+    let clock = Clock::new();
+    let app = spawn(&clock).await;
+    let admin = app.admin();
+    admin.api.new_flag(PROJECT, "orphan").await;
+    clock.set_day(8);
+    let browser = app.signed_in(ADMIN_EMAIL).await;
+    let tab = format!("/projects/{PROJECT}/flags/orphan?tab=lifecycle");
+    let html = browser.get(&tab).await.text().await.unwrap();
+    assert!(html.contains("Nobody owns it"), "{html}");
+    assert!(html.contains("initial"));
+    let csrf = crate::support::meta_csrf(&html).unwrap();
+    let snooze = format!("/projects/{PROJECT}/flags/orphan/snooze");
+    let r = browser
+        .post_form(
+            &snooze,
+            &[
+                ("csrf_token", &csrf),
+                ("until", "yesterday"),
+                ("reason", ""),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let html = browser.get(&tab).await.text().await.unwrap();
+    assert!(
+        html.contains("give a date like"),
+        "the error comes back on the tab: {html}"
+    );
+    assert!(codes(&flag(&admin.api, "orphan").await).contains(&"no-owner".to_string()));
+    let until = clock.day(20).format("%Y-%m-%d").to_string();
+    let r = browser
+        .post_form(
+            &snooze,
+            &[
+                ("csrf_token", &csrf),
+                ("until", &until),
+                ("reason", "owner on leave"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let html = browser.get(&tab).await.text().await.unwrap();
+    assert!(html.contains("owner on leave"), "{html}");
+    assert!(codes(&flag(&admin.api, "orphan").await).is_empty());
+    let complete = format!("/projects/{PROJECT}/flags/orphan/complete");
+    let r = browser
+        .post_form(
+            &complete,
+            &[
+                ("csrf_token", &csrf),
+                ("outcome", "discarded"),
+                ("variant", ""),
+                ("note", "never shipped"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let f = flag(&admin.api, "orphan").await;
+    assert_eq!(f["lifecycleStage"], "completed");
+    let html = browser.get(&tab).await.text().await.unwrap();
+    assert!(
+        html.contains("discarded") && html.contains("never shipped"),
+        "{html}"
+    );
+    let viewer = app.user("viewer");
+    let html = app
+        .signed_in(&viewer.email)
+        .await
+        .get(&tab)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("never shipped"),
+        "a viewer reads the tab: {html}"
+    );
+    assert!(
+        !html.contains("/reopen") && !html.contains("/snooze"),
+        "but gets no forms: {html}"
+    );
+}

@@ -153,6 +153,7 @@ struct FlagPage {
     envs: Vec<EnvRow>,
     history: Vec<HistoryItem>,
     usage: Option<UsageView>,
+    lifecycle: super::lifecycle::LifecycleView,
     can_edit: bool,
     can_archive: bool,
 }
@@ -175,6 +176,7 @@ pub(super) async fn show_flag(
     let tab = match q.tab.as_deref() {
         Some("history") => "history",
         Some("usage") => "usage",
+        Some("lifecycle") => "lifecycle",
         _ => "overview",
     };
     let history = if tab == "history" {
@@ -196,6 +198,7 @@ pub(super) async fn show_flag(
         envs,
         history,
         usage,
+        lifecycle: super::lifecycle::LifecycleView::of(&detail),
         can_edit: access.can(Action::EditFlag) && detail.flag.archived_at.is_none(),
         can_archive: may_archive(&access, &detail),
         layout,

@@ -1,0 +1,256 @@
+//! The flag page's Lifecycle tab: the stages with the days spent in each, why the flag is stale
+//! (each reason with its evidence), and the owner's marks: completed (with the outcome) and
+//! snoozed (until a date, with a reason). Forms post here and come back to the tab.
+
+use super::FlagPath;
+use crate::authz::Action;
+use crate::catalog::service::FlagDetail;
+use crate::catalog::store as catalog_store;
+use crate::db::begin_write;
+use crate::error::{AppError, AppResult};
+use crate::lifecycle::assess;
+use crate::lifecycle::marks::{self, CompletionDraft, SnoozeDraft};
+use crate::web::handler::{commit_if_ok, ProjectCtx};
+use crate::web::text::short_time;
+use crate::web::{sentence, Flash, PageResult, WebForm};
+use axum::extract::Path;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// A stage of the timeline.
+pub struct StageView {
+    pub stage: &'static str,
+    pub entered: String,
+    pub days: i64,
+}
+
+/// A stale reason: what it says, and its evidence as (label, value) lines.
+pub struct ReasonView {
+    pub message: String,
+    pub evidence: Vec<(String, String)>,
+}
+
+/// What the tab shows.
+#[derive(Default)]
+pub struct LifecycleView {
+    pub stages: Vec<StageView>,
+    pub reasons: Vec<ReasonView>,
+    /// (until, reason, by) while a snooze covers now, or one that has run out.
+    pub snooze: Option<(String, String, String)>,
+    pub snoozed_now: bool,
+    /// (outcome, variant, note, by, at).
+    pub completion: Option<(String, String, String, String, String)>,
+}
+
+impl LifecycleView {
+    pub fn of(d: &FlagDetail) -> LifecycleView {
+        let Some(a) = &d.lifecycle else {
+            return LifecycleView::default();
+        };
+        LifecycleView {
+            stages: a
+                .stages
+                .iter()
+                .map(|s| StageView {
+                    stage: s.stage.as_str(),
+                    entered: short_time(&crate::clock::stamp(s.entered_at)),
+                    days: s.days,
+                })
+                .collect(),
+            reasons: a
+                .found
+                .iter()
+                .map(|r| ReasonView {
+                    message: sentence(&r.message),
+                    evidence: evidence_lines("", &r.evidence),
+                })
+                .collect(),
+            snooze: a
+                .snooze
+                .as_ref()
+                .map(|s| (short_time(&s.until), s.reason.clone(), s.by.clone())),
+            snoozed_now: a.snoozed(),
+            completion: a.completion.as_ref().map(|c| {
+                (
+                    c.outcome.clone(),
+                    c.variant.clone().unwrap_or_default(),
+                    c.note.clone(),
+                    c.by.clone(),
+                    short_time(&c.at),
+                )
+            }),
+        }
+    }
+}
+
+/// Evidence as readable lines: nested fields joined by "›", lists by commas.
+fn evidence_lines(prefix: &str, v: &Value) -> Vec<(String, String)> {
+    let label = |k: &str| {
+        if prefix.is_empty() {
+            words(k)
+        } else {
+            format!("{prefix} › {}", words(k))
+        }
+    };
+    match v {
+        Value::Object(o) => o
+            .iter()
+            .flat_map(|(k, v)| match v {
+                Value::Object(_) => evidence_lines(&label(k), v),
+                Value::Array(items) if items.iter().any(Value::is_object) => items
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, item)| evidence_lines(&format!("{} {}", label(k), i + 1), item))
+                    .collect(),
+                _ => vec![(label(k), plain(v))],
+            })
+            .collect(),
+        _ => vec![(prefix.to_string(), plain(v))],
+    }
+}
+
+/// `lastEvaluatedAt` → "last evaluated at".
+fn words(key: &str) -> String {
+    let mut out = String::new();
+    for c in key.chars() {
+        if c.is_uppercase() {
+            out.push(' ');
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn plain(v: &Value) -> String {
+    match v {
+        Value::Null => "none".into(),
+        Value::String(s) if crate::clock::parse_stamp(s).is_some() => short_time(s),
+        Value::String(s) => s.clone(),
+        Value::Array(a) if a.is_empty() => "none".into(),
+        Value::Array(a) => a.iter().map(plain).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct CompleteForm {
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    variant: String,
+    #[serde(default)]
+    note: String,
+}
+
+#[derive(Deserialize)]
+pub(super) struct SnoozeForm {
+    #[serde(default)]
+    until: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// What a form asks for.
+enum Mark {
+    Complete(CompletionDraft),
+    Reopen,
+    Snooze(SnoozeDraft),
+    Unsnooze,
+}
+
+/// Applies the mark and assesses the flag again; a refusal or bad input comes back as a flash
+/// on the tab, with nothing changed.
+async fn mark(ctx: ProjectCtx, key: &str, m: Mark) -> PageResult {
+    ctx.require(Action::EditFlag)?;
+    let (actor, project, now) = (ctx.who.actor(), &ctx.who.project, ctx.app.now());
+    let back = format!("{}?tab=lifecycle", super::flag_href(&project.key, key));
+    let mut tx = begin_write(&ctx.app.db).await?;
+    let done: AppResult<&str> = async {
+        let said = match m {
+            Mark::Complete(d) => {
+                marks::complete(&mut tx, actor, project, key, d, now).await?;
+                "Marked completed: remove it from the code, then archive it."
+            }
+            Mark::Reopen => {
+                marks::reopen(&mut tx, actor, project, key, now).await?;
+                "No longer marked completed."
+            }
+            Mark::Snooze(d) => {
+                marks::snooze(&mut tx, actor, project, key, d, now).await?;
+                "Snoozed: it is not counted as stale until that date."
+            }
+            Mark::Unsnooze => {
+                marks::unsnooze(&mut tx, actor, project, key, now).await?;
+                "Snooze ended."
+            }
+        };
+        let flag = catalog_store::flag_by_key(&mut tx, project.id, key)
+            .await?
+            .ok_or_else(|| crate::catalog::service::flag_not_found(project, key))?;
+        assess::refresh_flag(&mut tx, project, flag.id, key, now).await?;
+        Ok(said)
+    }
+    .await;
+    match commit_if_ok(tx, done).await {
+        Ok(said) => ctx.done(said, &back).await,
+        Err(e @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
+            Flash::set(&ctx.session, "error", sentence(&e.to_string())).await;
+            Ok(crate::web::see_other(&back))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(super) async fn complete(
+    ctx: ProjectCtx,
+    Path(p): Path<FlagPath>,
+    WebForm(f): WebForm<CompleteForm>,
+) -> PageResult {
+    let d = CompletionDraft {
+        outcome: f.outcome,
+        variant: Some(f.variant),
+        note: Some(f.note),
+    };
+    mark(ctx, &p.key, Mark::Complete(d)).await
+}
+
+pub(super) async fn reopen(ctx: ProjectCtx, Path(p): Path<FlagPath>) -> PageResult {
+    mark(ctx, &p.key, Mark::Reopen).await
+}
+
+pub(super) async fn snooze(
+    ctx: ProjectCtx,
+    Path(p): Path<FlagPath>,
+    WebForm(f): WebForm<SnoozeForm>,
+) -> PageResult {
+    let d = SnoozeDraft {
+        until: f.until,
+        reason: f.reason,
+    };
+    mark(ctx, &p.key, Mark::Snooze(d)).await
+}
+
+pub(super) async fn unsnooze(ctx: ProjectCtx, Path(p): Path<FlagPath>) -> PageResult {
+    mark(ctx, &p.key, Mark::Unsnooze).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn evidence_reads_as_labelled_lines() {
+        let v = json!({"windowDays": 30, "environments": [
+            {"environment": "production", "lastEvaluatedAt": null, "apps": ["shop", "api"]}]});
+        let lines = evidence_lines("", &v);
+        assert!(
+            lines.contains(&("window days".into(), "30".into())),
+            "{lines:?}"
+        );
+        assert!(lines.contains(&("environments 1 › apps".into(), "shop, api".into())));
+        assert!(lines.contains(&("environments 1 › last evaluated at".into(), "none".into())));
+    }
+}
