@@ -90,3 +90,28 @@ fn rejection_error(r: JsonRejection) -> AppError {
         _ => AppError::bad_request("invalid-body", detail),
     }
 }
+
+/// [`ApiJson`] for a body that may be left out: no body at all means `T::default()`.
+pub struct OptionalApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for OptionalApiJson<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let empty = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() == b"0")
+            || (!req.headers().contains_key(header::CONTENT_LENGTH)
+                && !req.headers().contains_key(header::TRANSFER_ENCODING));
+        if empty {
+            return Ok(OptionalApiJson(T::default()));
+        }
+        let ApiJson(v) = ApiJson::from_request(req, state).await?;
+        Ok(OptionalApiJson(v))
+    }
+}

@@ -1,10 +1,11 @@
 //! Flags: list with the catalog's filters, create, read, edit, archive, revive, on and off.
 
-use super::{ApiError, ApiJson};
+use super::{ApiError, ApiJson, OptionalApiJson};
 use crate::authz::{Action, ProjectAccess};
 use crate::catalog::filter::CatalogFilter;
 use crate::catalog::service::{self, FlagInput, FlagPatch};
 use crate::catalog::store;
+use crate::catalog::ArchiveNote;
 use crate::changes::service::{self as changes, Applied, Change, Outcome};
 use crate::changes::Proposal;
 use crate::db::begin_write;
@@ -190,6 +191,7 @@ async fn archive_flag(
     State(app): State<AppState>,
     access: ProjectAccess,
     Path(p): Path<FlagPath>,
+    OptionalApiJson(note): OptionalApiJson<ArchiveNote>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let mut tx = begin_write(&app.db).await?;
     // Archiving removes the flag from every feed, so where it is on in a protected environment
@@ -197,7 +199,7 @@ async fn archive_flag(
     let change = Change {
         flag_key: &p.key,
         env: None,
-        proposal: Proposal::Archive,
+        proposal: Proposal::Archive { note },
     };
     let outcome = changes::propose(&mut tx, &access, change, app.now()).await?;
     tx.commit().await?;
@@ -215,15 +217,7 @@ async fn revive_flag(
 ) -> Result<Json<Value>, ApiError> {
     access.require(Action::ArchiveFlag)?;
     let mut tx = begin_write(&app.db).await?;
-    let flag = service::set_archived(
-        &mut tx,
-        access.actor(),
-        &access.project,
-        &p.key,
-        false,
-        app.now(),
-    )
-    .await?;
+    let flag = service::revive(&mut tx, access.actor(), &access.project, &p.key, app.now()).await?;
     tx.commit().await?;
     Ok(Json(json!({ "flag": flag })))
 }

@@ -13,7 +13,7 @@ mod targeting;
 mod usage;
 mod webhooks;
 
-pub use extract::{ApiError, ApiJson};
+pub use extract::{ApiError, ApiJson, OptionalApiJson};
 
 use crate::state::AppState;
 use axum::http::{header, StatusCode};

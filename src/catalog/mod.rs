@@ -1,8 +1,10 @@
 //! The flag catalog: flags with their metadata, ownership, tags, links and per-environment state.
 
+pub mod archive;
 pub mod filter;
 pub mod flag;
 pub mod service;
 pub mod store;
 
+pub use archive::ArchiveNote;
 pub use flag::{FlagType, ValueType};

@@ -1,5 +1,6 @@
 //! Catalog operations: validate, change, audit — all inside the caller's transaction.
 
+pub use super::archive::{archive, revive};
 use super::flag::{self, FlagType, OwnerRef, ValueType};
 use super::store::{self, EnvState, FlagRow};
 use crate::accounts::store as accounts;
@@ -244,6 +245,8 @@ pub async fn update_flag(
     patch: FlagPatch,
     now: DateTime<Utc>,
 ) -> AppResult<FlagDetail> {
+    // Archived flags are read-only until revived.
+    live_flag(&mut *conn, project, key).await?;
     let before = detail(&mut *conn, project, key, now).await?;
     let mut c = Checked::default();
     let name = match &patch.name {
@@ -361,81 +364,6 @@ pub async fn set_enabled(
     )
     .await?;
     Ok(true)
-}
-
-pub async fn set_archived(
-    conn: &mut SqliteConnection,
-    actor: &Actor,
-    project: &Project,
-    key: &str,
-    archive: bool,
-    now: DateTime<Utc>,
-) -> AppResult<FlagDetail> {
-    let Some(flag) = store::flag_by_key(&mut *conn, project.id, key).await? else {
-        return Err(flag_not_found(project, key));
-    };
-    if flag.archived_at.is_some() == archive {
-        let state = if archive { "archived" } else { "active" };
-        return Err(AppError::conflict(
-            if archive {
-                "flag-already-archived"
-            } else {
-                "flag-not-archived"
-            },
-            format!("the flag {key} is already {state}"),
-        ));
-    }
-    store::set_archived(&mut *conn, flag.id, archive, now).await?;
-    let action = if archive {
-        audit::Action::FlagArchived
-    } else {
-        audit::Action::FlagRevived
-    };
-    audit::append(
-        &mut *conn,
-        actor,
-        NewEntry::new(action, format!("flag {}/{}", project.key, key))
-            .project(&project.key)
-            .flag(key)
-            .before(serde_json::json!({ "archived": !archive }))
-            .after(serde_json::json!({ "archived": archive })),
-        now,
-    )
-    .await?;
-    if !archive {
-        switch_off_everywhere(&mut *conn, actor, project, &flag, now).await?;
-    }
-    detail(&mut *conn, project, key, now).await
-}
-
-/// A revived flag comes back switched off in every environment, as in Unleash: reviving must
-/// not make a flag live again anywhere, least of all in a protected environment, without review.
-/// Each switch turned off is audited like any other.
-async fn switch_off_everywhere(
-    conn: &mut SqliteConnection,
-    actor: &Actor,
-    project: &Project,
-    flag: &FlagRow,
-    now: DateTime<Utc>,
-) -> AppResult<()> {
-    for env in store::env_states(&mut *conn, &[flag.id]).await? {
-        if !env.enabled {
-            continue;
-        }
-        store::set_enabled(&mut *conn, flag.id, env.environment_id, false, now).await?;
-        let entry = NewEntry::new(
-            audit::Action::FlagDisabled,
-            format!("flag {}/{} in {}", project.key, flag.key, env.env_key),
-        )
-        .project(&project.key)
-        .flag(&flag.key)
-        .environment(&env.env_key)
-        .before(serde_json::json!({ "enabled": true }))
-        .after(serde_json::json!({ "enabled": false }))
-        .reason(Some("revived flags come back off in every environment"));
-        audit::append(&mut *conn, actor, entry, now).await?;
-    }
-    Ok(())
 }
 
 pub fn flag_not_found(project: &Project, key: &str) -> AppError {

@@ -471,6 +471,22 @@ pub async fn set_archived(
     Ok(())
 }
 
+/// The keys of the project's active (not archived) flags that depend on `parent_key`.
+pub async fn active_dependents(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    parent_key: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select f.key from flag_dependencies d join flags f on f.id = d.flag_id \
+         where f.project_id = ? and d.parent_key = ? and f.archived_at is null order by f.key",
+    )
+    .bind(project_id)
+    .bind(parent_key)
+    .fetch_all(conn)
+    .await
+}
+
 /// A live flag someone answers for.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OwnedFlag {

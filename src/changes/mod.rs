@@ -40,6 +40,7 @@ pub mod service {
 
 pub use change_request::State;
 
+use crate::catalog::ArchiveNote;
 use crate::evaluation::{StrategyDraft, VariantDraft};
 use crate::targeting::service::{DependencyDraft, SegmentDraft};
 use serde::{Deserialize, Serialize};
@@ -57,7 +58,11 @@ pub enum Proposal {
     Variants {
         variants: Vec<VariantDraft>,
     },
-    Archive,
+    /// Retiring the flag, with the outcome and reason to record.
+    Archive {
+        #[serde(default)]
+        note: ArchiveNote,
+    },
     /// A flag's parents: they apply in every environment, so the request goes to a protected
     /// environment where the flag would serve something else.
     Dependencies {
@@ -88,7 +93,7 @@ impl Proposal {
             Proposal::Toggle { .. } => "toggle",
             Proposal::Strategies { .. } => "strategies",
             Proposal::Variants { .. } => "variants",
-            Proposal::Archive => "archive",
+            Proposal::Archive { .. } => "archive",
             Proposal::Segment { .. } => "segment",
             Proposal::Dependencies { .. } => "dependencies",
             Proposal::Protection { .. } => "protection",
@@ -111,7 +116,7 @@ impl Proposal {
                 variants.len(),
                 if variants.len() == 1 { "" } else { "s" }
             ),
-            Proposal::Archive => format!("archive {flag}"),
+            Proposal::Archive { .. } => format!("archive {flag}"),
             Proposal::Dependencies { dependencies } if dependencies.is_empty() => {
                 format!("remove the dependencies of {flag}")
             }

@@ -56,7 +56,7 @@ pub async fn propose(
 ) -> AppResult<Outcome> {
     let project = &access.project;
     match &change.proposal {
-        Proposal::Archive => access.require(Action::ArchiveFlag)?,
+        Proposal::Archive { .. } => access.require(Action::ArchiveFlag)?,
         Proposal::Segment { .. } | Proposal::Dependencies { .. } => {
             access.require(Action::EditFlag)?
         }
@@ -105,7 +105,7 @@ pub(super) async fn protected_target(
                 .ok_or_else(|| AppError::invalid("environment", "name the environment"))?;
             Ok(env.protected.then(|| env.clone()))
         }
-        Proposal::Archive | Proposal::Dependencies { .. } => {
+        Proposal::Archive { .. } | Proposal::Dependencies { .. } => {
             let changed = served_changes(&mut *conn, project, change, now).await?;
             Ok(projects::environments(&mut *conn, project.id)
                 .await?
@@ -204,8 +204,8 @@ pub(super) async fn apply_change(
             )
             .await?,
         ),
-        Proposal::Archive => Applied::Flag(Box::new(
-            catalog::set_archived(conn, actor, project, flag_key, true, now).await?,
+        Proposal::Archive { note } => Applied::Flag(Box::new(
+            catalog::archive(conn, actor, project, flag_key, note, now).await?,
         )),
         Proposal::Dependencies { dependencies } => Applied::Dependencies(
             targeting::set_dependencies(conn, actor, project, flag_key, dependencies.clone(), now)
@@ -256,7 +256,7 @@ pub(super) async fn live_state(
             };
             (t.version, view)
         }
-        Proposal::Archive => {
+        Proposal::Archive { .. } => {
             let d = catalog::detail(conn, project, flag_key, now).await?;
             (
                 d.flag.version,

@@ -243,6 +243,37 @@ pub async fn items_of(
     .await
 }
 
+/// A request not yet finished that changes a given flag.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OpenRequest {
+    pub id: i64,
+    pub state: String,
+    pub title: String,
+    pub environment_key: String,
+    pub author_label: String,
+}
+
+/// The project's unfinished requests (neither applied, rejected nor cancelled) with an item on
+/// `flag_key`, oldest first.
+pub async fn open_requests_of_flag(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    flag_key: &str,
+) -> Result<Vec<OpenRequest>, sqlx::Error> {
+    sqlx::query_as(
+        "select r.id, r.state, r.title, e.key as environment_key, r.author_label \
+         from change_requests r join environments e on e.id = r.environment_id \
+         where r.project_id = ? and r.state not in ('applied', 'rejected', 'cancelled') \
+         and exists (select 1 from change_request_items i \
+                     where i.change_request_id = r.id and i.flag_key = ?) \
+         order by r.id",
+    )
+    .bind(project_id)
+    .bind(flag_key)
+    .fetch_all(conn)
+    .await
+}
+
 /// The item of the same kind on the same thing, which a newer proposal replaces.
 pub async fn item_like(
     conn: &mut SqliteConnection,

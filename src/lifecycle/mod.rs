@@ -1,11 +1,15 @@
 //! Where a flag is in its life, and why it might be stale. `stage` and `stale` are pure rules
 //! over the evidence; `assess` gathers that evidence from the stores and remembers the result
 //! (`store`), `job` does so for every project at an interval, and `marks` holds what owners
-//! decide (completed, snoozed, a flag's own lifetime, the project's thresholds).
+//! decide (completed, snoozed, a flag's own lifetime, the project's thresholds). `retirement`
+//! is the checklist before archiving (pure) and `checklist` gathers its evidence; `history`
+//! keeps each project's daily stale count and reads the numbers of its lifecycle page.
 
 pub mod assess;
+pub mod checklist;
 pub mod job;
 pub mod marks;
+pub mod retirement;
 pub mod stage;
 pub mod stale;
 pub mod store;

@@ -75,6 +75,8 @@ pub struct Thresholds {
     pub unused_days: i64,
     pub fully_rolled_out_days: i64,
     pub off_days: i64,
+    /// Days without any evaluation the retirement checklist asks for before archiving.
+    pub retirement_quiet_days: i64,
 }
 
 impl Default for Thresholds {
@@ -84,6 +86,7 @@ impl Default for Thresholds {
             unused_days: 30,
             fully_rolled_out_days: 14,
             off_days: 30,
+            retirement_quiet_days: 7,
         }
     }
 }
@@ -102,6 +105,7 @@ impl Thresholds {
         range("unusedDays", self.unused_days, 1);
         range("fullyRolledOutDays", self.fully_rolled_out_days, 1);
         range("offDays", self.off_days, 1);
+        range("retirementQuietDays", self.retirement_quiet_days, 1);
         bad
     }
 }

@@ -40,6 +40,7 @@ pub async fn document(
             doc.format
         )));
     }
+    let archiving = flags_to_archive(conn, project, doc).await?;
     let envs = environments(conn, project, &doc.environments, now).await?;
     let segments = segments(conn, actor, project, &doc.segments, now).await?;
     let mut summary = Summary::default();
@@ -50,7 +51,30 @@ pub async fn document(
             Outcome::Unchanged => summary.unchanged += 1,
         }
     }
+    // As archiving anywhere else: not while active flags depend on it (checked once the whole
+    // document is in, since it may archive or re-point those flags too).
+    for key in archiving {
+        crate::catalog::archive::refuse_if_depended_on(&mut *conn, project, &key).await?;
+    }
     Ok(summary)
+}
+
+/// The document's archived flags that are active (or absent) in the project now.
+async fn flags_to_archive(
+    conn: &mut SqliteConnection,
+    project: &Project,
+    doc: &Document,
+) -> AppResult<Vec<String>> {
+    let mut keys = Vec::new();
+    for f in doc.flags.iter().filter(|f| f.archived) {
+        let now_archived = catalog::flag_by_key(&mut *conn, project.id, &f.key)
+            .await?
+            .is_some_and(|existing| existing.archived_at.is_some());
+        if !now_archived {
+            keys.push(f.key.clone());
+        }
+    }
+    Ok(keys)
 }
 
 async fn environments(

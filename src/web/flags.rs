@@ -1,11 +1,13 @@
 //! Flag pages: the catalog (per project and across projects), one flag with its environments and
 //! history and usage, and the create and edit forms. Authorization mirrors `api/flags.rs`.
 
+mod archive;
 mod catalog;
 mod code;
 mod edit;
 mod lifecycle;
 mod page;
+mod retirement;
 mod usage;
 
 use crate::state::AppState;
@@ -29,8 +31,8 @@ pub fn routes() -> Router<AppState> {
         .route(&format!("{f}/reopen"), post(lifecycle::reopen))
         .route(&format!("{f}/snooze"), post(lifecycle::snooze))
         .route(&format!("{f}/unsnooze"), post(lifecycle::unsnooze))
-        .route(&format!("{f}/archive"), post(page::archive_flag))
-        .route(&format!("{f}/revive"), post(page::revive_flag))
+        .route(&format!("{f}/archive"), post(archive::archive_flag))
+        .route(&format!("{f}/revive"), post(archive::revive_flag))
         .route(
             &format!("{f}/environments/{{env}}/toggle"),
             post(page::toggle),

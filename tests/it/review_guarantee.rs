@@ -407,10 +407,11 @@ async fn dependency_changes_that_alter_production_are_reviewed() {
         .contains("production"));
 }
 
-/// Archiving a flag that is off everywhere changes nothing served, unless a live flag depends
-/// on it being off: then production would serve that one differently, and review is needed.
+/// Archiving a flag that is off everywhere changes nothing served; archiving a parent that a
+/// live flag depends on (on being off) would change what production serves, and is refused
+/// outright while that flag depends on it (issue 12, item 4), before any review.
 #[tokio::test]
-async fn archiving_a_parent_that_a_live_flag_needs_is_reviewed() {
+async fn archiving_a_parent_that_a_live_flag_needs_is_refused() {
     let app = TestApp::spawn().await;
     let admin = app.admin();
     let editor = app.user("editor");
@@ -437,7 +438,10 @@ async fn archiving_a_parent_that_a_live_flag_needs_is_reviewed() {
         "nothing depends on it, and it is off"
     );
     let (status, body) = status_json(editor.api.archive(PROJECT, "legacy-cart").await).await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    assert_eq!(body["changeRequest"]["environment"], "production");
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("modern-cart"),
+        "{body}"
+    );
     still_serves(&app, &prod, "modern-cart", true).await;
 }

@@ -154,6 +154,8 @@ struct FlagPage {
     history: Vec<HistoryItem>,
     usage: Option<UsageView>,
     lifecycle: super::lifecycle::LifecycleView,
+    /// The retirement checklist (Lifecycle tab, completed or stale flags).
+    retirement: Option<super::retirement::RetirementView>,
     can_edit: bool,
     can_archive: bool,
 }
@@ -188,6 +190,13 @@ pub(super) async fn show_flag(
         "usage" => Some(usage_view(&mut conn, &access.project, &p.key, app.now()).await?),
         _ => None,
     };
+    let retirement = match tab {
+        "lifecycle" => {
+            super::retirement::retirement_view(&mut conn, &access.project, &detail, app.now())
+                .await?
+        }
+        _ => None,
+    };
     let layout = Layout::new(&session, Some(&access.identity), p.key.clone(), "flags").await;
     let envs = env_rows(&mut conn, &access, &layout.csrf, &detail).await?;
     let page = FlagPage {
@@ -199,6 +208,7 @@ pub(super) async fn show_flag(
         history,
         usage,
         lifecycle: super::lifecycle::LifecycleView::of(&detail),
+        retirement,
         can_edit: access.can(Action::EditFlag) && detail.flag.archived_at.is_none(),
         can_archive: may_archive(&access, &detail),
         layout,
@@ -360,61 +370,5 @@ pub(super) async fn toggle(
         format!("{} is now {word} in {}.", p.key, env.key),
     )
     .await;
-    Ok(see_other(&flag_href(&project.key, &p.key)))
-}
-
-pub(super) async fn archive_flag(
-    state: State<AppState>,
-    session: Session,
-    access: ProjectAccess,
-    p: Path<FlagPath>,
-) -> PageResult {
-    set_archived(state, session, access, p, true).await
-}
-
-pub(super) async fn revive_flag(
-    state: State<AppState>,
-    session: Session,
-    access: ProjectAccess,
-    p: Path<FlagPath>,
-) -> PageResult {
-    set_archived(state, session, access, p, false).await
-}
-
-async fn set_archived(
-    State(app): State<AppState>,
-    session: Session,
-    access: ProjectAccess,
-    Path(p): Path<FlagPath>,
-    archive: bool,
-) -> PageResult {
-    access.require(Action::ArchiveFlag)?;
-    let mut tx = begin_write(&app.db).await?;
-    let (actor, project, now) = (access.actor(), &access.project, app.now());
-    if archive {
-        // As in the API: archiving removes the flag from every feed, so it counts as a change to
-        // each environment where it is on; where one is protected, it waits in a change request.
-        let change = changes::Change {
-            flag_key: &p.key,
-            env: None,
-            proposal: crate::changes::Proposal::Archive,
-        };
-        let outcome = changes::propose(&mut tx, &access, change, now).await?;
-        tx.commit().await?;
-        if let changes::Outcome::Staged(cr) = outcome {
-            let message = format!(
-                "Added to your draft change request #{}: {} stays live until the request is \
-                 approved and applied.",
-                cr.id, p.key
-            );
-            Flash::set(&session, "success", message).await;
-            return Ok(see_other(&crate::web::href::change_request(cr.id)));
-        }
-    } else {
-        service::set_archived(&mut tx, actor, project, &p.key, archive, now).await?;
-        tx.commit().await?;
-    }
-    let done = if archive { "archived" } else { "revived" };
-    Flash::set(&session, "success", format!("{} {done}.", p.key)).await;
     Ok(see_other(&flag_href(&project.key, &p.key)))
 }

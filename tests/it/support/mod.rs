@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod clock;
 pub mod process;
 
 use reqwest::cookie::{CookieStore, Jar};
