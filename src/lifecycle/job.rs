@@ -1,8 +1,9 @@
 //! The background assessment: every project's flags are assessed again at an interval, since
 //! time alone makes flags stale (an expected lifetime passes, a flag stays off). Reading happens
-//! outside the write lock; only storing the result takes it.
+//! outside the write lock; only storing the result takes it. The first run of each UTC day also
+//! records every project's stale count for that day (`history`).
 
-use super::assess;
+use super::{assess, history};
 use crate::clock::SharedClock;
 use crate::db::{begin_write, Db};
 use std::sync::Arc;
@@ -41,6 +42,7 @@ pub async fn run_once(db: &Db, clock: &SharedClock) -> anyhow::Result<usize> {
         };
         let mut tx = begin_write(db).await?;
         moved += assess::record(&mut tx, &project, &assessed, now).await?;
+        history::record_today(&mut tx, project.id, now).await?;
         tx.commit().await?;
     }
     Ok(moved)

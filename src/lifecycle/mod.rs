@@ -7,6 +7,7 @@
 
 pub mod assess;
 pub mod checklist;
+pub mod history;
 pub mod job;
 pub mod marks;
 pub mod retirement;

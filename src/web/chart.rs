@@ -4,6 +4,12 @@
 //! Pure: numbers in, markup out. Every number is formatted here; the one piece of text that comes
 //! from outside (the description) goes through askama's HTML escaper. Colours come from the
 //! stylesheet's `.chart` classes (`.bar`, `.bar-2`, `.axis`, `.grid-line`): no `style=` (CSP).
+//!
+//! `months` draws two bars per month and `line` a daily count (and a sparkline) with the same
+//! helpers.
+
+pub mod line;
+pub mod months;
 
 use crate::usage::DayCount;
 use askama::filters::{escape, Html};

@@ -1,6 +1,7 @@
 //! Project pages: the list, a new project, a project's overview (environments, members) and its
 //! settings with its webhooks. Authorization mirrors `api/projects.rs` and `api/webhooks.rs`.
 
+mod lifecycle;
 mod overview;
 mod settings;
 mod webhooks;
@@ -21,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/projects", get(list_projects).post(create_project))
         .route("/projects/new", get(new_project))
         .merge(overview::routes())
+        .merge(lifecycle::routes())
         .merge(settings::routes())
         .merge(webhooks::routes())
 }

@@ -92,6 +92,7 @@ struct ShowPage {
     members: Vec<MemberView>,
     flags: i64,
     archived: i64,
+    health: super::lifecycle::HealthCard,
     roles: Vec<&'static str>,
     forms: OverviewForms,
 }
@@ -116,6 +117,7 @@ async fn overview(ctx: &ProjectCtx, forms: OverviewForms, status: StatusCode) ->
         .collect();
     let members = store::members(&mut conn, p.id).await?;
     let (flags, archived) = flag_counts(&mut conn, access).await?;
+    let health = super::lifecycle::health_card(&mut conn, p, ctx.app.now()).await?;
     let page = ShowPage {
         layout: Layout::new(
             &ctx.session,
@@ -135,6 +137,7 @@ async fn overview(ctx: &ProjectCtx, forms: OverviewForms, status: StatusCode) ->
         members: members.into_iter().map(MemberView::from).collect(),
         flags,
         archived,
+        health,
         roles: Role::ALL.iter().map(|r| r.as_str()).collect(),
         forms,
     };

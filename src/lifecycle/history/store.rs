@@ -1,0 +1,106 @@
+//! SQL of the lifecycle history: the daily stale counts, and the creation and archive times the
+//! project's lifecycle page counts.
+
+use sqlx::SqliteConnection;
+
+/// A project's flags now: stale (active and stored as stale), live (active), total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, sqlx::FromRow)]
+pub struct Counts {
+    pub stale_flags: i64,
+    pub live_flags: i64,
+    pub total_flags: i64,
+}
+
+pub async fn counts_now(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+) -> Result<Counts, sqlx::Error> {
+    sqlx::query_as(
+        "select coalesce(sum(case when f.archived_at is null and a.stale then 1 else 0 end), 0) \
+         as stale_flags, \
+         coalesce(sum(case when f.archived_at is null then 1 else 0 end), 0) as live_flags, \
+         count(*) as total_flags \
+         from flags f left join flag_assessments a on a.flag_id = f.id where f.project_id = ?",
+    )
+    .bind(project_id)
+    .fetch_one(conn)
+    .await
+}
+
+/// Records the day's counts unless that day already has them; true when written.
+pub async fn record_day(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    day: &str,
+    c: Counts,
+    now: &str,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "insert into project_stale_counts (project_id, day, stale_flags, live_flags, \
+         total_flags, recorded_at) values (?, ?, ?, ?, ?, ?) \
+         on conflict (project_id, day) do nothing",
+    )
+    .bind(project_id)
+    .bind(day)
+    .bind(c.stale_flags)
+    .bind(c.live_flags)
+    .bind(c.total_flags)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() > 0)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DayRow {
+    pub day: String,
+    pub stale_flags: i64,
+    pub live_flags: i64,
+    pub total_flags: i64,
+}
+
+/// The recorded days from `since_day` on, oldest first.
+pub async fn days_since(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    since_day: &str,
+) -> Result<Vec<DayRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select day, stale_flags, live_flags, total_flags from project_stale_counts \
+         where project_id = ? and day >= ? order by day",
+    )
+    .bind(project_id)
+    .bind(since_day)
+    .fetch_all(conn)
+    .await
+}
+
+/// When each flag of the project created since `since` was created.
+pub async fn created_since(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    since: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("select created_at from flags where project_id = ? and created_at >= ?")
+        .bind(project_id)
+        .bind(since)
+        .fetch_all(conn)
+        .await
+}
+
+/// Every archive of a flag of the project, as audited: (archived at, the flag's creation).
+pub async fn archivals(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    project_key: &str,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "select a.at, f.created_at from audit_log a \
+         join flags f on f.project_id = ? and f.key = a.flag_key \
+         where a.project_key = ? and a.action = 'flag.archived' order by a.seq",
+    )
+    .bind(project_id)
+    .bind(project_key)
+    .fetch_all(conn)
+    .await
+}
