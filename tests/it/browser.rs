@@ -13,7 +13,7 @@ async fn sign_in(chrome: &Chrome, shot: &str) {
     sign_in_as(chrome, ADMIN_EMAIL, shot).await;
 }
 
-async fn sign_in_as(chrome: &Chrome, email: &str, shot: &str) {
+pub(crate) async fn sign_in_as(chrome: &Chrome, email: &str, shot: &str) {
     chrome.goto("/login").await;
     chrome.fill("#email", email).await;
     chrome.fill("#password", PASSWORD).await;
@@ -280,7 +280,7 @@ async fn xss_payloads_render_as_text() {
 
 /// Clicks a submit button whose form asks `window.confirm` first (`data-confirm`), and accepts
 /// the dialog once it opens.
-async fn click_and_confirm(chrome: &Chrome, css: &str) {
+pub(crate) async fn click_and_confirm(chrome: &Chrome, css: &str) {
     chrome.click(css).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while chrome.open_alert().await.is_none() {

@@ -623,3 +623,96 @@ async fn the_daily_stale_count_is_written_once_per_day() {
         "health: the one live flag is stale: {overview}"
     );
 }
+
+/// The features a client token of development is served, by name.
+async fn served(app: &TestApp, token: &str) -> Vec<String> {
+    let r = reqwest::Client::new()
+        .get(app.url("/api/client/features"))
+        .header("Authorization", token)
+        .send()
+        .await
+        .unwrap();
+    if r.status() != StatusCode::OK {
+        return vec![];
+    }
+    let body: Value = r.json().await.unwrap();
+    body["features"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| f["name"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// In real Chromium: a completed flag's Lifecycle tab shows the checklist; archiving through it
+/// (with a reason) takes the flag out of the SDK feed.
+#[tokio::test]
+async fn a_completed_flag_is_archived_through_the_checklist_and_leaves_the_feed() {
+    use crate::browser::{click_and_confirm, sign_in_as};
+    use crate::support::browser::Chrome;
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    admin.api.new_flag(PROJECT, "old-banner").await;
+    admin
+        .api
+        .toggle(PROJECT, "old-banner", "development", true)
+        .await;
+    let path = format!("{}/complete", flag_path("old-banner"));
+    let done = json!({"outcome": "kept", "note": "shipped"});
+    let (status, _) = status_json(admin.api.send(Method::POST, &path, Some(&done)).await).await;
+    assert_eq!(status, StatusCode::OK);
+    let dev = app.feed_token("client", PROJECT, "development");
+    eventually("the feed serves the flag", || async {
+        served(&app, &dev).await.contains(&"old-banner".to_string())
+    })
+    .await;
+
+    let chrome = Chrome::start(&app.base).await;
+    sign_in_as(&chrome, ADMIN_EMAIL, "retire-01-login").await;
+    chrome
+        .goto(&format!(
+            "/projects/{PROJECT}/flags/old-banner?tab=lifecycle"
+        ))
+        .await;
+    chrome
+        .wait_for("#retirement [data-check='dependents']")
+        .await;
+    chrome.screenshot("retire-02-checklist").await;
+    let text = chrome.body_text().await;
+    assert!(text.contains("Retirement checklist"), "{text}");
+    assert!(text.contains("No dependent flags still active"), "{text}");
+    chrome
+        .fill(
+            "#retirement input[name='reason']",
+            "removed from the code in 4.3",
+        )
+        .await;
+    click_and_confirm(&chrome, "#retirement button[type='submit']").await;
+    chrome.wait_for(".flash-success").await;
+    chrome.screenshot("retire-03-archived").await;
+    assert!(chrome.body_text().await.contains("old-banner archived."));
+    assert_eq!(
+        chrome.path().await,
+        format!("/projects/{PROJECT}/flags/old-banner")
+    );
+    chrome.quit().await;
+
+    eventually("the feed no longer serves it", || async {
+        !served(&app, &dev).await.contains(&"old-banner".to_string())
+    })
+    .await;
+    let audit: Value = admin
+        .api
+        .audit("action=flag.archived&flag=old-banner")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(audit["entries"][0]["after"]["outcome"], "kept");
+    assert_eq!(
+        audit["entries"][0]["reason"],
+        "removed from the code in 4.3"
+    );
+}
