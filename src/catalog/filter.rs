@@ -102,6 +102,8 @@ impl CatalogFilter {
         match clean(&self.archived) {
             Some("archived") => "archived",
             Some("all") => "all",
+            // Asking for the archived stage asks for archived flags.
+            None if self.lifecycle() == Some("archived") => "archived",
             _ => "active",
         }
     }

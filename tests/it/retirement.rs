@@ -716,3 +716,67 @@ async fn a_completed_flag_is_archived_through_the_checklist_and_leaves_the_feed(
         "removed from the code in 4.3"
     );
 }
+
+/// The catalog's lifecycle column and `stage=` filter (alias `lifecycle=`), in the project's
+/// catalog, the cross-project one and the API list; `stage=archived` finds archived flags
+/// without also asking for `archived=archived`.
+#[tokio::test]
+async fn the_catalog_filters_by_stage_everywhere() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    for key in ["done", "gone", "fresh"] {
+        admin.api.new_flag(PROJECT, key).await;
+    }
+    let path = format!("{}/complete", flag_path("done"));
+    let (status, _) = status_json(
+        admin
+            .api
+            .send(Method::POST, &path, Some(&json!({"outcome": "discarded"})))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        admin.api.archive(PROJECT, "gone").await.status(),
+        StatusCode::OK
+    );
+    for (query, keys) in [
+        ("stage=completed", vec!["done"]),
+        ("stage=archived", vec!["gone"]),
+        ("lifecycle=initial", vec!["fresh"]),
+        ("stage=live", vec![]),
+    ] {
+        let listed: Value = admin.api.flags(PROJECT, query).await.json().await.unwrap();
+        let got: Vec<&str> = listed["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["key"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, keys, "API ?{query}");
+    }
+    let browser = app.signed_in(ADMIN_EMAIL).await;
+    let link = |key: &str| format!("href=\"/projects/{PROJECT}/flags/{key}\"");
+    for page in [format!("/projects/{PROJECT}/flags"), "/flags".to_string()] {
+        let html = browser
+            .get(&format!("{page}?stage=completed"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains(&link("done")), "{page}: {html}");
+        assert!(!html.contains(&link("fresh")), "{page}");
+        assert!(
+            html.contains("class=\"badge stage-completed\""),
+            "{page}: the column"
+        );
+        let html = browser
+            .get(&format!("{page}?stage=archived"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains(&link("gone")), "{page}: {html}");
+        assert!(!html.contains(&link("done")), "{page}");
+    }
+}
