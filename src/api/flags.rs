@@ -193,6 +193,7 @@ async fn archive_flag(
     Path(p): Path<FlagPath>,
     OptionalApiJson(note): OptionalApiJson<ArchiveNote>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let note = note.checked()?;
     let mut tx = begin_write(&app.db).await?;
     // Archiving removes the flag from every feed, so where it is on in a protected environment
     // it goes into a change request like any other change there.

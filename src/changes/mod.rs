@@ -116,7 +116,17 @@ impl Proposal {
                 variants.len(),
                 if variants.len() == 1 { "" } else { "s" }
             ),
-            Proposal::Archive { .. } => format!("archive {flag}"),
+            Proposal::Archive { note } => match (&note.outcome, &note.reason) {
+                (None, None) => format!("archive {flag}"),
+                (outcome, reason) => format!(
+                    "archive {flag} ({})",
+                    [outcome.as_deref(), reason.as_deref()]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(": ")
+                ),
+            },
             Proposal::Dependencies { dependencies } if dependencies.is_empty() => {
                 format!("remove the dependencies of {flag}")
             }

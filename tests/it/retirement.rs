@@ -217,6 +217,26 @@ async fn archive_records_outcome_and_reason_and_archived_flags_are_read_only() {
     assert_eq!(audit["entries"][0]["after"]["outcome"], "kept");
     assert_eq!(audit["entries"][0]["reason"], "shipped in 4.2");
 
+    // Where it is live in a protected environment, the archive waits in a change request that
+    // carries the outcome and reason, and records them when applied.
+    admin.api.new_flag(PROJECT, "live-one").await;
+    admin
+        .api
+        .force_toggle(PROJECT, "live-one", "production", true)
+        .await;
+    let path = format!("{}/archive", flag_path("live-one"));
+    let note = json!({"outcome": "kept", "reason": "everyone has it"});
+    admin.api.force(Method::POST, &path, Some(&note)).await;
+    let audit: Value = admin
+        .api
+        .audit("action=flag.archived&flag=live-one")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(audit["entries"][0]["after"]["outcome"], "kept");
+    assert_eq!(audit["entries"][0]["reason"], "everyone has it");
+
     // Read-only: edits are refused with a clear message, and nothing changes.
     let (status, body) = status_json(
         admin

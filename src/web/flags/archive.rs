@@ -39,6 +39,10 @@ pub(super) async fn archive_flag(
         outcome: Some(f.outcome),
         reason: Some(f.reason),
     };
+    let note = match note.checked() {
+        Ok(note) => note,
+        Err(e) => return refused(&ctx, e, &back).await,
+    };
     // As in the API: archiving removes the flag from every feed, so it counts as a change to
     // each environment where it is on; where one is protected, it waits in a change request.
     let change = changes::Change {
