@@ -216,6 +216,17 @@ async fn archive_records_outcome_and_reason_and_archived_flags_are_read_only() {
         .unwrap();
     assert_eq!(audit["entries"][0]["after"]["outcome"], "kept");
     assert_eq!(audit["entries"][0]["reason"], "shipped in 4.2");
+    let tab = browser
+        .get(&format!("/projects/{PROJECT}/flags/promo?tab=lifecycle"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        tab.contains("<strong>released and kept</strong>") && tab.contains("“shipped in 4.2”"),
+        "the archived flag's tab shows how it was retired: {tab}"
+    );
+    assert!(!tab.contains("Retirement checklist"));
 
     // Where it is live in a protected environment, the archive waits in a change request that
     // carries the outcome and reason, and records them when applied.

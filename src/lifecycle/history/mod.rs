@@ -19,8 +19,12 @@ pub async fn record_today(
     project_id: i64,
     now: DateTime<Utc>,
 ) -> AppResult<bool> {
-    let counts = store::counts_now(&mut *conn, project_id).await?;
     let day = now.format("%Y-%m-%d").to_string();
+    // Most runs find the day counted already: skip counting then.
+    if store::day_recorded(&mut *conn, project_id, &day).await? {
+        return Ok(false);
+    }
+    let counts = store::counts_now(&mut *conn, project_id).await?;
     Ok(store::record_day(conn, project_id, &day, counts, &stamp(now)).await?)
 }
 

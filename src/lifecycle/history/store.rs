@@ -27,6 +27,20 @@ pub async fn counts_now(
     .await
 }
 
+pub async fn day_recorded(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    day: &str,
+) -> Result<bool, sqlx::Error> {
+    let found: Option<i64> =
+        sqlx::query_scalar("select 1 from project_stale_counts where project_id = ? and day = ?")
+            .bind(project_id)
+            .bind(day)
+            .fetch_optional(conn)
+            .await?;
+    Ok(found.is_some())
+}
+
 /// Records the day's counts unless that day already has them; true when written.
 pub async fn record_day(
     conn: &mut SqliteConnection,

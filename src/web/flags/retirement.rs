@@ -1,7 +1,8 @@
 //! The Lifecycle tab's retirement checklist: for a completed or stale flag, each item of
 //! `lifecycle::retirement` with its live evidence and verdict, and the form that archives the
-//! flag with an outcome and a reason.
+//! flag with an outcome and a reason; for an archived flag, that record (from its audit entry).
 
+use crate::audit::store as audit_store;
 use crate::catalog::service::FlagDetail;
 use crate::clock::stamp;
 use crate::error::AppResult;
@@ -30,7 +31,17 @@ pub struct CheckView {
     pub evidence: Vec<EvidenceLine>,
 }
 
+/// How an archived flag was retired, as its last `flag.archived` entry says.
+pub struct ArchivedRecord {
+    pub at: String,
+    pub by: String,
+    pub outcome: String,
+    pub reason: String,
+}
+
+#[derive(Default)]
 pub struct RetirementView {
+    pub archived: Option<ArchivedRecord>,
     pub checks: Vec<CheckView>,
     pub passed: usize,
     pub all_passed: bool,
@@ -50,11 +61,18 @@ pub async fn retirement_view(
     let Some(a) = &d.lifecycle else {
         return Ok(None);
     };
-    if d.flag.archived_at.is_some() || !(a.stage == Stage::Completed || a.stale()) {
+    if d.flag.archived_at.is_some() {
+        return Ok(Some(RetirementView {
+            archived: archived_record(conn, project, &d.flag.key).await?,
+            ..Default::default()
+        }));
+    }
+    if !(a.stage == Stage::Completed || a.stale()) {
         return Ok(None);
     }
     let checks = checklist::checklist(conn, project, &d.flag.key, now).await?;
     Ok(Some(RetirementView {
+        archived: None,
         passed: checks.iter().filter(|c| c.verdict == Verdict::Pass).count(),
         all_passed: retirement::all_passed(&checks),
         blocked: checks
@@ -66,6 +84,33 @@ pub async fn retirement_view(
             .map(|c| c.outcome.clone())
             .unwrap_or_default(),
         checks: checks.iter().map(|c| check_view(&project.key, c)).collect(),
+    }))
+}
+
+async fn archived_record(
+    conn: &mut SqliteConnection,
+    project: &Project,
+    key: &str,
+) -> AppResult<Option<ArchivedRecord>> {
+    let filter = audit_store::Filter {
+        project: Some(project.key.clone()),
+        flag: Some(key.to_string()),
+        action: Some("flag.archived".into()),
+        ..Default::default()
+    };
+    let last = audit_store::list(conn, &filter, &None, 1, None).await?;
+    Ok(last.into_iter().next().map(|e| {
+        let after: serde_json::Value = e
+            .after_json
+            .as_deref()
+            .and_then(|j| serde_json::from_str(j).ok())
+            .unwrap_or_default();
+        ArchivedRecord {
+            at: short_time(&e.at),
+            by: e.actor_label,
+            outcome: after["outcome"].as_str().unwrap_or_default().to_string(),
+            reason: e.reason.unwrap_or_default(),
+        }
     }))
 }
 
