@@ -20,6 +20,7 @@ mod feed_conformance;
 mod headers;
 mod hostile_input;
 mod lifecycle;
+mod lifecycle_history;
 mod login;
 mod pages_at_scale;
 mod permissions;
