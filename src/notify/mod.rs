@@ -15,7 +15,7 @@ pub mod sign;
 pub mod store;
 pub mod target;
 
-pub use payload::{AuditHead, Event, Format, Payload, RequestInfo};
+pub use payload::{AuditHead, Described, Event, Format, Payload, RequestInfo};
 pub use store::WebhookView;
 pub use target::{AllowList, Target};
 
@@ -71,6 +71,7 @@ pub async fn change_request(
     let payload = Payload {
         event: event.as_str().to_string(),
         project: r.project_key.clone(),
+        changes: described(&mut *conn, r.project_id, id).await?,
         change_request: Some(RequestInfo {
             id,
             title: r.title.clone(),
@@ -92,6 +93,37 @@ pub async fn change_request(
     enqueue(conn, r.project_id, event, &payload, now).await
 }
 
+/// The request's changes in words, as reviewers read them on its page.
+async fn described(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    id: i64,
+) -> AppResult<Vec<Described>> {
+    let names = audit::describe::Names::with_segments(
+        crate::targeting::store::segment_names_of(&mut *conn, project_id).await?,
+    );
+    let parse = |s: &str| serde_json::from_str(s).unwrap_or(serde_json::Value::Null);
+    Ok(changes::items_of(&mut *conn, id)
+        .await?
+        .into_iter()
+        .map(|i| {
+            let summary = serde_json::from_str::<crate::changes::Proposal>(&i.payload)
+                .map(|p| p.summary(i.flag_key.as_deref()))
+                .unwrap_or_else(|_| i.kind.clone());
+            Described {
+                lines: audit::describe::item(
+                    &i.kind,
+                    &parse(&i.before_json),
+                    &parse(&i.after_json),
+                    &names,
+                ),
+                flag: i.flag_key,
+                summary,
+            }
+        })
+        .collect())
+}
+
 /// Queues `flag.killed` for an emergency kill (inside the transaction).
 pub async fn killed(
     conn: &mut SqliteConnection,
@@ -106,6 +138,7 @@ pub async fn killed(
         event: Event::Killed.as_str().to_string(),
         project: project.key.clone(),
         change_request: None,
+        changes: Vec::new(),
         flag: Some(flag.to_string()),
         environment: Some(environment.to_string()),
         reason: Some(reason.to_string()),
@@ -129,6 +162,7 @@ pub async fn stale(
         event: Event::Stale.as_str().to_string(),
         project: project.key.clone(),
         change_request: None,
+        changes: Vec::new(),
         flag: Some(flag.to_string()),
         environment: None,
         reason: Some(reasons.to_string()),
