@@ -50,7 +50,8 @@ pub struct EntryRow {
     pub action: String,
     pub project: String,
     pub environment: String,
-    pub flag_href: String,
+    /// Where the target is shown: the change request of its bookkeeping, or the flag.
+    pub target_href: String,
     pub target: String,
     pub reason: String,
     pub lines: Vec<Line>,
@@ -79,6 +80,10 @@ fn row(e: Entry, names: &Names, via: Option<Via>) -> EntryRow {
         .join("\n");
     let project = e.project_key.unwrap_or_default();
     let flag = e.flag_key.unwrap_or_default();
+    let request = [&after, &before]
+        .iter()
+        .find_map(|v| v.as_ref()?.get("changeRequest")?.as_i64())
+        .filter(|_| e.action.starts_with("change-request."));
     EntryRow {
         seq: e.seq,
         at_short: short_time(&e.at),
@@ -86,10 +91,10 @@ fn row(e: Entry, names: &Names, via: Option<Via>) -> EntryRow {
         actor: e.actor_label,
         actor_kind: e.actor_kind,
         action: e.action,
-        flag_href: if flag.is_empty() || project.is_empty() {
-            String::new()
-        } else {
-            href::flag(&project, &flag)
+        target_href: match request {
+            Some(id) => href::change_request(id),
+            _ if flag.is_empty() || project.is_empty() => String::new(),
+            _ => href::flag(&project, &flag),
         },
         project,
         environment: e.environment_key.unwrap_or_default(),
