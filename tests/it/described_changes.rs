@@ -2,7 +2,8 @@
 //! through a request names it in the flag's history and on the audit page, request bookkeeping
 //! stays off the history, and targeting changes and archiving read as sentences, never JSON.
 
-use crate::support::{Api, TestApp, PROJECT};
+use crate::support::browser::Chrome;
+use crate::support::{Api, TestApp, ADMIN_EMAIL, PASSWORD, PROJECT};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -48,13 +49,12 @@ fn assert_no_json(html: &str, page: &str) {
     }
 }
 
-#[tokio::test]
-async fn a_change_applied_through_a_request_names_it_in_the_flag_history() {
-    let app = TestApp::spawn().await;
-    let admin = app.admin();
+/// Proposes a production rollout as the editor, submits it with a title and a reason, and has
+/// the approver approve and apply it; returns the request's number, the editor and the approver.
+async fn applied_request(app: &TestApp) -> (i64, String, String) {
     let editor = app.user("editor");
     let approver = app.user("approver");
-    admin.api.new_flag(PROJECT, "checkout").await;
+    app.admin().api.new_flag(PROJECT, "checkout").await;
 
     let (status, body) = put_strategies(&editor.api, "production", rollout("30", &["DE"])).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
@@ -69,6 +69,14 @@ async fn a_change_applied_through_a_request_names_it_in_the_flag_history() {
     assert_eq!(r.status(), StatusCode::OK);
     let r = approver.api.change_request_step(id, "apply", None).await;
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    (id, editor.email, approver.email)
+}
+
+#[tokio::test]
+async fn a_change_applied_through_a_request_names_it_in_the_flag_history() {
+    let app = TestApp::spawn().await;
+    let (id, editor, approver) = applied_request(&app).await;
+    let admin = app.admin();
 
     let reader = app.signed_in(&admin.email).await;
     let history = reader
@@ -90,7 +98,7 @@ async fn a_change_applied_through_a_request_names_it_in_the_flag_history() {
     assert!(
         history.contains(&format!(
             "proposed by {}, approved by {}, applied by {}",
-            editor.email, approver.email, approver.email
+            editor, approver, approver
         )),
         "{history}"
     );
@@ -184,4 +192,43 @@ async fn targeting_changes_and_archiving_read_as_sentences_on_the_audit_page_and
     let archived = audit.find("Archived: no longer served").unwrap();
     let rollout = audit.find("Rollout 10 % → 25 %").unwrap();
     assert!(archived < rollout, "the audit page is not newest first");
+}
+
+#[tokio::test]
+async fn in_a_browser_the_history_entry_names_the_request_and_links_to_it() {
+    let app = TestApp::spawn().await;
+    let (id, editor, approver) = applied_request(&app).await;
+    let chrome = Chrome::start(&app.base).await;
+    chrome.goto("/login").await;
+    chrome.fill("#email", ADMIN_EMAIL).await;
+    chrome.fill("#password", PASSWORD).await;
+    chrome
+        .click("form[action='/login'] button[type='submit']")
+        .await;
+    chrome.wait_for(".topnav-user").await;
+
+    chrome
+        .goto("/projects/web/flags/checkout?tab=history")
+        .await;
+    let via = chrome.wait_for(".history .via").await.text().await.unwrap();
+    chrome.screenshot("described-history-via-request").await;
+    assert!(
+        via.starts_with(&format!(
+            "via change request #{id} — proposed by {}",
+            editor
+        )),
+        "{via}"
+    );
+    assert!(
+        via.contains(&format!(
+            "approved by {}, applied by {}",
+            approver, approver
+        )),
+        "{via}"
+    );
+    assert!(via.contains("“Launch checkout”: QA signed off"), "{via}");
+    chrome.click(".history .via a").await;
+    chrome.wait_for("#config-title").await;
+    assert_eq!(chrome.path().await, format!("/change-requests/{id}"));
+    chrome.quit().await;
 }
