@@ -148,7 +148,7 @@ pub struct Filter {
     pub until: Option<String>,
     /// Leaves out the change requests' own bookkeeping (`change-request.*`): a flag's history
     /// shows what changed, each change naming the request it came through.
-    #[serde(default)]
+    #[serde(skip)]
     pub hide_change_requests: bool,
 }
 
