@@ -86,7 +86,7 @@ pub async fn change_request(
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty()),
         actor: Some(actor.label.clone()),
-        url: Some(format!("/change-requests/{id}")),
+        url: Some(crate::href::change_request(id)),
         at: stamp(now),
         audit_head: None,
     };
@@ -143,7 +143,7 @@ pub async fn killed(
         environment: Some(environment.to_string()),
         reason: Some(reason.to_string()),
         actor: Some(actor.label.clone()),
-        url: Some(format!("/projects/{}/flags/{}", project.key, encode(flag))),
+        url: Some(crate::href::flag(&project.key, flag)),
         at: stamp(now),
         audit_head: None,
     };
@@ -167,23 +167,11 @@ pub async fn stale(
         environment: None,
         reason: Some(reasons.to_string()),
         actor: None,
-        url: Some(format!("/projects/{}/flags/{}", project.key, encode(flag))),
+        url: Some(crate::href::flag(&project.key, flag)),
         at: stamp(now),
         audit_head: None,
     };
     enqueue(conn, project.id, Event::Stale, &payload, now).await
-}
-
-/// Percent-encodes a path segment (flag keys may hold characters a URL path may not).
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 // ---------- Managing webhooks ----------
