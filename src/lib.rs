@@ -2,6 +2,7 @@
 //!
 //! Domain folders (`accounts`, `projects`, `catalog`, `audit`, `authz`) hold types, rules and SQL;
 //! transport folders (`web` for HTML, `api` for admin JSON, `http` for middleware) call them.
+//! `href` builds every link to the app's own pages, for the web app and webhook bodies alike.
 
 pub mod accounts;
 pub mod api;
@@ -20,6 +21,7 @@ pub mod demo;
 pub mod error;
 pub mod evaluation;
 pub mod feed;
+pub mod href;
 pub mod http;
 pub mod lifecycle;
 pub mod memory;

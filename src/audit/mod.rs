@@ -4,7 +4,9 @@
 pub mod action;
 pub mod chain;
 pub mod checkpoint;
+pub mod describe;
 pub mod store;
+pub mod via;
 
 pub use action::{Action, FeedEffect};
 pub use store::{append, Entry, Head, NewEntry};

@@ -146,6 +146,10 @@ pub struct Filter {
     pub action: Option<String>,
     pub since: Option<String>,
     pub until: Option<String>,
+    /// Leaves out the change requests' own bookkeeping (`change-request.*`): a flag's history
+    /// shows what changed, each change naming the request it came through.
+    #[serde(skip)]
+    pub hide_change_requests: bool,
 }
 
 /// Which projects the reader may see; `None` means every entry (admins).
@@ -196,10 +200,46 @@ pub async fn list(
         }
         q.push(")");
     }
-    if let Some(b) = before_seq {
-        q.push(" and seq < ").push_bind(b);
+    if filter.hide_change_requests {
+        q.push(" and action not like 'change-request.%'");
     }
-    q.push(" order by seq desc limit ").push_bind(limit);
+    // Newest first by time (entries are not always written in time order), then by sequence;
+    // a page starts after the entry `before_seq`.
+    if let Some(b) = before_seq {
+        q.push(" and (at < (select at from audit_log where seq = ")
+            .push_bind(b)
+            .push(") or (at = (select at from audit_log where seq = ")
+            .push_bind(b)
+            .push(") and seq < ")
+            .push_bind(b)
+            .push("))");
+    }
+    q.push(" order by at desc, seq desc limit ")
+        .push_bind(limit);
+    q.build_query_as::<Entry>().fetch_all(&mut *conn).await
+}
+
+/// The `change-request.applied` entries recorded at any of `ats`: a request's changes are
+/// recorded in its transaction, at the same time as the entry that applies them.
+pub async fn applied_at(
+    conn: &mut SqliteConnection,
+    ats: &[&str],
+) -> Result<Vec<Entry>, sqlx::Error> {
+    if ats.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "select seq, at, actor_kind, actor_id, actor_label, action, project_key, flag_key, \
+         environment_key, target, before_json, after_json, reason, request_id, hash from audit_log \
+         where action = ",
+    );
+    q.push_bind(super::Action::ChangeRequestApplied.as_str())
+        .push(" and at in (");
+    let mut sep = q.separated(", ");
+    for at in ats {
+        sep.push_bind(at.to_string());
+    }
+    q.push(")");
     q.build_query_as::<Entry>().fetch_all(&mut *conn).await
 }
 

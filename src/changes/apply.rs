@@ -82,7 +82,7 @@ pub(super) async fn fail(
 ///
 /// Audit: each service writes its usual per-change entry (so a flag's own history stays
 /// complete), and the request writes one `change-request.applied` entry naming the request, its
-/// author, its approvers and its changes.
+/// author, its approvers, its changes and the entries they wrote (see `audit::via`).
 pub(super) async fn apply_in(
     mut tx: crate::db::Tx,
     row: RequestRow,
@@ -115,6 +115,9 @@ pub(super) async fn apply_in(
         tx.commit().await?;
         return Err(AppError::conflict("change-conflict", message));
     }
+    // The entries the items write are the ones after the head now: the transaction holds the
+    // write lock, so nobody else appends in between. The applied entry names them.
+    let first = audit::store::head(&mut tx).await?.seq + 1;
     let mut sp = tx.begin().await?;
     let mut failure = None;
     for item in &items {
@@ -139,6 +142,7 @@ pub(super) async fn apply_in(
         return Err(AppError::conflict("change-failed", message));
     }
     sp.commit().await?;
+    let entries: Vec<i64> = (first..=audit::store::head(&mut tx).await?.seq).collect();
     let m = Move {
         applied_by: Some(&actor.label),
         ..Move::new(row.state(), State::Applied)
@@ -161,8 +165,9 @@ pub(super) async fn apply_in(
         &mut tx,
         actor,
         entry(audit::Action::ChangeRequestApplied, &row).after(json!({
-            "changeRequest": id, "title": row.title, "author": row.author_label,
-            "approvers": approvers, "changes": changes,
+            "changeRequest": id, "title": row.title, "reason": row.reason,
+            "author": row.author_label, "approvers": approvers, "changes": changes,
+            "entries": entries,
         })),
         now,
     )

@@ -15,6 +15,7 @@
 
 mod apply;
 pub mod change_request;
+mod configurations;
 mod edit;
 mod kill;
 mod propose;
@@ -27,6 +28,7 @@ mod workflow;
 /// Every operation on change requests, by the name the transports call it.
 pub mod service {
     pub use super::apply::{apply, apply_scheduled};
+    pub use super::configurations::{configurations, names, FlagConfigurations};
     pub use super::edit::{refresh, remove_item, reword};
     pub use super::kill::{acknowledge_kill, kill, kills, KillView};
     pub use super::propose::{propose, Applied, Change, Outcome};

@@ -77,25 +77,11 @@ pub fn link(
 }
 
 fn fill(t: &str, repository: &str, commit: &str, branch: &str, file: &str, line: i64) -> String {
-    t.replace("{repository}", &encode_path(repository))
-        .replace("{commit}", &encode_path(commit))
-        .replace("{branch}", &encode_path(branch))
-        .replace("{file}", &encode_path(file))
+    t.replace("{repository}", &crate::href::path(repository))
+        .replace("{commit}", &crate::href::path(commit))
+        .replace("{branch}", &crate::href::path(branch))
+        .replace("{file}", &crate::href::path(file))
         .replace("{line}", &line.to_string())
-}
-
-/// Percent-encodes everything but unreserved characters and `/`, which keeps its meaning
-/// between path segments.
-fn encode_path(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ pub mod sign;
 pub mod store;
 pub mod target;
 
-pub use payload::{AuditHead, Event, Format, Payload, RequestInfo};
+pub use payload::{AuditHead, Described, Event, Format, Payload, RequestInfo};
 pub use store::WebhookView;
 pub use target::{AllowList, Target};
 
@@ -71,6 +71,7 @@ pub async fn change_request(
     let payload = Payload {
         event: event.as_str().to_string(),
         project: r.project_key.clone(),
+        changes: described(&mut *conn, r.project_id, id).await?,
         change_request: Some(RequestInfo {
             id,
             title: r.title.clone(),
@@ -85,11 +86,42 @@ pub async fn change_request(
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty()),
         actor: Some(actor.label.clone()),
-        url: Some(format!("/change-requests/{id}")),
+        url: Some(crate::href::change_request(id)),
         at: stamp(now),
         audit_head: None,
     };
     enqueue(conn, r.project_id, event, &payload, now).await
+}
+
+/// The request's changes in words, as reviewers read them on its page.
+async fn described(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    id: i64,
+) -> AppResult<Vec<Described>> {
+    let names = audit::describe::Names::with_segments(
+        crate::targeting::store::segment_names_of(&mut *conn, project_id).await?,
+    );
+    let parse = |s: &str| serde_json::from_str(s).unwrap_or(serde_json::Value::Null);
+    Ok(changes::items_of(&mut *conn, id)
+        .await?
+        .into_iter()
+        .map(|i| {
+            let summary = serde_json::from_str::<crate::changes::Proposal>(&i.payload)
+                .map(|p| p.summary(i.flag_key.as_deref()))
+                .unwrap_or_else(|_| i.kind.clone());
+            Described {
+                lines: audit::describe::item(
+                    &i.kind,
+                    &parse(&i.before_json),
+                    &parse(&i.after_json),
+                    &names,
+                ),
+                flag: i.flag_key,
+                summary,
+            }
+        })
+        .collect())
 }
 
 /// Queues `flag.killed` for an emergency kill (inside the transaction).
@@ -106,11 +138,12 @@ pub async fn killed(
         event: Event::Killed.as_str().to_string(),
         project: project.key.clone(),
         change_request: None,
+        changes: Vec::new(),
         flag: Some(flag.to_string()),
         environment: Some(environment.to_string()),
         reason: Some(reason.to_string()),
         actor: Some(actor.label.clone()),
-        url: Some(format!("/projects/{}/flags/{}", project.key, encode(flag))),
+        url: Some(crate::href::flag(&project.key, flag)),
         at: stamp(now),
         audit_head: None,
     };
@@ -129,27 +162,16 @@ pub async fn stale(
         event: Event::Stale.as_str().to_string(),
         project: project.key.clone(),
         change_request: None,
+        changes: Vec::new(),
         flag: Some(flag.to_string()),
         environment: None,
         reason: Some(reasons.to_string()),
         actor: None,
-        url: Some(format!("/projects/{}/flags/{}", project.key, encode(flag))),
+        url: Some(crate::href::flag(&project.key, flag)),
         at: stamp(now),
         audit_head: None,
     };
     enqueue(conn, project.id, Event::Stale, &payload, now).await
-}
-
-/// Percent-encodes a path segment (flag keys may hold characters a URL path may not).
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 // ---------- Managing webhooks ----------

@@ -1,6 +1,7 @@
 //! What a webhook says: the event as stored in the outbox ([`Payload`]) and its rendering as a
 //! generic JSON body or a Slack-compatible `{"text": ...}`. Pure: no I/O, no clock.
 
+use crate::audit::describe::Line;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -57,6 +58,16 @@ pub struct RequestInfo {
     pub approvers: Vec<String>,
 }
 
+/// One change of a request in words (`audit::describe`): what it is about and its lines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Described {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag: Option<String>,
+    pub summary: String,
+    pub lines: Vec<Line>,
+}
+
 /// One event, as stored in the outbox. `url` is a path on this server (such as
 /// `/change-requests/3`) until rendered with the public base URL.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,6 +77,9 @@ pub struct Payload {
     pub project: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change_request: Option<RequestInfo>,
+    /// The request's changes in words, for a change request event.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Described>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flag: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -192,8 +206,22 @@ pub fn sentence(p: &Payload, url: Option<&str>) -> String {
     if !text.ends_with('.') {
         text.push('.');
     }
+    // The changes in words, one bullet each, then the link.
+    let mut bullets = false;
+    for c in &p.changes {
+        let flag = c
+            .flag
+            .as_deref()
+            .map(|f| format!("{}: ", escape(f)))
+            .unwrap_or_default();
+        for l in &c.lines {
+            text.push_str(&format!("\n• {flag}{}", escape(&l.sentence)));
+            bullets = true;
+        }
+    }
     if let Some(u) = url {
-        text.push_str(&format!(" <{u}|Open in Switchyard>"));
+        let sep = if bullets { "\n" } else { " " };
+        text.push_str(&format!("{sep}<{u}|Open in Switchyard>"));
     }
     text
 }
@@ -214,6 +242,11 @@ mod tests {
                 author: "ed@example.com".into(),
                 approvers: vec!["ann@example.com".into()],
             }),
+            changes: vec![Described {
+                flag: Some("checkout".into()),
+                summary: "replace the strategies of checkout".into(),
+                lines: vec![Line::changed("Rollout", "10 %".into(), "25 %".into())],
+            }],
             flag: None,
             environment: Some("production".into()),
             reason: None,
@@ -240,6 +273,11 @@ mod tests {
         );
         let without = render(Format::Generic, &p, None);
         assert!(without.get("url").is_none());
+        assert_eq!(
+            with["changes"][0]["lines"][0]["sentence"],
+            "Rollout 10 % → 25 %"
+        );
+        assert_eq!(with["changes"][0]["lines"][0]["before"], "10 %");
         assert!(without.get("flag").is_none());
     }
 
@@ -251,10 +289,16 @@ mod tests {
             .to_string();
         assert!(text.starts_with("ann@example.com applied change request #3"));
         assert!(text.contains("Roll &lt;out&gt;"));
-        assert!(text.ends_with("<http://x/change-requests/3|Open in Switchyard>"));
+        assert!(
+            text.ends_with(
+                "in web/production.\n• checkout: Rollout 10 % → 25 %\n<http://x/change-requests/3|Open in Switchyard>"
+            ),
+            "{text}"
+        );
         let kill = Payload {
             event: Event::Killed.as_str().into(),
             change_request: None,
+            changes: Vec::new(),
             flag: Some("checkout".into()),
             reason: Some("errors".into()),
             url: None,

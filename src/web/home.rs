@@ -1,7 +1,7 @@
 //! The home of a signed-in person: counts, the flags they own (overdue first) and recent
 //! changes in their projects.
 
-use super::audit::Row;
+use super::described::{self, EntryRow};
 use super::{render, Layout, PageResult};
 use crate::audit::store::{self as audit_store, Filter};
 use crate::authz::Identity;
@@ -38,7 +38,7 @@ struct HomePage {
     projects: usize,
     owned: Vec<OwnedRow>,
     overdue: usize,
-    recent: Vec<Row>,
+    recent: Vec<EntryRow>,
 }
 
 async fn home(
@@ -57,12 +57,13 @@ async fn home(
     let owned = owned_flags(&mut conn, &identity).await?;
     let overdue = owned.iter().filter(|f| !f.stale.is_empty()).count();
     let entries = audit_store::list(&mut conn, &Filter::default(), &visible, 20, None).await?;
+    let recent = described::rows(&mut conn, entries).await?;
     let page = HomePage {
         layout: Layout::new(&session, Some(&identity), "Home", "home").await,
         projects,
         owned,
         overdue,
-        recent: entries.into_iter().map(Row::from).collect(),
+        recent,
     };
     render(&page)
 }

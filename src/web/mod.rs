@@ -6,6 +6,7 @@ mod admin;
 mod audit;
 mod changes;
 mod chart;
+mod described;
 mod flags;
 mod form;
 mod handler;

@@ -66,7 +66,7 @@ async fn propose_and_submit(b: &Browser) -> String {
         html.contains("Added to your draft change request"),
         "{html}"
     );
-    assert!(html.contains("switched off → on"), "{html}");
+    assert!(html.contains("Switched off → on"), "{html}");
     assert!(html.contains("Submit for review"), "{html}");
     let back = post(
         b,

@@ -14,6 +14,7 @@ mod change_requests;
 mod cli;
 mod code_references;
 mod csrf;
+mod described_changes;
 mod edges_hardening;
 mod feed;
 mod feed_conformance;

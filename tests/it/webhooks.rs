@@ -219,6 +219,15 @@ async fn change_request_events_reach_generic_and_slack_webhooks() {
         format!("https://flags.example.com/change-requests/{id}")
     );
     assert!(applied["at"].as_str().unwrap().ends_with('Z'), "{applied}");
+    // The body carries the request's changes in words, as its page shows them.
+    let change = &applied["changes"][0];
+    assert_eq!(change["flag"], "checkout", "{applied}");
+    assert_eq!(
+        change["lines"][0]["sentence"], "Switched off → on",
+        "{applied}"
+    );
+    assert_eq!(change["lines"][0]["before"], "off");
+    assert_eq!(change["lines"][0]["after"], "on");
     assert_eq!(got[0]["reason"], "ready for everyone");
     assert_eq!(got[0]["changeRequest"]["state"], "in-review");
 
@@ -239,6 +248,7 @@ async fn change_request_events_reach_generic_and_slack_webhooks() {
         )),
         "{text}"
     );
+    assert!(text.contains("\n• checkout: Switched off → on\n"), "{text}");
     assert_eq!(slack_got[1].as_object().unwrap().len(), 1, "only text");
 
     // The emergency kill is announced too.

@@ -2,7 +2,6 @@
 //! the emergency kill switch and its acknowledgement. Every rule is the domain's
 //! (`crate::changes`); these handlers extract, call it and render.
 
-mod diff;
 mod inbox;
 mod kill;
 mod request;

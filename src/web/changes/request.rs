@@ -1,8 +1,8 @@
 //! `/change-requests/{id}`: one request with its changes as readable diffs, approvals,
 //! comments, and the actions this person may take in its state (the state machine decides).
 
-use super::diff::{self, Line};
 use super::{request_href, state_class};
+use crate::audit::describe::{self, Line};
 use crate::changes::change_request::{decide, Asker, Facts, Transition};
 use crate::changes::service::{self, ChangeRequestView};
 use crate::error::{AppError, AppResult};
@@ -54,6 +54,34 @@ struct ItemRow {
     remove_href: String,
 }
 
+/// One flag's configuration in the request's environment, before and after, line by line; a
+/// line is marked when the other side does not have it.
+struct ConfigView {
+    flag: String,
+    flag_href: String,
+    before: Vec<(&'static str, String)>,
+    after: Vec<(&'static str, String)>,
+}
+
+impl ConfigView {
+    fn of(project: &str, c: service::FlagConfigurations, names: &describe::Names) -> ConfigView {
+        let before = describe::configuration(&c.before, names);
+        let after = describe::configuration(&c.after, names);
+        let mark = |lines: &[String], other: &[String], class| {
+            lines
+                .iter()
+                .map(|l| (if other.contains(l) { "ctx" } else { class }, l.clone()))
+                .collect()
+        };
+        ConfigView {
+            flag_href: flag_href(project, &c.flag),
+            before: mark(&before, &after, "del"),
+            after: mark(&after, &before, "add"),
+            flag: c.flag,
+        }
+    }
+}
+
 /// What the person typed, kept when a form comes back with errors.
 #[derive(Default)]
 struct Typed {
@@ -76,6 +104,7 @@ struct RequestPage {
     updated: String,
     scheduled: String,
     items: Vec<ItemRow>,
+    configs: Vec<ConfigView>,
     approvals: Vec<(String, String)>,
     comments: Vec<(String, String, String)>,
     acts: Acts,
@@ -138,6 +167,14 @@ async fn acts_for(ctx: &UserCtx, cr: &ChangeRequestView) -> AppResult<Acts> {
 async fn page(ctx: &UserCtx, cr: ChangeRequestView, typed: Typed, errors: Errors) -> PageResult {
     let acts = acts_for(ctx, &cr).await?;
     let href = request_href(cr.id);
+    let mut conn = ctx.app.db.acquire().await?;
+    let names = service::names(&mut conn, &cr.project).await?;
+    let configs = service::configurations(&mut conn, &cr)
+        .await?
+        .into_iter()
+        .map(|c| ConfigView::of(&cr.project, c, &names))
+        .collect();
+    drop(conn);
     let items = cr
         .items
         .iter()
@@ -152,7 +189,7 @@ async fn page(ctx: &UserCtx, cr: ChangeRequestView, typed: Typed, errors: Errors
                 },
                 flag,
                 conflict: i.conflict,
-                lines: diff::describe(&i.kind, &i.before, &i.after),
+                lines: describe::item(&i.kind, &i.before, &i.after, &names),
                 remove_href: format!("{href}/items/{}/remove", i.id),
             }
         })
@@ -175,6 +212,7 @@ async fn page(ctx: &UserCtx, cr: ChangeRequestView, typed: Typed, errors: Errors
             .map(short_time)
             .unwrap_or_default(),
         items,
+        configs,
         approvals: cr
             .approvals
             .iter()

@@ -2,7 +2,7 @@
 
 use super::usage::{usage_view, UsageView};
 use super::{flag_href, short_time, FlagPath};
-use crate::audit::store::{self as audit_store, Entry};
+use crate::audit::store as audit_store;
 use crate::authz::{Action, ProjectAccess};
 use crate::catalog::service::{self, FlagDetail};
 use crate::catalog::store::EnvState;
@@ -10,6 +10,7 @@ use crate::changes::service as changes;
 use crate::db::begin_write;
 use crate::projects::{service as projects, store as projects_store, Environment};
 use crate::state::AppState;
+use crate::web::described::{self, EntryRow};
 use crate::web::{render, see_other, Flash, Layout, PageError, PageResult, WebForm};
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -17,7 +18,6 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum_htmx::HxRequest;
 use serde::Deserialize;
-use serde_json::Value;
 use sqlx::SqliteConnection;
 use tower_sessions::Session;
 // ---------- One flag ----------
@@ -131,17 +131,6 @@ impl From<&FlagDetail> for FlagView {
     }
 }
 
-/// One audit entry on the history tab, with its before/after as diff lines.
-pub struct HistoryItem {
-    at: String,
-    who: String,
-    action: String,
-    environment: String,
-    reason: String,
-    /// (class, text): "del" or "add".
-    lines: Vec<(&'static str, String)>,
-}
-
 #[derive(Template)]
 #[template(path = "flags/show.html")]
 struct FlagPage {
@@ -151,7 +140,7 @@ struct FlagPage {
     tab: &'static str,
     flag: FlagView,
     envs: Vec<EnvRow>,
-    history: Vec<HistoryItem>,
+    history: Vec<EntryRow>,
     usage: Option<UsageView>,
     lifecycle: super::lifecycle::LifecycleView,
     /// The retirement checklist (Lifecycle tab, completed or stale flags).
@@ -241,70 +230,21 @@ async fn env_rows(
         .collect())
 }
 
+/// The flag's changes, newest first, in words; a change request's own bookkeeping stays on the
+/// request's page (each change it applied names it).
 async fn history(
     conn: &mut SqliteConnection,
     access: &ProjectAccess,
     key: &str,
-) -> Result<Vec<HistoryItem>, PageError> {
+) -> Result<Vec<EntryRow>, PageError> {
     let filter = audit_store::Filter {
         project: Some(access.project.key.clone()),
         flag: Some(key.to_string()),
+        hide_change_requests: true,
         ..Default::default()
     };
-    let entries = audit_store::list(conn, &filter, &None, 200, None).await?;
-    Ok(entries.into_iter().map(history_item).collect())
-}
-
-fn history_item(e: Entry) -> HistoryItem {
-    let parse = |s: &Option<String>| {
-        s.as_deref()
-            .and_then(|j| serde_json::from_str::<Value>(j).ok())
-    };
-    HistoryItem {
-        at: short_time(&e.at),
-        who: e.actor_label.clone(),
-        lines: diff_lines(parse(&e.before_json), parse(&e.after_json)),
-        action: e.action,
-        environment: e.environment_key.unwrap_or_default(),
-        reason: e.reason.unwrap_or_default(),
-    }
-}
-
-/// A readable before/after: one `del` and/or `add` line per changed top-level field.
-fn diff_lines(before: Option<Value>, after: Option<Value>) -> Vec<(&'static str, String)> {
-    let as_map = |v: Option<Value>| match v {
-        Some(Value::Object(m)) => m,
-        Some(other) => [("value".to_string(), other)].into_iter().collect(),
-        None => serde_json::Map::new(),
-    };
-    let (b, a) = (as_map(before), as_map(after));
-    let mut fields: Vec<&String> = b.keys().chain(a.keys()).collect();
-    fields.dedup();
-    let mut seen = Vec::new();
-    let mut lines = Vec::new();
-    for f in fields {
-        if seen.contains(&f) || b.get(f) == a.get(f) {
-            continue;
-        }
-        seen.push(f);
-        if let Some(v) = b.get(f) {
-            lines.push(("del", format!("{f}: {}", show_value(v))));
-        }
-        if let Some(v) = a.get(f) {
-            lines.push(("add", format!("{f}: {}", show_value(v))));
-        }
-    }
-    lines
-}
-
-fn show_value(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "—".into(),
-        Value::Array(items) => items.iter().map(show_value).collect::<Vec<_>>().join(", "),
-        Value::Object(m) => m.values().map(show_value).collect::<Vec<_>>().join(" "),
-        other => other.to_string(),
-    }
+    let entries = audit_store::list(&mut *conn, &filter, &None, 200, None).await?;
+    Ok(described::rows(conn, entries).await?)
 }
 
 // ---------- Changes to one flag ----------
