@@ -9,6 +9,7 @@ mod flags;
 mod lifecycle;
 mod openapi;
 mod projects;
+mod signals;
 mod targeting;
 mod usage;
 mod webhooks;
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .merge(changes::routes())
         .merge(code_references::routes())
         .merge(usage::routes())
+        .merge(signals::routes())
         .merge(webhooks::routes())
         .merge(openapi::routes())
         .with_state(state)

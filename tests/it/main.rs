@@ -25,6 +25,7 @@ mod pages_at_scale;
 mod permissions;
 mod review_guarantee;
 mod server_lifecycle;
+mod signals;
 mod support;
 mod targeting;
 mod transfer;
