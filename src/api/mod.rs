@@ -4,6 +4,7 @@
 mod audit;
 mod changes;
 mod code_references;
+mod explain;
 mod extract;
 mod flags;
 mod lifecycle;
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .merge(code_references::routes())
         .merge(usage::routes())
         .merge(signals::routes())
+        .merge(explain::routes())
         .merge(webhooks::routes())
         .merge(openapi::routes())
         .with_state(state)

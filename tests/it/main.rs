@@ -15,6 +15,7 @@ mod cli;
 mod code_references;
 mod csrf;
 mod edges_hardening;
+mod explain;
 mod feed;
 mod feed_conformance;
 mod headers;
