@@ -6,6 +6,7 @@ mod admin;
 mod audit;
 mod changes;
 mod chart;
+mod explain;
 mod flags;
 mod form;
 mod handler;
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::routes())
         .merge(admin::routes())
         .merge(changes::routes())
+        .merge(explain::routes())
         .layer(middleware::from_fn(crate::http::csrf::guard))
         .layer(middleware::from_fn(to_login))
         .layer(middleware::from_fn_with_state(

@@ -226,3 +226,76 @@ async fn the_explainer_needs_membership_and_a_known_environment() {
         .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn the_page_explains_a_typed_context_and_keeps_it_when_a_field_is_wrong() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    admin.api.new_flag(PROJECT, "checkout").await;
+    let strategies = json!({"strategies": [{"name": "flexibleRollout",
+        "parameters": {"rollout": "100", "stickiness": "default", "groupId": "checkout"},
+        "constraints": [{"contextName": "country", "operator": "IN", "values": ["DE", "FR"]}]}]});
+    let r = admin
+        .api
+        .send(
+            Method::PUT,
+            &format!(
+                "/api/admin/projects/{PROJECT}/flags/checkout/environments/development/strategies"
+            ),
+            Some(&strategies),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    admin
+        .api
+        .toggle(PROJECT, "checkout", "development", true)
+        .await;
+    let viewer = app.user("viewer");
+    let browser = app.signed_in(&viewer.email).await;
+    let page = format!("/projects/{PROJECT}/explain");
+
+    let empty = browser.get(&page).await;
+    assert_eq!(empty.status(), StatusCode::OK);
+    let html = empty.text().await.unwrap();
+    assert!(html.contains("Explain an evaluation") && !html.contains("Results in"));
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let html = loop {
+        let r = browser
+            .get(&format!(
+                "{page}?environment=development&user_id=u-1&properties=country%3DUS"
+            ))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let html = r.text().await.unwrap();
+        if html.contains("No strategy matched") || Instant::now() > deadline {
+            break html;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(html.contains("No strategy matched"), "{html}");
+    assert!(html.contains("country in DE, FR"), "{html}");
+    assert!(html.contains("bucket"), "the rollout bucket is shown");
+
+    let on = browser
+        .get(&format!(
+            "{page}?environment=development&user_id=u-1&properties=country%3DDE"
+        ))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(on.contains("Strategy 1 (flexibleRollout) matched"), "{on}");
+
+    let wrong = browser
+        .get(&format!(
+            "{page}?environment=development&user_id=kept-42&remote_address=nowhere&properties=plan"
+        ))
+        .await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = wrong.text().await.unwrap();
+    assert!(html.contains("line 1: write one property per line as name=value"));
+    assert!(html.contains("is not an IP address"));
+    assert!(html.contains("value=\"kept-42\""), "what was typed is kept");
+    assert!(!html.contains("Results in"));
+}
