@@ -89,6 +89,13 @@ impl Ingest {
         tokio::spawn(async move {
             let mut last_prune: Option<Instant> = None;
             loop {
+                // First at start: a server that was down for a while sweeps at once.
+                if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+                    last_prune = Some(Instant::now());
+                    if let Err(e) = ingest.prune(&db).await {
+                        tracing::warn!(error = %e, "could not prune old signals");
+                    }
+                }
                 tokio::time::sleep(FLUSH_EVERY).await;
                 let mut batch = Vec::new();
                 while let Ok(samples) = rx.try_recv() {
@@ -97,12 +104,6 @@ impl Ingest {
                 if !batch.is_empty() {
                     if let Err(e) = ingest.write(&db, &batch).await {
                         tracing::warn!(error = %e, samples = batch.len(), "could not record signals");
-                    }
-                }
-                if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
-                    last_prune = Some(Instant::now());
-                    if let Err(e) = ingest.prune(&db).await {
-                        tracing::warn!(error = %e, "could not prune old signals");
                     }
                 }
             }

@@ -276,3 +276,107 @@ async fn the_node_sdk_sends_impact_metrics_that_read_back_as_series() {
         .unwrap();
     assert_eq!(prod["series"], json!([]));
 }
+
+#[tokio::test]
+async fn a_project_holds_a_bounded_number_of_series_and_old_points_are_swept() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = dir.path().join("clock");
+    let clock_path = clock.to_str().unwrap().to_string();
+    let mut app = TestApp::spawn_with_env(&[("SWITCHYARD_TEST_CLOCK_FILE", &clock_path)]).await;
+    let editor = app.user("editor");
+    let samples: Vec<Value> = (0..1000)
+        .map(|i| {
+            json!({"name": "requests", "type": "counter", "environment": "development",
+                "labels": {"customer": format!("c{i}")}, "value": 1})
+        })
+        .collect();
+    let outcome: Value = editor
+        .api
+        .send(Method::POST, &path(), Some(&json!({ "samples": samples })))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(outcome["accepted"], 1000);
+    let one_more = json!({"samples": [
+        {"name": "requests", "type": "counter", "environment": "production",
+         "labels": {"customer": "c1000"}, "value": 1},
+        {"name": "requests", "type": "counter", "environment": "development",
+         "labels": {"customer": "c7"}, "value": 1}]});
+    let outcome: Value = editor
+        .api
+        .send(Method::POST, &path(), Some(&one_more))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome["accepted"], 1,
+        "an existing series still takes samples"
+    );
+    assert_eq!(outcome["rejected"][0]["index"], 0);
+    assert!(outcome["rejected"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("already holds 1000 series"));
+    let too_many = json!({ "samples": vec![json!({}); 1001] });
+    let r = editor
+        .api
+        .send(Method::POST, &path(), Some(&too_many))
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Fifteen days on, the sweep (a few seconds after start, then hourly) deletes them all.
+    let later = chrono::Utc::now() + chrono::TimeDelta::days(15);
+    std::fs::write(&clock, later.to_rfc3339()).unwrap();
+    app.restart().await;
+    let db = app.db_path();
+    wait_for("old signals to be swept", || async {
+        let mut conn = crate::support::connect(&db).await;
+        let left: i64 = sqlx::query_scalar("select count(*) from signal_series")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        left == 0
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_feed_evaluation_counts_read_as_counter_series() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    admin.api.new_flag(PROJECT, "checkout").await;
+    let viewer = app.user("viewer");
+    let token = ready_token(&app, "development").await;
+    let now = chrono::Utc::now().to_rfc3339();
+    let r = reqwest::Client::new()
+        .post(app.url("/api/client/metrics"))
+        .header("Authorization", &token)
+        .json(
+            &json!({"appName": "shop", "instanceId": "i-1", "bucket": {"start": now,
+            "stop": now, "toggles": {"checkout": {"yes": 7, "no": 3, "variants": {"blue": 7}}}}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let url = format!(
+        "{}?name=feature_evaluations&environment=development&flag=checkout",
+        path()
+    );
+    let read = || async { viewer.api.get(&url).await.json::<Value>().await.unwrap() };
+    wait_for("the usage to be written", || async {
+        counter_total(&series(&read().await, "feature_evaluations")) == 17
+    })
+    .await;
+    let answer = read().await;
+    let by = |labels: Value| {
+        let all = series(&answer, "feature_evaluations");
+        let one: Vec<&Value> = all.into_iter().filter(|s| s["labels"] == labels).collect();
+        counter_total(&one)
+    };
+    assert_eq!(by(json!({"flag": "checkout", "enabled": "true"})), 7);
+    assert_eq!(by(json!({"flag": "checkout", "enabled": "false"})), 3);
+    assert_eq!(by(json!({"flag": "checkout", "variant": "blue"})), 7);
+}
