@@ -69,7 +69,11 @@ async fn explain(
         .get(env.id)
         .filter(|s| s.project_id == access.project.id)
         .ok_or(AppError::Unavailable)?;
-    let flags = snap.compiled.explain(&ctx, body.flags.as_deref());
+    // Compiling every part of every flag takes a while on large projects: off the runtime.
+    let only = body.flags.clone();
+    let flags = tokio::task::spawn_blocking(move || snap.compiled.explain(&ctx, only.as_deref()))
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?;
     let unknown_flags = body
         .flags
         .iter()

@@ -63,6 +63,8 @@ struct ExplainPage {
     /// None until a context is submitted without errors.
     results: Option<Vec<FlagView>>,
     on_count: usize,
+    /// Keys typed under "Only these flags" that the environment does not serve.
+    unknown: Vec<String>,
     can_manage: bool,
 }
 
@@ -94,6 +96,7 @@ async fn explain_page(ctx: ProjectCtx, Query(form): Query<ExplainForm>) -> PageR
     }
     let context = context_of(&form, &mut errors);
     let mut results = None;
+    let mut unknown: Vec<String> = Vec::new();
     if let (true, Some(env), true) = (submitted, env, errors.is_empty()) {
         let body = serde_json::to_vec(&serde_json::json!({ "context": context }))
             .map_err(|e| crate::error::AppError::Internal(e.into()))?;
@@ -106,11 +109,21 @@ async fn explain_page(ctx: ProjectCtx, Query(form): Query<ExplainForm>) -> PageR
             .filter(|k| !k.is_empty())
             .map(str::to_string)
             .collect();
+        unknown = only
+            .iter()
+            .filter(|k| not_served(&ctx.app, env.id, k))
+            .cloned()
+            .collect();
         let snap = ctx.app.feed.snapshots.get(env.id);
         let snap = snap.filter(|s| s.project_id == access.project.id);
         let snap = snap.ok_or(crate::error::AppError::Unavailable)?;
-        let only = (!only.is_empty()).then_some(only.as_slice());
-        let explained: Vec<FlagExplanation> = snap.compiled.explain(&ctx_engine, only);
+        // Compiling every part of every flag takes a while on large projects: off the runtime.
+        let explained: Vec<FlagExplanation> = tokio::task::spawn_blocking(move || {
+            let only = (!only.is_empty()).then_some(only.as_slice());
+            snap.compiled.explain(&ctx_engine, only)
+        })
+        .await
+        .map_err(|e| crate::error::AppError::Internal(e.into()))?;
         results = Some(
             explained
                 .iter()
@@ -138,6 +151,7 @@ async fn explain_page(ctx: ProjectCtx, Query(form): Query<ExplainForm>) -> PageR
         errors: Errors(errors),
         results,
         on_count,
+        unknown,
         can_manage: access.can(Action::ManageMembers),
     };
     let status = if page.errors.is_empty() {
@@ -146,6 +160,14 @@ async fn explain_page(ctx: ProjectCtx, Query(form): Query<ExplainForm>) -> PageR
         StatusCode::UNPROCESSABLE_ENTITY
     };
     render_with(&page, status)
+}
+
+/// True when the environment's feed does not serve `flag`.
+fn not_served(app: &AppState, environment_id: i64, flag: &str) -> bool {
+    app.feed
+        .snapshots
+        .get(environment_id)
+        .is_some_and(|s| s.compiled.value_type(flag).is_none())
 }
 
 fn field(field: &'static str, message: impl Into<String>) -> FieldError {
