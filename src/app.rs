@@ -104,6 +104,7 @@ pub async fn serve(
         .start(state.db.clone(), state.feed.clone())
         .await;
     state.feed.usage.start(state.db.clone());
+    state.feed.signals.start(state.db.clone());
     let watcher = state.watcher.clone();
     let committed: crate::changes::scheduler::Committed = Arc::new(move || watcher.poke());
     crate::changes::scheduler::start(state.db.clone(), state.clock.clone(), committed.clone());

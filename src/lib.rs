@@ -27,6 +27,7 @@ pub mod lifecycle;
 pub mod memory;
 pub mod notify;
 pub mod projects;
+pub mod signals;
 pub mod state;
 pub mod targeting;
 pub mod transfer;

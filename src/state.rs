@@ -31,6 +31,10 @@ impl AppState {
             clock.clone(),
             settings.metrics_posts_per_minute,
         ));
+        let signals = Arc::new(crate::signals::ingest::Ingest::new(
+            clock.clone(),
+            crate::signals::ingest::DEFAULT_POSTS_PER_MINUTE,
+        ));
         AppState {
             db,
             settings: Arc::new(settings),
@@ -41,6 +45,7 @@ impl AppState {
                 snapshots: Arc::default(),
                 tokens: Arc::default(),
                 usage,
+                signals,
             },
             watcher: Watcher::default(),
         }

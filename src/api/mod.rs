@@ -4,11 +4,13 @@
 mod audit;
 mod changes;
 mod code_references;
+mod explain;
 mod extract;
 mod flags;
 mod lifecycle;
 mod openapi;
 mod projects;
+mod signals;
 mod targeting;
 mod usage;
 mod webhooks;
@@ -30,6 +32,8 @@ pub fn router(state: AppState) -> Router {
         .merge(changes::routes())
         .merge(code_references::routes())
         .merge(usage::routes())
+        .merge(signals::routes())
+        .merge(explain::routes())
         .merge(webhooks::routes())
         .merge(openapi::routes())
         .with_state(state)

@@ -102,6 +102,9 @@ pub enum Action {
         own: bool,
         production: bool,
     },
+    /// Posting health samples (`POST .../signals`) that release guards read: editors and up,
+    /// since a sample can hold back or roll back a release.
+    PostSignals,
     ManageMembers,
     ManageSettings,
     ManageEnvironments,
@@ -213,6 +216,10 @@ pub fn allows(p: Principal, action: Action) -> Result<(), Denied> {
         Action::SetProtection { production: true } => {
             Err(Denied("only admins may change production's protection"))
         }
+        Action::PostSignals => need(
+            Role::Editor,
+            "editors, approvers or owners may post signals",
+        ),
         Action::ManageMembers => need(Role::Owner, "only owners may manage members"),
         Action::ManageSettings | Action::ManageEnvironments => {
             need(Role::Owner, "only owners may change project settings")
@@ -287,6 +294,7 @@ mod tests {
             (EditFlag, Some(Role::Editor)),
             (ArchiveFlag, Some(Role::Editor)),
             (ChangeEnvironment { protected: false }, Some(Role::Editor)),
+            (PostSignals, Some(Role::Editor)),
             (ManageMembers, Some(Role::Owner)),
             (ManageSettings, Some(Role::Owner)),
             (ManageEnvironments, Some(Role::Owner)),

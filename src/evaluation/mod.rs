@@ -21,6 +21,7 @@ mod body;
 mod compiled;
 mod context;
 mod etag;
+mod explain;
 mod facts;
 mod frontend;
 mod normalize;
@@ -37,6 +38,10 @@ pub use compiled::{BuildError, CompiledEnvironment};
 pub use context::{
     frontend_context_from_body, frontend_context_from_query, ofrep_context_from_body, ContextError,
     RequestDefaults,
+};
+pub use explain::{
+    ConstraintCheck, DependencyCheck, FlagExplanation, RolloutCheck, SegmentCheck, StrategyCheck,
+    VariantAnswer, VariantCheck,
 };
 pub use frontend::{FrontendResponse, FrontendToggle, FrontendVariant};
 pub use normalize::BuildWarning;

@@ -28,6 +28,8 @@ pub struct FeedState {
     pub snapshots: Arc<Snapshots>,
     pub tokens: Arc<FeedTokens>,
     pub usage: Arc<usage::Usage>,
+    /// Impact metrics are handed over here, never written on the request path.
+    pub signals: Arc<crate::signals::ingest::Ingest>,
 }
 
 pub fn router(feed: FeedState) -> Router {

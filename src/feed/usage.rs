@@ -54,6 +54,9 @@ pub struct ReportBody {
     pub instance_id: Option<String>,
     pub sdk_version: Option<String>,
     pub bucket: Option<Bucket>,
+    /// Unleash impact metrics (counters, gauges, histograms), read by `crate::signals`; kept as
+    /// JSON so that one malformed metric never costs the report.
+    pub impact_metrics: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -7,6 +7,7 @@ mod audit;
 mod changes;
 mod chart;
 mod described;
+mod explain;
 mod flags;
 mod form;
 mod handler;
@@ -47,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::routes())
         .merge(admin::routes())
         .merge(changes::routes())
+        .merge(explain::routes())
         .layer(middleware::from_fn(crate::http::csrf::guard))
         .layer(middleware::from_fn(to_login))
         .layer(middleware::from_fn_with_state(

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 /// Folders holding types, rules and SQL.
-const DOMAIN: [&str; 13] = [
+const DOMAIN: [&str; 14] = [
     "coderefs",
     "accounts",
     "projects",
@@ -18,6 +18,7 @@ const DOMAIN: [&str; 13] = [
     "notify",
     "usage",
     "transfer",
+    "signals",
 ];
 
 /// What a domain file must not name: transport crates and the transport modules of this crate.

@@ -29,30 +29,30 @@ const SPEC_DIR_VAR: &str = "UNLEASH_CLIENT_SPEC_DIR";
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct SpecFile {
-    state: Value,
+pub(super) struct SpecFile {
+    pub(super) state: Value,
     #[serde(default)]
-    tests: Vec<EnabledCase>,
+    pub(super) tests: Vec<EnabledCase>,
     #[serde(default)]
-    variant_tests: Vec<VariantCase>,
+    pub(super) variant_tests: Vec<VariantCase>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct EnabledCase {
-    description: String,
-    context: Value,
-    toggle_name: String,
-    expected_result: bool,
+pub(super) struct EnabledCase {
+    pub(super) description: String,
+    pub(super) context: Value,
+    pub(super) toggle_name: String,
+    pub(super) expected_result: bool,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct VariantCase {
-    description: String,
-    context: Value,
-    toggle_name: String,
-    expected_result: Value,
+pub(super) struct VariantCase {
+    pub(super) description: String,
+    pub(super) context: Value,
+    pub(super) toggle_name: String,
+    pub(super) expected_result: Value,
 }
 
 #[derive(Default)]
@@ -118,7 +118,7 @@ fn client_specification_passes_through_ofrep_and_frontend() {
     );
 }
 
-fn spec_dir() -> PathBuf {
+pub(super) fn spec_dir() -> PathBuf {
     let Some(dir) = std::env::var_os(SPEC_DIR_VAR) else {
         panic!(
             "{SPEC_DIR_VAR} is not set: run `npm pack @unleash/client-specification@6.1.0`, unpack it \
@@ -128,7 +128,7 @@ fn spec_dir() -> PathBuf {
     PathBuf::from(dir)
 }
 
-fn spec_files(dir: &Path) -> Vec<String> {
+pub(super) fn spec_files(dir: &Path) -> Vec<String> {
     let index = std::fs::read_to_string(dir.join("index.json")).expect("index.json is readable");
     let files: Vec<String> = serde_json::from_str(&index).expect("index.json is a list of names");
     assert_eq!(files.len(), 22, "client-specification 6.1.0 has 22 files");
@@ -153,7 +153,7 @@ fn run_file(dir: &Path, file: &str, tally: &mut Tally) {
 
 /// Files 19 and 20 hold delta events instead of a state: apply them to an
 /// empty environment the way a streaming client would.
-fn load(state: Value) -> CompiledEnvironment {
+pub(super) fn load(state: Value) -> CompiledEnvironment {
     let types = Default::default();
     if state.get("events").is_some() {
         let delta: ClientFeaturesDelta = serde_json::from_value(state).expect("delta parses");

@@ -3,6 +3,7 @@
 //! conformance suite.
 
 mod conformance;
+mod explain;
 mod ofrep;
 pub(super) mod support;
 mod targeting_key;
