@@ -4,7 +4,7 @@
 
 use crate::clock::SharedClock;
 use crate::config::Settings;
-use crate::db::Db;
+use crate::db::{Db, Writes};
 use crate::feed::watcher::Watcher;
 use crate::feed::FeedState;
 use axum::extract::FromRef;
@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex};
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
+    /// Commits writes and answers them once the feed serves them (read-your-writes).
+    pub writes: Writes,
     pub settings: Arc<Settings>,
     pub clock: SharedClock,
     pub throttle: Arc<LoginThrottle>,
@@ -31,8 +33,11 @@ impl AppState {
             clock.clone(),
             settings.metrics_posts_per_minute,
         ));
+        let watcher = Watcher::default();
+        let writes = Writes::new(db.clone(), watcher.after_commit(settings.feed_sync_timeout));
         AppState {
             db,
+            writes,
             settings: Arc::new(settings),
             clock,
             throttle: Arc::new(throttle),
@@ -42,7 +47,7 @@ impl AppState {
                 tokens: Arc::default(),
                 usage,
             },
-            watcher: Watcher::default(),
+            watcher,
         }
     }
 

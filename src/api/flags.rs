@@ -131,7 +131,7 @@ async fn create_flag(
     let mut tx = begin_write(&app.db).await?;
     let flag =
         service::create_flag(&mut tx, access.actor(), &access.project, input, app.now()).await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok((StatusCode::CREATED, Json(json!({ "flag": flag }))))
 }
 
@@ -182,7 +182,7 @@ async fn patch_flag(
         app.now(),
     )
     .await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok(Json(json!({ "flag": flag })))
 }
 
@@ -200,7 +200,7 @@ async fn archive_flag(
         proposal: Proposal::Archive,
     };
     let outcome = changes::propose(&mut tx, &access, change, app.now()).await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok(match outcome {
         Outcome::Staged(cr) => super::changes::staged(cr),
         Outcome::Applied(Applied::Flag(flag)) => (StatusCode::OK, Json(json!({ "flag": flag }))),
@@ -224,7 +224,7 @@ async fn revive_flag(
         app.now(),
     )
     .await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok(Json(json!({ "flag": flag })))
 }
 
@@ -268,6 +268,6 @@ async fn toggle(
             (StatusCode::OK, Json(body))
         }
     };
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok(answer)
 }

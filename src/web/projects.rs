@@ -5,7 +5,7 @@ mod overview;
 mod settings;
 mod webhooks;
 
-use super::{commit_if_ok, render, render_with, Errors, Layout, PageResult, UserCtx, WebForm};
+use super::{render, render_with, Errors, Layout, PageResult, UserCtx, WebForm};
 use crate::authz::Action;
 use crate::db::begin_write;
 use crate::projects::{service, store, store::ProjectSummary};
@@ -116,7 +116,7 @@ async fn create_project(ctx: UserCtx, WebForm(form): WebForm<NewProjectForm>) ->
     let (key, name, description) = (&form.key, &form.name, &form.description);
     let mut tx = begin_write(&ctx.app.db).await?;
     let created = service::create(&mut tx, actor, key, name, description, now).await;
-    match Errors::check(commit_if_ok(tx, created).await)? {
+    match Errors::check(ctx.app.writes.commit_if_ok(tx, created).await)? {
         Ok(project) => {
             let msg = format!("Project {} created.", project.key);
             ctx.done(msg, &project_href(&project.key, "")).await

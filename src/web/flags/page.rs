@@ -331,7 +331,7 @@ pub(super) async fn toggle(
     };
     let outcome = changes::propose(&mut tx, &access, change, now).await?;
     let detail = service::detail(&mut tx, project, &p.key, now).await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     if let changes::Outcome::Staged(cr) = outcome {
         // A protected environment never flips in place: the change waits in the draft.
         let message = format!(
@@ -400,7 +400,7 @@ async fn set_archived(
             proposal: crate::changes::Proposal::Archive,
         };
         let outcome = changes::propose(&mut tx, &access, change, now).await?;
-        tx.commit().await?;
+        app.writes.commit(tx).await?;
         if let changes::Outcome::Staged(cr) = outcome {
             let message = format!(
                 "Added to your draft change request #{}: {} stays live until the request is \
@@ -412,7 +412,7 @@ async fn set_archived(
         }
     } else {
         service::set_archived(&mut tx, actor, project, &p.key, archive, now).await?;
-        tx.commit().await?;
+        app.writes.commit(tx).await?;
     }
     let done = if archive { "archived" } else { "revived" };
     Flash::set(&session, "success", format!("{} {done}.", p.key)).await;

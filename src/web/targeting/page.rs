@@ -370,7 +370,7 @@ async fn save(
             proposal: Proposal::Strategies { strategies: drafts },
         };
         let outcome = changes::propose(&mut tx, access, change, app.now()).await?;
-        tx.commit().await?;
+        app.writes.commit(tx).await?;
         Ok::<_, AppError>(match outcome {
             changes::Outcome::Staged(cr) => Some(cr.id),
             changes::Outcome::Applied(_) => None,
