@@ -36,6 +36,12 @@ pub async fn connect(url: &str) -> anyhow::Result<Db> {
     Ok(pool)
 }
 
+/// Whether the database answers (the readiness probe).
+pub async fn ping(db: &Db) -> Result<(), sqlx::Error> {
+    use sqlx::Connection;
+    db.acquire().await?.ping().await
+}
+
 /// Writes take the lock up front: a deferred transaction that reads first and writes later
 /// can fail with SQLITE_BUSY_SNAPSHOT, which the busy timeout does not retry.
 pub async fn begin_write(db: &Db) -> Result<Tx, sqlx::Error> {

@@ -214,6 +214,20 @@ pub async fn admin_candidate(
     .await
 }
 
+/// Records when a feed token was last used (the feed's usage writer, in its batch).
+pub async fn set_last_used(
+    conn: &mut SqliteConnection,
+    id: i64,
+    at: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update api_tokens set last_used_at = ? where id = ?")
+        .bind(at)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Records last use at most once a minute, so reads don't all become writes.
 pub async fn touch(
     conn: &mut sqlx::SqliteConnection,
