@@ -45,11 +45,12 @@ struct ProjectRow {
 async fn list_projects(ctx: UserCtx) -> PageResult {
     let mut conn = ctx.app.db.acquire().await?;
     let id = ctx.identity();
-    let (user, admin) = (Some(id.user.id), id.user.is_admin);
-    let summaries = store::summaries(&mut conn, user, admin).await?;
-    let health = service::health(&mut conn, user, admin).await?;
+    let reach = crate::authz::Reach::of(&mut conn, id).await?;
+    let summaries = store::summaries(&mut conn).await?;
+    let health = service::health(&mut conn).await?;
     let projects = summaries
         .into_iter()
+        .filter(|p| reach.contains_key(&p.key))
         .map(|p| {
             let h = health.get(&p.key).copied().unwrap_or_default();
             ProjectRow {
