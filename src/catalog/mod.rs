@@ -1,8 +1,10 @@
 //! The flag catalog: flags with their metadata, ownership, tags, links and per-environment state.
 
+mod edit;
 pub mod filter;
 pub mod flag;
 pub mod service;
 pub mod store;
+mod switch;
 
 pub use flag::{FlagType, ValueType};
