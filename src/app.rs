@@ -6,7 +6,6 @@ use crate::db::Db;
 use crate::http;
 use crate::state::AppState;
 use axum::Router;
-use std::sync::Arc;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::SqliteStore;
@@ -49,8 +48,6 @@ pub async fn session_layer(
 fn envelope(state: &AppState) -> http::Envelope {
     http::Envelope {
         secure: state.settings.secure_cookies,
-        watcher: state.watcher.clone(),
-        feed_sync: state.settings.feed_sync_timeout,
         feed: state.feed.clone(),
         render_error,
     }
@@ -105,11 +102,9 @@ pub async fn serve(
         .await;
     state.feed.usage.start(state.db.clone());
     state.feed.signals.start(state.db.clone());
-    let watcher = state.watcher.clone();
-    let committed: crate::changes::scheduler::Committed = Arc::new(move || watcher.poke());
-    crate::changes::scheduler::start(state.db.clone(), state.clock.clone(), committed.clone());
+    crate::changes::scheduler::start(state.writes.clone(), state.clock.clone());
     let every = state.settings.lifecycle_interval;
-    crate::lifecycle::job::start(state.db.clone(), state.clock.clone(), every, committed);
+    crate::lifecycle::job::start(state.writes.clone(), state.clock.clone(), every);
     crate::notify::delivery::start(
         state.db.clone(),
         state.clock.clone(),

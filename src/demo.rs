@@ -6,7 +6,7 @@ use crate::audit::Actor;
 use crate::auth::password;
 use crate::authz::Role;
 use crate::catalog::service::{self as catalog, FlagInput};
-use crate::db::begin_write;
+use crate::db::Writes;
 use crate::projects::service as projects;
 use crate::state::AppState;
 use chrono::Duration;
@@ -122,7 +122,9 @@ pub async fn seed(state: &AppState) -> anyhow::Result<String> {
     drop(conn);
     let hash = password::hash_blocking(PASSWORD.to_string()).await?;
     let now = state.now();
-    let mut tx = begin_write(&state.db).await?;
+    // Before the feed starts (its first load reads the seed).
+    let writes = Writes::unobserved(state.db.clone());
+    let mut tx = writes.begin().await?;
     let admin = Actor::system("demo");
     let mut ids = Vec::new();
     for (email, name, _, is_admin) in PEOPLE {
@@ -195,7 +197,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<String> {
             }
         }
     }
-    tx.commit().await?;
+    writes.commit(tx).await?;
     Ok(instructions())
 }
 

@@ -1,7 +1,19 @@
-//! Switchyard: a feature-flag governance server.
+//! Switchyard: a feature-flag governance server. `ARCHITECTURE.md` draws the write and the read
+//! path through these modules.
 //!
-//! Domain folders (`accounts`, `projects`, `catalog`, `audit`, `authz`) hold types, rules and SQL;
-//! transport folders (`web` for HTML, `api` for admin JSON, `http` for middleware) call them.
+//! Domain folders hold types, rules and SQL (in their `store.rs`), and know nothing of HTTP:
+//! `accounts` (users, teams), `projects` (projects, environments, members), `catalog` (flags),
+//! `targeting` (strategies, segments, dependencies), `evaluation` (compiled evaluation for the
+//! feed), `changes` (change requests, the kill switch), `lifecycle` (stages, stale reasons, retirement, reports),
+//! `audit` (the hash-chained log and its typed actions), `authz` (the policy and what a caller
+//! sees), `notify` (webhooks), `usage` (SDK usage counts), `transfer` (import and export),
+//! `coderefs` (code references), `signals` (health signals for guards). `auth` holds passwords, sessions, tokens and throttles.
+//!
+//! Transports call them: `web` (HTML), `api` (admin JSON), `feed` (SDK APIs, snapshots and the
+//! watcher that keeps them in step), `http` (the envelope, the accept loop, extractors), `cli`.
+//! Below them `state` (what handlers share), `config`, `db` (the pool and `Writes`, which commits
+//! and then tells the feed), `error`, `clock` and `memory`; `app` composes the router and
+//! `serve`, `demo` seeds `serve --demo`.
 //! `href` builds every link to the app's own pages, for the web app and webhook bodies alike.
 
 pub mod accounts;

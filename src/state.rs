@@ -4,7 +4,7 @@
 
 use crate::clock::SharedClock;
 use crate::config::Settings;
-use crate::db::Db;
+use crate::db::{Db, Writes};
 use crate::feed::watcher::Watcher;
 use crate::feed::FeedState;
 use axum::extract::FromRef;
@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex};
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
+    /// Commits writes and answers them once the feed serves them (read-your-writes).
+    pub writes: Writes,
     pub settings: Arc<Settings>,
     pub clock: SharedClock,
     pub throttle: Arc<LoginThrottle>,
@@ -35,8 +37,11 @@ impl AppState {
             clock.clone(),
             crate::signals::ingest::DEFAULT_POSTS_PER_MINUTE,
         ));
+        let watcher = Watcher::default();
+        let writes = Writes::new(db.clone(), watcher.after_commit(settings.feed_sync_timeout));
         AppState {
             db,
+            writes,
             settings: Arc::new(settings),
             clock,
             throttle: Arc::new(throttle),
@@ -47,7 +52,7 @@ impl AppState {
                 usage,
                 signals,
             },
-            watcher: Watcher::default(),
+            watcher,
         }
     }
 

@@ -113,7 +113,7 @@ async fn reword_change_request(
     ApiJson(b): ApiJson<WordingBody>,
 ) -> Answer {
     let (title, reason) = (b.title.as_deref(), b.reason.as_deref());
-    answer(service::reword(&app.db, &who, id, title, reason, app.now()).await?)
+    answer(service::reword(&app.writes, &who, id, title, reason, app.now()).await?)
 }
 
 async fn submit_change_request(
@@ -124,7 +124,7 @@ async fn submit_change_request(
 ) -> Answer {
     let title = b.title.unwrap_or_default();
     let reason = b.reason.unwrap_or_default();
-    answer(service::submit(&app.db, &who, id, &title, &reason, app.now()).await?)
+    answer(service::submit(&app.writes, &who, id, &title, &reason, app.now()).await?)
 }
 
 async fn approve_change_request(
@@ -132,7 +132,7 @@ async fn approve_change_request(
     AdminToken(who): AdminToken,
     Path(id): Path<i64>,
 ) -> Answer {
-    answer(service::approve(&app.db, &who, id, app.now()).await?)
+    answer(service::approve(&app.writes, &who, id, app.now()).await?)
 }
 
 #[derive(Deserialize)]
@@ -148,7 +148,7 @@ async fn reject_change_request(
     Path(id): Path<i64>,
     ApiJson(b): ApiJson<ReasonBody>,
 ) -> Answer {
-    answer(service::reject(&app.db, &who, id, &b.reason, app.now()).await?)
+    answer(service::reject(&app.writes, &who, id, &b.reason, app.now()).await?)
 }
 
 async fn apply_change_request(
@@ -156,7 +156,7 @@ async fn apply_change_request(
     AdminToken(who): AdminToken,
     Path(id): Path<i64>,
 ) -> Answer {
-    answer(service::apply(&app.db, &who, id, app.now()).await?)
+    answer(service::apply(&app.writes, &who, id, app.now()).await?)
 }
 
 async fn cancel_change_request(
@@ -164,7 +164,7 @@ async fn cancel_change_request(
     AdminToken(who): AdminToken,
     Path(id): Path<i64>,
 ) -> Answer {
-    answer(service::cancel(&app.db, &who, id, app.now()).await?)
+    answer(service::cancel(&app.writes, &who, id, app.now()).await?)
 }
 
 async fn refresh_change_request(
@@ -172,7 +172,7 @@ async fn refresh_change_request(
     AdminToken(who): AdminToken,
     Path(id): Path<i64>,
 ) -> Answer {
-    answer(service::refresh(&app.db, &who, id, app.now()).await?)
+    answer(service::refresh(&app.writes, &who, id, app.now()).await?)
 }
 
 #[derive(Deserialize)]
@@ -189,7 +189,7 @@ async fn schedule_change_request(
     ApiJson(b): ApiJson<ScheduleBody>,
 ) -> Answer {
     let at = service::parse_time("at", &b.at)?;
-    answer(service::schedule(&app.db, &who, id, at, app.now()).await?)
+    answer(service::schedule(&app.writes, &who, id, at, app.now()).await?)
 }
 
 #[derive(Deserialize)]
@@ -205,7 +205,7 @@ async fn comment_change_request(
     Path(id): Path<i64>,
     ApiJson(b): ApiJson<CommentBody>,
 ) -> Answer {
-    answer(service::comment(&app.db, &who, id, &b.body, app.now()).await?)
+    answer(service::comment(&app.writes, &who, id, &b.body, app.now()).await?)
 }
 
 async fn remove_change(
@@ -213,7 +213,7 @@ async fn remove_change(
     AdminToken(who): AdminToken,
     Path((id, item)): Path<(i64, i64)>,
 ) -> Answer {
-    answer(service::remove_item(&app.db, &who, id, item, app.now()).await?)
+    answer(service::remove_item(&app.writes, &who, id, item, app.now()).await?)
 }
 
 #[derive(Deserialize)]
@@ -232,7 +232,7 @@ async fn kill_flag(
     let env = projects::environment(&mut tx, &access.project, &p.env).await?;
     let kill = service::kill(&mut tx, &access, &p.key, &env, &b.reason, app.now()).await?;
     let flag = crate::catalog::service::detail(&mut tx, &access.project, &p.key, app.now()).await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok(Json(json!({ "kill": kill, "flag": flag })))
 }
 
@@ -273,7 +273,7 @@ async fn acknowledge_kill(
 ) -> Answer {
     let mut tx = begin_write(&app.db).await?;
     let kill = service::acknowledge_kill(&mut tx, &access, p.id, &b.note, app.now()).await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok(Json(json!({ "kill": kill })))
 }
 
@@ -300,7 +300,7 @@ async fn set_protection(
     let n = b.required_approvals.unwrap_or(env.required_approvals);
     let outcome =
         service::set_protection(&mut tx, &access, &env, b.protected, n, app.now()).await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok(match outcome {
         service::ProtectionOutcome::Applied(env) => {
             (StatusCode::OK, Json(json!({ "environment": env })))

@@ -96,7 +96,7 @@ async fn put_scan(
         app.now(),
     )
     .await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok(Json(json!({ "scan": summary })))
 }
 
@@ -178,6 +178,6 @@ async fn put_template(
     let template =
         coderefs::set_url_template(&mut tx, access.actor(), &access.project, &raw, app.now())
             .await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok(Json(json!({ "codeUrlTemplate": template })))
 }

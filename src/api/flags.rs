@@ -132,7 +132,7 @@ async fn create_flag(
     let mut tx = begin_write(&app.db).await?;
     let flag =
         service::create_flag(&mut tx, access.actor(), &access.project, input, app.now()).await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok((StatusCode::CREATED, Json(json!({ "flag": flag }))))
 }
 
@@ -183,7 +183,7 @@ async fn patch_flag(
         app.now(),
     )
     .await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok(Json(json!({ "flag": flag })))
 }
 
@@ -203,7 +203,7 @@ async fn archive_flag(
         proposal: Proposal::Archive { note },
     };
     let outcome = changes::propose(&mut tx, &access, change, app.now()).await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok(match outcome {
         Outcome::Staged(cr) => super::changes::staged(cr),
         Outcome::Applied(Applied::Flag(flag)) => (StatusCode::OK, Json(json!({ "flag": flag }))),
@@ -219,7 +219,7 @@ async fn revive_flag(
     access.require(Action::ArchiveFlag)?;
     let mut tx = begin_write(&app.db).await?;
     let flag = service::revive(&mut tx, access.actor(), &access.project, &p.key, app.now()).await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok(Json(json!({ "flag": flag })))
 }
 
@@ -263,6 +263,6 @@ async fn toggle(
             (StatusCode::OK, Json(body))
         }
     };
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok(answer)
 }

@@ -64,7 +64,7 @@ async fn mark(app: AppState, access: ProjectAccess, key: &str, m: Mark) -> Answe
         .ok_or_else(|| catalog::flag_not_found(project, key))?;
     assess::refresh_flag(&mut tx, project, flag.id, key, now).await?;
     let detail = catalog::detail(&mut tx, project, key, now).await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok(Json(json!({ "flag": detail })))
 }
 
@@ -125,6 +125,6 @@ async fn set_thresholds(
     access.require(Action::ManageSettings)?;
     let mut tx = begin_write(&app.db).await?;
     let t = marks::set_thresholds(&mut tx, access.actor(), &access.project, t, app.now()).await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok(Json(json!({ "lifecycle": t })))
 }

@@ -50,7 +50,7 @@ async fn list_projects(
 ) -> Result<Json<Value>, ApiError> {
     let mut conn = app.db.acquire().await?;
     let reach = Reach::of(&mut conn, &id).await?;
-    let mut all = store::summaries(&mut conn, Some(id.user.id), id.user.is_admin).await?;
+    let mut all = store::summaries(&mut conn).await?;
     all.retain(|p| reach.contains_key(&p.key));
     Ok(Json(json!({ "projects": all })))
 }
@@ -82,7 +82,7 @@ async fn create_project(
         app.now(),
     )
     .await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok((StatusCode::CREATED, Json(json!({ "project": p }))))
 }
 
@@ -132,7 +132,7 @@ async fn set_member(
     )
     .await?;
     let members = store::members(&mut tx, access.project.id).await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok(Json(json!({ "members": members })))
 }
 
@@ -150,7 +150,7 @@ async fn remove_member(
         .ok_or_else(|| AppError::not_found(format!("no user has the e-mail {email}")))?;
     service::remove_member(&mut tx, access.actor(), &access.project, user.id, app.now()).await?;
     let members = store::members(&mut tx, access.project.id).await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok(Json(json!({ "members": members })))
 }
 
@@ -181,7 +181,7 @@ async fn add_environment(
         app.now(),
     )
     .await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok((StatusCode::CREATED, Json(json!({ "environment": env }))))
 }
 
@@ -250,7 +250,7 @@ async fn create_token(
         app.now(),
     )
     .await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "secret": created.secret, "token": created.info })),
@@ -265,6 +265,6 @@ async fn revoke_token(
     access.require(Action::ManageTokens)?;
     let mut tx = begin_write(&app.db).await?;
     let info = token_store::revoke(&mut tx, access.actor(), &access.project, id, app.now()).await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok(Json(json!({ "token": info })))
 }

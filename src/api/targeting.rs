@@ -129,7 +129,7 @@ async fn change_targeting(
         proposal,
     };
     let outcome = changes::propose(&mut tx, &access, change, app.now()).await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok(match outcome {
         Outcome::Staged(cr) => super::changes::staged(cr),
         Outcome::Applied(Applied::Targeting(t)) => {
@@ -165,7 +165,7 @@ async fn put_dependencies(
         proposal: Proposal::Dependencies { dependencies },
     };
     let outcome = changes::propose(&mut tx, &access, change, app.now()).await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok(match outcome {
         Outcome::Staged(cr) => super::changes::staged(cr),
         Outcome::Applied(Applied::Dependencies(d)) => (StatusCode::OK, Json(json!(d))),
@@ -201,7 +201,7 @@ async fn create_segment(
     let mut tx = begin_write(&app.db).await?;
     let (actor, project, now) = (access.actor(), &access.project, app.now());
     let segment = service::create_segment(&mut tx, actor, project, body, now).await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok((StatusCode::CREATED, Json(json!({ "segment": segment }))))
 }
 
@@ -223,7 +223,7 @@ async fn update_segment(
         },
     };
     let outcome = changes::propose(&mut tx, &access, change, app.now()).await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok(match outcome {
         Outcome::Staged(cr) => super::changes::staged(cr),
         Outcome::Applied(Applied::Segment(s)) => (StatusCode::OK, Json(json!({ "segment": s }))),
@@ -241,6 +241,6 @@ async fn delete_segment(
     let mut tx = begin_write(&app.db).await?;
     let (actor, project, now) = (access.actor(), &access.project, app.now());
     service::delete_segment(&mut tx, actor, project, p.id, now).await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok(StatusCode::NO_CONTENT)
 }

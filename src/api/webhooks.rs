@@ -66,7 +66,7 @@ async fn create_webhook(
     };
     let mut tx = begin_write(&app.db).await?;
     let made = notify::create(&mut tx, access.actor(), &access.project, &draft, app.now()).await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     // The secret is in this answer only: the receiver needs it to check signatures.
     let body = json!({ "webhook": made.webhook, "secret": made.secret });
     Ok((StatusCode::CREATED, Json(body)))
@@ -91,7 +91,7 @@ async fn delete_webhook(
     access.require(Action::ManageSettings)?;
     let mut tx = begin_write(&app.db).await?;
     let hook = notify::delete(&mut tx, access.actor(), &access.project, id, app.now()).await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok(Json(json!({ "webhook": hook })))
 }
 

@@ -214,6 +214,20 @@ pub async fn admin_candidate(
     .await
 }
 
+/// Records when a token was last used.
+pub async fn set_last_used(
+    conn: &mut SqliteConnection,
+    id: i64,
+    at: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("update api_tokens set last_used_at = ? where id = ?")
+        .bind(at)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Records last use at most once a minute, so reads don't all become writes.
 pub async fn touch(
     conn: &mut sqlx::SqliteConnection,
@@ -225,12 +239,7 @@ pub async fn touch(
         .and_then(crate::clock::parse_stamp)
         .is_none_or(|t| now - t > chrono::Duration::seconds(60));
     if stale {
-        let r = sqlx::query("update api_tokens set last_used_at = ? where id = ?")
-            .bind(stamp(now))
-            .bind(id)
-            .execute(conn)
-            .await;
-        if let Err(e) = r {
+        if let Err(e) = set_last_used(conn, id, &stamp(now)).await {
             tracing::debug!(error = %e, "could not record token use");
         }
     }

@@ -115,6 +115,18 @@ pub enum Action {
     ManageTeams,
 }
 
+impl Action {
+    /// What changing one environment (a switch, its targeting) asks: changing it directly where
+    /// it is unprotected, proposing the change where it is protected.
+    pub fn change_in(protected: bool) -> Action {
+        if protected {
+            Action::ProposeChange
+        } else {
+            Action::ChangeEnvironment { protected: false }
+        }
+    }
+}
+
 /// A refusal, with the sentence the user sees.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Denied(pub &'static str);

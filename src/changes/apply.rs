@@ -11,7 +11,7 @@ use super::State;
 use crate::audit::{self, Actor};
 use crate::authz::Identity;
 use crate::clock::stamp;
-use crate::db::{begin_write, Db};
+use crate::db::Writes;
 use crate::error::{AppError, AppResult};
 use crate::notify::{self, Event};
 use chrono::{DateTime, Utc};
@@ -20,29 +20,33 @@ use sqlx::{Connection, SqliteConnection};
 
 /// Applies an approved (or scheduled) request as a person.
 pub async fn apply(
-    db: &Db,
+    writes: &Writes,
     who: &Identity,
     id: i64,
     now: DateTime<Utc>,
 ) -> AppResult<ChangeRequestView> {
-    let (tx, row, _) = begin(db, who, id, Transition::Apply, None, now).await?;
-    apply_in(tx, row, &who.actor, now).await
+    let (tx, row, _) = begin(writes, who, id, Transition::Apply, None, now).await?;
+    apply_in(writes, tx, row, &who.actor, now).await
 }
 
 /// What the scheduler does with a due request: apply it, or mark it failed with the reason.
-pub async fn apply_scheduled(db: &Db, id: i64, now: DateTime<Utc>) -> AppResult<ChangeRequestView> {
+pub async fn apply_scheduled(
+    writes: &Writes,
+    id: i64,
+    now: DateTime<Utc>,
+) -> AppResult<ChangeRequestView> {
     let actor = Actor::system("scheduler");
-    let mut tx = begin_write(db).await?;
+    let mut tx = writes.begin().await?;
     let row = store::request_by_id(&mut tx, id)
         .await?
         .ok_or_else(|| not_found(id))?;
     let f = facts(&mut tx, &row, None).await?;
     match decide(Transition::Apply, &f, Asker::Scheduler, None) {
-        Ok(_) => apply_in(tx, row, &actor, now).await,
+        Ok(_) => apply_in(writes, tx, row, &actor, now).await,
         Err(r) if row.state() == State::Scheduled => {
             let e = refusal(r);
             fail(&mut tx, &row, &actor, &e.to_string(), now).await?;
-            tx.commit().await?;
+            writes.commit(tx).await?;
             Err(e)
         }
         Err(r) => Err(refusal(r)),
@@ -84,6 +88,7 @@ pub(super) async fn fail(
 /// complete), and the request writes one `change-request.applied` entry naming the request, its
 /// author, its approvers, its changes and the entries they wrote (see `audit::via`).
 pub(super) async fn apply_in(
+    writes: &Writes,
     mut tx: crate::db::Tx,
     row: RequestRow,
     actor: &Actor,
@@ -112,7 +117,7 @@ pub(super) async fn apply_in(
             conflicts.join("; ")
         );
         fail(&mut tx, &row, actor, &message, now).await?;
-        tx.commit().await?;
+        writes.commit(tx).await?;
         return Err(AppError::conflict("change-conflict", message));
     }
     // The entries the items write are the ones after the head now: the transaction holds the
@@ -138,9 +143,10 @@ pub(super) async fn apply_in(
     if let Some(message) = failure {
         sp.rollback().await?;
         fail(&mut tx, &row, actor, &message, now).await?;
-        tx.commit().await?;
+        writes.commit(tx).await?;
         return Err(AppError::conflict("change-failed", message));
     }
+    #[allow(clippy::disallowed_methods)] // a savepoint: the write commits in `finish`
     sp.commit().await?;
     let entries: Vec<i64> = (first..=audit::store::head(&mut tx).await?.seq).collect();
     let m = Move {
@@ -173,5 +179,5 @@ pub(super) async fn apply_in(
     )
     .await?;
     notify::change_request(&mut tx, id, Event::Applied, actor, None, now).await?;
-    finish(tx, id).await
+    finish(writes, tx, id).await
 }

@@ -9,7 +9,7 @@ use super::workflow::{begin, entry, finish, move_or_refuse};
 use crate::audit::{self};
 use crate::authz::Identity;
 use crate::clock::stamp;
-use crate::db::Db;
+use crate::db::Writes;
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -50,14 +50,14 @@ pub(super) async fn edited(
 
 /// A new title or reason.
 pub async fn reword(
-    db: &Db,
+    writes: &Writes,
     who: &Identity,
     id: i64,
     title: Option<&str>,
     reason: Option<&str>,
     now: DateTime<Utc>,
 ) -> AppResult<ChangeRequestView> {
-    let (mut tx, row, step) = begin(db, who, id, Transition::Edit, None, now).await?;
+    let (mut tx, row, step) = begin(writes, who, id, Transition::Edit, None, now).await?;
     let title = title.map(str::trim).unwrap_or(&row.title).to_string();
     let reason = reason.map(str::trim).unwrap_or(&row.reason).to_string();
     if title.chars().count() > 200 || reason.chars().count() > 5000 {
@@ -76,18 +76,18 @@ pub async fn reword(
         now,
     )
     .await?;
-    finish(tx, id).await
+    finish(writes, tx, id).await
 }
 
 /// Takes one change out of the request.
 pub async fn remove_item(
-    db: &Db,
+    writes: &Writes,
     who: &Identity,
     id: i64,
     item: i64,
     now: DateTime<Utc>,
 ) -> AppResult<ChangeRequestView> {
-    let (mut tx, row, step) = begin(db, who, id, Transition::Edit, None, now).await?;
+    let (mut tx, row, step) = begin(writes, who, id, Transition::Edit, None, now).await?;
     if !store::delete_item(&mut tx, id, item).await? {
         return Err(AppError::not_found(format!(
             "the change request #{id} has no change #{item}"
@@ -102,17 +102,17 @@ pub async fn remove_item(
         now,
     )
     .await?;
-    finish(tx, id).await
+    finish(writes, tx, id).await
 }
 
 /// Re-bases a failed request on the live configuration; it needs its approvals again.
 pub async fn refresh(
-    db: &Db,
+    writes: &Writes,
     who: &Identity,
     id: i64,
     now: DateTime<Utc>,
 ) -> AppResult<ChangeRequestView> {
-    let (mut tx, row, step) = begin(db, who, id, Transition::Refresh, None, now).await?;
+    let (mut tx, row, step) = begin(writes, who, id, Transition::Refresh, None, now).await?;
     let (project, env) = project_and_env(&mut tx, &row).await?;
     for item in store::items_of(&mut tx, id).await? {
         let proposal = proposal_of(&item)?;
@@ -134,5 +134,5 @@ pub async fn refresh(
         now,
     )
     .await?;
-    finish(tx, id).await
+    finish(writes, tx, id).await
 }

@@ -67,7 +67,7 @@ pub async fn propose(
             change.proposal,
             Proposal::Toggle { .. } | Proposal::Strategies { .. } | Proposal::Variants { .. }
         ) {
-            access.require(Action::ChangeEnvironment { protected: false })?;
+            access.require(Action::change_in(false))?;
         }
         let applied = apply_change(
             &mut *conn,
@@ -81,7 +81,7 @@ pub async fn propose(
         .await?;
         return Ok(Outcome::Applied(applied));
     };
-    access.require(Action::ProposeChange)?;
+    access.require(Action::change_in(true))?;
     let view = stage(&mut *conn, access, &env, change, now).await?;
     Ok(Outcome::Staged(Box::new(view)))
 }

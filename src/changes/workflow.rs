@@ -7,7 +7,7 @@ use super::store::{self, Move, RequestRow};
 use crate::audit::{self, NewEntry};
 use crate::authz::Identity;
 use crate::clock::{parse_stamp, stamp};
-use crate::db::{begin_write, Db};
+use crate::db::Writes;
 use crate::error::{AppError, AppResult};
 use crate::notify::{self, Event};
 use chrono::{DateTime, Utc};
@@ -47,14 +47,14 @@ pub(super) fn refusal(r: Refusal) -> AppError {
 /// Opens the write transaction, loads the request and decides the transition for a person.
 /// A refused review is recorded in the audit log (who tried to approve what), then refused.
 pub(super) async fn begin(
-    db: &Db,
+    writes: &Writes,
     who: &Identity,
     id: i64,
     t: Transition,
     reason: Option<&str>,
     now: DateTime<Utc>,
 ) -> AppResult<(crate::db::Tx, RequestRow, Step)> {
-    let mut tx = begin_write(db).await?;
+    let mut tx = writes.begin().await?;
     let (row, principal) = visible(&mut tx, who, id).await?;
     let f = facts(&mut tx, &row, Some(who.user.id)).await?;
     let asker = Asker::Person {
@@ -79,7 +79,7 @@ pub(super) async fn begin(
                 now,
             )
             .await?;
-            tx.commit().await?;
+            writes.commit(tx).await?;
             Err(AppError::Forbidden(m))
         }
         Err(r) => Err(refusal(r)),
@@ -103,12 +103,17 @@ pub(super) async fn move_or_refuse(
     }
 }
 
-pub(super) async fn finish(mut tx: crate::db::Tx, id: i64) -> AppResult<ChangeRequestView> {
+/// Commits (the feed told, see `db::Writes`) and answers the request as it now is.
+pub(super) async fn finish(
+    writes: &Writes,
+    mut tx: crate::db::Tx,
+    id: i64,
+) -> AppResult<ChangeRequestView> {
     let row = store::request_by_id(&mut tx, id)
         .await?
         .ok_or_else(|| not_found(id))?;
     let v = view(&mut tx, row).await?;
-    tx.commit().await?;
+    writes.commit(tx).await?;
     Ok(v)
 }
 
@@ -120,7 +125,7 @@ pub(super) fn entry(action: audit::Action, r: &RequestRow) -> NewEntry<'_> {
 
 /// Submits a draft for review with a title and a reason.
 pub async fn submit(
-    db: &Db,
+    writes: &Writes,
     who: &Identity,
     id: i64,
     title: &str,
@@ -140,7 +145,7 @@ pub async fn submit(
             "say why, in at most 5000 characters",
         ));
     }
-    let (mut tx, row, step) = begin(db, who, id, Transition::Submit, None, now).await?;
+    let (mut tx, row, step) = begin(writes, who, id, Transition::Submit, None, now).await?;
     let at = stamp(now);
     store::set_wording(&mut tx, id, title, reason.trim(), &at).await?;
     move_or_refuse(&mut tx, &row, &Move::new(row.state(), step.to), &at).await?;
@@ -154,24 +159,24 @@ pub async fn submit(
     )
     .await?;
     notify::change_request(&mut tx, id, Event::Submitted, &who.actor, Some(reason), now).await?;
-    finish(tx, id).await
+    finish(writes, tx, id).await
 }
 
 /// One person's approval: counted once however often it is sent; reaching the environment's
 /// required number moves the request to approved, exactly once.
 pub async fn approve(
-    db: &Db,
+    writes: &Writes,
     who: &Identity,
     id: i64,
     now: DateTime<Utc>,
 ) -> AppResult<ChangeRequestView> {
-    let (mut tx, row, step) = begin(db, who, id, Transition::Approve, None, now).await?;
+    let (mut tx, row, step) = begin(writes, who, id, Transition::Approve, None, now).await?;
     let at = stamp(now);
     if !step.records_approval {
-        return finish(tx, id).await;
+        return finish(writes, tx, id).await;
     }
     if !store::insert_approval(&mut tx, id, (who.user.id, &who.user.email), &at).await? {
-        return finish(tx, id).await;
+        return finish(writes, tx, id).await;
     }
     let count = store::approvals_of(&mut tx, id).await?.len();
     if step.to != row.state() {
@@ -190,17 +195,17 @@ pub async fn approve(
         now,
     )
     .await?;
-    finish(tx, id).await
+    finish(writes, tx, id).await
 }
 
 pub async fn reject(
-    db: &Db,
+    writes: &Writes,
     who: &Identity,
     id: i64,
     reason: &str,
     now: DateTime<Utc>,
 ) -> AppResult<ChangeRequestView> {
-    let (mut tx, row, step) = begin(db, who, id, Transition::Reject, Some(reason), now).await?;
+    let (mut tx, row, step) = begin(writes, who, id, Transition::Reject, Some(reason), now).await?;
     let at = stamp(now);
     let m = Move {
         outcome: Some(reason.trim()),
@@ -217,16 +222,16 @@ pub async fn reject(
     )
     .await?;
     notify::change_request(&mut tx, id, Event::Rejected, &who.actor, Some(reason), now).await?;
-    finish(tx, id).await
+    finish(writes, tx, id).await
 }
 
 pub async fn cancel(
-    db: &Db,
+    writes: &Writes,
     who: &Identity,
     id: i64,
     now: DateTime<Utc>,
 ) -> AppResult<ChangeRequestView> {
-    let (mut tx, row, step) = begin(db, who, id, Transition::Cancel, None, now).await?;
+    let (mut tx, row, step) = begin(writes, who, id, Transition::Cancel, None, now).await?;
     let at = stamp(now);
     move_or_refuse(&mut tx, &row, &Move::new(row.state(), step.to), &at).await?;
     audit::append(
@@ -237,11 +242,11 @@ pub async fn cancel(
         now,
     )
     .await?;
-    finish(tx, id).await
+    finish(writes, tx, id).await
 }
 
 pub async fn schedule(
-    db: &Db,
+    writes: &Writes,
     who: &Identity,
     id: i64,
     at: DateTime<Utc>,
@@ -250,7 +255,7 @@ pub async fn schedule(
     if at <= now {
         return Err(AppError::invalid("at", "choose a time in the future"));
     }
-    let (mut tx, row, step) = begin(db, who, id, Transition::Schedule, None, now).await?;
+    let (mut tx, row, step) = begin(writes, who, id, Transition::Schedule, None, now).await?;
     let when = stamp(at);
     let m = Move {
         scheduled_at: Some(&when),
@@ -265,11 +270,11 @@ pub async fn schedule(
         now,
     )
     .await?;
-    finish(tx, id).await
+    finish(writes, tx, id).await
 }
 
 pub async fn comment(
-    db: &Db,
+    writes: &Writes,
     who: &Identity,
     id: i64,
     body: &str,
@@ -282,7 +287,7 @@ pub async fn comment(
             "write a comment of 1 to 5000 characters",
         ));
     }
-    let (mut tx, row, _) = begin(db, who, id, Transition::Comment, None, now).await?;
+    let (mut tx, row, _) = begin(writes, who, id, Transition::Comment, None, now).await?;
     let comment = store::insert_comment(&mut tx, id, &who.user.email, body, &stamp(now)).await?;
     audit::append(
         &mut tx,
@@ -292,7 +297,7 @@ pub async fn comment(
         now,
     )
     .await?;
-    finish(tx, id).await
+    finish(writes, tx, id).await
 }
 
 /// Parses an RFC 3339 time from input.

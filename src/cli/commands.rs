@@ -118,8 +118,8 @@ pub async fn user(url: &str, cmd: UserCommand) -> anyhow::Result<ExitCode> {
     )
     .map_err(|m| anyhow!("{m}"))?;
     let hash = password::hash_blocking(secret).await?;
-    let pool = db::connect(url).await?;
-    let mut tx = db::begin_write(&pool).await?;
+    let writes = db::Writes::unobserved(db::connect(url).await?);
+    let mut tx = writes.begin().await?;
     if accounts_store::user_by_email(&mut tx, &email)
         .await?
         .is_some()
@@ -136,7 +136,7 @@ pub async fn user(url: &str, cmd: UserCommand) -> anyhow::Result<ExitCode> {
         now,
     )
     .await?;
-    tx.commit().await?;
+    writes.commit(tx).await?;
     println!(
         "created user {} ({})",
         user.email,
@@ -147,8 +147,8 @@ pub async fn user(url: &str, cmd: UserCommand) -> anyhow::Result<ExitCode> {
 
 pub async fn project(url: &str, cmd: ProjectCommand) -> anyhow::Result<ExitCode> {
     let ProjectCommand::Create { key, name } = cmd;
-    let pool = db::connect(url).await?;
-    let mut tx = db::begin_write(&pool).await?;
+    let writes = db::Writes::unobserved(db::connect(url).await?);
+    let mut tx = writes.begin().await?;
     let p = projects::create(
         &mut tx,
         &cli_actor(),
@@ -159,7 +159,7 @@ pub async fn project(url: &str, cmd: ProjectCommand) -> anyhow::Result<ExitCode>
     )
     .await
     .map_err(plain)?;
-    tx.commit().await?;
+    writes.commit(tx).await?;
     println!(
         "created project {} with environments development, staging, production (protected)",
         p.key
@@ -174,8 +174,8 @@ pub async fn member(url: &str, cmd: MemberCommand) -> anyhow::Result<ExitCode> {
         role,
     } = cmd;
     let role = Role::parse(&role).ok_or_else(|| anyhow!("unknown role {role}"))?;
-    let pool = db::connect(url).await?;
-    let mut tx = db::begin_write(&pool).await?;
+    let writes = db::Writes::unobserved(db::connect(url).await?);
+    let mut tx = writes.begin().await?;
     let p = projects::project(&mut tx, &project).await.map_err(plain)?;
     projects::add_member_by_email(
         &mut tx,
@@ -187,7 +187,7 @@ pub async fn member(url: &str, cmd: MemberCommand) -> anyhow::Result<ExitCode> {
     )
     .await
     .map_err(plain)?;
-    tx.commit().await?;
+    writes.commit(tx).await?;
     println!("{email} is now {} in {}", role.as_str(), p.key);
     Ok(ExitCode::SUCCESS)
 }
@@ -201,8 +201,8 @@ pub async fn token(url: &str, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
         name,
     } = cmd;
     let kind = TokenKind::parse(&kind).ok_or_else(|| anyhow!("unknown token type {kind}"))?;
-    let pool = db::connect(url).await?;
-    let mut tx = db::begin_write(&pool).await?;
+    let writes = db::Writes::unobserved(db::connect(url).await?);
+    let mut tx = writes.begin().await?;
     let p = match &project {
         Some(key) => Some(projects::project(&mut tx, key).await.map_err(plain)?),
         None if kind == TokenKind::Admin => None,
@@ -244,7 +244,7 @@ pub async fn token(url: &str, cmd: TokenCommand) -> anyhow::Result<ExitCode> {
     )
     .await
     .map_err(plain)?;
-    tx.commit().await?;
+    writes.commit(tx).await?;
     println!("{}", created.secret);
     Ok(ExitCode::SUCCESS)
 }

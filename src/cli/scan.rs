@@ -254,11 +254,12 @@ async fn record(
     scan: Scan,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<coderefs::ScanSummary, Failure> {
-    let mut tx = db::begin_write(pool).await.map_err(anyhow::Error::from)?;
+    let writes = db::Writes::unobserved(pool.clone());
+    let mut tx = writes.begin().await.map_err(anyhow::Error::from)?;
     let p = projects::project(&mut tx, project).await?;
     let actor = Actor::system("scan");
     let summary = coderefs::record_scan(&mut tx, &actor, &p, repository, scan, now).await?;
-    tx.commit().await.map_err(anyhow::Error::from)?;
+    writes.commit(tx).await.map_err(anyhow::Error::from)?;
     Ok(summary)
 }
 

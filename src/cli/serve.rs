@@ -165,7 +165,9 @@ async fn admin_from_env(state: &AppState) -> anyhow::Result<()> {
     };
     let email =
         accounts::normalise_email(&email).map_err(|m| anyhow!("SWITCHYARD_ADMIN_EMAIL: {m}"))?;
-    let mut tx = db::begin_write(&state.db).await?;
+    // Before the feed starts (its first load reads this).
+    let writes = db::Writes::unobserved(state.db.clone());
+    let mut tx = writes.begin().await?;
     if accounts_store::user_by_email(&mut tx, &email)
         .await?
         .is_some()
@@ -186,7 +188,7 @@ async fn admin_from_env(state: &AppState) -> anyhow::Result<()> {
         now,
     )
     .await?;
-    tx.commit().await?;
+    writes.commit(tx).await?;
     println!("Created the admin {email} from SWITCHYARD_ADMIN_EMAIL");
     Ok(())
 }

@@ -71,8 +71,8 @@ pub async fn import(url: &str, a: ImportArgs) -> anyhow::Result<ExitCode> {
     if let Err(why) = shape {
         return Ok(refuse_file(&a.file, why));
     }
-    let pool = db::connect(url).await?;
-    let mut tx = db::begin_write(&pool).await?;
+    let writes = db::Writes::unobserved(db::connect(url).await?);
+    let mut tx = writes.begin().await?;
     let p = projects::project(&mut tx, &a.project)
         .await
         .map_err(plain)?;
@@ -116,7 +116,7 @@ pub async fn import(url: &str, a: ImportArgs) -> anyhow::Result<ExitCode> {
             .await
             .map_err(plain)?;
     }
-    tx.commit().await?;
+    writes.commit(tx).await?;
     println!("{said}");
     Ok(ExitCode::SUCCESS)
 }

@@ -12,8 +12,10 @@
 //! each count is at most [`MAX_COUNT`], a flag carries at most [`MAX_VARIANTS`] variant names,
 //! and each token may post [`Limiter`]'s allowance per minute.
 
+use crate::auth::token_store;
 use crate::clock::{stamp, SharedClock, SystemClock};
 use crate::db::{begin_write, Db};
+use crate::usage::store as usage_store;
 use arc_swap::ArcSwap;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::Deserialize;
@@ -391,61 +393,29 @@ async fn write(
     for r in batch {
         let b = &r.body;
         if let Some(app) = b.app_name.as_deref().filter(|a| !a.is_empty()) {
-            let instance = b.instance_id.as_deref().unwrap_or("");
-            sqlx::query(
-                "insert into client_applications (environment_id, app_name, instance_id, sdk_version, first_seen, last_seen) \
-                 values (?, ?, ?, ?, ?, ?) on conflict (environment_id, app_name, instance_id) do update set \
-                 last_seen = excluded.last_seen, sdk_version = case when excluded.sdk_version = '' \
-                 then client_applications.sdk_version else excluded.sdk_version end",
-            )
-            .bind(r.environment_id)
-            .bind(truncate(app, 200))
-            .bind(truncate(instance, 200))
-            .bind(truncate(b.sdk_version.as_deref().unwrap_or(""), 100))
-            .bind(stamp(r.received))
-            .bind(stamp(r.received))
-            .execute(&mut *tx)
-            .await?;
+            let instance = truncate(b.instance_id.as_deref().unwrap_or(""), 200);
+            let sdk = truncate(b.sdk_version.as_deref().unwrap_or(""), 100);
+            let (env, seen) = (r.environment_id, stamp(r.received));
+            let app = truncate(app, 200);
+            usage_store::record_application(&mut tx, env, app, instance, sdk, &seen).await?;
         }
         let Some(bucket) = &b.bucket else { continue };
         let hour = hour_of(bucket.start.unwrap_or(r.received));
         for (flag, c) in &bucket.toggles {
-            sqlx::query(
-                "insert into usage_hourly (environment_id, flag_key, hour, yes, no) values (?, ?, ?, ?, ?) \
-                 on conflict (environment_id, flag_key, hour) do update set \
-                 yes = usage_hourly.yes + excluded.yes, no = usage_hourly.no + excluded.no",
-            )
-            .bind(r.environment_id)
-            .bind(truncate(flag, 100))
-            .bind(&hour)
-            .bind(c.yes.max(0))
-            .bind(c.no.max(0))
-            .execute(&mut *tx)
-            .await?;
+            let (env, flag) = (r.environment_id, truncate(flag, 100));
+            usage_store::add_hour(&mut tx, env, flag, &hour, c.yes.max(0), c.no.max(0)).await?;
             for (variant, n) in &c.variants {
-                sqlx::query(
-                    "insert into usage_variants_hourly (environment_id, flag_key, hour, variant, count) \
-                     values (?, ?, ?, ?, ?) on conflict (environment_id, flag_key, hour, variant) \
-                     do update set count = usage_variants_hourly.count + excluded.count",
-                )
-                .bind(r.environment_id)
-                .bind(truncate(flag, 100))
-                .bind(&hour)
-                .bind(truncate(variant, 100))
-                .bind((*n).max(0))
-                .execute(&mut *tx)
-                .await?;
+                let names = (flag, truncate(variant, 100));
+                usage_store::add_variant_hour(&mut tx, env, names, &hour, (*n).max(0)).await?;
             }
         }
     }
     for (token, at) in used {
         let at = DateTime::from_timestamp(*at, 0).unwrap_or(now);
-        sqlx::query("update api_tokens set last_used_at = ? where id = ?")
-            .bind(stamp(at))
-            .bind(token)
-            .execute(&mut *tx)
-            .await?;
+        token_store::set_last_used(&mut tx, *token, &stamp(at)).await?;
     }
+    // Usage counts change nothing the feed serves, and the SDKs' posts must never wait for it.
+    #[allow(clippy::disallowed_methods)]
     tx.commit().await
 }
 

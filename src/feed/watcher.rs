@@ -1,7 +1,8 @@
 //! Keeps the feed's snapshots and token index in step with the database.
 //!
 //! Every change is audited, so the audit log's head is the change signal: in-process writers
-//! `sync` (or `poke`) the watcher for an immediate rebuild, and a poll four times a second
+//! `sync` the watcher after they commit (`db::Writes` runs [`Watcher::after_commit`]), waiting for
+//! an immediate rebuild that includes their write, and a poll four times a second
 //! catches writes from other processes (the CLI, other replicas). Rebuilds read the database;
 //! requests never do. A change to a few flags re-reads those flags' rows and patches the
 //! previous state (see `scope`), and the compile reuses what did not change, so a change
@@ -59,7 +60,7 @@ struct Shared {
 
 impl Watcher {
     /// Asks for a rebuild now, without waiting for it.
-    pub fn poke(&self) {
+    fn poke(&self) {
         self.shared.tokens.notify_one();
         self.shared.rebuild.notify_one();
     }
@@ -72,6 +73,22 @@ impl Watcher {
         self.poke();
         let caught_up = tokio::time::timeout(limit, served.wait_for(|s| *s >= ticket)).await;
         matches!(caught_up, Ok(Ok(_)))
+    }
+
+    /// What the write path runs after each commit (`db::Writes`): a `sync` bounded by `limit`.
+    pub fn after_commit(&self, limit: Duration) -> crate::db::AfterCommit {
+        let watcher = self.clone();
+        Arc::new(move || {
+            let watcher = watcher.clone();
+            Box::pin(async move {
+                if !watcher.sync(limit).await {
+                    tracing::warn!(
+                        limit_ms = limit.as_millis() as u64,
+                        "the feed did not catch up with this write in time; answering anyway"
+                    );
+                }
+            })
+        })
     }
 
     /// Loads everything once, then keeps watching in the background.

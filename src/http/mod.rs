@@ -1,6 +1,6 @@
-//! Middleware shared by every route: request ids, security headers, size and time limits,
-//! error bodies for responses that would otherwise be empty, and read-your-writes: a successful
-//! write is answered once the feed serves it. `server` accepts the connections they arrive on.
+//! Middleware shared by every route: request ids, security headers, size and time limits, and
+//! error bodies for responses that would otherwise be empty. `server` accepts the connections
+//! they arrive on.
 
 pub mod csrf;
 pub mod error;
@@ -12,7 +12,7 @@ pub mod server;
 use crate::config::Settings;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -42,9 +42,6 @@ impl RequestId {
 pub struct Envelope {
     /// Served over TLS (or behind it): send HSTS.
     pub secure: bool,
-    /// Asked after every successful write to catch up, and waited for (up to `feed_sync`).
-    pub watcher: crate::feed::watcher::Watcher,
-    pub feed_sync: std::time::Duration,
     /// For the feed's fast lane.
     pub feed: crate::feed::FeedState,
     /// Gives an error its body for its audience: JSON on API paths, a page elsewhere (the
@@ -67,31 +64,15 @@ pub fn wrap(app: Router, settings: &Settings, envelope: Envelope) -> Router {
 
 /// Everything every request gets, in one layer (each layer costs a boxed future and a clone
 /// of the service on the feed's hot path): a request id, error bodies for empty errors, the
-/// security headers, the status counters, and read-your-writes after a successful write.
+/// security headers and the status counters.
 async fn envelope_request(envelope: Envelope, mut req: Request, next: Next) -> Response {
     let id = RequestId::next();
     let path = req.uri().path();
     let kind = PathKind::of(path);
-    // The feed's own POSTs (evaluations, SDK metrics) change nothing the feed serves, and must
-    // never wait for the database.
-    let write = !matches!(*req.method(), Method::GET | Method::HEAD) && !kind.feed;
     let span = tracing::info_span!("request", id = %id.0, method = %req.method(), path = %path);
     let header_id = HeaderValue::try_from(id.0.clone()).ok();
     req.extensions_mut().insert(id);
-    let res = next.run(req).instrument(span.clone()).await;
-    if write && (res.status().is_success() || res.status().is_redirection()) {
-        // Read-your-writes (reliability L12): whoever acts on the answer (a kill during an
-        // incident, automation that switches and then checks) finds the feed already serving
-        // the change. Bounded, so a stuck rebuild delays a write but never hangs it.
-        if !envelope.watcher.sync(envelope.feed_sync).await {
-            span.in_scope(|| {
-                tracing::warn!(
-                    limit_ms = envelope.feed_sync.as_millis() as u64,
-                    "the feed did not catch up with this write in time; answering anyway"
-                )
-            });
-        }
-    }
+    let res = next.run(req).instrument(span).await;
     envelope.finish(kind, header_id, res)
 }
 
@@ -100,8 +81,6 @@ async fn envelope_request(envelope: Envelope, mut req: Request, next: Next) -> R
 struct PathKind {
     api: bool,
     is_static: bool,
-    /// The SDK-facing feed: `/api/client/`, `/api/frontend`, `/ofrep/`.
-    feed: bool,
 }
 
 impl PathKind {
@@ -109,9 +88,6 @@ impl PathKind {
         Self {
             api: is_api_path(path),
             is_static: path.starts_with("/static/"),
-            feed: path.starts_with("/api/client/")
-                || path.starts_with("/api/frontend")
-                || path.starts_with("/ofrep/"),
         }
     }
 }

@@ -35,11 +35,8 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(app): State<AppState>) -> Response {
-    let ping = tokio::time::timeout(
-        std::time::Duration::from_secs(2),
-        sqlx::query_scalar::<_, i64>("select 1").fetch_one(&app.db),
-    )
-    .await;
+    let ping =
+        tokio::time::timeout(std::time::Duration::from_secs(2), crate::db::ping(&app.db)).await;
     if !app.feed.snapshots.is_loaded() {
         return (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -5,30 +5,27 @@
 
 use super::{assess, history};
 use crate::clock::SharedClock;
-use crate::db::{begin_write, Db};
-use std::sync::Arc;
+use crate::db::Writes;
 use std::time::Duration;
 
-/// Told when an assessment turned flags stale or back (the feed serves `stale`).
-pub type Committed = Arc<dyn Fn() + Send + Sync>;
-
-pub fn start(db: Db, clock: SharedClock, every: Duration, committed: Committed) {
+/// Assesses every `every`; each project's assessment is committed through `writes`, so the feed
+/// (which serves `stale`) is told at once.
+pub fn start(writes: Writes, clock: SharedClock, every: Duration) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match run_once(&db, &clock).await {
-                Ok(0) => {}
-                Ok(_) => committed(),
-                Err(e) => tracing::warn!(error = %e, "could not assess the flags' lifecycle"),
+            if let Err(e) = run_once(&writes, &clock).await {
+                tracing::warn!(error = %e, "could not assess the flags' lifecycle");
             }
         }
     });
 }
 
 /// Assesses and stores every project once; how many flags changed between stale and not.
-pub async fn run_once(db: &Db, clock: &SharedClock) -> anyhow::Result<usize> {
+pub async fn run_once(writes: &Writes, clock: &SharedClock) -> anyhow::Result<usize> {
+    let db = &writes.db;
     let projects = {
         let mut conn = db.acquire().await?;
         crate::projects::store::all_projects(&mut conn).await?
@@ -40,10 +37,10 @@ pub async fn run_once(db: &Db, clock: &SharedClock) -> anyhow::Result<usize> {
             let mut conn = db.acquire().await?;
             assess::project(&mut conn, &project, now).await?
         };
-        let mut tx = begin_write(db).await?;
+        let mut tx = writes.begin().await?;
         moved += assess::record(&mut tx, &project, &assessed, now).await?;
         history::record_today(&mut tx, project.id, now).await?;
-        tx.commit().await?;
+        writes.commit(tx).await?;
     }
     Ok(moved)
 }

@@ -32,7 +32,7 @@ pub const DEFAULT_BASE: Duration = Duration::from_secs(5);
 
 /// Overrides the backoff base in milliseconds (tests).
 pub const BACKOFF_ENV: &str = "SWITCHYARD_WEBHOOK_BACKOFF_MS";
-/// The server's public base URL, for links in webhook bodies (such as https://flags.example.com).
+/// The server's public base URL, for links in webhook bodies (such as `https://flags.example.com`).
 pub const PUBLIC_URL_ENV: &str = "SWITCHYARD_PUBLIC_URL";
 
 #[derive(Debug, Clone)]

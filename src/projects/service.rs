@@ -45,14 +45,10 @@ impl Health {
     }
 }
 
-/// Health per project key, for the projects the user can see (those without flags are absent):
-/// stale as the lifecycle assessment last found it.
-pub async fn health(
-    conn: &mut SqliteConnection,
-    user_id: Option<i64>,
-    is_admin: bool,
-) -> AppResult<HashMap<String, Health>> {
-    Ok(store::health_counts(conn, user_id, is_admin)
+/// Health per project key (projects without flags are absent): stale as the lifecycle
+/// assessment last found it. Callers keep the projects the caller's `authz::Reach` holds.
+pub async fn health(conn: &mut SqliteConnection) -> AppResult<HashMap<String, Health>> {
+    Ok(store::health_counts(conn)
         .await?
         .into_iter()
         .map(|(project, active, stale)| (project, Health { active, stale }))

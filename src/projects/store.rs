@@ -34,44 +34,32 @@ pub async fn project_by_key(
     .await
 }
 
-/// Projects the user can see (all of them for admins), with counts for the list page.
-pub async fn summaries(
-    conn: &mut SqliteConnection,
-    user_id: Option<i64>,
-    is_admin: bool,
-) -> Result<Vec<ProjectSummary>, sqlx::Error> {
+/// Every project with counts for the list page; callers keep those the caller's
+/// `authz::Reach` holds.
+pub async fn summaries(conn: &mut SqliteConnection) -> Result<Vec<ProjectSummary>, sqlx::Error> {
     sqlx::query_as(
         "select p.key, p.name, p.description, \
            (select count(*) from flags f where f.project_id = p.id and f.archived_at is null) as flags, \
            (select count(*) from flags f where f.project_id = p.id and f.archived_at is not null) as archived, \
            (select count(*) from memberships m where m.project_id = p.id) as members \
-         from projects p \
-         where ? or exists (select 1 from memberships m where m.project_id = p.id and m.user_id = ?) \
-         order by p.key",
+         from projects p order by p.key",
     )
-    .bind(is_admin)
-    .bind(user_id)
     .fetch_all(conn)
     .await
 }
 
-/// Per visible project (all of them for admins): its active flags and how many of them the last
-/// lifecycle assessment found stale.
+/// Per project: its active flags and how many of them the last lifecycle assessment found
+/// stale.
 pub async fn health_counts(
     conn: &mut SqliteConnection,
-    user_id: Option<i64>,
-    is_admin: bool,
 ) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
     sqlx::query_as(
         "select p.key, count(*), coalesce(sum(case when a.stale then 1 else 0 end), 0) \
          from flags f join projects p on p.id = f.project_id \
          left join flag_assessments a on a.flag_id = f.id \
          where f.archived_at is null \
-           and (? or exists (select 1 from memberships m where m.project_id = p.id and m.user_id = ?)) \
          group by p.key",
     )
-    .bind(is_admin)
-    .bind(user_id)
     .fetch_all(conn)
     .await
 }

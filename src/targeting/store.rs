@@ -433,25 +433,24 @@ pub async fn delete_segment(conn: &mut SqliteConnection, id: i64) -> Result<(), 
 /// counts segment uses parses the few rows that have some rather than every flag's targeting.
 /// The test only ever keeps too much, never too little: once the empty lists are taken out, a
 /// `"segments"` left in any shape (a list of ids, spaces around it, a string value) keeps the
-/// row. `replace` and `like` are plain SQL. The rows are read in storage order and joined to
-/// their flag afterwards (`cross join` fixes that order): at 10,000 flags that halves the time
-/// of looking each flag's rows up through the index. A table of segment uses written with the
-/// strategies would make this a lookup.
+/// row. `replace` and `like` are plain SQL. Only the rows of the partial index
+/// `flag_environments_using_segments` (migration 0093, with this very condition) are read, then
+/// joined to their flag (`cross join` fixes that order).
 pub async fn strategies_using_segments(
     conn: &mut SqliteConnection,
     project_id: i64,
 ) -> Result<Vec<(String, String, bool, String)>, sqlx::Error> {
-    sqlx::query_as(
-        "select f.key, e.key, e.protected, fe.strategies from flag_environments fe \
-         cross join flags f cross join environments e \
-         where f.id = fe.flag_id and e.id = fe.environment_id and f.project_id = ? \
-         and replace(fe.strategies, '\"segments\":[]', '') like '%\"segments\"%' \
-         order by f.key, e.sort_order, e.key",
-    )
-    .bind(project_id)
-    .fetch_all(conn)
-    .await
+    sqlx::query_as(STRATEGIES_USING_SEGMENTS)
+        .bind(project_id)
+        .fetch_all(conn)
+        .await
 }
+
+const STRATEGIES_USING_SEGMENTS: &str = "select f.key, e.key, e.protected, fe.strategies \
+     from flag_environments fe cross join flags f cross join environments e \
+     where f.id = fe.flag_id and e.id = fe.environment_id and f.project_id = ? \
+     and replace(fe.strategies, '\"segments\":[]', '') like '%\"segments\"%' \
+     order by f.key, e.sort_order, e.key";
 
 // ---------- Importing ----------
 
@@ -517,4 +516,29 @@ pub async fn revive_imported(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Row;
+
+    /// The segments list reads the rows that may name a segment through their partial index, not
+    /// every flag's targeting: the query's condition must stay the index's.
+    #[tokio::test]
+    async fn segment_uses_are_read_through_their_partial_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
+        let db = crate::db::connect(&url).await.unwrap();
+        let explain = format!("explain query plan {}", super::STRATEGIES_USING_SEGMENTS);
+        let plan: Vec<String> = sqlx::query(&explain)
+            .bind(1)
+            .fetch_all(&db)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<String, _>("detail"))
+            .collect();
+        let through_index = "USING INDEX flag_environments_using_segments";
+        assert!(plan.iter().any(|s| s.contains(through_index)), "{plan:?}");
+    }
 }

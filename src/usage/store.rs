@@ -1,7 +1,81 @@
-//! SQL for usage: the hourly counts and variant counts the feed writes, and connected SDKs.
+//! SQL for usage: the hourly counts and variant counts the feed writes and the pages read, and
+//! connected SDKs.
 
 use serde::Serialize;
 use sqlx::SqliteConnection;
+
+/// An SDK instance seen reporting now; a blank SDK version keeps the one it had.
+pub async fn record_application(
+    conn: &mut SqliteConnection,
+    environment_id: i64,
+    app_name: &str,
+    instance_id: &str,
+    sdk_version: &str,
+    seen: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into client_applications (environment_id, app_name, instance_id, sdk_version, first_seen, last_seen) \
+         values (?, ?, ?, ?, ?, ?) on conflict (environment_id, app_name, instance_id) do update set \
+         last_seen = excluded.last_seen, sdk_version = case when excluded.sdk_version = '' \
+         then client_applications.sdk_version else excluded.sdk_version end",
+    )
+    .bind(environment_id)
+    .bind(app_name)
+    .bind(instance_id)
+    .bind(sdk_version)
+    .bind(seen)
+    .bind(seen)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Adds evaluations of a flag to its hour.
+pub async fn add_hour(
+    conn: &mut SqliteConnection,
+    environment_id: i64,
+    flag_key: &str,
+    hour: &str,
+    yes: i64,
+    no: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into usage_hourly (environment_id, flag_key, hour, yes, no) values (?, ?, ?, ?, ?) \
+         on conflict (environment_id, flag_key, hour) do update set \
+         yes = usage_hourly.yes + excluded.yes, no = usage_hourly.no + excluded.no",
+    )
+    .bind(environment_id)
+    .bind(flag_key)
+    .bind(hour)
+    .bind(yes)
+    .bind(no)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Adds answers of one variant of a flag to its hour.
+pub async fn add_variant_hour(
+    conn: &mut SqliteConnection,
+    environment_id: i64,
+    (flag_key, variant): (&str, &str),
+    hour: &str,
+    count: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into usage_variants_hourly (environment_id, flag_key, hour, variant, count) \
+         values (?, ?, ?, ?, ?) on conflict (environment_id, flag_key, hour, variant) \
+         do update set count = usage_variants_hourly.count + excluded.count",
+    )
+    .bind(environment_id)
+    .bind(flag_key)
+    .bind(hour)
+    .bind(variant)
+    .bind(count)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
 
 /// One hour of one environment's evaluations of a flag.
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -113,7 +113,7 @@ pub(super) async fn store_password(ctx: &UserCtx, user_id: i64, new: String) -> 
     let mut tx = begin_write(&ctx.app.db).await?;
     let (actor, now) = (&ctx.identity().actor, ctx.app.now());
     let version = service::set_password(&mut tx, actor, user_id, &hash, now).await?;
-    tx.commit().await?;
+    ctx.app.writes.commit(tx).await?;
     if user_id == ctx.identity().user.id {
         session::refresh_version(&ctx.session, version).await;
     }

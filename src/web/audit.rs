@@ -141,7 +141,7 @@ async fn audit_page(
     }
     let projects = match visible {
         Some(keys) => keys,
-        None => crate::projects::store::summaries(&mut conn, None, true)
+        None => crate::projects::store::summaries(&mut conn)
             .await?
             .into_iter()
             .map(|p| p.key)

@@ -4,7 +4,6 @@
 use super::{render, see_other, sentence, Errors, Flash, PageError, PageResult};
 use crate::authz::Identity;
 use crate::authz::{allows, Action, ProjectAccess};
-use crate::db::Tx;
 use crate::error::{AppError, AppResult};
 use crate::http::extract::CurrentUser;
 use crate::state::AppState;
@@ -87,14 +86,6 @@ impl ProjectCtx {
     pub fn require(&self, action: Action) -> Result<(), PageError> {
         Ok(self.who.require(action)?)
     }
-}
-
-/// Commits when the step succeeded; a failed step's transaction rolls back when dropped.
-pub async fn commit_if_ok<T>(tx: Tx, step: AppResult<T>) -> AppResult<T> {
-    if step.is_ok() {
-        tx.commit().await?;
-    }
-    step
 }
 
 /// A page with a status other than 200.

@@ -50,9 +50,7 @@ async fn home(
     let visible = super::audit::visibility(&mut conn, &identity).await?;
     let projects = match &visible {
         Some(keys) => keys.len(),
-        None => crate::projects::store::summaries(&mut conn, None, true)
-            .await?
-            .len(),
+        None => crate::projects::store::summaries(&mut conn).await?.len(),
     };
     let owned = owned_flags(&mut conn, &identity).await?;
     let overdue = owned.iter().filter(|f| !f.stale.is_empty()).count();

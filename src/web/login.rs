@@ -282,7 +282,7 @@ async fn setup(
         now,
     )
     .await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     *app.setup_token.lock().unwrap_or_else(|p| p.into_inner()) = None;
     session::sign_in(&session, &user, now.timestamp()).await?;
     super::Flash::set(

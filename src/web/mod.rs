@@ -21,9 +21,7 @@ pub mod text;
 mod tokens;
 
 pub use form::{Errors, WebForm};
-pub use handler::{
-    commit_if_ok, render_form, render_secret_form, render_with, Ctx, ProjectCtx, UserCtx,
-};
+pub use handler::{render_form, render_secret_form, render_with, Ctx, ProjectCtx, UserCtx};
 pub use layout::{Flash, Layout, LayoutUser};
 
 use crate::error::AppError;

@@ -6,7 +6,7 @@ mod overview;
 mod settings;
 mod webhooks;
 
-use super::{commit_if_ok, render, render_with, Errors, Layout, PageResult, UserCtx, WebForm};
+use super::{render, render_with, Errors, Layout, PageResult, UserCtx, WebForm};
 use crate::authz::Action;
 use crate::db::begin_write;
 use crate::projects::{service, store, store::ProjectSummary};
@@ -47,11 +47,12 @@ struct ProjectRow {
 async fn list_projects(ctx: UserCtx) -> PageResult {
     let mut conn = ctx.app.db.acquire().await?;
     let id = ctx.identity();
-    let (user, admin) = (Some(id.user.id), id.user.is_admin);
-    let summaries = store::summaries(&mut conn, user, admin).await?;
-    let health = service::health(&mut conn, user, admin).await?;
+    let reach = crate::authz::Reach::of(&mut conn, id).await?;
+    let summaries = store::summaries(&mut conn).await?;
+    let health = service::health(&mut conn).await?;
     let projects = summaries
         .into_iter()
+        .filter(|p| reach.contains_key(&p.key))
         .map(|p| {
             let h = health.get(&p.key).copied().unwrap_or_default();
             ProjectRow {
@@ -118,7 +119,7 @@ async fn create_project(ctx: UserCtx, WebForm(form): WebForm<NewProjectForm>) ->
     let (key, name, description) = (&form.key, &form.name, &form.description);
     let mut tx = begin_write(&ctx.app.db).await?;
     let created = service::create(&mut tx, actor, key, name, description, now).await;
-    match Errors::check(commit_if_ok(tx, created).await)? {
+    match Errors::check(ctx.app.writes.commit_if_ok(tx, created).await)? {
         Ok(project) => {
             let msg = format!("Project {} created.", project.key);
             ctx.done(msg, &project_href(&project.key, "")).await

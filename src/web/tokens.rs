@@ -128,7 +128,7 @@ async fn insert(ctx: &ProjectCtx, form: &TokenForm) -> Result<Created, AppError>
         app.now(),
     )
     .await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok(Created {
         name: created.info.name,
         secret: created.secret,
@@ -140,7 +140,7 @@ async fn revoke_token(ctx: ProjectCtx, Path((_, id)): Path<(String, i64)>) -> Pa
     let (actor, p, now) = (ctx.who.actor(), &ctx.who.project, ctx.app.now());
     let mut tx = begin_write(&ctx.app.db).await?;
     let info = token_store::revoke(&mut tx, actor, p, id, now).await?;
-    tx.commit().await?;
+    ctx.app.writes.commit(tx).await?;
     let msg = format!("Token {:?} revoked; it no longer works.", info.name);
     ctx.done(msg, &format!("/projects/{}/tokens", p.key)).await
 }

@@ -1,7 +1,7 @@
 //! Sign-in, sessions, passwords and logs under attack (issue 11 items 7, 11, 12, 13 and 15;
 //! reliability plan L6, L10, L13, D2, D10).
 
-use crate::support::{assert_success, Browser, TestApp, ADMIN_EMAIL, PASSWORD};
+use crate::support::{assert_success, Browser, TestApp, ADMIN_EMAIL, PASSWORD, PROJECT};
 use futures_util::future::join_all;
 use reqwest::{header, StatusCode};
 use std::io::{BufRead, BufReader};
@@ -189,6 +189,7 @@ async fn a_locked_database_answers_a_clear_503_page_never_a_500() {
     let csrf = signed_in.csrf().await;
     let anonymous = app.browser();
     let token = anonymous.csrf_from("/login").await.unwrap();
+    let admin = app.admin();
 
     let mut lock = app.sql().await;
     sqlx::query("begin exclusive")
@@ -215,16 +216,26 @@ async fn a_locked_database_answers_a_clear_503_page_never_a_500() {
         (r.status(), ct, r.text().await.unwrap(), started.elapsed())
     };
     let account = async { signed_in.get("/account").await.status() };
+    let projects = async { signed_in.get("/projects").await.status() };
+    let api_write = async {
+        let r = admin
+            .api
+            .create_flag(PROJECT, &serde_json::json!({"key": "api-locked-out"}))
+            .await;
+        (r.status(), r.text().await.unwrap())
+    };
     let write = async {
         let form = [("key", "locked-out"), ("name", "L"), ("csrf_token", &csrf)];
         let r = signed_in.post_form("/projects", &form, &[]).await;
         (r.status(), r.text().await.unwrap())
     };
-    let (login_page, sign_in, account, write) = tokio::join!(login_page, sign_in, account, write);
+    let (login_page, sign_in, account, projects, write, api_write) =
+        tokio::join!(login_page, sign_in, account, projects, write, api_write);
 
     // Reading needs no write: the login form and signed-in pages are served as usual.
     assert_eq!(login_page.0, StatusCode::OK, "{}", login_page.1);
     assert_eq!(account, StatusCode::OK);
+    assert_eq!(projects, StatusCode::OK);
     // Signing in must store a session: it answers the API's "database busy" as a page.
     let (status, ct, html, took) = sign_in;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{html}");
@@ -233,6 +244,16 @@ async fn a_locked_database_answers_a_clear_503_page_never_a_500() {
     assert!(took < Duration::from_secs(8), "the answer took {took:?}");
     assert_eq!(write.0, StatusCode::SERVICE_UNAVAILABLE, "{}", write.1);
     assert!(write.1.contains(BUSY), "{}", write.1);
+    // The API says the same, as JSON.
+    assert_eq!(
+        api_write.0,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        api_write.1
+    );
+    let body: serde_json::Value = serde_json::from_str(&api_write.1).unwrap();
+    let said = body["message"].as_str().unwrap_or_default();
+    assert!(BUSY.eq_ignore_ascii_case(&format!("{said}.")), "{body}");
 
     sqlx::query("rollback").execute(&mut lock).await.unwrap();
     assert!(!anonymous.is_signed_in().await);

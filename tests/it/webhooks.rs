@@ -279,16 +279,21 @@ async fn change_request_events_reach_generic_and_slack_webhooks() {
 
     // Deliveries are listed; deleting a webhook is audited and stops it.
     let hook = generic["webhook"]["id"].as_i64().unwrap();
-    let (status, d) = status_json(
-        owner
-            .api
-            .get(&format!(
-                "/api/admin/projects/{PROJECT}/webhooks/{hook}/deliveries"
-            ))
-            .await,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{d}");
+    let list = format!("/api/admin/projects/{PROJECT}/webhooks/{hook}/deliveries");
+    // The receiver holds the last body before the server has recorded its answer: look again
+    // for a moment until it has.
+    let started = std::time::Instant::now();
+    let d = loop {
+        let (status, d) = status_json(owner.api.get(&list).await).await;
+        assert_eq!(status, StatusCode::OK, "{d}");
+        let delivered = d["deliveries"]
+            .as_array()
+            .is_some_and(|all| all.iter().all(|x| x["status"] == "delivered"));
+        if delivered || started.elapsed() > std::time::Duration::from_secs(5) {
+            break d;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     let deliveries = d["deliveries"].as_array().unwrap();
     assert_eq!(deliveries.len(), 4);
     assert!(deliveries.iter().all(|x| x["status"] == "delivered"), "{d}");

@@ -4,7 +4,7 @@ use super::UserRow;
 use crate::accounts::{service, store as accounts_store, Team};
 use crate::authz::Action;
 use crate::db::begin_write;
-use crate::web::{commit_if_ok, render_form, Errors, Layout, PageResult, UserCtx, WebForm};
+use crate::web::{render_form, Errors, Layout, PageResult, UserCtx, WebForm};
 use askama::Template;
 use axum::extract::Path;
 use serde::Deserialize;
@@ -51,7 +51,7 @@ pub(super) async fn create_team(ctx: UserCtx, WebForm(form): WebForm<TeamForm>) 
     let (actor, now) = (&ctx.identity().actor, ctx.app.now());
     let mut tx = begin_write(&ctx.app.db).await?;
     let created = service::create_team(&mut tx, actor, &form.key, &form.name, now).await;
-    match Errors::check(commit_if_ok(tx, created).await)? {
+    match Errors::check(ctx.app.writes.commit_if_ok(tx, created).await)? {
         Ok(key) => {
             let msg = format!("Created team {key}. Add its members next.");
             ctx.done(msg, &team_href(&key)).await
@@ -104,7 +104,7 @@ pub(super) async fn add_member(
     let (actor, now) = (&ctx.identity().actor, ctx.app.now());
     let mut tx = begin_write(&ctx.app.db).await?;
     let added = service::add_team_member(&mut tx, actor, &key, &form.email, now).await;
-    match Errors::check(commit_if_ok(tx, added).await)? {
+    match Errors::check(ctx.app.writes.commit_if_ok(tx, added).await)? {
         Ok(u) => {
             let msg = format!("Added {} to the team.", u.email);
             ctx.done(msg, &team_href(&key)).await
@@ -121,7 +121,7 @@ pub(super) async fn remove_member(
     let (actor, now) = (&ctx.identity().actor, ctx.app.now());
     let mut tx = begin_write(&ctx.app.db).await?;
     let u = service::remove_team_member(&mut tx, actor, &key, user_id, now).await?;
-    tx.commit().await?;
+    ctx.app.writes.commit(tx).await?;
     ctx.done(
         format!("Removed {} from the team.", u.email),
         &team_href(&key),

@@ -75,7 +75,7 @@ async fn insert_user(ctx: &UserCtx, form: &NewUserForm) -> AppResult<User> {
     let mut tx = begin_write(&ctx.app.db).await?;
     let (actor, admin, now) = (&ctx.identity().actor, form.admin.is_some(), ctx.app.now());
     let user = service::create_user(&mut tx, actor, &new, &hash, admin, now).await?;
-    tx.commit().await?;
+    ctx.app.writes.commit(tx).await?;
     Ok(user)
 }
 
@@ -140,7 +140,7 @@ async fn store_active(ctx: &UserCtx, id: i64, active: bool) -> AppResult<String>
     let mut tx = begin_write(&ctx.app.db).await?;
     let actor = &ctx.identity().actor;
     let u = service::set_active(&mut tx, actor, id, active, ctx.app.now()).await?;
-    tx.commit().await?;
+    ctx.app.writes.commit(tx).await?;
     Ok(if active {
         format!("{} can sign in again.", u.email)
     } else {
@@ -193,7 +193,7 @@ async fn grant_admin(ctx: &UserCtx, id: i64, grant: bool) -> AppResult<String> {
     let mut tx = begin_write(&ctx.app.db).await?;
     let actor = &ctx.identity().actor;
     let u = service::set_admin(&mut tx, actor, id, grant, ctx.app.now()).await?;
-    tx.commit().await?;
+    ctx.app.writes.commit(tx).await?;
     Ok(match grant {
         true => format!("{} is now an admin.", u.email),
         false => format!("{} is no longer an admin.", u.email),

@@ -6,7 +6,7 @@ use crate::db::begin_write;
 use crate::error::{AppError, AppResult};
 use crate::projects::service as projects;
 use crate::web::href::flag as flag_href;
-use crate::web::{commit_if_ok, see_other, sentence, Flash, PageResult, ProjectCtx, WebForm};
+use crate::web::{see_other, sentence, Flash, PageResult, ProjectCtx, WebForm};
 use axum::extract::Path;
 use serde::Deserialize;
 
@@ -50,7 +50,7 @@ pub(super) async fn kill_flag(
     let mut tx = begin_write(&ctx.app.db).await?;
     let env = projects::environment(&mut tx, &access.project, &p.env).await?;
     let step = service::kill(&mut tx, access, &p.key, &env, &f.reason, ctx.app.now()).await;
-    let done = commit_if_ok(tx, step).await.map(|_| {
+    let done = ctx.app.writes.commit_if_ok(tx, step).await.map(|_| {
         format!(
             "Emergency kill: {} is off in {}. An approver acknowledges it on the change requests page.",
             p.key, env.key
@@ -82,7 +82,7 @@ pub(super) async fn acknowledge_kill(
 ) -> PageResult {
     let mut tx = begin_write(&ctx.app.db).await?;
     let step = service::acknowledge_kill(&mut tx, &ctx.who, p.id, &f.note, ctx.app.now()).await;
-    let done = commit_if_ok(tx, step).await.map(|k| {
+    let done = ctx.app.writes.commit_if_ok(tx, step).await.map(|k| {
         format!(
             "Acknowledged the emergency kill of {} in {}.",
             k.flag, k.environment

@@ -286,7 +286,7 @@ pub(super) async fn submit_request(
     WebForm(f): WebForm<SubmitForm>,
 ) -> PageResult {
     let (app, who) = (&ctx.app, ctx.identity());
-    let done = service::submit(&app.db, who, id, &f.title, &f.reason, app.now()).await;
+    let done = service::submit(&app.writes, who, id, &f.title, &f.reason, app.now()).await;
     let typed = Typed {
         title: f.title,
         reason: f.reason,
@@ -296,7 +296,7 @@ pub(super) async fn submit_request(
 }
 
 pub(super) async fn approve_request(ctx: UserCtx, Path(id): Path<i64>) -> PageResult {
-    let done = service::approve(&ctx.app.db, ctx.identity(), id, ctx.app.now()).await;
+    let done = service::approve(&ctx.app.writes, ctx.identity(), id, ctx.app.now()).await;
     finish(&ctx, id, done, "Approved.", Typed::default(), None).await
 }
 
@@ -311,7 +311,14 @@ pub(super) async fn reject_request(
     Path(id): Path<i64>,
     WebForm(f): WebForm<RejectForm>,
 ) -> PageResult {
-    let done = service::reject(&ctx.app.db, ctx.identity(), id, &f.reason, ctx.app.now()).await;
+    let done = service::reject(
+        &ctx.app.writes,
+        ctx.identity(),
+        id,
+        &f.reason,
+        ctx.app.now(),
+    )
+    .await;
     let typed = Typed {
         reject_reason: f.reason,
         ..Typed::default()
@@ -321,18 +328,18 @@ pub(super) async fn reject_request(
 }
 
 pub(super) async fn apply_request(ctx: UserCtx, Path(id): Path<i64>) -> PageResult {
-    let done = service::apply(&ctx.app.db, ctx.identity(), id, ctx.app.now()).await;
+    let done = service::apply(&ctx.app.writes, ctx.identity(), id, ctx.app.now()).await;
     let ok = "Applied: the changes are live.";
     finish(&ctx, id, done, ok, Typed::default(), None).await
 }
 
 pub(super) async fn cancel_request(ctx: UserCtx, Path(id): Path<i64>) -> PageResult {
-    let done = service::cancel(&ctx.app.db, ctx.identity(), id, ctx.app.now()).await;
+    let done = service::cancel(&ctx.app.writes, ctx.identity(), id, ctx.app.now()).await;
     finish(&ctx, id, done, "Cancelled.", Typed::default(), None).await
 }
 
 pub(super) async fn refresh_request(ctx: UserCtx, Path(id): Path<i64>) -> PageResult {
-    let done = service::refresh(&ctx.app.db, ctx.identity(), id, ctx.app.now()).await;
+    let done = service::refresh(&ctx.app.writes, ctx.identity(), id, ctx.app.now()).await;
     let ok = "Refreshed on the live configuration: it needs its approvals again.";
     finish(&ctx, id, done, ok, Typed::default(), None).await
 }
@@ -363,7 +370,7 @@ pub(super) async fn schedule_request(
 ) -> PageResult {
     let (app, who) = (&ctx.app, ctx.identity());
     let done = match parse_local(&f.at) {
-        Ok(at) => service::schedule(&app.db, who, id, at, app.now()).await,
+        Ok(at) => service::schedule(&app.writes, who, id, at, app.now()).await,
         Err(e) => Err(e),
     };
     let typed = Typed {
@@ -384,7 +391,7 @@ pub(super) async fn comment_request(
     Path(id): Path<i64>,
     WebForm(f): WebForm<CommentForm>,
 ) -> PageResult {
-    let done = service::comment(&ctx.app.db, ctx.identity(), id, &f.body, ctx.app.now()).await;
+    let done = service::comment(&ctx.app.writes, ctx.identity(), id, &f.body, ctx.app.now()).await;
     let typed = Typed {
         body: f.body,
         ..Typed::default()
@@ -393,7 +400,7 @@ pub(super) async fn comment_request(
 }
 
 pub(super) async fn remove_item(ctx: UserCtx, Path((id, item)): Path<(i64, i64)>) -> PageResult {
-    let done = service::remove_item(&ctx.app.db, ctx.identity(), id, item, ctx.app.now()).await;
+    let done = service::remove_item(&ctx.app.writes, ctx.identity(), id, item, ctx.app.now()).await;
     finish(&ctx, id, done, "Change removed.", Typed::default(), None).await
 }
 

@@ -8,7 +8,7 @@ use crate::catalog::{service, ArchiveNote};
 use crate::changes::service as changes;
 use crate::db::begin_write;
 use crate::error::AppError;
-use crate::web::handler::{commit_if_ok, ProjectCtx};
+use crate::web::handler::ProjectCtx;
 use crate::web::{see_other, sentence, Flash, PageResult, WebForm};
 use axum::extract::Path;
 use serde::Deserialize;
@@ -52,7 +52,7 @@ pub(super) async fn archive_flag(
     };
     let mut tx = begin_write(&ctx.app.db).await?;
     let proposed = changes::propose(&mut tx, &ctx.who, change, ctx.app.now()).await;
-    match commit_if_ok(tx, proposed).await {
+    match ctx.app.writes.commit_if_ok(tx, proposed).await {
         Ok(changes::Outcome::Staged(cr)) => {
             let message = format!(
                 "Added to your draft change request #{}: {} stays live until the request is \
@@ -73,7 +73,7 @@ pub(super) async fn revive_flag(ctx: ProjectCtx, Path(p): Path<FlagPath>) -> Pag
     let href = flag_href(&project.key, &p.key);
     let mut tx = begin_write(&ctx.app.db).await?;
     let revived = service::revive(&mut tx, actor, project, &p.key, now).await;
-    match commit_if_ok(tx, revived).await {
+    match ctx.app.writes.commit_if_ok(tx, revived).await {
         Ok(_) => ctx.done(format!("{} revived.", p.key), &href).await,
         Err(e) => refused(&ctx, e, &href).await,
     }

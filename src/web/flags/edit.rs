@@ -6,9 +6,7 @@ use crate::catalog::service::{self, FlagDetail, FlagInput, FlagPatch};
 use crate::catalog::{flag::split_tags, FlagType, ValueType};
 use crate::db::begin_write;
 use crate::projects::Project;
-use crate::web::{
-    commit_if_ok, render_form, Errors, Layout, PageError, PageResult, ProjectCtx, WebForm,
-};
+use crate::web::{render_form, Errors, Layout, PageError, PageResult, ProjectCtx, WebForm};
 use askama::Template;
 use axum::extract::Path;
 use serde::Deserialize;
@@ -152,7 +150,7 @@ pub(super) async fn create_flag(ctx: ProjectCtx, WebForm(form): WebForm<FlagForm
     let (actor, project, now) = (ctx.who.actor(), &ctx.who.project, ctx.app.now());
     let mut tx = begin_write(&ctx.app.db).await?;
     let created = service::create_flag(&mut tx, actor, project, input, now).await;
-    match Errors::check(commit_if_ok(tx, created).await)? {
+    match Errors::check(ctx.app.writes.commit_if_ok(tx, created).await)? {
         Ok(d) => {
             let msg = format!("Flag {} created.", d.flag.key);
             ctx.done(msg, &flag_href(&project.key, &d.flag.key)).await
@@ -189,7 +187,7 @@ pub(super) async fn update_flag(
     let (actor, project, now) = (ctx.who.actor(), &ctx.who.project, ctx.app.now());
     let mut tx = begin_write(&ctx.app.db).await?;
     let saved = service::update_flag(&mut tx, actor, project, &p.key, patch, now).await;
-    match Errors::check(commit_if_ok(tx, saved).await)? {
+    match Errors::check(ctx.app.writes.commit_if_ok(tx, saved).await)? {
         Ok(_) => {
             ctx.done("Flag saved.", &flag_href(&project.key, &p.key))
                 .await

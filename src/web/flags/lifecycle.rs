@@ -10,7 +10,7 @@ use crate::db::begin_write;
 use crate::error::{AppError, AppResult};
 use crate::lifecycle::assess;
 use crate::lifecycle::marks::{self, CompletionDraft, SnoozeDraft};
-use crate::web::handler::{commit_if_ok, ProjectCtx};
+use crate::web::handler::ProjectCtx;
 use crate::web::text::short_time;
 use crate::web::{sentence, Flash, PageResult, WebForm};
 use axum::extract::Path;
@@ -193,7 +193,7 @@ async fn mark(ctx: ProjectCtx, key: &str, m: Mark) -> PageResult {
         Ok(said)
     }
     .await;
-    match commit_if_ok(tx, done).await {
+    match ctx.app.writes.commit_if_ok(tx, done).await {
         Ok(said) => ctx.done(said, &back).await,
         Err(e @ (AppError::Invalid(_) | AppError::Conflict { .. })) => {
             Flash::set(&ctx.session, "error", sentence(&e.to_string())).await;

@@ -51,11 +51,7 @@ fn env_row(
     state: Option<&EnvState>,
 ) -> EnvRow {
     // In a protected environment the switch proposes: the change goes into a change request.
-    let can = if env.protected {
-        access.can(Action::ProposeChange)
-    } else {
-        access.can(Action::ChangeEnvironment { protected: false })
-    };
+    let can = access.can(Action::change_in(env.protected));
     let note = match (archived, can, env.protected) {
         (true, _, _) => "archived: revive the flag to change it",
         (false, true, true) => "opens a change request",
@@ -281,7 +277,7 @@ pub(super) async fn toggle(
     };
     let outcome = changes::propose(&mut tx, &access, change, now).await?;
     let detail = service::detail(&mut tx, project, &p.key, now).await?;
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     if let changes::Outcome::Staged(cr) = outcome {
         // A protected environment never flips in place: the change waits in the draft.
         let message = format!(

@@ -7,9 +7,7 @@ use crate::db::begin_write;
 use crate::error::AppError;
 use crate::projects::{service, store, Environment, Member};
 use crate::state::AppState;
-use crate::web::{
-    commit_if_ok, render_with, Errors, Layout, PageError, PageResult, ProjectCtx, WebForm,
-};
+use crate::web::{render_with, Errors, Layout, PageError, PageResult, ProjectCtx, WebForm};
 use askama::Template;
 use axum::extract::Path;
 use axum::http::StatusCode;
@@ -166,8 +164,7 @@ async fn flag_counts(
     conn: &mut sqlx::SqliteConnection,
     access: &ProjectAccess,
 ) -> Result<(i64, i64), PageError> {
-    let id = &access.identity;
-    let all = store::summaries(conn, Some(id.user.id), id.user.is_admin).await?;
+    let all = store::summaries(conn).await?;
     Ok(all
         .iter()
         .find(|s| s.key == access.project.key)
@@ -194,7 +191,7 @@ async fn set_member(ctx: ProjectCtx, WebForm(form): WebForm<MemberForm>) -> Page
             let mut tx = begin_write(&ctx.app.db).await?;
             let (actor, p, now) = (ctx.who.actor(), &ctx.who.project, ctx.app.now());
             let r = service::add_member_by_email(&mut tx, actor, p, &form.email, role, now).await;
-            commit_if_ok(tx, r).await
+            ctx.app.writes.commit_if_ok(tx, r).await
         }
     };
     if let Err(errors) = Errors::check(result)? {
@@ -219,7 +216,10 @@ async fn remove_member(ctx: ProjectCtx, Path((_, user_id)): Path<(String, i64)>)
     let mut tx = begin_write(&ctx.app.db).await?;
     let (actor, p, now) = (ctx.who.actor(), &ctx.who.project, ctx.app.now());
     let removed = service::remove_member(&mut tx, actor, p, user_id, now).await;
-    let done = commit_if_ok(tx, removed)
+    let done = ctx
+        .app
+        .writes
+        .commit_if_ok(tx, removed)
         .await
         .map(|()| "Member removed.".into());
     // The last owner stays: say why on the overview rather than on an error page.
@@ -243,7 +243,7 @@ async fn add_environment(ctx: ProjectCtx, WebForm(form): WebForm<EnvForm>) -> Pa
     let (actor, p, now) = (ctx.who.actor(), &ctx.who.project, ctx.app.now());
     let (key, name) = (&form.key, &form.name);
     let added = service::add_environment(&mut tx, actor, p, key, name, protected, now).await;
-    match Errors::check(commit_if_ok(tx, added).await)? {
+    match Errors::check(ctx.app.writes.commit_if_ok(tx, added).await)? {
         Ok(env) => {
             let msg = format!("Environment {} added.", env.key);
             ctx.done(msg, &project_href(&p.key, "")).await
@@ -288,7 +288,7 @@ async fn set_protection(
     ctx.require(protection_of(&env))?;
     let on = form.protected.is_some();
     let saved = changes::set_protection(&mut tx, &ctx.who, &env, on, approvals, now).await;
-    match Errors::check(commit_if_ok(tx, saved).await)? {
+    match Errors::check(ctx.app.writes.commit_if_ok(tx, saved).await)? {
         Err(errors) => {
             let message = errors.0.into_iter().next().map(|f| f.message);
             let forms = OverviewForms {

@@ -194,7 +194,7 @@ async fn save_all(
         .after(lifetimes_json(after));
         audit::append(&mut tx, actor, entry, now).await?;
     }
-    tx.commit().await?;
+    app.writes.commit(tx).await?;
     Ok(())
 }
 

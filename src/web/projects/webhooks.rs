@@ -8,9 +8,7 @@ use crate::clock::parse_stamp;
 use crate::db::begin_write;
 use crate::notify::{self, DeliveryView, Event, WebhookDraft, WebhookView};
 use crate::state::AppState;
-use crate::web::{
-    commit_if_ok, render, render_secret_form, Errors, Layout, PageResult, ProjectCtx, WebForm,
-};
+use crate::web::{render, render_secret_form, Errors, Layout, PageResult, ProjectCtx, WebForm};
 use askama::Template;
 use axum::extract::Path;
 use axum::routing::{get, post};
@@ -174,7 +172,7 @@ async fn create_webhook(ctx: ProjectCtx, WebForm(form): WebForm<WebhookForm>) ->
             };
             let mut tx = begin_write(&ctx.app.db).await?;
             let made = notify::create(&mut tx, actor, project, &draft, now).await;
-            commit_if_ok(tx, made).await
+            ctx.app.writes.commit_if_ok(tx, made).await
         }
         Err(e) => Err(e),
     };
@@ -199,7 +197,7 @@ async fn delete_webhook(ctx: ProjectCtx, Path((_, id)): Path<(String, i64)>) -> 
     let (actor, project, now) = (ctx.who.actor(), &ctx.who.project, ctx.app.now());
     let mut tx = begin_write(&ctx.app.db).await?;
     let hook = notify::delete(&mut tx, actor, project, id, now).await?;
-    tx.commit().await?;
+    ctx.app.writes.commit(tx).await?;
     let msg = format!("Webhook to {} deleted; it is told nothing more.", hook.url);
     ctx.done(msg, &webhooks_href(&project.key)).await
 }

@@ -211,19 +211,11 @@ fn render_page(
 
 /// In a protected environment the form proposes: saving stages the change in a change request.
 fn may_change(access: &ProjectAccess, env: &Environment) -> bool {
-    if env.protected {
-        access.can(Action::ProposeChange)
-    } else {
-        access.can(Action::ChangeEnvironment { protected: false })
-    }
+    access.can(Action::change_in(env.protected))
 }
 
 fn require_change(access: &ProjectAccess, env: &Environment) -> Result<(), AppError> {
-    if env.protected {
-        access.require(Action::ProposeChange)
-    } else {
-        access.require(Action::ChangeEnvironment { protected: false })
-    }
+    access.require(Action::change_in(env.protected))
 }
 
 pub(super) async fn show_targeting(
@@ -370,7 +362,7 @@ async fn save(
             proposal: Proposal::Strategies { strategies: drafts },
         };
         let outcome = changes::propose(&mut tx, access, change, app.now()).await?;
-        tx.commit().await?;
+        app.writes.commit(tx).await?;
         Ok::<_, AppError>(match outcome {
             changes::Outcome::Staged(cr) => Some(cr.id),
             changes::Outcome::Applied(_) => None,

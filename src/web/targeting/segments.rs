@@ -287,7 +287,7 @@ pub(super) async fn create_segment(
                 let (actor, project, now) = (access.actor(), &access.project, app.now());
                 match targeting::create_segment(&mut tx, actor, project, d, now).await {
                     Ok(s) => {
-                        tx.commit().await?;
+                        app.writes.commit(tx).await?;
                         Flash::set(&session, "success", format!("Segment {} created.", s.name))
                             .await;
                         return Ok(see_other(&format!("/projects/{}/segments", project.key)));
@@ -327,7 +327,7 @@ pub(super) async fn update_segment(
                 };
                 match changes::propose(&mut tx, &access, change, app.now()).await {
                     Ok(Outcome::Staged(cr)) => {
-                        tx.commit().await?;
+                        app.writes.commit(tx).await?;
                         let message = format!(
                             "Added to your draft change request #{}: the segment {} stays as it \
                              is until the request is approved and applied.",
@@ -337,7 +337,7 @@ pub(super) async fn update_segment(
                         return Ok(see_other(&crate::web::href::change_request(cr.id)));
                     }
                     Ok(Outcome::Applied(_)) => {
-                        tx.commit().await?;
+                        app.writes.commit(tx).await?;
                         let message = format!("Segment {} saved.", typed.name.trim());
                         Flash::set(&session, "success", message).await;
                         return Ok(see_other(&format!("/projects/{}/segments", project.key)));
@@ -365,7 +365,7 @@ pub(super) async fn delete_segment(
     let (actor, project, now) = (access.actor(), &access.project, app.now());
     match targeting::delete_segment(&mut tx, actor, project, p.id, now).await {
         Ok(()) => {
-            tx.commit().await?;
+            app.writes.commit(tx).await?;
             let message = format!("Segment {} deleted.", before.name);
             Flash::set(&session, "success", message).await;
             Ok(see_other(&format!("/projects/{}/segments", project.key)))
