@@ -109,6 +109,11 @@ pub async fn serve(
     crate::changes::scheduler::start(state.db.clone(), state.clock.clone(), committed.clone());
     let every = state.settings.lifecycle_interval;
     crate::lifecycle::job::start(state.db.clone(), state.clock.clone(), every, committed);
+    crate::lifecycle::report::schedule::start(
+        state.db.clone(),
+        state.clock.clone(),
+        state.settings.report_schedule,
+    );
     crate::notify::delivery::start(
         state.db.clone(),
         state.clock.clone(),

@@ -1,5 +1,6 @@
 //! Webhooks: per-project HTTP endpoints told when a change request is submitted, approved,
-//! rejected, applied or fails, and when a flag is killed in an emergency.
+//! rejected, applied or fails, when a flag is killed in an emergency or turns stale, and when
+//! the weekly cleanup report is kept.
 //!
 //! Telling is two steps. [`enqueue`] writes one outbox row per interested webhook inside the
 //! transaction of the event itself, so an event is announced exactly when it commits. The
@@ -88,6 +89,8 @@ pub async fn change_request(
         url: Some(format!("/change-requests/{id}")),
         at: stamp(now),
         audit_head: None,
+        report: None,
+        summary: None,
     };
     enqueue(conn, r.project_id, event, &payload, now).await
 }
@@ -113,6 +116,8 @@ pub async fn killed(
         url: Some(format!("/projects/{}/flags/{}", project.key, encode(flag))),
         at: stamp(now),
         audit_head: None,
+        report: None,
+        summary: None,
     };
     enqueue(conn, project.id, Event::Killed, &payload, now).await
 }
@@ -136,12 +141,42 @@ pub async fn stale(
         url: Some(format!("/projects/{}/flags/{}", project.key, encode(flag))),
         at: stamp(now),
         audit_head: None,
+        report: None,
+        summary: None,
     };
     enqueue(conn, project.id, Event::Stale, &payload, now).await
 }
 
+/// Queues `report.stale` for a kept weekly report (inside the transaction that keeps it): the
+/// report's JSON for generic bodies, `headline` and a line per owner for Slack.
+pub async fn report(
+    conn: &mut SqliteConnection,
+    project: &Project,
+    report: serde_json::Value,
+    headline: String,
+    summary: Vec<String>,
+    url: String,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let payload = Payload {
+        event: Event::ReportStale.as_str().to_string(),
+        project: project.key.clone(),
+        change_request: None,
+        flag: None,
+        environment: None,
+        reason: Some(headline),
+        actor: None,
+        url: Some(url),
+        at: stamp(now),
+        audit_head: None,
+        report: Some(report),
+        summary: Some(summary),
+    };
+    enqueue(conn, project.id, Event::ReportStale, &payload, now).await
+}
+
 /// Percent-encodes a path segment (flag keys may hold characters a URL path may not).
-fn encode(s: &str) -> String {
+pub fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => {
