@@ -9,6 +9,7 @@ mod flags;
 mod lifecycle;
 mod openapi;
 mod projects;
+mod reports;
 mod targeting;
 mod usage;
 mod webhooks;
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .merge(code_references::routes())
         .merge(usage::routes())
         .merge(webhooks::routes())
+        .merge(reports::routes())
         .merge(openapi::routes())
         .with_state(state)
 }

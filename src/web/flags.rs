@@ -4,7 +4,7 @@
 mod catalog;
 mod code;
 mod edit;
-mod lifecycle;
+pub(crate) mod lifecycle;
 mod page;
 mod usage;
 

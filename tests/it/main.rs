@@ -23,6 +23,7 @@ mod lifecycle;
 mod login;
 mod pages_at_scale;
 mod permissions;
+mod reports;
 mod review_guarantee;
 mod server_lifecycle;
 mod support;

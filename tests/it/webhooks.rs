@@ -16,14 +16,14 @@ use std::time::{Duration, Instant};
 /// A tiny HTTP endpoint that records what it is sent, per path, and answers 500 to the first
 /// `fail_first` calls.
 #[derive(Clone, Default)]
-struct Receiver {
+pub(crate) struct Receiver {
     got: Arc<Mutex<Vec<(String, Value)>>>,
     calls: Arc<AtomicUsize>,
     fail_first: Arc<AtomicUsize>,
 }
 
 impl Receiver {
-    async fn start(fail_first: usize) -> (Receiver, String) {
+    pub(crate) async fn start(fail_first: usize) -> (Receiver, String) {
         let r = Receiver::default();
         r.fail_first.store(fail_first, Ordering::SeqCst);
         let app = Router::new()
@@ -35,7 +35,7 @@ impl Receiver {
         (r, base)
     }
 
-    fn bodies(&self, name: &str) -> Vec<Value> {
+    pub(crate) fn bodies(&self, name: &str) -> Vec<Value> {
         self.got
             .lock()
             .unwrap()
@@ -46,7 +46,7 @@ impl Receiver {
     }
 
     /// Waits until `name` has received `count` bodies.
-    async fn wait_for(&self, name: &str, count: usize) -> Vec<Value> {
+    pub(crate) async fn wait_for(&self, name: &str, count: usize) -> Vec<Value> {
         let start = Instant::now();
         loop {
             let got = self.bodies(name);
@@ -82,7 +82,7 @@ async fn record(
 
 /// The allow-list naming these loopback receivers (`127.0.0.1:PORT` each): webhooks refuse
 /// internal targets unless the operator lists them (issue 11, item 9).
-fn allow(urls: &[&str]) -> (&'static str, String) {
+pub(crate) fn allow(urls: &[&str]) -> (&'static str, String) {
     let hosts: Vec<String> = urls
         .iter()
         .map(|u| {

@@ -6,7 +6,7 @@ use super::{
 };
 use crate::clock::stamp;
 use crate::evaluation::ValueType;
-use crate::lifecycle::assess::Assessment;
+use crate::lifecycle::assess::{Assessment, Completion};
 use crate::lifecycle::served::{self, Decided, EnvTargeting};
 use crate::lifecycle::store::EnvFacts;
 use chrono::{DateTime, Utc};
@@ -66,12 +66,13 @@ fn list(text: &str) -> Vec<Value> {
     serde_json::from_str(text).unwrap_or_default()
 }
 
-/// What everyone gets in each environment of the flag, and the suggested code change.
-fn everyone(
-    a: &Assessment,
-    info: &FlagInfo,
+/// What everyone gets in each environment of a flag (its environments' stored state, in order,
+/// and the keys it depends on), and the code change removing it needs.
+pub fn everyone(
     envs: &[EnvFacts],
     parents: &[String],
+    value_type: ValueType,
+    completion: Option<&Completion>,
 ) -> (Vec<served::EnvGets>, served::Suggestion) {
     let parsed: Vec<(Vec<Value>, Vec<Value>)> = envs
         .iter()
@@ -89,8 +90,8 @@ fn everyone(
             parents,
         })
         .collect();
-    let gets = served::environments(&targeting, info.value_type);
-    let decided = a.completion.as_ref().map(|c| Decided {
+    let gets = served::environments(&targeting, value_type);
+    let decided = completion.map(|c| Decided {
         outcome: &c.outcome,
         variant: c.variant.as_deref(),
     });
@@ -114,10 +115,10 @@ fn entry(i: &Inputs<'_>, a: &Assessment, info: &FlagInfo, state: State) -> FlagE
     let envs = i.environments.get(&a.flag_id).map(Vec::as_slice);
     let parents = i.parents.get(&a.flag_id).map(Vec::as_slice);
     let (everyone, action) = everyone(
-        a,
-        info,
         envs.unwrap_or_default(),
         parents.unwrap_or_default(),
+        info.value_type,
+        a.completion.as_ref(),
     );
     let new_this_week = state == State::Stale && is_new(i, &info.key);
     FlagEntry {

@@ -133,3 +133,25 @@ pub async fn current(
 ) -> AppResult<StaleReport> {
     compute(conn, project, now, &super::iso_week(now), None).await
 }
+
+/// What everyone gets today from one flag, per environment, and the code change removing it
+/// needs (the flag page's Lifecycle tab).
+pub async fn what_everyone_gets(
+    conn: &mut SqliteConnection,
+    project: &Project,
+    flag_id: i64,
+    value_type: ValueType,
+    completion: Option<&crate::lifecycle::assess::Completion>,
+) -> AppResult<(
+    Vec<crate::lifecycle::served::EnvGets>,
+    crate::lifecycle::served::Suggestion,
+)> {
+    let envs = lifecycle_store::environments(&mut *conn, project.id, Some(flag_id)).await?;
+    let parents: Vec<String> = store::parents(&mut *conn, project.id)
+        .await?
+        .into_iter()
+        .filter(|(id, _)| *id == flag_id)
+        .map(|(_, parent)| parent)
+        .collect();
+    Ok(build::everyone(&envs, &parents, value_type, completion))
+}

@@ -206,3 +206,38 @@ impl StaleReport {
 pub fn iso_week(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%G-W%V").to_string()
 }
+
+/// The projects a report covers: the one asked for, or every project the caller sees. A project
+/// they may not see answers as one that does not exist.
+pub fn scope(
+    reach: &crate::authz::Reach,
+    project: Option<&str>,
+) -> crate::error::AppResult<Vec<crate::projects::Project>> {
+    match project.map(str::trim).filter(|p| !p.is_empty()) {
+        None => Ok(reach.projects().to_vec()),
+        Some(key) => reach
+            .projects()
+            .iter()
+            .find(|p| p.key == key)
+            .map(|p| vec![p.clone()])
+            .ok_or_else(|| {
+                crate::error::AppError::not_found(format!(
+                    "there is no project {key:?}, or you are not a member of it"
+                ))
+            }),
+    }
+}
+
+/// The reports of `projects` computed now.
+pub async fn current_all(
+    db: &crate::db::Db,
+    projects: &[crate::projects::Project],
+    now: chrono::DateTime<chrono::Utc>,
+) -> crate::error::AppResult<Vec<StaleReport>> {
+    let mut conn = db.acquire().await?;
+    let mut out = Vec::with_capacity(projects.len());
+    for p in projects {
+        out.push(current(&mut conn, p, now).await?);
+    }
+    Ok(out)
+}

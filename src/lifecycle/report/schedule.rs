@@ -3,6 +3,7 @@
 //! project's report of the week once that time has passed. The job asks the database which
 //! projects still lack the week's report, so a restart (or a second replica) neither skips a
 //! week nor keeps one twice; a process that was down at the time catches up when it starts.
+//! A project created after the week's time waits for the next week.
 
 use super::{iso_week, kept};
 use crate::clock::SharedClock;
@@ -120,7 +121,12 @@ pub async fn run_due(
     };
     failed.retain(|_, at| at.elapsed() < RETRY);
     let mut kept_ids = Vec::new();
-    for project in projects.iter().filter(|p| missing.contains(&p.id)) {
+    // A project created after the week's time gets its first report the week after.
+    let due_stamp = crate::clock::stamp(due);
+    let owed = projects
+        .iter()
+        .filter(|p| missing.contains(&p.id) && p.created_at <= due_stamp);
+    for project in owed {
         let key = (project.id, week.clone());
         if failed.contains_key(&key) {
             continue;
