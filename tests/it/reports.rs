@@ -440,3 +440,48 @@ async fn unknown_reports_are_404_and_other_projects_reports_stay_hidden() {
     let now = b.get("/reports/stale").await.text().await.unwrap();
     assert!(!now.contains("Cleanup report: Web"), "{now}");
 }
+
+/// Screenshots of the report pages at desktop and phone widths, of a server given by
+/// `SWITCHYARD_SCREENSHOT_BASE` (such as `serve --demo`), signed in as
+/// `SWITCHYARD_SCREENSHOT_EMAIL` / `SWITCHYARD_SCREENSHOT_PASSWORD`; written to
+/// target/screenshots. Run by hand: `cargo test --test it report_pages_screenshots -- --ignored`.
+#[tokio::test]
+#[ignore]
+async fn report_pages_screenshots() {
+    let var = |k: &str| std::env::var(k).unwrap_or_default();
+    let base = var("SWITCHYARD_SCREENSHOT_BASE");
+    let chrome = crate::support::browser::Chrome::start(&base).await;
+    chrome.goto("/login").await;
+    chrome
+        .fill("#email", &var("SWITCHYARD_SCREENSHOT_EMAIL"))
+        .await;
+    chrome
+        .fill("#password", &var("SWITCHYARD_SCREENSHOT_PASSWORD"))
+        .await;
+    chrome
+        .click("form[action='/login'] button[type='submit']")
+        .await;
+    chrome.wait_for("header.topnav nav").await;
+    let report = var("SWITCHYARD_SCREENSHOT_REPORT");
+    let flag = var("SWITCHYARD_SCREENSHOT_FLAG");
+    for (w, h) in [(1440, 900), (390, 844)] {
+        chrome.client.set_window_size(w, h).await.unwrap();
+        for (name, path) in [
+            ("reports", "/reports".to_string()),
+            ("report", format!("/reports/{report}")),
+            ("stale", "/reports/stale".to_string()),
+            ("lifecycle", format!("{flag}?tab=lifecycle")),
+            ("home", "/".to_string()),
+        ] {
+            chrome.goto(&path).await;
+            chrome.wait_for("main").await;
+            chrome.screenshot(&format!("reports-{name}-{w}")).await;
+            if name == "report" || name == "lifecycle" {
+                let down = "window.scrollTo(0, document.body.scrollHeight / 3)";
+                chrome.client.execute(down, vec![]).await.unwrap();
+                chrome.screenshot(&format!("reports-{name}-{w}-lower")).await;
+            }
+        }
+    }
+    chrome.quit().await;
+}
