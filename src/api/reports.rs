@@ -59,7 +59,8 @@ async fn current_report(
     };
     let projects = report::scope(&reach, q.project.as_deref())?;
     let reports = report::current_all(&app.db, &projects, app.now()).await?;
-    Ok(answer(&reports, format, q.project.is_some()))
+    let one = q.project.as_deref().is_some_and(|p| !p.trim().is_empty());
+    Ok(answer(&reports, format, one))
 }
 
 async fn list_reports(

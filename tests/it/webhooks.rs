@@ -13,6 +13,48 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+impl Receiver {
+    /// Waits for the generic body announcing kept report `id`.
+    pub(crate) async fn wait_for_report(&self, name: &str, id: i64) -> Value {
+        let start = Instant::now();
+        loop {
+            if let Some(b) = self
+                .bodies(name)
+                .into_iter()
+                .find(|b| b["report"]["id"] == id)
+            {
+                return b;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "no report {id} at {name}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits for a Slack body whose text contains `needle`.
+    pub(crate) async fn wait_for_text(&self, name: &str, needle: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let found = self.bodies(name).into_iter().find_map(|b| {
+                b["text"]
+                    .as_str()
+                    .filter(|t| t.contains(needle))
+                    .map(String::from)
+            });
+            if let Some(text) = found {
+                return text;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "no {needle:?} at {name}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 /// A tiny HTTP endpoint that records what it is sent, per path, and answers 500 to the first
 /// `fail_first` calls.
 #[derive(Clone, Default)]
