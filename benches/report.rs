@@ -14,7 +14,13 @@ use switchyard::audit::{self, Action, Actor, NewEntry};
 use switchyard::clock::stamp;
 use switchyard::lifecycle::report::{self, kept, render};
 
-const FLAGS: usize = 10_000;
+/// 10,000 unless `BENCH_REPORT_FLAGS` says otherwise (a quick check of the bench itself).
+fn flag_count() -> usize {
+    std::env::var("BENCH_REPORT_FLAGS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
+}
 
 fn now() -> DateTime<Utc> {
     switchyard::clock::parse_stamp("2031-06-02T10:00:00Z").unwrap()
@@ -61,15 +67,17 @@ async fn seed(db: &switchyard::db::Db) -> anyhow::Result<switchyard::projects::P
     ];
     let two_variants = r#"[{"name":"blue","weight":500,"stickiness":"default"},{"name":"red","weight":500,"stickiness":"default"}]"#;
     let system = Actor::system("bench");
-    for i in 0..FLAGS {
-        let created = start + Duration::minutes(i64::try_from(i).unwrap_or(0) * 50);
+    for i in 0..flag_count() {
+        // Spread over the year, whatever the count.
+        let step = 525_000 / i64::try_from(flag_count()).unwrap_or(1).max(1);
+        let created = start + Duration::minutes(i64::try_from(i).unwrap_or(0) * step);
         let key = format!("flag-{i:05}");
         let flag_type = ["release", "experiment", "operational", "kill-switch"][i % 4];
         let (owner_user, owner_team) = match i % 13 {
             0 => (None, None),
             1 => (None, Some(1)),
             2 => (None, Some(2)),
-            n => (Some(i64::try_from(n % 10).unwrap_or(0) + 2), None),
+            n => (Some(i64::try_from(n % 10).unwrap_or(0) + 1), None),
         };
         let id: i64 = sqlx::query_scalar(
             "insert into flags (project_id, key, name, flag_type, value_type, owner_user_id, \
@@ -185,7 +193,8 @@ async fn main() -> anyhow::Result<()> {
     .fetch_one(&db)
     .await?;
     println!(
-        "seeded {FLAGS} flags, {entries} audit entries, {usage} usage rows in {:.1} s",
+        "seeded {} flags, {entries} audit entries, {usage} usage rows in {:.1} s",
+        flag_count(),
         t.elapsed().as_secs_f64()
     );
     let last_week = report::iso_week(now() - Duration::days(7));
