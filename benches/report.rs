@@ -218,6 +218,15 @@ async fn main() -> anyhow::Result<()> {
         r.owners.len(),
         r.changes.newly_stale.len()
     );
+    let t = Instant::now();
+    {
+        let mut conn = db.acquire().await?;
+        switchyard::lifecycle::assess::project(&mut conn, &project, now()).await?;
+    }
+    println!(
+        "of which assessing every flag (the stale rules, shared with the catalog's job): {:.0} ms",
+        t.elapsed().as_secs_f64() * 1000.0
+    );
     let week = report::iso_week(now());
     let t = Instant::now();
     let id = kept::generate(&db, &project, &week, now()).await?;

@@ -96,7 +96,9 @@ pub async fn generate(
         }
         super::compute(&mut conn, project, now, week, Some(week)).await?
     };
-    let body = serde_json::to_string(&report).map_err(anyhow::Error::from)?;
+    // Serialised once: the stored body, and (with its id) the webhook's JSON.
+    let mut value = serde_json::to_value(&report).map_err(anyhow::Error::from)?;
+    let body = value.to_string();
     let t = &report.totals;
     let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
     let mut tx = begin_write(db).await?;
@@ -123,8 +125,8 @@ pub async fn generate(
     }));
     audit::append(&mut tx, &Actor::system("reports"), entry, now).await?;
     report.id = Some(id);
+    value["id"] = json!(id);
     let (headline, lines) = summary(&report);
-    let value = serde_json::to_value(&report).map_err(anyhow::Error::from)?;
     crate::notify::report(&mut tx, project, value, headline, lines, report.href(), now).await?;
     tx.commit().await?;
     Ok(Some(id))
