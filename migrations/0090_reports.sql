@@ -13,6 +13,9 @@ create table stale_reports (
     health_percent integer,
     -- the report as JSON (the shape the README documents)
     body text not null,
+    -- the keys of its stale flags as a JSON list: the next report's baseline, read without
+    -- parsing the whole body
+    stale_keys text not null default '[]',
     unique (project_id, week)
 );
 create index stale_reports_generated on stale_reports(generated_at);

@@ -40,26 +40,20 @@ fn happened(action: &str) -> Option<Happened> {
 }
 
 /// The kept report to compare with: the project's newest before `week` (the newest of all when
-/// None). A body this version cannot read counts as no baseline.
+/// None).
 async fn baseline(
     conn: &mut SqliteConnection,
     project: &Project,
     before_week: Option<&str>,
 ) -> AppResult<Option<Baseline>> {
-    let Some((id, generated_at, body)) = store::latest(conn, project.id, before_week).await? else {
+    let Some((id, generated_at, keys)) = store::latest(conn, project.id, before_week).await? else {
         return Ok(None);
     };
-    let Ok(kept) = serde_json::from_str::<StaleReport>(&body) else {
-        tracing::warn!(
-            report = id,
-            "a kept report could not be read back; not compared with"
-        );
-        return Ok(None);
-    };
+    let stale: Vec<String> = serde_json::from_str(&keys).unwrap_or_default();
     Ok(Some(Baseline {
         id,
         generated_at,
-        stale: kept.stale_keys().into_iter().map(String::from).collect(),
+        stale: stale.into_iter().collect(),
     }))
 }
 

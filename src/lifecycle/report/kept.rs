@@ -99,6 +99,7 @@ pub async fn generate(
     // Serialised once: the stored body, and (with its id) the webhook's JSON.
     let mut value = serde_json::to_value(&report).map_err(anyhow::Error::from)?;
     let body = value.to_string();
+    let stale_keys = json!(report.stale_keys()).to_string();
     let t = &report.totals;
     let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
     let mut tx = begin_write(db).await?;
@@ -110,6 +111,7 @@ pub async fn generate(
         stale: count(t.stale),
         health_percent: t.health_percent,
         body: &body,
+        stale_keys: &stale_keys,
     };
     let Some(id) = store::insert(&mut tx, &new).await? else {
         return Ok(None); // another process kept it meanwhile

@@ -112,14 +112,15 @@ pub async fn projects_without(
     .await
 }
 
-/// The project's newest kept report before `week` (any week when None), with its body.
+/// The project's newest kept report before `week` (any week when None): its id, time and the
+/// keys of its stale flags (a JSON list).
 pub async fn latest(
     conn: &mut SqliteConnection,
     project_id: i64,
     before_week: Option<&str>,
 ) -> Result<Option<(i64, String, String)>, sqlx::Error> {
     sqlx::query_as(
-        "select id, generated_at, body from stale_reports where project_id = ? \
+        "select id, generated_at, stale_keys from stale_reports where project_id = ? \
          and (? is null or week < ?) order by week desc limit 1",
     )
     .bind(project_id)
@@ -137,6 +138,7 @@ pub struct NewKept<'a> {
     pub stale: i64,
     pub health_percent: Option<i64>,
     pub body: &'a str,
+    pub stale_keys: &'a str,
 }
 
 /// Keeps the report; None when the project's report of that week is kept already.
@@ -146,7 +148,7 @@ pub async fn insert(
 ) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(
         "insert into stale_reports (project_id, week, generated_at, flags, stale, \
-         health_percent, body) values (?, ?, ?, ?, ?, ?, ?) \
+         health_percent, body, stale_keys) values (?, ?, ?, ?, ?, ?, ?, ?) \
          on conflict (project_id, week) do nothing returning id",
     )
     .bind(r.project_id)
@@ -156,6 +158,7 @@ pub async fn insert(
     .bind(r.stale)
     .bind(r.health_percent)
     .bind(r.body)
+    .bind(r.stale_keys)
     .fetch_optional(conn)
     .await
 }
