@@ -105,6 +105,11 @@ pub async fn serve(
     crate::changes::scheduler::start(state.writes.clone(), state.clock.clone());
     let every = state.settings.lifecycle_interval;
     crate::lifecycle::job::start(state.writes.clone(), state.clock.clone(), every);
+    crate::lifecycle::report::schedule::start(
+        state.writes.clone(),
+        state.clock.clone(),
+        state.settings.report_schedule,
+    );
     crate::notify::delivery::start(
         state.db.clone(),
         state.clock.clone(),

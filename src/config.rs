@@ -40,6 +40,8 @@ pub struct Settings {
     pub max_connections_per_address: usize,
     /// After SIGTERM, requests in flight get this long before the process exits anyway.
     pub shutdown_grace: Duration,
+    /// When the weekly cleanup report is kept (`--report-schedule`).
+    pub report_schedule: crate::lifecycle::report::schedule::Schedule,
 }
 
 impl Default for Settings {
@@ -62,6 +64,7 @@ impl Default for Settings {
             max_connections: 4096,
             max_connections_per_address: 512,
             shutdown_grace: Duration::from_secs(3),
+            report_schedule: Default::default(),
         }
     }
 }

@@ -10,6 +10,7 @@ mod flags;
 mod lifecycle;
 mod openapi;
 mod projects;
+mod reports;
 mod signals;
 mod targeting;
 mod usage;
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(signals::routes())
         .merge(explain::routes())
         .merge(webhooks::routes())
+        .merge(reports::routes())
         .merge(openapi::routes())
         .with_state(state)
 }

@@ -88,6 +88,8 @@ actions! {
     // Expected lifetimes decide staleness, which the feed serves.
     ProjectLifetimesSet = "project.lifetimes-set" => Project,
     ProjectUpdated = "project.updated" => Nothing,
+    // The weekly cleanup report was kept.
+    ReportGenerated = "report.generated" => Nothing,
     SegmentCreated = "segment.created" => Project,
     SegmentDeleted = "segment.deleted" => Project,
     SegmentUpdated = "segment.updated" => Project,

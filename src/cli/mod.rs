@@ -2,6 +2,7 @@
 
 mod commands;
 mod log_fields;
+mod report;
 mod scan;
 mod serve;
 mod transfer;
@@ -58,6 +59,10 @@ pub enum Command {
     /// them, continue a token. `.gitignore` is honoured and binary files are skipped. A missing
     /// path, an unknown project or a token of another project: exit code 2, nothing written.
     Scan(scan::ScanArgs),
+    /// Cleanup reports: `report stale [--project K] --format markdown|csv|json` prints the
+    /// stale-flag report computed now. An unknown project: exit code 2.
+    #[command(subcommand)]
+    Report(report::ReportCommand),
 }
 
 pub async fn run() -> ExitCode {
@@ -73,6 +78,7 @@ pub async fn run() -> ExitCode {
         Command::Import(a) => transfer::import(&cli.database_url, a).await,
         Command::Export(a) => transfer::export(&cli.database_url, a).await,
         Command::Scan(a) => scan::run(&cli.database_url, a).await,
+        Command::Report(c) => report::run(&cli.database_url, c).await,
     };
     match result {
         Ok(code) => code,

@@ -68,6 +68,10 @@ pub struct ServeArgs {
         default_value_t = 10
     )]
     pub header_read_timeout_seconds: u64,
+    /// When the weekly cleanup report of every project is kept: a weekday and a UTC time, such
+    /// as "mon 09:00", or "off".
+    #[arg(long, env = "SWITCHYARD_REPORT_SCHEDULE", default_value = "mon 09:00")]
+    pub report_schedule: crate::lifecycle::report::schedule::Schedule,
     /// Open connections allowed at once.
     #[arg(long, env = "SWITCHYARD_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,
@@ -97,6 +101,7 @@ pub async fn run(url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
         ),
         max_connections: args.max_connections,
         max_connections_per_address: args.max_connections_per_address,
+        report_schedule: args.report_schedule,
         ..Settings::default()
     };
     let clock = crate::clock::from_env();

@@ -19,7 +19,7 @@ use sqlx::SqliteConnection;
 use std::collections::{HashMap, HashSet};
 
 /// An owner's "not stale until", shown beside the badge.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Snooze {
     pub until: String,
@@ -28,7 +28,7 @@ pub struct Snooze {
 }
 
 /// An owner marked the flag done.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Completion {
     pub outcome: String,
@@ -412,4 +412,33 @@ pub async fn refresh_flag(
 /// The reason codes the catalog can filter by.
 pub fn codes() -> impl Iterator<Item = &'static str> {
     Code::ALL.into_iter().map(Code::as_str)
+}
+
+#[cfg(test)]
+impl Assessment {
+    /// An assessment made up for tests of what is built from assessments.
+    pub fn example(
+        flag_id: i64,
+        key: &str,
+        found: Vec<StaleReason>,
+        snooze: Option<Snooze>,
+        completion: Option<Completion>,
+        now: DateTime<Utc>,
+    ) -> Assessment {
+        Assessment {
+            flag_id,
+            key: key.to_string(),
+            stage: if completion.is_some() {
+                Stage::Completed
+            } else {
+                Stage::Live
+            },
+            entered_at: stamp(now),
+            stages: Vec::new(),
+            found,
+            snooze,
+            completion,
+            now,
+        }
+    }
 }

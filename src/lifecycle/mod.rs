@@ -4,13 +4,17 @@
 //! decide (completed, snoozed, a flag's own lifetime, the project's thresholds). `retirement`
 //! is the checklist before archiving (pure) and `checklist` gathers its evidence; `history`
 //! keeps each project's daily stale count and reads the numbers of its lifecycle page.
+//! `served` says what everyone gets today and what removing the flag means for the code;
+//! `report` is the weekly cleanup report built from all of it, kept once a week.
 
 pub mod assess;
 pub mod checklist;
 pub mod history;
 pub mod job;
 pub mod marks;
+pub mod report;
 pub mod retirement;
+pub mod served;
 pub mod stage;
 pub mod stale;
 pub mod store;

@@ -1,5 +1,6 @@
 //! Webhooks: per-project HTTP endpoints told when a change request is submitted, approved,
-//! rejected, applied or fails, and when a flag is killed in an emergency.
+//! rejected, applied or fails, when a flag is killed in an emergency or turns stale, and when
+//! the weekly cleanup report is kept.
 //!
 //! Telling is two steps. [`enqueue`] writes one outbox row per interested webhook inside the
 //! transaction of the event itself, so an event is announced exactly when it commits. The
@@ -89,6 +90,8 @@ pub async fn change_request(
         url: Some(crate::href::change_request(id)),
         at: stamp(now),
         audit_head: None,
+        report: None,
+        summary: None,
     };
     enqueue(conn, r.project_id, event, &payload, now).await
 }
@@ -146,6 +149,8 @@ pub async fn killed(
         url: Some(crate::href::flag(&project.key, flag)),
         at: stamp(now),
         audit_head: None,
+        report: None,
+        summary: None,
     };
     enqueue(conn, project.id, Event::Killed, &payload, now).await
 }
@@ -170,8 +175,39 @@ pub async fn stale(
         url: Some(crate::href::flag(&project.key, flag)),
         at: stamp(now),
         audit_head: None,
+        report: None,
+        summary: None,
     };
     enqueue(conn, project.id, Event::Stale, &payload, now).await
+}
+
+/// Queues `report.stale` for a kept weekly report (inside the transaction that keeps it): the
+/// report's JSON for generic bodies, `headline` and a line per owner for Slack.
+pub async fn report(
+    conn: &mut SqliteConnection,
+    project: &Project,
+    report: serde_json::Value,
+    headline: String,
+    summary: Vec<String>,
+    url: String,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let payload = Payload {
+        event: Event::ReportStale.as_str().to_string(),
+        project: project.key.clone(),
+        change_request: None,
+        flag: None,
+        environment: None,
+        reason: Some(headline),
+        actor: None,
+        url: Some(url),
+        at: stamp(now),
+        audit_head: None,
+        report: Some(report),
+        summary: Some(summary),
+        changes: Vec::new(),
+    };
+    enqueue(conn, project.id, Event::ReportStale, &payload, now).await
 }
 
 // ---------- Managing webhooks ----------

@@ -16,10 +16,12 @@ pub enum Event {
     Killed,
     /// A flag turned stale (once, until it recovers).
     Stale,
+    /// The weekly cleanup report of the project was kept.
+    ReportStale,
 }
 
 impl Event {
-    pub const ALL: [Event; 7] = [
+    pub const ALL: [Event; 8] = [
         Event::Submitted,
         Event::Approved,
         Event::Rejected,
@@ -27,6 +29,7 @@ impl Event {
         Event::Failed,
         Event::Killed,
         Event::Stale,
+        Event::ReportStale,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +41,7 @@ impl Event {
             Event::Failed => "change-request.failed",
             Event::Killed => "flag.killed",
             Event::Stale => "flag.stale",
+            Event::ReportStale => "report.stale",
         }
     }
 
@@ -96,6 +100,12 @@ pub struct Payload {
     /// these can later prove with `audit verify --expect-head` that nothing was removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_head: Option<AuditHead>,
+    /// `report.stale`: the report as JSON (the README documents its shape).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<Value>,
+    /// `report.stale`: the lines of a chat summary (one per owner), for Slack bodies only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -146,6 +156,7 @@ pub fn render(format: Format, payload: &Payload, base_url: Option<&str>) -> Valu
         Format::Generic => {
             let mut p = payload.clone();
             p.url = url;
+            p.summary = None;
             serde_json::to_value(p).unwrap_or(Value::Null)
         }
         Format::Slack => json!({ "text": sentence(payload, url.as_deref()) }),
@@ -159,8 +170,23 @@ fn escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// One readable sentence, ending with a link when there is one.
+/// One readable sentence, ending with a link when there is one; a report's summary lines
+/// follow its sentence.
 pub fn sentence(p: &Payload, url: Option<&str>) -> String {
+    if let (Some(Event::ReportStale), Some(lines)) = (Event::parse(&p.event), &p.summary) {
+        let mut text = format!(
+            "Weekly cleanup report of {}: {}.",
+            escape(&p.project),
+            escape(p.reason.as_deref().unwrap_or("ready"))
+        );
+        for l in lines {
+            text.push_str(&format!("\n• {}", escape(l)));
+        }
+        if let Some(u) = url {
+            text.push_str(&format!("\n<{u}|Open the report in Switchyard>"));
+        }
+        return text;
+    }
     let actor = escape(p.actor.as_deref().unwrap_or("someone"));
     let reason = p
         .reason
@@ -188,7 +214,7 @@ pub fn sentence(p: &Payload, url: Option<&str>) -> String {
                 Event::Applied => format!("{actor} applied {what}"),
                 Event::Failed => format!("Applying {what} failed{reason}"),
                 Event::Killed => format!("{actor} killed a flag for {what}{reason}"),
-                Event::Stale => format!("A flag of {what} is stale{reason}"),
+                Event::Stale | Event::ReportStale => format!("A flag of {what} is stale{reason}"),
             }
         }
         (None, Some(Event::Stale)) => format!(
@@ -257,6 +283,8 @@ mod tests {
                 seq: 7,
                 hash: "ab".repeat(32),
             }),
+            report: None,
+            summary: None,
         }
     }
 
@@ -307,6 +335,37 @@ mod tests {
         assert_eq!(
             sentence(&kill, None),
             "ann@example.com killed the flag checkout in web/production in an emergency: errors."
+        );
+    }
+
+    #[test]
+    fn a_report_carries_its_json_to_generic_bodies_and_a_summary_per_owner_to_slack() {
+        let p = Payload {
+            event: Event::ReportStale.as_str().into(),
+            change_request: None,
+            environment: None,
+            actor: None,
+            reason: Some("2 stale of 10 flags, health 80 %".into()),
+            url: Some("/reports/4".into()),
+            report: Some(json!({"week": "2031-W06"})),
+            summary: Some(vec![
+                "ann@example.com: 1 stale (a)".into(),
+                "no owner: 1 stale (b<c)".into(),
+            ]),
+            ..applied()
+        };
+        let generic = render(Format::Generic, &p, Some("http://x"));
+        assert_eq!(generic["report"]["week"], "2031-W06");
+        assert!(generic.get("summary").is_none());
+        let text = render(Format::Slack, &p, Some("http://x"))["text"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            text,
+            "Weekly cleanup report of web: 2 stale of 10 flags, health 80 %.\n\
+             • ann@example.com: 1 stale (a)\n• no owner: 1 stale (b&lt;c)\n\
+             <http://x/reports/4|Open the report in Switchyard>"
         );
     }
 

@@ -5,7 +5,7 @@ mod archive;
 mod catalog;
 mod code;
 mod edit;
-mod lifecycle;
+pub(crate) mod lifecycle;
 mod page;
 mod retirement;
 mod usage;

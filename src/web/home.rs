@@ -1,5 +1,5 @@
-//! The home of a signed-in person: counts, the flags they own (overdue first) and recent
-//! changes in their projects.
+//! The home of a signed-in person: counts, the flags they own that need cleanup (each linking
+//! to its evidence), all the flags they own (overdue first) and recent changes in their projects.
 
 use super::described::{self, EntryRow};
 use super::{render, Layout, PageResult};
@@ -29,6 +29,10 @@ struct OwnedRow {
     owner: String,
     /// The stale reason shown on hover; empty when the flag is not overdue.
     stale: String,
+    /// The reasons' short labels (badges of "needs cleanup").
+    reasons: Vec<&'static str>,
+    /// The flag's Lifecycle tab, where the evidence is.
+    evidence: String,
 }
 
 #[derive(Template)]
@@ -78,16 +82,26 @@ async fn owned_flags(
     let mut rows: Vec<OwnedRow> = flags
         .into_iter()
         .map(|f| {
-            let stale = reasons
+            let found = reasons
                 .remove(&f.id)
                 .and_then(|v| v.as_array().cloned())
-                .unwrap_or_default()
+                .unwrap_or_default();
+            let stale = found
                 .iter()
                 .filter_map(|r| r.get("message").and_then(serde_json::Value::as_str))
                 .collect::<Vec<_>>()
                 .join("; ");
+            let labels = found
+                .iter()
+                .filter_map(|r| r.get("code").and_then(serde_json::Value::as_str))
+                .filter_map(crate::lifecycle::stale::Code::parse)
+                .map(crate::lifecycle::stale::Code::label)
+                .collect();
+            let href = super::href::flag(&f.project_key, &f.key);
             OwnedRow {
-                href: super::href::flag(&f.project_key, &f.key),
+                evidence: format!("{href}?tab=lifecycle"),
+                reasons: labels,
+                href,
                 project: f.project_key,
                 key: f.key,
                 name: f.name,

@@ -16,6 +16,7 @@ pub mod href;
 mod layout;
 mod login;
 mod projects;
+mod reports;
 mod targeting;
 pub mod text;
 mod tokens;
@@ -47,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::routes())
         .merge(changes::routes())
         .merge(explain::routes())
+        .merge(reports::routes())
         .layer(middleware::from_fn(crate::http::csrf::guard))
         .layer(middleware::from_fn(to_login))
         .layer(middleware::from_fn_with_state(

@@ -26,6 +26,7 @@ mod lifecycle_history;
 mod login;
 mod pages_at_scale;
 mod permissions;
+mod reports;
 mod retirement;
 mod review_guarantee;
 mod server_lifecycle;

@@ -13,17 +13,59 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+impl Receiver {
+    /// Waits for the generic body announcing kept report `id`.
+    pub(crate) async fn wait_for_report(&self, name: &str, id: i64) -> Value {
+        let start = Instant::now();
+        loop {
+            if let Some(b) = self
+                .bodies(name)
+                .into_iter()
+                .find(|b| b["report"]["id"] == id)
+            {
+                return b;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "no report {id} at {name}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits for a Slack body whose text contains `needle`.
+    pub(crate) async fn wait_for_text(&self, name: &str, needle: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let found = self.bodies(name).into_iter().find_map(|b| {
+                b["text"]
+                    .as_str()
+                    .filter(|t| t.contains(needle))
+                    .map(String::from)
+            });
+            if let Some(text) = found {
+                return text;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "no {needle:?} at {name}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 /// A tiny HTTP endpoint that records what it is sent, per path, and answers 500 to the first
 /// `fail_first` calls.
 #[derive(Clone, Default)]
-struct Receiver {
+pub(crate) struct Receiver {
     got: Arc<Mutex<Vec<(String, Value)>>>,
     calls: Arc<AtomicUsize>,
     fail_first: Arc<AtomicUsize>,
 }
 
 impl Receiver {
-    async fn start(fail_first: usize) -> (Receiver, String) {
+    pub(crate) async fn start(fail_first: usize) -> (Receiver, String) {
         let r = Receiver::default();
         r.fail_first.store(fail_first, Ordering::SeqCst);
         let app = Router::new()
@@ -35,7 +77,7 @@ impl Receiver {
         (r, base)
     }
 
-    fn bodies(&self, name: &str) -> Vec<Value> {
+    pub(crate) fn bodies(&self, name: &str) -> Vec<Value> {
         self.got
             .lock()
             .unwrap()
@@ -46,7 +88,7 @@ impl Receiver {
     }
 
     /// Waits until `name` has received `count` bodies.
-    async fn wait_for(&self, name: &str, count: usize) -> Vec<Value> {
+    pub(crate) async fn wait_for(&self, name: &str, count: usize) -> Vec<Value> {
         let start = Instant::now();
         loop {
             let got = self.bodies(name);
@@ -82,7 +124,7 @@ async fn record(
 
 /// The allow-list naming these loopback receivers (`127.0.0.1:PORT` each): webhooks refuse
 /// internal targets unless the operator lists them (issue 11, item 9).
-fn allow(urls: &[&str]) -> (&'static str, String) {
+pub(crate) fn allow(urls: &[&str]) -> (&'static str, String) {
     let hosts: Vec<String> = urls
         .iter()
         .map(|u| {

@@ -40,6 +40,9 @@ pub struct LifecycleView {
     pub snoozed_now: bool,
     /// (outcome, variant, note, by, at).
     pub completion: Option<(String, String, String, String, String)>,
+    /// What everyone gets today per environment, and the code change (`everyone_now` fills it).
+    pub everyone: Vec<crate::web::reports::view::EveryoneRow>,
+    pub action: crate::web::reports::view::Spans,
 }
 
 impl LifecycleView {
@@ -79,12 +82,32 @@ impl LifecycleView {
                     short_time(&c.at),
                 )
             }),
+            everyone: Vec::new(),
+            action: Vec::new(),
         }
+    }
+
+    /// Adds what everyone gets today and the code change removing the flag needs.
+    pub async fn everyone_now(
+        &mut self,
+        conn: &mut sqlx::SqliteConnection,
+        project: &crate::projects::Project,
+        d: &FlagDetail,
+    ) -> AppResult<()> {
+        use crate::lifecycle::report::gather::what_everyone_gets;
+        let value_type =
+            crate::evaluation::ValueType::parse(&d.flag.value_type).unwrap_or_default();
+        let completion = d.lifecycle.as_ref().and_then(|a| a.completion.as_ref());
+        let (gets, action) =
+            what_everyone_gets(conn, project, d.flag.id, value_type, completion).await?;
+        self.everyone = gets.iter().map(Into::into).collect();
+        self.action = crate::web::reports::view::spans(&sentence(&action.text));
+        Ok(())
     }
 }
 
 /// Evidence as readable lines: nested fields joined by "›", lists by commas.
-fn evidence_lines(prefix: &str, v: &Value) -> Vec<(String, String)> {
+pub(crate) fn evidence_lines(prefix: &str, v: &Value) -> Vec<(String, String)> {
     let label = |k: &str| {
         if prefix.is_empty() {
             words(k)

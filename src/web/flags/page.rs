@@ -184,6 +184,12 @@ pub(super) async fn show_flag(
     };
     let layout = Layout::new(&session, Some(&access.identity), p.key.clone(), "flags").await;
     let envs = env_rows(&mut conn, &access, &layout.csrf, &detail).await?;
+    let mut lifecycle = super::lifecycle::LifecycleView::of(&detail);
+    if tab == "lifecycle" {
+        lifecycle
+            .everyone_now(&mut conn, &access.project, &detail)
+            .await?;
+    }
     let page = FlagPage {
         project_key: access.project.key.clone(),
         href: flag_href(&access.project.key, &p.key),
@@ -192,7 +198,7 @@ pub(super) async fn show_flag(
         envs,
         history,
         usage,
-        lifecycle: super::lifecycle::LifecycleView::of(&detail),
+        lifecycle,
         retirement,
         can_edit: access.can(Action::EditFlag) && detail.flag.archived_at.is_none(),
         can_archive: may_archive(&access, &detail),
