@@ -27,16 +27,23 @@ async fn post(http: &reqwest::Client, url: String, token: &str, body: &Value) ->
     r.json().await.unwrap()
 }
 
-async fn wait_ready(http: &reqwest::Client, app: &TestApp, token: &str) {
+/// Waits until the feed takes both new tokens: each reaches the feed's index on its own.
+async fn wait_ready(http: &reqwest::Client, app: &TestApp, frontend: &str, client: &str) {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let r = http
+        let f = http
             .get(app.url("/api/frontend"))
-            .header("Authorization", token)
+            .header("Authorization", frontend)
             .send()
             .await
             .unwrap();
-        if r.status() == 200 {
+        let c = http
+            .get(app.url("/api/client/features"))
+            .header("Authorization", client)
+            .send()
+            .await
+            .unwrap();
+        if f.status() == 200 && c.status() == 200 {
             return;
         }
         assert!(Instant::now() < deadline, "the feed never took the token");
@@ -78,7 +85,7 @@ async fn the_explainer_answers_as_the_feed_does_for_the_client_specification() {
         let admin = app.admin_token(&project, crate::support::ADMIN_EMAIL);
         let frontend = app.feed_token("frontend", &project, "development");
         let client = app.feed_token("client", &project, "development");
-        wait_ready(&http, &app, &frontend).await;
+        wait_ready(&http, &app, &frontend, &client).await;
         let explain_url = app.url(&format!(
             "/api/admin/projects/{project}/environments/development/explain"
         ));

@@ -46,13 +46,13 @@ async fn refused_for(app: &TestApp) -> Duration {
 
 #[tokio::test]
 async fn a_token_created_with_the_cli_is_accepted_promptly_even_while_another_project_rebuilds() {
+    // The watcher looks for other processes' tokens four times a second; the bound leaves room
+    // for a loaded machine while staying far below the 10 s a held-back token may wait.
+    let prompt = Duration::from_secs(2);
     let app = TestApp::spawn().await;
     for _ in 0..3 {
         let waited = refused_for(&app).await;
-        assert!(
-            waited < Duration::from_millis(600),
-            "refused for {waited:?}"
-        );
+        assert!(waited < prompt, "refused for {waited:?}");
     }
     // A large import into another project, then a token: the token must not wait for the
     // other project's rebuild.
@@ -76,10 +76,7 @@ async fn a_token_created_with_the_cli_is_accepted_promptly_even_while_another_pr
         ]);
         assert_success(&out, "import");
         let waited = refused_for(&app).await;
-        assert!(
-            waited < Duration::from_millis(600),
-            "refused for {waited:?} after an import"
-        );
+        assert!(waited < prompt, "refused for {waited:?} after an import");
     }
 }
 
