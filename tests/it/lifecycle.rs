@@ -517,3 +517,68 @@ async fn the_lifecycle_tab_shows_stages_reasons_and_takes_the_owners_marks() {
         "but gets no forms: {html}"
     );
 }
+
+/// The project settings page sets the stale thresholds: a value out of range or not a number
+/// comes back by its field with what was typed, and nothing is saved; a good form is saved and
+/// audited once, and the API reads it back.
+#[tokio::test]
+async fn the_settings_form_sets_the_stale_thresholds_and_names_bad_ones() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    let b = app.signed_in(ADMIN_EMAIL).await;
+    let csrf = b.csrf().await;
+    let settings = format!("/projects/{PROJECT}/settings");
+    let html = b.get(&settings).await.text().await.unwrap();
+    assert!(
+        html.contains("name=\"offDays\"") && html.contains("value=\"30\""),
+        "{html}"
+    );
+    let form = |off: &'static str, unused: &'static str| {
+        vec![
+            ("name", "Web"),
+            ("description", ""),
+            ("key_pattern", ""),
+            ("key_example", ""),
+            ("graceDays", "7"),
+            ("unusedDays", unused),
+            ("fullyRolledOutDays", "14"),
+            ("offDays", off),
+            ("retirementQuietDays", "7"),
+        ]
+    };
+    let before = app.audit_count().await;
+    let mut bad = form("400", "a month");
+    bad.push(("csrf_token", &csrf));
+    let r = b.post_form(&settings, &bad, &[]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("give a whole number of days"), "{html}");
+    assert!(
+        html.contains("value=\"a month\""),
+        "what was typed stays: {html}"
+    );
+    let mut out_of_range = form("400", "30");
+    out_of_range.push(("csrf_token", &csrf));
+    let r = b.post_form(&settings, &out_of_range, &[]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("from 1 to 365"), "{html}");
+    assert_eq!(app.audit_count().await, before, "nothing saved");
+
+    let mut good = form("45", "30");
+    good.push(("csrf_token", &csrf));
+    let r = b.post_form(&settings, &good, &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.audit_count().await,
+        before + 1,
+        "one entry: the thresholds"
+    );
+    let path = format!("/api/admin/projects/{PROJECT}/lifecycle");
+    let (status, body) = send(&admin.api, Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["lifecycle"]["offDays"], 45, "{body}");
+    let r = b.post_form(&settings, &good, &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.audit_count().await, before + 1, "unchanged: no entry");
+}

@@ -1,5 +1,7 @@
-//! A project's settings: name, description, flag naming, expected lifetimes per flag type, and
-//! the repository URL template of code references.
+//! A project's settings: name, description, flag naming, expected lifetimes per flag type, the
+//! lifecycle thresholds (`thresholds`), and the repository URL template of code references.
+
+mod thresholds;
 
 use super::project_href;
 use crate::audit::{self, NewEntry};
@@ -8,6 +10,7 @@ use crate::catalog::FlagType;
 use crate::coderefs;
 use crate::db::begin_write;
 use crate::error::{AppError, FieldError};
+use crate::lifecycle::{marks, stale::Thresholds, store as lifecycle_store};
 use crate::projects::{service, store};
 use crate::state::AppState;
 use crate::web::{render, render_with, Errors, Layout, PageResult, ProjectCtx, WebForm};
@@ -43,6 +46,7 @@ struct SettingsPage {
     key_pattern: String,
     key_example: String,
     lifetimes: Vec<LifetimeView>,
+    thresholds: Vec<thresholds::ThresholdView>,
     /// Links from the flag page's Code tab (`coderefs::link`).
     code_url_template: String,
     errors: Errors,
@@ -73,6 +77,7 @@ async fn settings_page(ctx: ProjectCtx) -> PageResult {
         key_pattern: p.key_pattern.clone().unwrap_or_default(),
         key_example: p.key_example.clone().unwrap_or_default(),
         lifetimes,
+        thresholds: thresholds::views(&lifecycle_store::thresholds(&mut conn, p.id).await?),
         code_url_template: coderefs::store::url_template(&mut conn, p.id)
             .await?
             .unwrap_or_default(),
@@ -144,9 +149,20 @@ fn parse_lifetimes(form: &SettingsForm) -> Result<Vec<LifetimeChoice>, FieldErro
 
 async fn save_settings(ctx: ProjectCtx, WebForm(form): WebForm<SettingsForm>) -> PageResult {
     ctx.require(Action::ManageSettings)?;
-    let result = match parse_lifetimes(&form) {
-        Err(f) => Err(AppError::Invalid(vec![f])),
-        Ok(choices) => save_all(&ctx.app, &ctx.who, &form, &choices).await,
+    let current = {
+        let mut conn = ctx.app.db.acquire().await?;
+        lifecycle_store::thresholds(&mut conn, ctx.who.project.id).await?
+    };
+    let result = match (
+        parse_lifetimes(&form),
+        thresholds::parse(&form.lifetimes, &current),
+    ) {
+        (Ok(choices), Ok(wanted)) => save_all(&ctx.app, &ctx.who, &form, &choices, wanted).await,
+        (lifetimes, wanted) => {
+            let mut bad: Vec<FieldError> = lifetimes.err().into_iter().collect();
+            bad.extend(wanted.err().unwrap_or_default());
+            Err(AppError::Invalid(bad))
+        }
     };
     if let Err(errors) = Errors::check(result)? {
         return settings_again(&ctx, form, errors).await;
@@ -160,6 +176,7 @@ async fn save_all(
     access: &ProjectAccess,
     form: &SettingsForm,
     choices: &[LifetimeChoice],
+    wanted: Thresholds,
 ) -> Result<(), AppError> {
     let mut tx = begin_write(&app.db).await?;
     let (actor, p, now) = (access.actor(), &access.project, app.now());
@@ -194,6 +211,9 @@ async fn save_all(
         .after(lifetimes_json(after));
         audit::append(&mut tx, actor, entry, now).await?;
     }
+    if lifecycle_store::thresholds(&mut tx, p.id).await? != wanted {
+        marks::set_thresholds(&mut tx, actor, p, wanted, now).await?;
+    }
     app.writes.commit(tx).await?;
     Ok(())
 }
@@ -226,6 +246,10 @@ fn lifetimes_json(v: Vec<(String, Option<i64>)>) -> serde_json::Value {
 
 async fn settings_again(ctx: &ProjectCtx, form: SettingsForm, errors: Errors) -> PageResult {
     let access = &ctx.who;
+    let current = {
+        let mut conn = ctx.app.db.acquire().await?;
+        lifecycle_store::thresholds(&mut conn, access.project.id).await?
+    };
     let lifetimes = FlagType::ALL
         .iter()
         .map(|t| {
@@ -244,6 +268,7 @@ async fn settings_again(ctx: &ProjectCtx, form: SettingsForm, errors: Errors) ->
         key_pattern: form.key_pattern,
         key_example: form.key_example,
         lifetimes,
+        thresholds: thresholds::posted_views(&form.lifetimes, &current),
         code_url_template: form.code_url_template.unwrap_or_default(),
         errors,
     };
