@@ -34,8 +34,8 @@ pub mod service {
     pub use super::propose::{propose, Applied, Change, Outcome};
     pub use super::protection::{set_protection, ProtectionOutcome};
     pub use super::queries::{
-        get, list, may_review, view, ApprovalView, ChangeRequestSummary, ChangeRequestView,
-        CommentView, ItemView, ListQuery,
+        get, list, may_review, pending_by_flag, view, ApprovalView, ChangeRequestSummary,
+        ChangeRequestView, CommentView, ItemView, ListQuery, Pending,
     };
     pub use super::workflow::{approve, cancel, comment, parse_time, reject, schedule, submit};
 }

@@ -11,6 +11,7 @@ use crate::projects::{store as projects, Environment, Project};
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::SqliteConnection;
+use std::collections::HashMap;
 
 pub(super) fn target(id: i64, project: &Project, env: &Environment) -> String {
     format!("change request #{id} in {}/{}", project.key, env.key)
@@ -296,4 +297,35 @@ pub(super) async fn project_and_env(
         .await?
         .ok_or_else(|| not_found(row.id))?;
     Ok((project, env))
+}
+
+/// A change request still under way on a flag, as badges show it ("pending change request #4
+/// in production").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pending {
+    pub id: i64,
+    pub environment: String,
+    pub state: State,
+}
+
+/// The pending requests of many flags of one project at once (the flag page, catalog rows),
+/// by flag id: submitted requests not yet applied, rejected or cancelled, and the viewer's own
+/// drafts. Flags with none are absent from the map. The caller has checked that the viewer may
+/// see the project.
+pub async fn pending_by_flag(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    flag_ids: &[i64],
+    viewer_id: i64,
+) -> AppResult<HashMap<i64, Vec<Pending>>> {
+    let mut out: HashMap<i64, Vec<Pending>> = HashMap::new();
+    for row in store::pending_of_flags(conn, project_id, flag_ids, viewer_id).await? {
+        out.entry(row.flag_id).or_default().push(Pending {
+            id: row.request_id,
+            environment: row.environment_key,
+            state: State::parse(&row.state).unwrap_or(State::Failed),
+        });
+    }
+    Ok(out)
 }
