@@ -86,6 +86,7 @@ async fn list_change_requests(
         project: p.project.as_deref().filter(|s| !s.is_empty()),
         state,
         mine: p.mine,
+        ..ListQuery::default()
     };
     let list = service::list(&app.db, &who, &q).await?;
     Ok(Json(json!({ "changeRequests": list })))

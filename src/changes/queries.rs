@@ -8,6 +8,7 @@ use crate::authz::{allows, Action, Principal, Reach};
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
 use crate::projects::{store as projects, Environment, Project};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::SqliteConnection;
@@ -226,10 +227,17 @@ pub async fn get(db: &Db, who: &Identity, id: i64) -> AppResult<ChangeRequestVie
     view(&mut conn, row).await
 }
 
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ListQuery<'a> {
     pub project: Option<&'a str>,
     pub state: Option<State>,
     pub mine: bool,
+    /// Only finished requests (applied, rejected, cancelled).
+    pub closed: bool,
+    /// Only those of this author (their e-mail).
+    pub author: Option<&'a str>,
+    /// Only those last changed at or after this time.
+    pub since: Option<DateTime<Utc>>,
 }
 
 pub async fn list(
@@ -238,18 +246,15 @@ pub async fn list(
     q: &ListQuery<'_>,
 ) -> AppResult<Vec<ChangeRequestSummary>> {
     let mut conn = db.acquire().await?;
-    let mut ids: Vec<i64> = Reach::of(&mut conn, who)
-        .await?
-        .projects()
-        .iter()
-        .filter(|p| q.project.is_none_or(|k| k == p.key))
-        .map(|p| p.id)
-        .collect();
-    ids.sort_unstable();
+    let ids = visible_projects(&mut conn, who, q.project).await?;
+    let since = q.since.map(crate::clock::stamp);
     let filter = store::ListFilter {
         project_ids: &ids,
         state: q.state,
         author_id: q.mine.then_some(who.user.id),
+        closed: q.closed,
+        author_label: q.author,
+        since: since.as_deref(),
     };
     Ok(store::requests(&mut conn, &filter)
         .await?
@@ -270,6 +275,30 @@ pub async fn list(
             updated_at: r.updated_at,
         })
         .collect())
+}
+
+/// The ids of the projects the person may see (only `project`'s, when named).
+async fn visible_projects(
+    conn: &mut SqliteConnection,
+    who: &Identity,
+    project: Option<&str>,
+) -> AppResult<Vec<i64>> {
+    let mut ids: Vec<i64> = Reach::of(&mut *conn, who)
+        .await?
+        .projects()
+        .iter()
+        .filter(|p| project.is_none_or(|k| k == p.key))
+        .map(|p| p.id)
+        .collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// The authors of the finished requests this person may see, for choosing one.
+pub async fn closed_authors(db: &Db, who: &Identity) -> AppResult<Vec<String>> {
+    let mut conn = db.acquire().await?;
+    let ids = visible_projects(&mut conn, who, None).await?;
+    Ok(store::closed_request_authors(&mut conn, &ids).await?)
 }
 
 /// True when the principal could review requests in that project (for inbox counts).
