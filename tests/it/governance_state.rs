@@ -176,6 +176,10 @@ async fn a_kill_stays_live_and_shows_a_banner_until_an_approver_acknowledges_it_
     assert!(html.contains("checkout errors spiking"), "{html}");
     assert!(html.contains(&editor.email), "{html}");
     assert!(html.contains("Acknowledgement note"), "{html}");
+    assert!(
+        env_row(&html, "production").contains(&format!("href=\"#kill-{kill}\"")),
+        "{html}"
+    );
     // The one who killed it sees why there is no form.
     let eb = app.signed_in(&editor.email).await;
     let html = page(&eb, FLAG).await;
@@ -219,6 +223,7 @@ async fn a_kill_stays_live_and_shows_a_banner_until_an_approver_acknowledges_it_
     assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, FLAG));
     let html = page(&ab, FLAG).await;
     assert!(!html.contains("banner-kill"), "{html}");
+    assert!(!html.contains("#kill-"), "{html}");
     assert!(html.contains("Acknowledged the emergency kill"), "{html}");
 
     let (_, entries) = status_json(admin.api.audit("action=flag.kill-acknowledged").await).await;

@@ -41,6 +41,8 @@ pub struct EnvRow {
     updated: String,
     /// Change requests under way here.
     pending: Vec<PendingBadge>,
+    /// The unacknowledged emergency kill here (its banner's id), if any.
+    killed: Option<i64>,
     /// The emergency kill switch: offered where the flag is on in a protected environment.
     can_kill: bool,
     kill_href: String,
@@ -52,6 +54,7 @@ struct RowContext<'a> {
     flag_key: &'a str,
     archived: bool,
     pending: &'a [PendingBadge],
+    kills: &'a [KillBanner],
 }
 
 fn env_row(cx: &RowContext<'_>, env: &Environment, state: Option<&EnvState>) -> EnvRow {
@@ -97,6 +100,11 @@ fn env_row(cx: &RowContext<'_>, env: &Environment, state: Option<&EnvState>) -> 
             .map(|s| short_time(&s.updated_at))
             .unwrap_or_default(),
         pending: governance::pending_in(cx.pending, &env.key),
+        killed: cx
+            .kills
+            .iter()
+            .find(|k| k.environment == env.key)
+            .map(|k| k.id),
     }
 }
 
@@ -206,7 +214,14 @@ pub(super) async fn show_flag(
     let layout = Layout::new(&session, Some(&access.identity), p.key.clone(), "flags").await;
     let pending = governance::pending(&mut conn, &access, detail.flag.id).await?;
     let kills = governance::kill_banners(&mut conn, &access, &p.key).await?;
-    let envs = env_rows(&mut conn, &access, &layout.csrf, &detail, &pending).await?;
+    let envs = env_rows(
+        &mut conn,
+        &access,
+        &layout.csrf,
+        &detail,
+        (&pending, &kills),
+    )
+    .await?;
     let page = FlagPage {
         project_key: access.project.key.clone(),
         href: flag_href(&access.project.key, &p.key),
@@ -254,7 +269,7 @@ async fn env_rows(
     access: &ProjectAccess,
     csrf: &str,
     d: &FlagDetail,
-    pending: &[PendingBadge],
+    (pending, kills): (&[PendingBadge], &[KillBanner]),
 ) -> Result<Vec<EnvRow>, PageError> {
     let cx = RowContext {
         access,
@@ -262,6 +277,7 @@ async fn env_rows(
         flag_key: &d.flag.key,
         archived: d.flag.archived_at.is_some(),
         pending,
+        kills,
     };
     Ok(projects_store::environments(conn, access.project.id)
         .await?
@@ -352,6 +368,8 @@ pub(super) async fn toggle(
             flag_key: &p.key,
             archived: false,
             pending: &pending,
+            // The switch swaps in unprotected rows only, where nothing is killed.
+            kills: &[],
         };
         return render(&env_row(&cx, &env, state));
     }
