@@ -316,6 +316,42 @@ async fn the_closed_tab_lists_finished_requests_and_narrows_them_by_state_projec
     let html = page(&reader, "/change-requests?tab=closed&since=yesterday").await;
     assert!(html.contains("give a date as YYYY-MM-DD"), "{html}");
     assert_eq!(listed(&html), [applied, rejected, cancelled]);
+    // The API lists the same, with the same filters.
+    let ids = |v: &Value| -> Vec<i64> {
+        let mut ids: Vec<i64> = v["changeRequests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_i64().unwrap())
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+    let (_, v) = status_json(
+        approver
+            .api
+            .get("/api/admin/change-requests?closed=true")
+            .await,
+    )
+    .await;
+    assert_eq!(ids(&v), [applied, rejected, cancelled], "{v}");
+    let path = format!(
+        "/api/admin/change-requests?closed=true&author={}",
+        bob.email
+    );
+    let (_, v) = status_json(approver.api.get(&path).await).await;
+    assert_eq!(ids(&v), [rejected], "{v}");
+    let path = "/api/admin/change-requests?closed=true&since=2999-01-01T00:00:00Z";
+    let (_, v) = status_json(approver.api.get(path).await).await;
+    assert_eq!(ids(&v), Vec::<i64>::new(), "{v}");
+    let (status, _) = status_json(
+        approver
+            .api
+            .get("/api/admin/change-requests?since=soon")
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     // The open tabs keep the open one only.
     let html = page(&reader, "/change-requests?tab=open").await;
     assert_eq!(listed(&html), [open]);
