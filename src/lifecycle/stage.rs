@@ -45,7 +45,9 @@ impl Stage {
         match self {
             Stage::Initial => "Initial: not switched on in any environment yet",
             Stage::PreLive => "Pre-live: on in a test environment, not in a protected one",
-            Stage::Live => "Live: on in a protected (production) environment",
+            Stage::Live => {
+                "Live: on in a protected (production) environment, or stopped there by the kill switch"
+            }
             Stage::Completed => "Completed: its owner marked it done; remove it from the code",
             Stage::Archived => "Archived: retired; it no longer appears in any feed",
         }
