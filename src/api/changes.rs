@@ -66,6 +66,13 @@ struct ListParams {
     state: Option<String>,
     #[serde(default)]
     mine: bool,
+    /// Only finished requests (applied, rejected, cancelled), as the inbox's Closed tab.
+    #[serde(default)]
+    closed: bool,
+    /// Only those of this author (their e-mail).
+    author: Option<String>,
+    /// Only those last changed at or after this RFC 3339 time.
+    since: Option<String>,
 }
 
 async fn list_change_requests(
@@ -82,10 +89,17 @@ async fn list_change_requests(
             )
         })?),
     };
+    let since = match p.since.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => Some(service::parse_time("since", s)?),
+        None => None,
+    };
     let q = ListQuery {
         project: p.project.as_deref().filter(|s| !s.is_empty()),
         state,
         mine: p.mine,
+        closed: p.closed,
+        author: p.author.as_deref().filter(|s| !s.is_empty()),
+        since,
     };
     let list = service::list(&app.db, &who, &q).await?;
     Ok(Json(json!({ "changeRequests": list })))

@@ -65,7 +65,7 @@ async fn list_flags(
         .into_iter()
         .map(|f| {
             let envs: Vec<_> = states.iter().filter(|s| s.flag_id == f.id).collect();
-            let pairs: Vec<(bool, bool)> = envs.iter().map(|e| (e.enabled, e.protected)).collect();
+            let pairs: Vec<(bool, bool)> = envs.iter().map(|e| e.stage_pair()).collect();
             let t = tags.remove(&f.id).unwrap_or_default();
             let mut v = json!(f);
             v["tags"] = json!(t);

@@ -31,6 +31,10 @@ pub fn routes() -> Router<AppState> {
             get(get_targeting).put(put_variants),
         )
         .route(
+            &format!("{flag}/environments/{{env}}/copy-from/{{source}}"),
+            axum::routing::post(copy_targeting),
+        )
+        .route(
             &format!("{flag}/dependencies"),
             get(get_dependencies).put(put_dependencies),
         )
@@ -112,6 +116,31 @@ async fn put_variants(
     let variants = list_body(body, "variants")?;
     let proposal = Proposal::Variants { variants };
     change_targeting(app, access, p, proposal).await
+}
+
+#[derive(Deserialize)]
+struct CopyPath {
+    key: String,
+    env: String,
+    source: String,
+}
+
+/// The source environment's strategies and variants replace the target's: at once where the
+/// target is unprotected (200 with its targeting), else staged in a change request (202).
+async fn copy_targeting(
+    State(app): State<AppState>,
+    access: ProjectAccess,
+    Path(p): Path<CopyPath>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let mut tx = begin_write(&app.db).await?;
+    let from = projects::environment(&mut tx, &access.project, &p.source).await?;
+    let to = projects::environment(&mut tx, &access.project, &p.env).await?;
+    let copied = changes::copy_targeting(&mut tx, &access, &p.key, &from, &to, app.now()).await?;
+    app.writes.commit(tx).await?;
+    Ok(match copied {
+        changes::Copied::Staged(cr) => super::changes::staged(cr),
+        changes::Copied::Applied(t) => (StatusCode::OK, Json(json!({ "targeting": t }))),
+    })
 }
 
 /// Applies in an unprotected environment; in a protected one, stages into a change request.

@@ -82,6 +82,10 @@ pub enum Action {
     CancelChange {
         own: bool,
     },
+    /// Cancelling somebody else's draft nobody has touched for
+    /// [`STALE_DRAFT_DAYS`](crate::changes::change_request::STALE_DRAFT_DAYS): approvers clear
+    /// away what was abandoned; a fresh draft stays its author's.
+    CancelStaleDraft,
     CommentChange,
     /// Switching a flag off at once in an emergency, without review, even where protected.
     KillSwitch {
@@ -212,6 +216,10 @@ pub fn allows(p: Principal, action: Action) -> Result<(), Denied> {
             Role::Owner,
             "only the author or an owner may cancel a change request",
         ),
+        Action::CancelStaleDraft => need(
+            Role::Approver,
+            "only the author, an approver or an owner may cancel a stale draft",
+        ),
         Action::CommentChange => need(Role::Viewer, "you are not a member of this project"),
         Action::KillSwitch { .. } => need(
             Role::Editor,
@@ -281,6 +289,7 @@ mod tests {
             (ApplyChange { own: false }, Some(Role::Approver)),
             (CancelChange { own: true }, Some(Role::Editor)),
             (CancelChange { own: false }, Some(Role::Owner)),
+            (CancelStaleDraft, Some(Role::Approver)),
             (CommentChange, Some(Role::Viewer)),
             (KillSwitch { protected: false }, Some(Role::Editor)),
             (KillSwitch { protected: true }, Some(Role::Editor)),

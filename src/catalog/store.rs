@@ -76,6 +76,16 @@ pub struct EnvState {
     pub updated_at: String,
     #[serde(skip)]
     pub strategies: String,
+    /// Switched off by the emergency kill (and not switched since).
+    pub killed: bool,
+}
+
+impl EnvState {
+    /// (on, protected) as the lifecycle stage reads it: a killed environment still counts as on,
+    /// since a kill is an emergency stop, not a retreat from production.
+    pub fn stage_pair(&self) -> (bool, bool) {
+        (self.enabled || self.killed, self.protected)
+    }
 }
 
 /// Every flag key of the project, archived ones included (they can be revived).
@@ -112,7 +122,7 @@ pub async fn env_states(
     }
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
         "select fe.flag_id, e.key as env_key, e.name as env_name, e.id as environment_id, e.protected, \
-         fe.enabled, fe.version, fe.updated_at, fe.strategies \
+         fe.enabled, fe.version, fe.updated_at, fe.strategies, fe.killed \
          from flag_environments fe join environments e on e.id = fe.environment_id where fe.flag_id in (",
     );
     let mut sep = q.separated(", ");
@@ -212,7 +222,7 @@ fn push_conditions(q: &mut QueryBuilder<'_, Sqlite>, project_ids: &[i64], f: &Ca
     }
     // The stages as `lifecycle::stage::current` decides them, in SQL.
     const ON_PROTECTED: &str = "exists (select 1 from flag_environments fe join environments e \
-         on e.id = fe.environment_id where fe.flag_id = f.id and fe.enabled and e.protected)";
+         on e.id = fe.environment_id where fe.flag_id = f.id and (fe.enabled or fe.killed) and e.protected)";
     const ON_ANYWHERE: &str =
         "exists (select 1 from flag_environments fe where fe.flag_id = f.id and fe.enabled)";
     const COMPLETED: &str = "exists (select 1 from flag_completions c where c.flag_id = f.id)";
@@ -436,7 +446,7 @@ pub async fn set_enabled(
 ) -> Result<(), sqlx::Error> {
     let now = stamp(now);
     sqlx::query(
-        "update flag_environments set enabled = ?, version = version + 1, updated_at = ? \
+        "update flag_environments set enabled = ?, killed = false, version = version + 1, updated_at = ? \
          where flag_id = ? and environment_id = ?",
     )
     .bind(enabled)
@@ -533,4 +543,21 @@ pub async fn enabled_in(
     .bind(environment_id)
     .fetch_one(conn)
     .await
+}
+
+/// Marks the environment's switch-off as an emergency kill (see [`EnvState::stage_pair`]); the
+/// next switch clears it.
+pub async fn mark_killed(
+    conn: &mut SqliteConnection,
+    flag_id: i64,
+    environment_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update flag_environments set killed = true where flag_id = ? and environment_id = ?",
+    )
+    .bind(flag_id)
+    .bind(environment_id)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

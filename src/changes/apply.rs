@@ -40,7 +40,7 @@ pub async fn apply_scheduled(
     let row = store::request_by_id(&mut tx, id)
         .await?
         .ok_or_else(|| not_found(id))?;
-    let f = facts(&mut tx, &row, None).await?;
+    let f = facts(&mut tx, &row, None, now).await?;
     match decide(Transition::Apply, &f, Asker::Scheduler, None) {
         Ok(_) => apply_in(writes, tx, row, &actor, now).await,
         Err(r) if row.state() == State::Scheduled => {

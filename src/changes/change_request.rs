@@ -12,6 +12,7 @@
 //! (who wrote it) is turned into the policy's `own` flags here.
 
 use crate::authz::{allows, Action, Principal};
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -132,6 +133,17 @@ pub struct Facts {
     /// `Some(production)` when the request lowers its environment's protection: then only
     /// people who could set that protection review it.
     pub lowers_protection: Option<bool>,
+    /// A draft nobody has touched for [`STALE_DRAFT_DAYS`] (see [`is_stale_draft`]).
+    pub stale_draft: bool,
+}
+
+/// After how many untouched days a draft counts as abandoned: shown as stale, and cancellable
+/// by approvers as well as by its author.
+pub const STALE_DRAFT_DAYS: i64 = 14;
+
+/// True for a draft last changed [`STALE_DRAFT_DAYS`] or more before `now`.
+pub fn is_stale_draft(state: State, updated_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    state == State::Draft && now - updated_at >= Duration::days(STALE_DRAFT_DAYS)
 }
 
 /// Who asks: a person with their project role, or the scheduler acting on an earlier decision.
@@ -292,6 +304,7 @@ fn check_who(t: Transition, f: &Facts, who: Asker) -> Result<(), Refusal> {
             None => Action::ReviewChange { own },
         },
         Transition::Apply | Transition::Schedule => Action::ApplyChange { own },
+        Transition::Cancel if !own && f.stale_draft => Action::CancelStaleDraft,
         Transition::Cancel => Action::CancelChange { own },
         Transition::Comment => Action::CommentChange,
     };
@@ -315,6 +328,7 @@ mod tests {
             approved_by_asker: false,
             required_approvals: 1,
             lowers_protection: None,
+            stale_draft: false,
         }
     }
 
@@ -530,6 +544,40 @@ mod tests {
             decide(Transition::Submit, &empty, author, None),
             Err(Refusal::WrongState(_))
         ));
+    }
+
+    #[test]
+    fn approvers_cancel_stale_drafts_of_others_but_not_fresh_ones() {
+        // (role, stale, may cancel somebody else's draft)
+        let table = [
+            (Role::Viewer, true, false),
+            (Role::Editor, true, false),
+            (Role::Approver, true, true),
+            (Role::Owner, true, true),
+            (Role::Viewer, false, false),
+            (Role::Editor, false, false),
+            (Role::Approver, false, false),
+            (Role::Owner, false, true),
+        ];
+        for (role, stale, may) in table {
+            let f = Facts {
+                stale_draft: stale,
+                ..facts(State::Draft)
+            };
+            let got = decide(Transition::Cancel, &f, person(OTHER, role, false), None);
+            assert_eq!(got.is_ok(), may, "{role:?} stale={stale}: {got:?}");
+        }
+        let author = person(AUTHOR, Role::Editor, false);
+        assert!(decide(Transition::Cancel, &facts(State::Draft), author, None).is_ok());
+    }
+
+    #[test]
+    fn a_draft_is_stale_after_fourteen_untouched_days() {
+        let at = crate::clock::parse_stamp("2026-01-01T00:00:00Z").unwrap();
+        let days = |n| at + Duration::days(n);
+        assert!(!is_stale_draft(State::Draft, at, days(13)));
+        assert!(is_stale_draft(State::Draft, at, days(14)));
+        assert!(!is_stale_draft(State::InReview, at, days(40)));
     }
 
     #[test]

@@ -23,6 +23,9 @@ pub struct KillView {
     pub environment: String,
     pub reason: String,
     pub killed_by: String,
+    /// Who killed it, for "is this mine" (the label is for people to read).
+    #[serde(skip)]
+    pub killed_by_id: Option<i64>,
     pub killed_at: String,
     pub acknowledged_by: Option<String>,
     pub acknowledged_at: Option<String>,
@@ -37,6 +40,7 @@ impl From<store::KillRow> for KillView {
             environment: k.environment_key,
             reason: k.reason,
             killed_by: k.killed_by,
+            killed_by_id: k.killed_by_id,
             killed_at: k.killed_at,
             acknowledged_by: k.acknowledged_by,
             acknowledged_at: k.acknowledged_at,
@@ -70,6 +74,7 @@ pub async fn kill(
     let t = targeting::targeting(&mut *conn, project, flag_key, env).await?;
     if t.enabled {
         crate::catalog::store::set_enabled(&mut *conn, flag.id, env.id, false, now).await?;
+        crate::catalog::store::mark_killed(&mut *conn, flag.id, env.id).await?;
     }
     let user = &access.identity.user;
     let new = store::NewKill {
@@ -124,7 +129,21 @@ pub async fn kills(
         .collect())
 }
 
-/// An approver (not the one who killed) signs off an emergency kill, once.
+/// The kills of one flag still waiting for an acknowledgement (the banner on its page).
+pub async fn open_kills_of_flag(
+    conn: &mut SqliteConnection,
+    project: &Project,
+    flag_key: &str,
+) -> AppResult<Vec<KillView>> {
+    Ok(store::open_kills_of_flag(conn, project.id, flag_key)
+        .await?
+        .into_iter()
+        .map(KillView::from)
+        .collect())
+}
+
+/// An approver (not the one who killed) signs off an emergency kill, once, with a note saying
+/// what was done about it (required: the sign-off is the record that somebody looked).
 pub async fn acknowledge_kill(
     conn: &mut SqliteConnection,
     access: &ProjectAccess,
@@ -144,8 +163,15 @@ pub async fn acknowledge_kill(
     access.require(Action::AcknowledgeKill {
         own: k.killed_by_id == Some(access.identity.user.id),
     })?;
+    let note = note.trim();
+    if note.is_empty() || note.chars().count() > 2000 {
+        return Err(AppError::invalid(
+            "note",
+            "say what was done about the kill (or why it can stay off), in at most 2000 characters",
+        ));
+    }
     let user = &access.identity.user;
-    if !store::acknowledge_kill(&mut *conn, id, &user.email, note.trim(), &stamp(now)).await? {
+    if !store::acknowledge_kill(&mut *conn, id, &user.email, note, &stamp(now)).await? {
         return Err(AppError::conflict(
             "kill-acknowledged",
             format!(
@@ -167,7 +193,13 @@ pub async fn acknowledge_kill(
         .project(&project.key)
         .flag(&k.flag_key)
         .environment(&k.environment_key)
-        .after(json!({ "kill": id, "killedBy": k.killed_by }))
+        .after(json!({
+            "kill": id,
+            "killedBy": k.killed_by,
+            "killedAt": k.killed_at,
+            "killReason": k.reason,
+            "note": note,
+        }))
         .reason(Some(note)),
         now,
     )

@@ -10,12 +10,13 @@
 //! one way around review, and leaves a record to acknowledge.
 //!
 //! `change_request` is the pure state machine and `store` its SQL; the operations live in one
-//! module each (`propose`, `workflow`, `edit`, `apply`, `kill`, `protection`, `queries`), every
+//! module each (`propose`, `copy`, `workflow`, `edit`, `apply`, `kill`, `protection`, `queries`), every
 //! one in a transaction with its audit entries, and `service` names them for the transports.
 
 mod apply;
 pub mod change_request;
 mod configurations;
+mod copy;
 mod edit;
 mod kill;
 mod propose;
@@ -29,13 +30,14 @@ mod workflow;
 pub mod service {
     pub use super::apply::{apply, apply_scheduled};
     pub use super::configurations::{configurations, names, FlagConfigurations};
+    pub use super::copy::{copy_targeting, Copied};
     pub use super::edit::{refresh, remove_item, reword};
-    pub use super::kill::{acknowledge_kill, kill, kills, KillView};
+    pub use super::kill::{acknowledge_kill, kill, kills, open_kills_of_flag, KillView};
     pub use super::propose::{propose, Applied, Change, Outcome};
     pub use super::protection::{set_protection, ProtectionOutcome};
     pub use super::queries::{
-        get, list, may_review, view, ApprovalView, ChangeRequestSummary, ChangeRequestView,
-        CommentView, ItemView, ListQuery,
+        closed_authors, get, list, may_review, pending_by_flag, view, ApprovalView,
+        ChangeRequestSummary, ChangeRequestView, CommentView, ItemView, ListQuery, Pending,
     };
     pub use super::workflow::{approve, cancel, comment, parse_time, reject, schedule, submit};
 }

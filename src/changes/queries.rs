@@ -8,9 +8,11 @@ use crate::authz::{allows, Action, Principal, Reach};
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
 use crate::projects::{store as projects, Environment, Project};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::SqliteConnection;
+use std::collections::HashMap;
 
 pub(super) fn target(id: i64, project: &Project, env: &Environment) -> String {
     format!("change request #{id} in {}/{}", project.key, env.key)
@@ -225,10 +227,17 @@ pub async fn get(db: &Db, who: &Identity, id: i64) -> AppResult<ChangeRequestVie
     view(&mut conn, row).await
 }
 
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ListQuery<'a> {
     pub project: Option<&'a str>,
     pub state: Option<State>,
     pub mine: bool,
+    /// Only finished requests (applied, rejected, cancelled).
+    pub closed: bool,
+    /// Only those of this author (their e-mail).
+    pub author: Option<&'a str>,
+    /// Only those last changed at or after this time.
+    pub since: Option<DateTime<Utc>>,
 }
 
 pub async fn list(
@@ -237,18 +246,15 @@ pub async fn list(
     q: &ListQuery<'_>,
 ) -> AppResult<Vec<ChangeRequestSummary>> {
     let mut conn = db.acquire().await?;
-    let mut ids: Vec<i64> = Reach::of(&mut conn, who)
-        .await?
-        .projects()
-        .iter()
-        .filter(|p| q.project.is_none_or(|k| k == p.key))
-        .map(|p| p.id)
-        .collect();
-    ids.sort_unstable();
+    let ids = visible_projects(&mut conn, who, q.project).await?;
+    let since = q.since.map(crate::clock::stamp);
     let filter = store::ListFilter {
         project_ids: &ids,
         state: q.state,
         author_id: q.mine.then_some(who.user.id),
+        closed: q.closed,
+        author_label: q.author,
+        since: since.as_deref(),
     };
     Ok(store::requests(&mut conn, &filter)
         .await?
@@ -269,6 +275,30 @@ pub async fn list(
             updated_at: r.updated_at,
         })
         .collect())
+}
+
+/// The ids of the projects the person may see (only `project`'s, when named).
+async fn visible_projects(
+    conn: &mut SqliteConnection,
+    who: &Identity,
+    project: Option<&str>,
+) -> AppResult<Vec<i64>> {
+    let mut ids: Vec<i64> = Reach::of(&mut *conn, who)
+        .await?
+        .projects()
+        .iter()
+        .filter(|p| project.is_none_or(|k| k == p.key))
+        .map(|p| p.id)
+        .collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// The authors of the finished requests this person may see, for choosing one.
+pub async fn closed_authors(db: &Db, who: &Identity) -> AppResult<Vec<String>> {
+    let mut conn = db.acquire().await?;
+    let ids = visible_projects(&mut conn, who, None).await?;
+    Ok(store::closed_request_authors(&mut conn, &ids).await?)
 }
 
 /// True when the principal could review requests in that project (for inbox counts).
@@ -296,4 +326,35 @@ pub(super) async fn project_and_env(
         .await?
         .ok_or_else(|| not_found(row.id))?;
     Ok((project, env))
+}
+
+/// A change request still under way on a flag, as badges show it ("pending change request #4
+/// in production").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pending {
+    pub id: i64,
+    pub environment: String,
+    pub state: State,
+}
+
+/// The pending requests of many flags of one project at once (the flag page, catalog rows),
+/// by flag id: submitted requests not yet applied, rejected or cancelled, and the viewer's own
+/// drafts. Flags with none are absent from the map. The caller has checked that the viewer may
+/// see the project.
+pub async fn pending_by_flag(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    flag_ids: &[i64],
+    viewer_id: i64,
+) -> AppResult<HashMap<i64, Vec<Pending>>> {
+    let mut out: HashMap<i64, Vec<Pending>> = HashMap::new();
+    for row in store::pending_of_flags(conn, project_id, flag_ids, viewer_id).await? {
+        out.entry(row.flag_id).or_default().push(Pending {
+            id: row.request_id,
+            environment: row.environment_key,
+            state: State::parse(&row.state).unwrap_or(State::Failed),
+        });
+    }
+    Ok(out)
 }

@@ -85,7 +85,15 @@ pub struct ListFilter<'a> {
     pub project_ids: &'a [i64],
     pub state: Option<State>,
     pub author_id: Option<i64>,
+    /// Only finished requests (applied, rejected, cancelled).
+    pub closed: bool,
+    /// Only those written by the person of this label (their e-mail).
+    pub author_label: Option<&'a str>,
+    /// Only those last changed (for a finished one: closed) at or after this stamp.
+    pub since: Option<&'a str>,
 }
+
+const CLOSED_STATES: &str = "('applied', 'rejected', 'cancelled')";
 
 pub async fn requests(
     conn: &mut SqliteConnection,
@@ -106,8 +114,37 @@ pub async fn requests(
     if let Some(a) = f.author_id {
         q.push(" and r.author_id = ").push_bind(a);
     }
+    if f.closed {
+        q.push(format!(" and r.state in {CLOSED_STATES}"));
+    }
+    if let Some(a) = f.author_label {
+        q.push(" and r.author_label = ").push_bind(a);
+    }
+    if let Some(t) = f.since {
+        q.push(" and r.updated_at >= ").push_bind(t);
+    }
     q.push(" order by r.id desc limit 500");
     q.build_query_as().fetch_all(conn).await
+}
+
+/// Who wrote the finished requests of these projects (the Closed tab's author choice).
+pub async fn closed_request_authors(
+    conn: &mut SqliteConnection,
+    project_ids: &[i64],
+) -> Result<Vec<String>, sqlx::Error> {
+    let mut q = sqlx::QueryBuilder::new(format!(
+        "select distinct author_label from change_requests where state in {CLOSED_STATES} \
+         and project_id in ("
+    ));
+    let mut ids = q.separated(", ");
+    for id in project_ids {
+        ids.push_bind(*id);
+    }
+    if project_ids.is_empty() {
+        ids.push("null");
+    }
+    q.push(") order by author_label");
+    q.build_query_scalar().fetch_all(conn).await
 }
 
 pub async fn draft_of(
@@ -272,6 +309,46 @@ pub async fn open_requests_of_flag(
     .bind(flag_key)
     .fetch_all(conn)
     .await
+}
+
+/// A flag with a request still under way that changes it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PendingRow {
+    pub flag_id: i64,
+    pub request_id: i64,
+    pub state: String,
+    pub environment_key: String,
+}
+
+/// For each of `flag_ids` (all of one project), the requests that change it and are submitted
+/// and not finished (in review, approved, scheduled, failed), plus `viewer_id`'s own drafts:
+/// somebody else's draft is nobody's business until it is submitted. Oldest request first.
+pub async fn pending_of_flags(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    flag_ids: &[i64],
+    viewer_id: i64,
+) -> Result<Vec<PendingRow>, sqlx::Error> {
+    if flag_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = sqlx::QueryBuilder::new(
+        "select distinct f.id as flag_id, r.id as request_id, r.state, e.key as environment_key \
+         from change_requests r join environments e on e.id = r.environment_id \
+         join change_request_items i on i.change_request_id = r.id \
+         join flags f on f.project_id = r.project_id and f.key = i.flag_key \
+         where r.project_id = ",
+    );
+    q.push_bind(project_id)
+        .push(" and (r.state in ('in-review', 'approved', 'scheduled', 'failed') or (r.state = 'draft' and r.author_id = ")
+        .push_bind(viewer_id)
+        .push(")) and f.id in (");
+    let mut ids = q.separated(", ");
+    for id in flag_ids {
+        ids.push_bind(*id);
+    }
+    q.push(") order by r.id");
+    q.build_query_as().fetch_all(conn).await
 }
 
 /// The item of the same kind on the same thing, which a newer proposal replaces.
@@ -570,6 +647,22 @@ pub async fn kills_of(
     ))
     .bind(project_id)
     .bind(open_only)
+    .fetch_all(conn)
+    .await
+}
+
+/// The kills of one flag nobody has acknowledged yet, newest first.
+pub async fn open_kills_of_flag(
+    conn: &mut SqliteConnection,
+    project_id: i64,
+    flag_key: &str,
+) -> Result<Vec<KillRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{KILL_SELECT} where k.project_id = ? and k.flag_key = ? and k.acknowledged_at is null \
+         order by k.id desc"
+    ))
+    .bind(project_id)
+    .bind(flag_key)
     .fetch_all(conn)
     .await
 }

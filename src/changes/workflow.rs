@@ -1,14 +1,14 @@
 //! The workflow's transitions for people: each opens its own `BEGIN IMMEDIATE` transaction, asks
 //! the state machine (`change_request::decide`), and commits with its audit entries or not at all.
 
-use super::change_request::{decide, Asker, Facts, Refusal, Step, Transition};
+use super::change_request::{decide, is_stale_draft, Asker, Facts, Refusal, Step, Transition};
 use super::queries::{not_found, row_target, view, visible, ChangeRequestView};
 use super::store::{self, Move, RequestRow};
 use crate::audit::{self, NewEntry};
 use crate::authz::Identity;
 use crate::clock::{parse_stamp, stamp};
 use crate::db::Writes;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, FieldError};
 use crate::notify::{self, Event};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -18,6 +18,7 @@ pub(super) async fn facts(
     conn: &mut SqliteConnection,
     r: &RequestRow,
     user_id: Option<i64>,
+    now: DateTime<Utc>,
 ) -> AppResult<Facts> {
     let approvals = store::approvals_of(&mut *conn, r.id).await?;
     let lowers_protection = store::items_of(&mut *conn, r.id)
@@ -33,6 +34,8 @@ pub(super) async fn facts(
         approvals: approvals.len(),
         approved_by_asker: user_id.is_some_and(|u| approvals.iter().any(|a| a.user_id == u)),
         required_approvals: usize::try_from(r.required_approvals).unwrap_or(1),
+        stale_draft: parse_stamp(&r.updated_at)
+            .is_some_and(|at| is_stale_draft(r.state(), at, now)),
     })
 }
 
@@ -56,7 +59,7 @@ pub(super) async fn begin(
 ) -> AppResult<(crate::db::Tx, RequestRow, Step)> {
     let mut tx = writes.begin().await?;
     let (row, principal) = visible(&mut tx, who, id).await?;
-    let f = facts(&mut tx, &row, Some(who.user.id)).await?;
+    let f = facts(&mut tx, &row, Some(who.user.id), now).await?;
     let asker = Asker::Person {
         user_id: who.user.id,
         principal,
@@ -133,17 +136,22 @@ pub async fn submit(
     now: DateTime<Utc>,
 ) -> AppResult<ChangeRequestView> {
     let title = title.trim();
+    // Both fields at once, so the form says everything that is missing in one go.
+    let mut missing = Vec::new();
     if title.is_empty() || title.chars().count() > 200 {
-        return Err(AppError::invalid(
-            "title",
-            "give the change request a title of 1 to 200 characters",
-        ));
+        missing.push(FieldError {
+            field: "title",
+            message: "give the change request a title of 1 to 200 characters".into(),
+        });
     }
     if reason.trim().is_empty() || reason.chars().count() > 5000 {
-        return Err(AppError::invalid(
-            "reason",
-            "say why, in at most 5000 characters",
-        ));
+        missing.push(FieldError {
+            field: "reason",
+            message: "say why, in at most 5000 characters".into(),
+        });
+    }
+    if !missing.is_empty() {
+        return Err(AppError::Invalid(missing));
     }
     let (mut tx, row, step) = begin(writes, who, id, Transition::Submit, None, now).await?;
     let at = stamp(now);

@@ -159,7 +159,9 @@ fn event_of(h: &store::HistoryRow) -> Option<Event> {
     match action {
         Action::FlagCreated => Some(Event::Created),
         Action::FlagEnabled => switched(true),
-        Action::FlagDisabled | Action::FlagKilled => switched(false),
+        Action::FlagDisabled => switched(false),
+        // An emergency stop, not a retreat from production: the stage stays.
+        Action::FlagKilled => None,
         // An Unleash import names the environment and carries the imported switch.
         Action::FlagImported => {
             let after: Value = serde_json::from_str(h.after.as_deref()?).ok()?;
@@ -273,7 +275,10 @@ fn judge(f: &FlagFacts, cx: &Context, now: DateTime<Utc>) -> Assessment {
         };
         stale::reasons(&facts, &cx.thresholds, now)
     };
-    let pairs: Vec<(bool, bool)> = envs.iter().map(|e| (e.enabled, e.protected)).collect();
+    let pairs: Vec<(bool, bool)> = envs
+        .iter()
+        .map(|e| (e.enabled || e.killed, e.protected))
+        .collect();
     let stage_now = stage::current(stage::Now {
         archived,
         completed: completion.is_some(),

@@ -1,6 +1,7 @@
 //! Where a flag is in its life, now and over time. Stages carry Unleash's names, so imports
 //! map: `initial` (never switched on anywhere), `pre-live` (on in an unprotected environment, or
-//! on somewhere before and off everywhere now), `live` (on in a protected environment),
+//! on somewhere before and off everywhere now), `live` (on in a protected environment, or
+//! stopped there by the emergency kill: the caller counts a killed environment as on),
 //! `completed` (an owner marked it done), `archived`. Pure: the history comes in.
 
 use chrono::{DateTime, Utc};
@@ -44,7 +45,9 @@ impl Stage {
         match self {
             Stage::Initial => "Initial: not switched on in any environment yet",
             Stage::PreLive => "Pre-live: on in a test environment, not in a protected one",
-            Stage::Live => "Live: on in a protected (production) environment",
+            Stage::Live => {
+                "Live: on in a protected (production) environment, or stopped there by the kill switch"
+            }
             Stage::Completed => "Completed: its owner marked it done; remove it from the code",
             Stage::Archived => "Archived: retired; it no longer appears in any feed",
         }
@@ -84,7 +87,8 @@ pub fn current(n: Now<'_>) -> Stage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     Created,
-    /// Switched on or off (a kill is a switch off) in an environment.
+    /// Switched on or off in an environment (an emergency kill is not one: the flag stays where
+    /// it was in its life).
     Switched {
         environment: String,
         on: bool,

@@ -65,6 +65,8 @@ pub struct EnvFacts {
     pub strategies: String,
     pub variants: String,
     pub updated_at: String,
+    /// Switched off by the emergency kill: still live (see `catalog::store::EnvState::stage_pair`).
+    pub killed: bool,
 }
 
 pub async fn environments(
@@ -74,7 +76,7 @@ pub async fn environments(
 ) -> Result<Vec<EnvFacts>, sqlx::Error> {
     sqlx::query_as(
         "select fe.flag_id, e.key as environment, e.protected, fe.enabled, fe.strategies, \
-         fe.variants, fe.updated_at from flag_environments fe \
+         fe.variants, fe.updated_at, fe.killed from flag_environments fe \
          join environments e on e.id = fe.environment_id join flags f on f.id = fe.flag_id \
          where f.project_id = ? and (? is null or f.id = ?) order by fe.flag_id, e.sort_order",
     )

@@ -5,6 +5,7 @@ mod archive;
 mod catalog;
 mod code;
 mod edit;
+mod governance;
 pub(crate) mod lifecycle;
 mod page;
 mod retirement;

@@ -19,6 +19,8 @@ mod edges_hardening;
 mod explain;
 mod feed;
 mod feed_conformance;
+mod governance_browser;
+mod governance_state;
 mod headers;
 mod hostile_input;
 mod lifecycle;

@@ -36,17 +36,21 @@ pub fn killed(before: Option<&Value>) -> Vec<Line> {
     }]
 }
 
+/// The sign-off of a kill: whose kill and why, and the acknowledger's note.
 pub fn kill_acknowledged(after: Option<&Value>) -> Vec<Line> {
-    let by = after.map(|a| words::text(a, "killedBy")).unwrap_or("");
-    let by = if by.is_empty() {
-        String::new()
-    } else {
-        format!(" (killed by {by})")
-    };
-    vec![Line::note(
-        "Kill",
-        format!("Emergency kill acknowledged{by}"),
-    )]
+    let field = |k| after.map(|a| words::text(a, k)).unwrap_or("");
+    let (by, why, note) = (field("killedBy"), field("killReason"), field("note"));
+    let mut sentence = "Emergency kill acknowledged".to_string();
+    match (by.is_empty(), why.is_empty()) {
+        (false, false) => sentence.push_str(&format!(" (killed by {by}: “{why}”)")),
+        (false, true) => sentence.push_str(&format!(" (killed by {by})")),
+        (true, false) => sentence.push_str(&format!(" (killed because “{why}”)")),
+        (true, true) => {}
+    }
+    if !note.is_empty() {
+        sentence.push_str(&format!(", noting “{note}”"));
+    }
+    vec![Line::note("Kill", sentence)]
 }
 
 /// Archived: no longer served; revived: served again, switched off everywhere.
@@ -89,6 +93,16 @@ mod tests {
         assert_eq!(
             said(kill_acknowledged(Some(&ack))),
             ["Emergency kill acknowledged (killed by ann@example.com)"]
+        );
+        let noted = json!({
+            "kill": 3,
+            "killedBy": "ann@example.com",
+            "killReason": "checkout errors",
+            "note": "rolled back release 41",
+        });
+        assert_eq!(
+            said(kill_acknowledged(Some(&noted))),
+            ["Emergency kill acknowledged (killed by ann@example.com: “checkout errors”), noting “rolled back release 41”"]
         );
         let (live, gone) = (json!({"archived": false}), json!({"archived": true}));
         assert_eq!(

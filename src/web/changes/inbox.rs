@@ -1,7 +1,8 @@
 //! `/change-requests`: waiting for my approval, my open requests, all open requests in my
 //! projects; and the emergency kills that still need an approver's acknowledgement.
 
-use super::{request_href, state_class};
+use super::closed::{self, ClosedFilter, ClosedParams, CLOSED_STATES};
+use super::rows::{principal, rows, Row};
 use crate::authz::Identity;
 use crate::authz::{allows, Action, Principal};
 use crate::changes::service::{self, ChangeRequestSummary, KillView, ListQuery};
@@ -65,22 +66,12 @@ pub fn pending_reviews() -> i64 {
     PENDING.try_with(|n| *n).unwrap_or(0)
 }
 
-async fn principal(
-    conn: &mut SqliteConnection,
-    who: &Identity,
-    project_id: i64,
-) -> AppResult<Principal> {
-    let role = projects::role_of(conn, project_id, who.user.id).await?;
-    Ok(crate::authz::reach::principal(who, role))
-}
-
 /// Requests in review that this person may approve: in a project where they may review, by
 /// somebody else, not yet approved by them.
 pub async fn waiting_for(db: &Db, who: &Identity) -> AppResult<Vec<ChangeRequestSummary>> {
     let q = ListQuery {
-        project: None,
         state: Some(CrState::InReview),
-        mine: false,
+        ..ListQuery::default()
     };
     let list = service::list(db, who, &q).await?;
     if list.is_empty() {
@@ -115,48 +106,9 @@ pub async fn waiting_for(db: &Db, who: &Identity) -> AppResult<Vec<ChangeRequest
     Ok(out)
 }
 
-struct Row {
-    id: i64,
-    href: String,
-    title: String,
-    project: String,
-    environment: String,
-    author: String,
-    state: &'static str,
-    state_class: &'static str,
-    approvals: i64,
-    required: i64,
-    changes: i64,
-    updated: String,
-    scheduled: String,
-}
-
-impl From<ChangeRequestSummary> for Row {
-    fn from(s: ChangeRequestSummary) -> Self {
-        Row {
-            href: request_href(s.id),
-            id: s.id,
-            title: s.title,
-            project: s.project,
-            environment: s.environment,
-            author: s.author,
-            state: s.state.as_str(),
-            state_class: state_class(s.state),
-            approvals: s.approvals,
-            required: s.required_approvals.max(1),
-            changes: s.changes,
-            updated: short_time(&s.updated_at),
-            scheduled: s
-                .scheduled_at
-                .as_deref()
-                .map(short_time)
-                .unwrap_or_default(),
-        }
-    }
-}
-
 /// An emergency kill not yet acknowledged.
 struct KillRow {
+    id: i64,
     project: String,
     flag: String,
     flag_href: String,
@@ -179,12 +131,17 @@ struct InboxPage {
     mine: usize,
     open: usize,
     kills: Vec<KillRow>,
+    /// The Closed tab's filters (only on that tab).
+    closed: Option<ClosedFilter>,
+    closed_states: [(&'static str, &'static str); 3],
 }
 
 #[derive(Deserialize, Default)]
 pub(super) struct InboxQuery {
     #[serde(default)]
     tab: Option<String>,
+    #[serde(flatten)]
+    closed: ClosedParams,
 }
 
 pub(super) async fn inbox(
@@ -194,12 +151,7 @@ pub(super) async fn inbox(
     Query(q): Query<InboxQuery>,
 ) -> PageResult {
     let waiting = waiting_for(&app.db, &who).await?;
-    let all = ListQuery {
-        project: None,
-        state: None,
-        mine: false,
-    };
-    let open: Vec<_> = service::list(&app.db, &who, &all)
+    let open: Vec<_> = service::list(&app.db, &who, &ListQuery::default())
         .await?
         .into_iter()
         .filter(|r| !r.state.is_final())
@@ -210,9 +162,15 @@ pub(super) async fn inbox(
         .cloned()
         .collect();
     let (waiting_n, mine_n, open_n) = (waiting.len(), mine.len(), open.len());
-    let (tab, rows) = match q.tab.as_deref() {
+    let mut closed = None;
+    let (tab, list) = match q.tab.as_deref() {
         Some("mine") => ("mine", mine),
         Some("open") => ("open", open),
+        Some("closed") => {
+            let (list, filter) = closed_tab(&app, &who, &q.closed).await?;
+            closed = Some(filter);
+            ("closed", list)
+        }
         _ => ("waiting", waiting),
     };
     let mut conn = app.db.acquire().await?;
@@ -220,13 +178,43 @@ pub(super) async fn inbox(
     let page = InboxPage {
         layout: Layout::new(&session, Some(&who), "Change requests", "changes").await,
         tab,
-        rows: rows.into_iter().map(Row::from).collect(),
+        rows: rows(&mut conn, &who, list, app.now()).await?,
         waiting: waiting_n,
         mine: mine_n,
         open: open_n,
         kills,
+        closed,
+        closed_states: CLOSED_STATES,
     };
     render(&page)
+}
+
+/// The finished requests the filters ask for, and the filter form to show again.
+async fn closed_tab(
+    app: &AppState,
+    who: &Identity,
+    p: &ClosedParams,
+) -> AppResult<(Vec<ChangeRequestSummary>, ClosedFilter)> {
+    let (q, errors) = closed::query(p);
+    let list = service::list(&app.db, who, &q).await?;
+    let mut conn = app.db.acquire().await?;
+    let projects = crate::authz::Reach::of(&mut conn, who)
+        .await?
+        .projects()
+        .iter()
+        .map(|p| p.key.clone())
+        .collect();
+    drop(conn);
+    let filter = ClosedFilter {
+        state: p.state.clone(),
+        project: p.project.clone(),
+        author: p.author.clone(),
+        since: p.since.clone(),
+        projects,
+        authors: service::closed_authors(&app.db, who).await?,
+        errors,
+    };
+    Ok((list, filter))
 }
 
 async fn open_kills(conn: &mut SqliteConnection, who: &Identity) -> AppResult<Vec<KillRow>> {
@@ -245,13 +233,14 @@ async fn open_kills(conn: &mut SqliteConnection, who: &Identity) -> AppResult<Ve
 }
 
 fn kill_row(project: &str, me: Principal, who: &Identity, k: KillView) -> KillRow {
-    let own = k.killed_by == who.user.email;
+    let own = k.killed_by_id == Some(who.user.id);
     let cannot = match allows(me, Action::AcknowledgeKill { own }) {
         Ok(()) => "",
         Err(_) if own => "somebody else acknowledges your kill",
         Err(_) => "an approver or owner acknowledges it",
     };
     KillRow {
+        id: k.id,
         flag_href: flag_href(project, &k.flag),
         ack_href: format!("/projects/{project}/kills/{}/acknowledge", k.id),
         project: project.to_string(),

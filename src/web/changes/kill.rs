@@ -73,6 +73,9 @@ pub(super) struct KillPath {
 pub(super) struct AcknowledgeForm {
     #[serde(default)]
     note: String,
+    /// The flag's key when sent from the flag page's banner, to come back to it.
+    #[serde(default)]
+    flag: String,
 }
 
 pub(super) async fn acknowledge_kill(
@@ -82,11 +85,15 @@ pub(super) async fn acknowledge_kill(
 ) -> PageResult {
     let mut tx = begin_write(&ctx.app.db).await?;
     let step = service::acknowledge_kill(&mut tx, &ctx.who, p.id, &f.note, ctx.app.now()).await;
+    let back = match f.flag.as_str() {
+        "" => "/change-requests".to_string(),
+        key => flag_href(&ctx.who.project.key, key),
+    };
     let done = ctx.app.writes.commit_if_ok(tx, step).await.map(|k| {
         format!(
             "Acknowledged the emergency kill of {} in {}.",
             k.flag, k.environment
         )
     });
-    flash_outcome(&ctx, done, "/change-requests").await
+    flash_outcome(&ctx, done, &back).await
 }

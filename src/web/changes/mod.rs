@@ -2,9 +2,11 @@
 //! the emergency kill switch and its acknowledgement. Every rule is the domain's
 //! (`crate::changes`); these handlers extract, call it and render.
 
+mod closed;
 mod inbox;
 mod kill;
 mod request;
+mod rows;
 
 pub use inbox::{pending_reviews, with_db};
 

@@ -138,6 +138,9 @@ async fn acts_for(ctx: &UserCtx, cr: &ChangeRequestView) -> AppResult<Acts> {
             .iter()
             .any(|i| i.kind == "protection")
             .then_some(production),
+        stale_draft: crate::clock::parse_stamp(&cr.updated_at).is_some_and(|at| {
+            crate::changes::change_request::is_stale_draft(cr.state, at, ctx.app.now())
+        }),
     };
     let asker = Asker::Person {
         user_id: who.user.id,
@@ -333,9 +336,32 @@ pub(super) async fn apply_request(ctx: UserCtx, Path(id): Path<i64>) -> PageResu
     finish(&ctx, id, done, ok, Typed::default(), None).await
 }
 
-pub(super) async fn cancel_request(ctx: UserCtx, Path(id): Path<i64>) -> PageResult {
+#[derive(Deserialize, Default)]
+pub(super) struct CancelForm {
+    /// The inbox tab a one-click Cancel (of a stale draft) was sent from, to go back to it.
+    #[serde(default)]
+    from: String,
+}
+
+pub(super) async fn cancel_request(
+    ctx: UserCtx,
+    Path(id): Path<i64>,
+    WebForm(f): WebForm<CancelForm>,
+) -> PageResult {
     let done = service::cancel(&ctx.app.writes, ctx.identity(), id, ctx.app.now()).await;
-    finish(&ctx, id, done, "Cancelled.", Typed::default(), None).await
+    let tab = match f.from.as_str() {
+        tab @ ("mine" | "open" | "waiting") => tab,
+        _ => return finish(&ctx, id, done, "Cancelled.", Typed::default(), None).await,
+    };
+    let back = format!("/change-requests?tab={tab}");
+    match done {
+        Ok(_) => ctx.done(format!("Cancelled the draft #{id}."), &back).await,
+        Err(AppError::Forbidden(m) | AppError::Conflict { message: m, .. }) => {
+            Flash::set(&ctx.session, "error", sentence(&m)).await;
+            Ok(see_other(&back))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub(super) async fn refresh_request(ctx: UserCtx, Path(id): Path<i64>) -> PageResult {

@@ -365,7 +365,7 @@ fn catalog_row(
     reasons: Option<serde_json::Value>,
 ) -> CatalogRow {
     let archived = f.archived_at.is_some();
-    let pairs: Vec<(bool, bool)> = states.iter().map(|s| (s.enabled, s.protected)).collect();
+    let pairs: Vec<(bool, bool)> = states.iter().map(|s| s.stage_pair()).collect();
     let cells = env_keys
         .iter()
         .map(|k| match states.iter().find(|s| &s.env_key == k) {

@@ -1,5 +1,6 @@
 //! One flag: its environments with their switches, its metadata and its history; archive and revive.
 
+use super::governance::{self, KillBanner, PendingBadge};
 use super::usage::{usage_view, UsageView};
 use super::{flag_href, short_time, FlagPath};
 use crate::audit::store as audit_store;
@@ -36,20 +37,34 @@ pub struct EnvRow {
     can_change: bool,
     /// Why there is no switch, or "" when there is one.
     note: &'static str,
+    /// When it last changed; "" when it never did (it was created with the flag).
     updated: String,
+    /// Change requests under way here.
+    pending: Vec<PendingBadge>,
+    /// The unacknowledged emergency kill here (its banner's id), if any.
+    killed: Option<i64>,
     /// The emergency kill switch: offered where the flag is on in a protected environment.
     can_kill: bool,
     kill_href: String,
 }
 
-fn env_row(
-    access: &ProjectAccess,
-    csrf: &str,
-    flag_key: &str,
+struct RowContext<'a> {
+    access: &'a ProjectAccess,
+    csrf: &'a str,
+    flag_key: &'a str,
     archived: bool,
-    env: &Environment,
-    state: Option<&EnvState>,
-) -> EnvRow {
+    pending: &'a [PendingBadge],
+    kills: &'a [KillBanner],
+}
+
+fn env_row(cx: &RowContext<'_>, env: &Environment, state: Option<&EnvState>) -> EnvRow {
+    let RowContext {
+        access,
+        csrf,
+        flag_key,
+        archived,
+        ..
+    } = *cx;
     // In a protected environment the switch proposes: the change goes into a change request.
     let can = access.can(Action::change_in(env.protected));
     let note = match (archived, can, env.protected) {
@@ -79,7 +94,17 @@ fn env_row(
         on,
         can_change: can && !archived,
         note,
-        updated: state.map(|s| short_time(&s.updated_at)).unwrap_or_default(),
+        // Version 1 is the row as the flag's creation made it.
+        updated: state
+            .filter(|s| s.version > 1)
+            .map(|s| short_time(&s.updated_at))
+            .unwrap_or_default(),
+        pending: governance::pending_in(cx.pending, &env.key),
+        killed: cx
+            .kills
+            .iter()
+            .find(|k| k.environment == env.key)
+            .map(|k| k.id),
     }
 }
 
@@ -143,6 +168,10 @@ struct FlagPage {
     retirement: Option<super::retirement::RetirementView>,
     can_edit: bool,
     can_archive: bool,
+    /// What the Archive button's confirmation says will happen.
+    archive_confirm: String,
+    pending: Vec<PendingBadge>,
+    kills: Vec<KillBanner>,
 }
 
 #[derive(Deserialize, Default)]
@@ -183,7 +212,16 @@ pub(super) async fn show_flag(
         _ => None,
     };
     let layout = Layout::new(&session, Some(&access.identity), p.key.clone(), "flags").await;
-    let envs = env_rows(&mut conn, &access, &layout.csrf, &detail).await?;
+    let pending = governance::pending(&mut conn, &access, detail.flag.id).await?;
+    let kills = governance::kill_banners(&mut conn, &access, &p.key).await?;
+    let envs = env_rows(
+        &mut conn,
+        &access,
+        &layout.csrf,
+        &detail,
+        (&pending, &kills),
+    )
+    .await?;
     let mut lifecycle = super::lifecycle::LifecycleView::of(&detail);
     if tab == "lifecycle" {
         lifecycle
@@ -202,6 +240,9 @@ pub(super) async fn show_flag(
         retirement,
         can_edit: access.can(Action::EditFlag) && detail.flag.archived_at.is_none(),
         can_archive: may_archive(&access, &detail),
+        archive_confirm: archive_confirm(&detail),
+        pending,
+        kills,
         layout,
     };
     render(&page)
@@ -215,19 +256,41 @@ fn may_archive(access: &ProjectAccess, d: &FlagDetail) -> bool {
         && (d.flag.archived_at.is_some() || !live_protected || access.can(Action::ProposeChange))
 }
 
+/// Archiving a flag on in a protected environment only proposes it: say so before the click.
+fn archive_confirm(d: &FlagDetail) -> String {
+    let key = &d.flag.key;
+    match d.environments.iter().find(|e| e.enabled && e.protected) {
+        Some(e) => format!(
+            "Propose archiving {key}? It is on in {}, a protected environment, so this adds it \
+             to your draft change request; SDKs keep receiving it until the request is approved \
+             and applied.",
+            e.env_key
+        ),
+        None => format!("Archive {key}? SDKs will no longer receive it."),
+    }
+}
+
 async fn env_rows(
     conn: &mut SqliteConnection,
     access: &ProjectAccess,
     csrf: &str,
     d: &FlagDetail,
+    (pending, kills): (&[PendingBadge], &[KillBanner]),
 ) -> Result<Vec<EnvRow>, PageError> {
-    let archived = d.flag.archived_at.is_some();
+    let cx = RowContext {
+        access,
+        csrf,
+        flag_key: &d.flag.key,
+        archived: d.flag.archived_at.is_some(),
+        pending,
+        kills,
+    };
     Ok(projects_store::environments(conn, access.project.id)
         .await?
         .iter()
         .map(|e| {
             let state = d.environments.iter().find(|s| s.environment_id == e.id);
-            env_row(access, csrf, &d.flag.key, archived, e, state)
+            env_row(&cx, e, state)
         })
         .collect())
 }
@@ -303,7 +366,18 @@ pub(super) async fn toggle(
             .environments
             .iter()
             .find(|s| s.environment_id == env.id);
-        return render(&env_row(&access, &csrf, &p.key, false, &env, state));
+        let mut conn = app.db.acquire().await?;
+        let pending = governance::pending(&mut conn, &access, detail.flag.id).await?;
+        let cx = RowContext {
+            access: &access,
+            csrf: &csrf,
+            flag_key: &p.key,
+            archived: false,
+            pending: &pending,
+            // The switch swaps in unprotected rows only, where nothing is killed.
+            kills: &[],
+        };
+        return render(&env_row(&cx, &env, state));
     }
     let word = if on { "on" } else { "off" };
     Flash::set(

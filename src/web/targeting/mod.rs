@@ -1,6 +1,7 @@
 //! Targeting pages: the flag's Targeting tab (strategies per environment) and the project's
 //! segments. Authorization mirrors `api/targeting.rs`.
 
+mod copy;
 mod form;
 mod page;
 mod segments;
@@ -15,6 +16,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/projects/{project}/flags/{key}/targeting",
             get(page::show_targeting).post(page::post_targeting),
+        )
+        .route(
+            "/projects/{project}/flags/{key}/targeting/copy",
+            post(copy::copy_targeting),
         )
         .route(
             segments,

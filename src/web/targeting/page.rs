@@ -69,6 +69,8 @@ struct TargetingPage {
     strategy_types: Vec<Choice>,
     payload_types: Vec<&'static str>,
     has_segments: bool,
+    /// The environments this person may copy this one's targeting to.
+    copy_targets: Vec<EnvLink>,
 }
 
 /// What the page shows besides the form: the flag, its environments and the chosen one.
@@ -204,6 +206,19 @@ fn render_page(
             .collect(),
         payload_types: vec!["string", "number", "json", "csv"],
         has_segments: !l.segments.is_empty(),
+        copy_targets: if archived || drafts.is_none() {
+            Vec::new()
+        } else {
+            l.envs
+                .iter()
+                .filter(|e| e.id != l.env.id && may_change(access, e))
+                .map(|e| EnvLink {
+                    key: e.key.clone(),
+                    protected: e.protected,
+                    current: false,
+                })
+                .collect()
+        },
         env: l.env,
         layout,
     })

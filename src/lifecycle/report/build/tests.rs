@@ -45,6 +45,7 @@ fn on_in_production(flag_id: i64) -> EnvFacts {
         strategies: r#"[{"name":"flexibleRollout","parameters":{"rollout":"100"}}]"#.into(),
         variants: "[]".into(),
         updated_at: "2031-01-01T00:00:00.000Z".into(),
+        killed: false,
     }
 }
 
