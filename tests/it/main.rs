@@ -11,6 +11,7 @@ mod auth_hardening;
 mod browser;
 mod change_request_pages;
 mod change_requests;
+mod cleanup_journey;
 mod cli;
 mod code_references;
 mod csrf;
