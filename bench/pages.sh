@@ -59,10 +59,17 @@ if [ ! -s "$WORK/tokens" ]; then
 fi
 read -r CLIENT FRONTEND ADMIN PASSWORD <"$WORK/tokens"
 
+# The server runs 60 days ahead of the import (its test clock), so the flags are past their
+# grace period and most are stale: the catalog's stale filters, the lifecycle pages and the
+# cleanup report then have real work to do.
+date -u -d '+60 days' +%Y-%m-%dT%H:%M:%SZ >"$WORK/now"
+export SWITCHYARD_TEST_CLOCK_FILE=$WORK/now
+
 PID=
 stop() { [ -n "$PID" ] && { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }; PID=; }
 trap 'stop; [ -z "${PAGES_WORK:-}" ] && rm -rf "$WORK"' EXIT
-SWITCHYARD_LOG=${SWITCHYARD_LOG:-warn} "$SY" serve --bind "$HOST:$PORT" >"$WORK/serve.log" 2>&1 &
+SWITCHYARD_LOG=${SWITCHYARD_LOG:-warn} SWITCHYARD_LIFECYCLE_INTERVAL_SECONDS=5 \
+  "$SY" serve --bind "$HOST:$PORT" --report-schedule off >"$WORK/serve.log" 2>&1 &
 PID=$!
 for _ in $(seq 1 300); do
   curl -fsS -o /dev/null "$BASE/readyz" 2>/dev/null && break
@@ -80,6 +87,15 @@ FLAGS=$(curl -fsS -H "Authorization: $CLIENT" -H "$SPEC" "$BASE/api/client/featu
   python3 -c 'import json,sys; f=json.load(sys.stdin)["features"]; print(len(f), f[len(f)//2]["name"], f[-1]["name"])')
 read -r COUNT FLAG CR_FLAG <<<"$FLAGS"
 [ "$COUNT" = 10000 ] || { echo "expected 10000 flags, got $COUNT" >&2; exit 1; }
+
+# Wait for the lifecycle job's first assessment (every 5 s here) to find the stale flags.
+for _ in $(seq 1 120); do
+  STALE=$(curl -fsS -H "Authorization: $ADMIN" "$BASE/api/admin/projects/bench/flags?stale=true&limit=1" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin).get("total", 0))' 2>/dev/null || echo 0)
+  [ "${STALE:-0}" -gt 0 ] && break
+  sleep 1
+done
+say "stale flags: ${STALE:-0}"
 
 # A change request to look at: the last flag switched on in production (protected).
 if [ ! -s "$WORK/cr" ]; then
@@ -131,6 +147,10 @@ if [ "$ONLY" != memory ]; then
   page "flag usage tab" "/projects/bench/flags/$FLAG?tab=usage"
   page "segments list" "/projects/bench/segments"
   page "catalog" "/projects/bench/flags"
+  page "catalog, stale only" "/projects/bench/flags?stale=true"
+  page "catalog, one stale reason" "/projects/bench/flags?reason=past-expected-lifetime"
+  page "flag lifecycle tab" "/projects/bench/flags/$FLAG?tab=lifecycle"
+  page "project lifecycle page" "/projects/bench/lifecycle"
   page "project overview" "/projects/bench"
   page "change request" "/change-requests/$CR"
   page "audit" "/audit"
