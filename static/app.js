@@ -13,6 +13,12 @@
  *   <button data-copy="#id">    copies the text (or value) of #id
  *   <form data-autosubmit>      submits when a select/checkbox/radio changes
  *   <button data-dismiss>       removes its closest .flash (or [data-dismissable])
+ *   <form data-clean-query>     (GET) sends only the fields that hold a value, so the
+ *                               address (shared or pushed by htmx) carries no empty ones
+ *   <details data-fold-narrow>  starts folded on a phone-sized screen, open on a wide one
+ *   <input data-select-all="F"> checks every checkbox of form F (name="flags") on the page;
+ *                               [data-selected-count="F"] says how many are checked
+ *   /  (outside a text field)   opens the command palette (#palette, see below)
  */
 (function () {
   "use strict";
@@ -28,15 +34,78 @@
       .indexOf(type) === -1;
   }
 
-  // "/" focuses the search box (the catalog search, the audit filter, ...).
-  document.addEventListener("keydown", function (e) {
-    if (e.key !== "/" || e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
-    if (isTyping(e.target)) return;
-    var search = document.getElementById("search");
-    if (!search) return;
-    e.preventDefault();
-    search.focus();
-    if (typeof search.select === "function") search.select();
+  // Empty fields of a clean-query form are left out: of a plain GET submit (disabled for the
+  // moment of sending) and of htmx's request parameters.
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-clean-query")) return;
+    if (form.hasAttribute("hx-get")) return;
+    var emptied = [];
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (el.name && !el.disabled && el.value === "" && el.type !== "submit") {
+        el.disabled = true;
+        emptied.push(el);
+      }
+    });
+    window.setTimeout(function () { emptied.forEach(function (el) { el.disabled = false; }); }, 0);
+  });
+  document.addEventListener("htmx:configRequest", function (e) {
+    var elt = e.detail.elt;
+    var form = elt && elt.closest ? elt.closest("form[data-clean-query]") : null;
+    if (!form || (e.detail.verb || "").toLowerCase() !== "get") return;
+    var params = e.detail.parameters;
+    var names = [];
+    if (params && typeof params.forEach === "function") {
+      params.forEach(function (value, name) { if (value === "") names.push(name); });
+      names.forEach(function (name) { params.delete(name); });
+    } else if (params) {
+      Object.keys(params).forEach(function (name) { if (params[name] === "") delete params[name]; });
+    }
+  });
+
+  // Folded filters on a phone; open (and their summary hidden by the CSS) on a wide screen.
+  var narrow = window.matchMedia ? window.matchMedia("(max-width: 720px)") : null;
+  function fold(root) {
+    if (!narrow) return;
+    (root || document).querySelectorAll("details[data-fold-narrow]").forEach(function (d) {
+      if (narrow.matches) d.removeAttribute("open"); else d.setAttribute("open", "");
+    });
+  }
+  if (narrow && typeof narrow.addEventListener === "function") {
+    narrow.addEventListener("change", function () { fold(document); });
+  }
+
+  // Selecting flags for a bulk action.
+  function boxesOf(formId) {
+    return document.querySelectorAll("input[type=checkbox][form='" + formId + "'][name=flags]");
+  }
+  function countSelected(formId) {
+    var n = 0;
+    boxesOf(formId).forEach(function (b) { if (b.checked) n += 1; });
+    document.querySelectorAll("[data-selected-count='" + formId + "']").forEach(function (el) {
+      el.textContent = n === 0 ? "No flags selected" : n === 1 ? "1 flag selected" : n + " flags selected";
+    });
+    document.querySelectorAll("[data-select-all='" + formId + "']").forEach(function (all) {
+      var total = boxesOf(formId).length;
+      all.checked = total > 0 && n === total;
+      all.indeterminate = n > 0 && n < total;
+    });
+  }
+  document.addEventListener("change", function (e) {
+    var el = e.target;
+    if (!(el instanceof HTMLInputElement) || el.type !== "checkbox") return;
+    var all = el.getAttribute("data-select-all");
+    if (all) {
+      boxesOf(all).forEach(function (b) { b.checked = el.checked; });
+      countSelected(all);
+    } else if (el.name === "flags" && el.getAttribute("form")) {
+      countSelected(el.getAttribute("form"));
+    }
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    document.querySelectorAll("[data-selected-count]").forEach(function (el) {
+      countSelected(el.getAttribute("data-selected-count"));
+    });
   });
 
   // Confirmation before destructive submits. Capture phase on the document, so
@@ -174,8 +243,9 @@
     if (e.target !== document.body) autofocus(e.target);
   });
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", function () { autofocus(document); });
+    document.addEventListener("DOMContentLoaded", function () { fold(document); autofocus(document); });
   } else {
+    fold(document);
     autofocus(document);
   }
 })();

@@ -76,6 +76,8 @@ pub struct EnvState {
     pub updated_at: String,
     #[serde(skip)]
     pub strategies: String,
+    #[serde(skip)]
+    pub variants: String,
 }
 
 /// Every flag key of the project, archived ones included (they can be revived).
@@ -112,7 +114,7 @@ pub async fn env_states(
     }
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
         "select fe.flag_id, e.key as env_key, e.name as env_name, e.id as environment_id, e.protected, \
-         fe.enabled, fe.version, fe.updated_at, fe.strategies \
+         fe.enabled, fe.version, fe.updated_at, fe.strategies, fe.variants \
          from flag_environments fe join environments e on e.id = fe.environment_id where fe.flag_id in (",
     );
     let mut sep = q.separated(", ");
