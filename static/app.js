@@ -108,6 +108,156 @@
     });
   });
 
+  // ---------- The command palette (#palette in base.html) ----------
+  // "/" (outside a text field) or a [data-palette-open] link opens a modal dialog: a combobox
+  // whose words are looked up at /search/suggest, results in a listbox. Arrows move the
+  // active option (aria-activedescendant), Enter opens it (or the search page when none is
+  // active), Escape closes the dialog and gives focus back.
+  var palette = {
+    dialog: null, input: null, list: null, status: null,
+    items: [], active: -1, timer: 0, asked: 0, back: null
+  };
+
+  function paletteReady() {
+    if (palette.dialog) return true;
+    palette.dialog = document.getElementById("palette");
+    if (!palette.dialog || typeof palette.dialog.showModal !== "function") {
+      palette.dialog = null;
+      return false;
+    }
+    palette.input = document.getElementById("palette-input");
+    palette.list = document.getElementById("palette-list");
+    palette.status = document.getElementById("palette-status");
+    palette.input.addEventListener("input", function () {
+      window.clearTimeout(palette.timer);
+      palette.timer = window.setTimeout(lookUp, 120);
+    });
+    palette.input.addEventListener("keydown", paletteKey);
+    palette.list.addEventListener("mousedown", function (e) { e.preventDefault(); });
+    palette.list.addEventListener("click", function (e) {
+      var li = e.target instanceof Element ? e.target.closest("[role=option]") : null;
+      if (li) openItem(Number(li.getAttribute("data-index")));
+    });
+    palette.dialog.addEventListener("close", function () {
+      if (palette.back && typeof palette.back.focus === "function") palette.back.focus();
+    });
+    return true;
+  }
+
+  function openPalette() {
+    if (!paletteReady()) return false;
+    if (palette.dialog.open) return true;
+    palette.back = document.activeElement;
+    palette.dialog.showModal();
+    palette.input.focus();
+    palette.input.select();
+    if (palette.input.value.trim() !== "") lookUp();
+    return true;
+  }
+
+  function lookUp() {
+    var q = palette.input.value.trim();
+    var ticket = ++palette.asked;
+    if (q === "") {
+      show([]);
+      palette.status.textContent = "";
+      return;
+    }
+    fetch("/search/suggest?q=" + encodeURIComponent(q), {
+      credentials: "same-origin", headers: { "Accept": "application/json" }
+    }).then(function (r) {
+      if (!r.ok) throw new Error("search answered " + r.status);
+      return r.json();
+    }).then(function (found) {
+      if (ticket !== palette.asked) return; // an older answer, overtaken by typing
+      show(found);
+      palette.status.textContent = found.length === 0 ? "Nothing matches." :
+        found.length === 1 ? "1 result." : found.length + " results.";
+    }).catch(function () {
+      if (ticket === palette.asked) palette.status.textContent = "Search is not available right now.";
+    });
+  }
+
+  function show(found) {
+    palette.items = found;
+    palette.list.textContent = "";
+    found.forEach(function (f, i) {
+      var li = document.createElement("li");
+      li.id = "palette-option-" + i;
+      li.setAttribute("role", "option");
+      li.setAttribute("aria-selected", "false");
+      li.setAttribute("data-index", String(i));
+      li.setAttribute("data-href", f.href);
+      var kind = document.createElement("span");
+      kind.className = "palette-kind";
+      kind.textContent = f.kindLabel;
+      var title = document.createElement("span");
+      title.className = "palette-title";
+      title.textContent = f.title;
+      var detail = document.createElement("span");
+      detail.className = "palette-detail";
+      detail.textContent = f.detail;
+      li.appendChild(kind);
+      li.appendChild(title);
+      li.appendChild(detail);
+      palette.list.appendChild(li);
+    });
+    palette.input.setAttribute("aria-expanded", found.length > 0 ? "true" : "false");
+    activate(found.length > 0 ? 0 : -1);
+  }
+
+  function activate(i) {
+    var options = palette.list.querySelectorAll("[role=option]");
+    options.forEach(function (o) { o.setAttribute("aria-selected", "false"); });
+    palette.active = i;
+    if (i < 0 || i >= options.length) {
+      palette.active = -1;
+      palette.input.removeAttribute("aria-activedescendant");
+      return;
+    }
+    options[i].setAttribute("aria-selected", "true");
+    palette.input.setAttribute("aria-activedescendant", options[i].id);
+    options[i].scrollIntoView({ block: "nearest" });
+  }
+
+  function openItem(i) {
+    var f = palette.items[i];
+    if (f) window.location.assign(f.href);
+  }
+
+  function paletteKey(e) {
+    var n = palette.items.length;
+    if (e.key === "ArrowDown") {
+      e.preventDefault();
+      if (n > 0) activate((palette.active + 1) % n);
+    } else if (e.key === "ArrowUp") {
+      e.preventDefault();
+      if (n > 0) activate((palette.active - 1 + n) % n);
+    } else if (e.key === "Home" && n > 0 && e.ctrlKey) {
+      e.preventDefault();
+      activate(0);
+    } else if (e.key === "End" && n > 0 && e.ctrlKey) {
+      e.preventDefault();
+      activate(n - 1);
+    } else if (e.key === "Enter") {
+      if (palette.active >= 0) {
+        e.preventDefault();
+        openItem(palette.active);
+      } // otherwise the form goes to the search page
+    }
+  }
+
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "/" || e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
+    if (isTyping(e.target)) return;
+    if (openPalette()) e.preventDefault();
+  });
+
+  document.addEventListener("click", function (e) {
+    var opener = e.target instanceof Element ? e.target.closest("[data-palette-open]") : null;
+    if (opener && openPalette()) e.preventDefault();
+  });
+
   // Confirmation before destructive submits. Capture phase on the document, so
   // a refusal stops the event before htmx's own listeners on the form see it.
   document.addEventListener("submit", function (e) {

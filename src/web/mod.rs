@@ -17,6 +17,7 @@ pub mod href;
 mod layout;
 mod login;
 mod projects;
+mod search;
 mod targeting;
 pub mod text;
 mod tokens;
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::routes())
         .merge(changes::routes())
         .merge(explain::routes())
+        .merge(search::routes())
         .layer(middleware::from_fn(crate::http::csrf::guard))
         .layer(middleware::from_fn(to_login))
         .layer(middleware::from_fn_with_state(
