@@ -6,6 +6,7 @@
 //! Addresses that match no route get the same through [`not_found`], the app's fallback.
 
 use super::{sentence, Layout};
+use crate::http::error::ErrorDetail;
 use crate::http::extract::CurrentUser;
 use crate::state::AppState;
 use askama::Template;
@@ -86,12 +87,18 @@ pub async fn with_layout(State(app): State<AppState>, req: Request, next: Next) 
     if htmx {
         return res;
     }
-    let Some(shown) = res.extensions().get::<Shown>().cloned() else {
-        return res;
-    };
     let status = res.status();
+    // A page handler's error page, or an extractor's refusal (a project one may not see).
+    let message = match (
+        res.extensions().get::<Shown>(),
+        res.extensions().get::<ErrorDetail>(),
+    ) {
+        (Some(shown), _) => shown.message.clone(),
+        (None, Some(detail)) if status != StatusCode::UNAUTHORIZED => sentence(&detail.message),
+        _ => return res,
+    };
     let retry = res.headers().get(header::RETRY_AFTER).cloned();
-    let mut out = framed(&app, &mut probe, status, &shown.message).await;
+    let mut out = framed(&app, &mut probe, status, &message).await;
     if let Some(v) = retry {
         out.headers_mut().insert(header::RETRY_AFTER, v);
     }
