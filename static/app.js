@@ -75,6 +75,24 @@
     narrow.addEventListener("change", function () { fold(document); });
   }
 
+  // A table wider than its box scrolls sideways inside it: keyboard users can reach and scroll
+  // that box, and screen readers hear what it is.
+  function markScrollers(root) {
+    (root && root.querySelectorAll ? root : document).querySelectorAll(".table-wrap").forEach(function (w) {
+      if (w.scrollWidth > w.clientWidth + 1) {
+        w.setAttribute("tabindex", "0");
+        w.setAttribute("role", "region");
+        if (!w.hasAttribute("aria-label")) w.setAttribute("aria-label", "Table, scrolls sideways");
+      } else if (w.getAttribute("aria-label") === "Table, scrolls sideways") {
+        w.removeAttribute("tabindex");
+        w.removeAttribute("role");
+        w.removeAttribute("aria-label");
+      }
+    });
+  }
+  window.addEventListener("resize", function () { markScrollers(document); });
+  document.addEventListener("htmx:afterSwap", function () { markScrollers(document); });
+
   // Selecting flags for a bulk action.
   function boxesOf(formId) {
     return document.querySelectorAll("input[type=checkbox][form='" + formId + "'][name=flags]");
@@ -85,6 +103,8 @@
     document.querySelectorAll("[data-selected-count='" + formId + "']").forEach(function (el) {
       el.textContent = n === 0 ? "No flags selected" : n === 1 ? "1 flag selected" : n + " flags selected";
     });
+    var form = document.getElementById(formId);
+    if (form) form.classList.toggle("has-selection", n > 0);
     document.querySelectorAll("[data-select-all='" + formId + "']").forEach(function (all) {
       var total = boxesOf(formId).length;
       all.checked = total > 0 && n === total;
@@ -393,9 +413,14 @@
     if (e.target !== document.body) autofocus(e.target);
   });
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", function () { fold(document); autofocus(document); });
+    document.addEventListener("DOMContentLoaded", function () {
+      fold(document);
+      markScrollers(document);
+      autofocus(document);
+    });
   } else {
     fold(document);
+    markScrollers(document);
     autofocus(document);
   }
 })();
