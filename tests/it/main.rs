@@ -9,6 +9,7 @@ mod architecture;
 mod audit;
 mod auth_hardening;
 mod browser;
+mod browser_layout;
 mod catalog_ux;
 mod change_request_pages;
 mod change_requests;
