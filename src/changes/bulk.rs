@@ -318,7 +318,12 @@ async fn edit(
             } else {
                 format!("now owned by {o}")
             };
-            (patch, done, None)
+            // Saving the same owner would still bump the flag's version: say so instead.
+            let same = match &flag.owner {
+                Some(current) => current.eq_ignore_ascii_case(o.trim()),
+                None => o.trim().is_empty(),
+            };
+            (patch, done, same.then(|| "already so".to_string()))
         }
         BulkAction::Archive(_) => {
             return Err(AppError::invalid("action", "archiving is not an edit"))
@@ -327,9 +332,6 @@ async fn edit(
     if let Some(why) = unchanged {
         return Ok(FlagResult::new(key, Done::Unchanged, why));
     }
-    let after = catalog::update_flag(&mut *conn, access.actor(), project, key, patch, now).await?;
-    if matches!(action, BulkAction::SetOwner(_)) && after.flag.owner == flag.owner {
-        return Ok(FlagResult::new(key, Done::Unchanged, "already so"));
-    }
+    catalog::update_flag(&mut *conn, access.actor(), project, key, patch, now).await?;
     Ok(FlagResult::new(key, Done::Applied, done))
 }

@@ -105,6 +105,15 @@ async fn bulk_tagging_and_owning_are_audited_per_flag_and_refused_to_a_viewer() 
     assert_eq!(status, StatusCode::OK, "{answer}");
     let alpha = admin.api.flag_json(PROJECT, "alpha").await;
     assert_eq!(alpha["flag"]["owner"], json!(app.admin().email));
+    let version = alpha["flag"]["version"].clone();
+    let (_, answer) = bulk(
+        &admin.api,
+        &json!({"flags": ["alpha"], "action": "owner", "value": app.admin().email}),
+    )
+    .await;
+    assert_eq!(outcomes(&answer), pairs(&[("alpha", "unchanged")]));
+    let alpha = admin.api.flag_json(PROJECT, "alpha").await;
+    assert_eq!(alpha["flag"]["version"], version, "nothing was saved");
 
     // Bad input changes nothing: an owner nobody has.
     let (status, answer) = bulk(

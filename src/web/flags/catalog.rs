@@ -173,14 +173,14 @@ pub(super) async fn all_flags(
     })
 }
 
-/// A shared catalog address carries only what is set: a page asked for with empty or default
-/// parameters (a form sent without JavaScript) is sent to its clean address. htmx requests are
-/// answered in place; [`pushed`] tells htmx the clean address to show.
+/// A shared catalog address carries only what is set: a page asked for with empty parameters (a
+/// form sent without JavaScript) is sent to its clean address. Other addresses, older spellings
+/// (`stage=`) included, are answered as they are. htmx requests are answered in place;
+/// [`pushed`] tells htmx the clean address to show.
 fn clean_address(r: &Results, hx: bool, raw: Option<&str>) -> Option<PageResult> {
-    let asked = raw.unwrap_or("");
-    let clean = r.canonical_href();
-    let clean_query = clean.split_once('?').map_or("", |(_, q)| q);
-    (!hx && asked != clean_query).then(|| Ok(see_other(&clean)))
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or("")).ok()?;
+    let empty = pairs.iter().any(|(_, v)| v.trim().is_empty());
+    (!hx && empty).then(|| Ok(see_other(&r.canonical_href())))
 }
 
 /// The partial, with the address htmx pushes into the history: the clean one, whatever the form
