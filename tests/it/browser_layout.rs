@@ -260,3 +260,45 @@ async fn no_page_of_the_main_journeys_scrolls_sideways_on_a_phone_or_a_wide_scre
     assert!(wide.is_empty(), "pages wider than the screen: {wide:#?}");
     chrome.quit().await;
 }
+
+#[tokio::test]
+async fn the_catalog_filters_in_place_with_a_clean_address_and_selects_a_page_for_bulk_actions() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    for key in ["pay-later", "pay-now", "search-v2"] {
+        admin.api.new_flag(PROJECT, key).await;
+    }
+    let chrome = Chrome::start(&app.base).await;
+    sign_in_as(&chrome, ADMIN_EMAIL, "catalog-01-login").await;
+    chrome.goto(&format!("/projects/{PROJECT}/flags")).await;
+    chrome.wait_until("window.htmx !== undefined").await;
+    js(&chrome, "window.__sameDocument = true;").await;
+    chrome.fill("#search", "pay").await;
+    // htmx swaps the results and shows the address with only what is set.
+    chrome
+        .wait_until("location.search === '?q=pay' && document.querySelectorAll('#results tbody tr').length === 2")
+        .await;
+    let same = js(&chrome, "return window.__sameDocument === true;").await;
+    assert_eq!(same, json!(true), "filtered in place, without a reload");
+
+    // Select the page: every row's box, and the count says so. (Leaving the search field does
+    // not fetch the results again, which would drop the selection.)
+    chrome.click("input[data-select-all='bulk']").await;
+    let counted = js(
+        &chrome,
+        "return [document.querySelectorAll('input[form=bulk][name=flags]:checked').length, \
+         document.querySelector('[data-selected-count=bulk]').textContent];",
+    )
+    .await;
+    assert_eq!(counted, json!([2, "2 flags selected"]));
+    chrome.fill("#bulk input[name=value]", "wallet").await;
+    chrome.screenshot("catalog-02-selected").await;
+    chrome.click("#bulk button[type=submit]").await;
+    chrome.wait_for(".bulk-results").await;
+    chrome.screenshot("catalog-03-bulk-done").await;
+    let text = chrome.body_text().await;
+    assert!(text.contains("2 changed"), "{text}");
+    let tags = admin.api.flag_json(PROJECT, "pay-now").await["flag"]["tags"].clone();
+    assert_eq!(tags, json!(["wallet"]));
+    chrome.quit().await;
+}
