@@ -231,7 +231,17 @@ async fn no_page_of_the_main_journeys_scrolls_sideways_on_a_phone_or_a_wide_scre
                    .filter(w => w.scrollWidth > w.clientWidth + 1)\
                    .map(w => (w.querySelector('th') || w).textContent.trim().slice(0, 40) \
                         + ' (' + w.scrollWidth + ' in ' + w.clientWidth + ')'); \
-                 return [document.documentElement.scrollWidth, window.innerWidth, boxes];",
+                 var edge = document.documentElement.clientWidth; \
+                 var cut = Array.from(document.querySelectorAll('main *')).filter(el => { \
+                   var r = el.getBoundingClientRect(); \
+                   if (r.width === 0 || r.right <= edge + 1) return false; \
+                   for (var p = el.parentElement; p; p = p.parentElement) { \
+                     var o = getComputedStyle(p).overflowX; \
+                     if (o === 'auto' || o === 'scroll') return false; } \
+                   return !el.closest('.sr-only, dialog:not([open])'); }) \
+                   .slice(0, 3).map(el => el.tagName + '.' + el.className + ' ' + \
+                     (el.textContent || '').trim().slice(0, 30)); \
+                 return [document.documentElement.scrollWidth, window.innerWidth, boxes, cut];",
             )
             .await;
             let (scroll, viewport, boxes) = (
@@ -250,6 +260,12 @@ async fn no_page_of_the_main_journeys_scrolls_sideways_on_a_phone_or_a_wide_scre
                 wide.push(format!("{name} at {width}: {scroll} px wide in {viewport}"));
             }
             // On a wide screen no table needs to scroll; on a phone, tables are cards or fit.
+            if measured[3] != json!([]) {
+                wide.push(format!(
+                    "{name} at {width}: cut off at the edge: {}",
+                    measured[3]
+                ));
+            }
             if boxes != &json!([]) {
                 wide.push(format!(
                     "{name} at {width}: tables scroll sideways: {boxes}"
