@@ -75,17 +75,28 @@ pub async fn router(state: AppState) -> anyhow::Result<Router> {
         .layer(axum::middleware::from_fn(
             crate::auth::session::mark_answered,
         ))
-        .layer(sessions)
+        .layer(sessions.clone())
         .layer(axum::middleware::from_fn(
             crate::auth::session::unsaved_as_busy,
         ));
+    // An address no route knows: an empty 404 on API paths (given its JSON body by
+    // `http::fill_empty_errors`), the error page in the signed-in frame elsewhere.
+    let not_found = Router::new()
+        .fallback(crate::web::not_found)
+        .layer(axum::middleware::from_fn(
+            crate::auth::session::mark_answered,
+        ))
+        .layer(sessions)
+        .layer(axum::middleware::from_fn(
+            crate::auth::session::unsaved_as_busy,
+        ))
+        .with_state(state.clone());
     let app = Router::new()
         .merge(web)
         .merge(crate::api::router(state.clone()))
         .merge(crate::feed::router(state.feed.clone()))
         .merge(http::probes::router(state.clone()))
-        // An empty 404, given its body by `http::fill_empty_errors` as JSON or a page.
-        .fallback(|| async { axum::http::StatusCode::NOT_FOUND });
+        .fallback_service(not_found);
     Ok(http::wrap(app, &state.settings, envelope(&state)))
 }
 

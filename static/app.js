@@ -13,6 +13,12 @@
  *   <button data-copy="#id">    copies the text (or value) of #id
  *   <form data-autosubmit>      submits when a select/checkbox/radio changes
  *   <button data-dismiss>       removes its closest .flash (or [data-dismissable])
+ *   <form data-clean-query>     (GET) sends only the fields that hold a value, so the
+ *                               address (shared or pushed by htmx) carries no empty ones
+ *   <details data-fold-narrow>  starts folded on a phone-sized screen, open on a wide one
+ *   <input data-select-all="F"> checks every checkbox of form F (name="flags") on the page;
+ *                               [data-selected-count="F"] says how many are checked
+ *   /  (outside a text field)   opens the command palette (#palette, see below)
  */
 (function () {
   "use strict";
@@ -28,15 +34,248 @@
       .indexOf(type) === -1;
   }
 
-  // "/" focuses the search box (the catalog search, the audit filter, ...).
+  // Empty fields of a clean-query form are left out: of a plain GET submit (disabled for the
+  // moment of sending) and of htmx's request parameters.
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-clean-query")) return;
+    if (form.hasAttribute("hx-get")) return;
+    var emptied = [];
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (el.name && !el.disabled && el.value === "" && el.type !== "submit") {
+        el.disabled = true;
+        emptied.push(el);
+      }
+    });
+    window.setTimeout(function () { emptied.forEach(function (el) { el.disabled = false; }); }, 0);
+  });
+  document.addEventListener("htmx:configRequest", function (e) {
+    var elt = e.detail.elt;
+    var form = elt && elt.closest ? elt.closest("form[data-clean-query]") : null;
+    if (!form || (e.detail.verb || "").toLowerCase() !== "get") return;
+    var params = e.detail.parameters;
+    var names = [];
+    if (params && typeof params.forEach === "function") {
+      params.forEach(function (value, name) { if (value === "") names.push(name); });
+      names.forEach(function (name) { params.delete(name); });
+    } else if (params) {
+      Object.keys(params).forEach(function (name) { if (params[name] === "") delete params[name]; });
+    }
+  });
+
+  // Folded filters on a phone; open (and their summary hidden by the CSS) on a wide screen.
+  var narrow = window.matchMedia ? window.matchMedia("(max-width: 720px)") : null;
+  function fold(root) {
+    if (!narrow) return;
+    (root || document).querySelectorAll("details[data-fold-narrow]").forEach(function (d) {
+      if (narrow.matches) d.removeAttribute("open"); else d.setAttribute("open", "");
+    });
+  }
+  if (narrow && typeof narrow.addEventListener === "function") {
+    narrow.addEventListener("change", function () { fold(document); });
+  }
+
+  // A table wider than its box scrolls sideways inside it: keyboard users can reach and scroll
+  // that box, and screen readers hear what it is.
+  function markScrollers(root) {
+    (root && root.querySelectorAll ? root : document).querySelectorAll(".table-wrap").forEach(function (w) {
+      if (w.scrollWidth > w.clientWidth + 1) {
+        w.setAttribute("tabindex", "0");
+        w.setAttribute("role", "region");
+        if (!w.hasAttribute("aria-label")) w.setAttribute("aria-label", "Table, scrolls sideways");
+      } else if (w.getAttribute("aria-label") === "Table, scrolls sideways") {
+        w.removeAttribute("tabindex");
+        w.removeAttribute("role");
+        w.removeAttribute("aria-label");
+      }
+    });
+  }
+  window.addEventListener("resize", function () { markScrollers(document); });
+  document.addEventListener("htmx:afterSwap", function () { markScrollers(document); });
+
+  // Selecting flags for a bulk action.
+  function boxesOf(formId) {
+    return document.querySelectorAll("input[type=checkbox][form='" + formId + "'][name=flags]");
+  }
+  function countSelected(formId) {
+    var n = 0;
+    boxesOf(formId).forEach(function (b) { if (b.checked) n += 1; });
+    document.querySelectorAll("[data-selected-count='" + formId + "']").forEach(function (el) {
+      el.textContent = n === 0 ? "No flags selected" : n === 1 ? "1 flag selected" : n + " flags selected";
+    });
+    var form = document.getElementById(formId);
+    if (form) form.classList.toggle("has-selection", n > 0);
+    document.querySelectorAll("[data-select-all='" + formId + "']").forEach(function (all) {
+      var total = boxesOf(formId).length;
+      all.checked = total > 0 && n === total;
+      all.indeterminate = n > 0 && n < total;
+    });
+  }
+  document.addEventListener("change", function (e) {
+    var el = e.target;
+    if (!(el instanceof HTMLInputElement) || el.type !== "checkbox") return;
+    var all = el.getAttribute("data-select-all");
+    if (all) {
+      boxesOf(all).forEach(function (b) { b.checked = el.checked; });
+      countSelected(all);
+    } else if (el.name === "flags" && el.getAttribute("form")) {
+      countSelected(el.getAttribute("form"));
+    }
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    document.querySelectorAll("[data-selected-count]").forEach(function (el) {
+      countSelected(el.getAttribute("data-selected-count"));
+    });
+  });
+
+  // ---------- The command palette (#palette in base.html) ----------
+  // "/" (outside a text field) or a [data-palette-open] link opens a modal dialog: a combobox
+  // whose words are looked up at /search/suggest, results in a listbox. Arrows move the
+  // active option (aria-activedescendant), Enter opens it (or the search page when none is
+  // active), Escape closes the dialog and gives focus back.
+  var palette = {
+    dialog: null, input: null, list: null, status: null,
+    items: [], active: -1, timer: 0, asked: 0, back: null
+  };
+
+  function paletteReady() {
+    if (palette.dialog) return true;
+    palette.dialog = document.getElementById("palette");
+    if (!palette.dialog || typeof palette.dialog.showModal !== "function") {
+      palette.dialog = null;
+      return false;
+    }
+    palette.input = document.getElementById("palette-input");
+    palette.list = document.getElementById("palette-list");
+    palette.status = document.getElementById("palette-status");
+    palette.input.addEventListener("input", function () {
+      window.clearTimeout(palette.timer);
+      palette.timer = window.setTimeout(lookUp, 120);
+    });
+    palette.input.addEventListener("keydown", paletteKey);
+    palette.list.addEventListener("mousedown", function (e) { e.preventDefault(); });
+    palette.list.addEventListener("click", function (e) {
+      var li = e.target instanceof Element ? e.target.closest("[role=option]") : null;
+      if (li) openItem(Number(li.getAttribute("data-index")));
+    });
+    palette.dialog.addEventListener("close", function () {
+      if (palette.back && typeof palette.back.focus === "function") palette.back.focus();
+    });
+    return true;
+  }
+
+  function openPalette() {
+    if (!paletteReady()) return false;
+    if (palette.dialog.open) return true;
+    palette.back = document.activeElement;
+    palette.dialog.showModal();
+    palette.input.focus();
+    palette.input.select();
+    if (palette.input.value.trim() !== "") lookUp();
+    return true;
+  }
+
+  function lookUp() {
+    var q = palette.input.value.trim();
+    var ticket = ++palette.asked;
+    if (q === "") {
+      show([]);
+      palette.status.textContent = "";
+      return;
+    }
+    fetch("/search/suggest?q=" + encodeURIComponent(q), {
+      credentials: "same-origin", headers: { "Accept": "application/json" }
+    }).then(function (r) {
+      if (!r.ok) throw new Error("search answered " + r.status);
+      return r.json();
+    }).then(function (found) {
+      if (ticket !== palette.asked) return; // an older answer, overtaken by typing
+      show(found);
+      palette.status.textContent = found.length === 0 ? "Nothing matches." :
+        found.length === 1 ? "1 result." : found.length + " results.";
+    }).catch(function () {
+      if (ticket === palette.asked) palette.status.textContent = "Search is not available right now.";
+    });
+  }
+
+  function show(found) {
+    palette.items = found;
+    palette.list.textContent = "";
+    found.forEach(function (f, i) {
+      var li = document.createElement("li");
+      li.id = "palette-option-" + i;
+      li.setAttribute("role", "option");
+      li.setAttribute("aria-selected", "false");
+      li.setAttribute("data-index", String(i));
+      li.setAttribute("data-href", f.href);
+      var kind = document.createElement("span");
+      kind.className = "palette-kind";
+      kind.textContent = f.kindLabel;
+      var title = document.createElement("span");
+      title.className = "palette-title";
+      title.textContent = f.title;
+      var detail = document.createElement("span");
+      detail.className = "palette-detail";
+      detail.textContent = f.detail;
+      li.appendChild(kind);
+      li.appendChild(title);
+      li.appendChild(detail);
+      palette.list.appendChild(li);
+    });
+    palette.input.setAttribute("aria-expanded", found.length > 0 ? "true" : "false");
+    activate(found.length > 0 ? 0 : -1);
+  }
+
+  function activate(i) {
+    var options = palette.list.querySelectorAll("[role=option]");
+    options.forEach(function (o) { o.setAttribute("aria-selected", "false"); });
+    palette.active = i;
+    if (i < 0 || i >= options.length) {
+      palette.active = -1;
+      palette.input.removeAttribute("aria-activedescendant");
+      return;
+    }
+    options[i].setAttribute("aria-selected", "true");
+    palette.input.setAttribute("aria-activedescendant", options[i].id);
+    options[i].scrollIntoView({ block: "nearest" });
+  }
+
+  function openItem(i) {
+    var f = palette.items[i];
+    if (f) window.location.assign(f.href);
+  }
+
+  function paletteKey(e) {
+    var n = palette.items.length;
+    if (e.key === "ArrowDown") {
+      e.preventDefault();
+      if (n > 0) activate((palette.active + 1) % n);
+    } else if (e.key === "ArrowUp") {
+      e.preventDefault();
+      if (n > 0) activate((palette.active - 1 + n) % n);
+    } else if (e.key === "Home" && n > 0 && e.ctrlKey) {
+      e.preventDefault();
+      activate(0);
+    } else if (e.key === "End" && n > 0 && e.ctrlKey) {
+      e.preventDefault();
+      activate(n - 1);
+    } else if (e.key === "Enter") {
+      if (palette.active >= 0) {
+        e.preventDefault();
+        openItem(palette.active);
+      } // otherwise the form goes to the search page
+    }
+  }
+
   document.addEventListener("keydown", function (e) {
     if (e.key !== "/" || e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
     if (isTyping(e.target)) return;
-    var search = document.getElementById("search");
-    if (!search) return;
-    e.preventDefault();
-    search.focus();
-    if (typeof search.select === "function") search.select();
+    if (openPalette()) e.preventDefault();
+  });
+
+  document.addEventListener("click", function (e) {
+    var opener = e.target instanceof Element ? e.target.closest("[data-palette-open]") : null;
+    if (opener && openPalette()) e.preventDefault();
   });
 
   // Confirmation before destructive submits. Capture phase on the document, so
@@ -174,8 +413,14 @@
     if (e.target !== document.body) autofocus(e.target);
   });
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", function () { autofocus(document); });
+    document.addEventListener("DOMContentLoaded", function () {
+      fold(document);
+      markScrollers(document);
+      autofocus(document);
+    });
   } else {
+    fold(document);
+    markScrollers(document);
     autofocus(document);
   }
 })();

@@ -26,6 +26,7 @@ pub fn routes() -> Router<AppState> {
             get(list_flags).post(create_flag),
         )
         .route(flag, get(get_flag).patch(patch_flag))
+        .route("/api/admin/projects/{project}/bulk-flags", post(bulk_flags))
         .route(&format!("{flag}/archive"), post(archive_flag))
         .route(&format!("{flag}/revive"), post(revive_flag))
         .route(
@@ -265,4 +266,32 @@ async fn toggle(
     };
     app.writes.commit(tx).await?;
     Ok(answer)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkBody {
+    flags: Vec<String>,
+    /// `tag-add`, `tag-remove`, `owner` or `archive`.
+    action: String,
+    /// The tag, the owner (e-mail, `team:key`, empty for nobody) or the reason to archive.
+    #[serde(default)]
+    value: String,
+}
+
+/// Many flags at once: each an audited change of its own; archiving where a protected
+/// environment serves the flag stages it into a change request. Answers each flag's outcome.
+async fn bulk_flags(
+    State(app): State<AppState>,
+    access: ProjectAccess,
+    ApiJson(body): ApiJson<BulkBody>,
+) -> Result<Json<Value>, ApiError> {
+    let action = crate::changes::bulk::BulkAction::parse(&body.action, &body.value)?;
+    let mut tx = begin_write(&app.db).await?;
+    let report =
+        crate::changes::bulk::bulk(&mut tx, &access, &body.flags, action, app.now()).await?;
+    app.writes.commit(tx).await?;
+    Ok(Json(
+        json!({ "summary": report.summary(), "results": report.results }),
+    ))
 }

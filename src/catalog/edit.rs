@@ -56,6 +56,15 @@ async fn resolve_owner(
     })
 }
 
+/// Refuses an owner nobody has (`owner` is an e-mail, `team:key`, or empty for nobody), as
+/// editing a flag would: for checking once before changing many flags.
+pub async fn check_owner(conn: &mut SqliteConnection, owner: &str) -> AppResult<()> {
+    resolve_owner(conn, owner)
+        .await?
+        .map(|_| ())
+        .map_err(|message| AppError::invalid("owner", message))
+}
+
 fn check_links(links: &[(String, String)]) -> Result<Vec<(String, String)>, String> {
     links
         .iter()

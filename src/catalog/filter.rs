@@ -44,6 +44,22 @@ pub enum Sort {
 }
 
 impl Sort {
+    /// A column by its name in links; the key for anything else.
+    pub fn parse(s: &str) -> Sort {
+        match s {
+            "name" => Sort::Name,
+            "type" => Sort::Type,
+            "created" => Sort::Created,
+            "updated" => Sort::Updated,
+            _ => Sort::Key,
+        }
+    }
+
+    /// Dates read newest first unless asked otherwise.
+    pub fn newest_first(self) -> bool {
+        matches!(self, Sort::Created | Sort::Updated)
+    }
+
     pub fn column(self) -> &'static str {
         match self {
             Sort::Key => "f.key",
@@ -108,13 +124,7 @@ impl CatalogFilter {
         }
     }
     pub fn sort(&self) -> Sort {
-        match clean(&self.sort) {
-            Some("name") => Sort::Name,
-            Some("type") => Sort::Type,
-            Some("created") => Sort::Created,
-            Some("updated") => Sort::Updated,
-            _ => Sort::Key,
-        }
+        Sort::parse(clean(&self.sort).unwrap_or(""))
     }
     pub fn sort_key(&self) -> &'static str {
         match self.sort() {
@@ -125,8 +135,14 @@ impl CatalogFilter {
             Sort::Updated => "updated",
         }
     }
+    /// `dir=desc` or `dir=asc` when given; otherwise the column's natural order: dates newest
+    /// first, words A to Z (so a link that only names the column needs no `dir`).
     pub fn descending(&self) -> bool {
-        clean(&self.dir) == Some("desc")
+        match clean(&self.dir) {
+            Some("desc") => true,
+            Some("asc") => false,
+            _ => self.sort().newest_first(),
+        }
     }
     pub fn page(&self) -> i64 {
         clean(&self.page)
@@ -149,13 +165,31 @@ impl CatalogFilter {
         push("type", self.flag_type());
         push("tag", self.tag());
         push("env", self.env());
-        push("state", clean(&self.state));
+        push(
+            "state",
+            self.state().map(|on| if on { "on" } else { "off" }),
+        );
         push("lifecycle", self.lifecycle());
-        push("stale", clean(&self.stale));
+        push(
+            "stale",
+            self.stale().map(|s| if s { "true" } else { "false" }),
+        );
         push("reason", self.reason());
-        push("archived", clean(&self.archived));
-        push("sort", clean(&self.sort));
-        push("dir", clean(&self.dir));
+        let shown_by_default = if self.lifecycle() == Some("archived") {
+            "archived"
+        } else {
+            "active"
+        };
+        push(
+            "archived",
+            Some(self.archived()).filter(|a| *a != shown_by_default),
+        );
+        // Only what differs from the defaults: the key order, each column's natural direction.
+        let sort = (self.sort() != Sort::Key).then(|| self.sort_key());
+        push("sort", sort);
+        let dir = (self.descending() != self.sort().newest_first())
+            .then_some(if self.descending() { "desc" } else { "asc" });
+        push("dir", dir);
         let page = (self.page() > 1).then(|| self.page().to_string());
         push("page", page.as_deref());
         for (k, v) in overrides {
@@ -179,6 +213,24 @@ mod tests {
         assert_eq!(
             f.query_with(&[("sort", "name"), ("page", "")]),
             "q=pay&type=release&sort=name"
+        );
+    }
+
+    #[test]
+    fn dates_sort_newest_first_unless_asked() {
+        let f: CatalogFilter = serde_urlencoded::from_str("sort=updated").unwrap();
+        assert!(f.descending());
+        assert_eq!(f.query_with(&[]), "sort=updated");
+        let f: CatalogFilter = serde_urlencoded::from_str("sort=updated&dir=asc").unwrap();
+        assert!(!f.descending());
+        assert_eq!(f.query_with(&[]), "sort=updated&dir=asc");
+        let f: CatalogFilter = serde_urlencoded::from_str("sort=name&dir=desc").unwrap();
+        assert!(f.descending());
+        let f: CatalogFilter = serde_urlencoded::from_str("sort=key&dir=asc&q=&owner=").unwrap();
+        assert_eq!(
+            f.query_with(&[]),
+            "",
+            "defaults and empty fields leave no trace"
         );
     }
 

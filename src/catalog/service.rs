@@ -14,7 +14,7 @@ use serde::Serialize;
 use sqlx::SqliteConnection;
 
 pub use super::archive::{archive, revive};
-pub use super::edit::{create_flag, update_flag};
+pub use super::edit::{check_owner, create_flag, update_flag};
 pub use super::switch::{set_enabled, Switch};
 
 #[derive(Debug, Default, Clone)]

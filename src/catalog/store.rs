@@ -78,6 +78,8 @@ pub struct EnvState {
     pub strategies: String,
     /// Switched off by the emergency kill (and not switched since).
     pub killed: bool,
+    #[serde(skip)]
+    pub variants: String,
 }
 
 impl EnvState {
@@ -122,7 +124,7 @@ pub async fn env_states(
     }
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
         "select fe.flag_id, e.key as env_key, e.name as env_name, e.id as environment_id, e.protected, \
-         fe.enabled, fe.version, fe.updated_at, fe.strategies, fe.killed \
+         fe.enabled, fe.version, fe.updated_at, fe.strategies, fe.killed, fe.variants \
          from flag_environments fe join environments e on e.id = fe.environment_id where fe.flag_id in (",
     );
     let mut sep = q.separated(", ");

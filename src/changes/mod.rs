@@ -14,6 +14,7 @@
 //! one in a transaction with its audit entries, and `service` names them for the transports.
 
 mod apply;
+pub mod bulk;
 pub mod change_request;
 mod configurations;
 mod copy;

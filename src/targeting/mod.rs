@@ -6,6 +6,7 @@
 //! the SQL; `import` loads Unleash states. `service` names the operations for other modules.
 
 mod dependencies;
+pub mod exposure;
 pub mod import;
 mod segments;
 pub mod served;

@@ -2,7 +2,8 @@
 //! connected SDKs.
 
 use serde::Serialize;
-use sqlx::SqliteConnection;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use std::collections::HashMap;
 
 /// An SDK instance seen reporting now; a blank SDK version keeps the one it had.
 pub async fn record_application(
@@ -175,4 +176,36 @@ pub async fn applications(
     .bind(limit)
     .fetch_all(conn)
     .await
+}
+
+/// The last hour each of `flags` (project id, key) was evaluated in any environment of its
+/// project: one indexed look-up per environment and key (`usage_hourly`'s primary key).
+pub async fn last_seen_of(
+    conn: &mut SqliteConnection,
+    flags: &[(i64, &str)],
+) -> Result<HashMap<(i64, String), String>, sqlx::Error> {
+    if flags.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut projects: Vec<i64> = flags.iter().map(|(p, _)| *p).collect();
+    projects.sort_unstable();
+    projects.dedup();
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "select e.project_id, u.flag_key, max(u.hour) from usage_hourly u \
+         join environments e on e.id = u.environment_id \
+         where (u.yes > 0 or u.no > 0) and u.environment_id in \
+         (select id from environments where project_id in (",
+    );
+    let mut sep = q.separated(", ");
+    for p in &projects {
+        sep.push_bind(*p);
+    }
+    q.push(")) and u.flag_key in (");
+    let mut sep = q.separated(", ");
+    for (_, key) in flags {
+        sep.push_bind(key.to_string());
+    }
+    q.push(") group by e.project_id, u.flag_key");
+    let rows: Vec<(i64, String, String)> = q.build_query_as().fetch_all(conn).await?;
+    Ok(rows.into_iter().map(|(p, k, h)| ((p, k), h)).collect())
 }

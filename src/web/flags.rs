@@ -2,12 +2,14 @@
 //! history and usage, and the create and edit forms. Authorization mirrors `api/flags.rs`.
 
 mod archive;
+mod bulk;
 mod catalog;
 mod code;
 mod edit;
 mod governance;
 pub(crate) mod lifecycle;
 mod page;
+mod results;
 mod retirement;
 mod usage;
 
@@ -25,6 +27,7 @@ pub fn routes() -> Router<AppState> {
             get(catalog::list_flags).post(edit::create_flag),
         )
         .route("/projects/{project}/flags/new", get(edit::new_flag))
+        .route("/projects/{project}/bulk-flags", post(bulk::bulk_flags))
         .route(f, get(page::show_flag).post(edit::update_flag))
         .route(&format!("{f}/edit"), get(edit::edit_flag))
         .route(&format!("{f}/code"), get(code::show_code))

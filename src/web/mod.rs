@@ -7,6 +7,7 @@ mod audit;
 mod changes;
 mod chart;
 mod described;
+mod errors;
 mod explain;
 mod flags;
 mod form;
@@ -17,10 +18,12 @@ mod layout;
 mod login;
 mod projects;
 mod reports;
+mod search;
 mod targeting;
 pub mod text;
 mod tokens;
 
+pub use errors::{error_page, not_found};
 pub use form::{Errors, WebForm};
 pub use handler::{render_form, render_secret_form, render_with, Ctx, ProjectCtx, UserCtx};
 pub use layout::{Flash, Layout, LayoutUser};
@@ -49,8 +52,13 @@ pub fn router(state: AppState) -> Router {
         .merge(changes::routes())
         .merge(explain::routes())
         .merge(reports::routes())
+        .merge(search::routes())
         .layer(middleware::from_fn(crate::http::csrf::guard))
         .layer(middleware::from_fn(to_login))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            errors::with_layout,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             changes::with_db,
@@ -105,27 +113,6 @@ async fn to_login(req: Request, next: Next) -> Response {
         return r;
     }
     Redirect::to(&to).into_response()
-}
-
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage {
-    layout: Layout,
-    status: u16,
-    message: String,
-}
-
-/// A plain error page, for errors that happen before we know who is asking.
-pub fn error_page(status: StatusCode, message: &str) -> Response {
-    let page = ErrorPage {
-        layout: Layout::bare(status.canonical_reason().unwrap_or("Error")),
-        status: status.as_u16(),
-        message: message.to_string(),
-    };
-    match page.render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(_) => (status, message.to_string()).into_response(),
-    }
 }
 
 /// Errors of page handlers.

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 /// Folders holding types, rules and SQL.
-const DOMAIN: [&str; 14] = [
+const DOMAIN: [&str; 15] = [
     "coderefs",
     "accounts",
     "projects",
@@ -19,6 +19,7 @@ const DOMAIN: [&str; 14] = [
     "usage",
     "transfer",
     "signals",
+    "search",
 ];
 
 /// What a domain file must not name: transport crates and the transport modules of this crate.

@@ -92,6 +92,11 @@ async fn a_pending_request_shows_on_the_flag_and_its_environment_until_it_is_app
     );
     assert!(env_row(&html, "production").contains(&badge), "{html}");
     assert!(!env_row(&html, "staging").contains(&badge), "{html}");
+    // The catalog rows (the project's and the cross-project one) say it too.
+    for catalog in [format!("/projects/{PROJECT}/flags"), "/flags".to_string()] {
+        let html = page(&ab, &catalog).await;
+        assert!(html.contains(&badge), "{catalog}: {html}");
+    }
 
     step(&approver.api, id, "approve", None).await;
     assert!(
@@ -103,6 +108,8 @@ async fn a_pending_request_shows_on_the_flag_and_its_environment_until_it_is_app
         !page(&ab, FLAG).await.contains(&badge),
         "applied: no longer pending"
     );
+    let catalog = page(&ab, &format!("/projects/{PROJECT}/flags")).await;
+    assert!(!catalog.contains(&badge), "{catalog}");
 
     // Rejected and cancelled requests drop off the same way.
     let (status, _) = status_json(

@@ -9,6 +9,8 @@ mod architecture;
 mod audit;
 mod auth_hardening;
 mod browser;
+mod browser_layout;
+mod catalog_ux;
 mod change_request_pages;
 mod change_requests;
 mod cleanup_journey;

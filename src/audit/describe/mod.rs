@@ -136,7 +136,7 @@ impl Names {
     }
 
     /// A segment by its id: its name, or "#id" for one deleted since.
-    fn segment(&self, id: &Value) -> String {
+    pub fn segment(&self, id: &Value) -> String {
         match id.as_i64().and_then(|i| self.segments.get(&i)) {
             Some(name) => name.clone(),
             None => format!("#{}", words::value(id)),

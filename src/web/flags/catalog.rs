@@ -1,142 +1,21 @@
 //! The catalog: a project's flags and every flag the user can see, filtered, sorted, paged.
 
-use super::short_time;
+use super::results::{results, Place, Results};
 use crate::authz::{Action, ProjectAccess};
-use crate::catalog::filter::{CatalogFilter, PAGE_SIZE};
-use crate::catalog::store::{self, EnvState, FlagRow};
+use crate::catalog::filter::CatalogFilter;
+use crate::catalog::store;
 use crate::catalog::FlagType;
 use crate::http::extract::CurrentUser;
-use crate::projects::{store as projects_store, Project};
+use crate::projects::Project;
 use crate::state::AppState;
-use crate::web::{render, Layout, PageError, PageResult};
+use crate::web::{render, see_other, Layout, PageResult};
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::{Query, RawQuery, State};
+use axum::http::HeaderValue;
+use axum::response::Response;
 use axum_htmx::HxRequest;
 use serde::Deserialize;
-use sqlx::SqliteConnection;
-use std::collections::HashMap;
 use tower_sessions::Session;
-// ---------- The catalog ----------
-
-/// One cell of the environment columns: `known` is false where a project lacks the environment.
-pub struct Cell {
-    known: bool,
-    on: bool,
-}
-
-pub struct CatalogRow {
-    project: String,
-    key: String,
-    name: String,
-    flag_type: String,
-    owner: String,
-    tags: Vec<String>,
-    cells: Vec<Cell>,
-    stage: &'static str,
-    stale: String,
-    archived: bool,
-    updated: String,
-}
-
-/// The results part of the catalog: the table, its paging and its empty states.
-pub struct Results {
-    base: String,
-    /// The project filter of the cross-project page ("" on a project's page).
-    project_param: String,
-    filter: CatalogFilter,
-    env_keys: Vec<String>,
-    rows: Vec<CatalogRow>,
-    show_project: bool,
-    total: i64,
-    page: i64,
-    pages: i64,
-    /// Where "create one" points when the catalog is empty ("" when the user can't create).
-    create_href: String,
-}
-
-impl Results {
-    fn href(&self, overrides: &[(&str, &str)]) -> String {
-        let mut q = self.filter.query_with(overrides);
-        if !self.project_param.is_empty() {
-            let p = serde_urlencoded::to_string([("project", &self.project_param)]);
-            let p = p.unwrap_or_default();
-            q = if q.is_empty() { p } else { format!("{p}&{q}") };
-        }
-        if q.is_empty() {
-            self.base.clone()
-        } else {
-            format!("{}?{q}", self.base)
-        }
-    }
-
-    pub fn sort_href(&self, col: &str) -> String {
-        let desc = self.filter.sort_key() == col && !self.filter.descending();
-        self.href(&[
-            ("sort", col),
-            ("dir", if desc { "desc" } else { "" }),
-            ("page", ""),
-        ])
-    }
-
-    pub fn aria_sort(&self, col: &str) -> &'static str {
-        match (self.filter.sort_key() == col, self.filter.descending()) {
-            (false, _) => "",
-            (true, false) => "ascending",
-            (true, true) => "descending",
-        }
-    }
-
-    pub fn page_href(&self, page: &i64) -> String {
-        let p = page.to_string();
-        self.href(&[("page", if *page <= 1 { "" } else { &p })])
-    }
-
-    pub fn prev_href(&self) -> String {
-        self.page_href(&(self.page - 1))
-    }
-
-    pub fn next_href(&self) -> String {
-        self.page_href(&(self.page + 1))
-    }
-
-    pub fn clear_href(&self) -> String {
-        self.base.clone()
-    }
-
-    pub fn first(&self) -> i64 {
-        if self.total == 0 {
-            0
-        } else {
-            (self.page - 1) * PAGE_SIZE + 1
-        }
-    }
-
-    pub fn last(&self) -> i64 {
-        (self.page * PAGE_SIZE).min(self.total)
-    }
-
-    /// Page numbers to link, with 0 for a gap.
-    pub fn page_numbers(&self) -> Vec<i64> {
-        let mut out = Vec::new();
-        for n in 1..=self.pages {
-            let near = (n - self.page).abs() <= 2;
-            if n == 1 || n == self.pages || near {
-                out.push(n);
-            } else if out.last() != Some(&0) {
-                out.push(0);
-            }
-        }
-        out
-    }
-
-    pub fn filtered(&self) -> bool {
-        !self
-            .filter
-            .query_with(&[("sort", ""), ("dir", ""), ("page", "")])
-            .is_empty()
-    }
-}
-
 #[derive(Template)]
 #[template(path = "flags/_results.html")]
 struct ResultsPartial {
@@ -171,6 +50,8 @@ struct CatalogPage {
     can_manage: bool,
     choices: FilterChoices,
     r: Results,
+    /// Where the bulk form comes back to: this page's address.
+    back: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -184,20 +65,31 @@ pub(super) async fn list_flags(
     session: Session,
     access: ProjectAccess,
     HxRequest(hx): HxRequest,
+    RawQuery(raw): RawQuery,
     Query(filter): Query<CatalogFilter>,
 ) -> PageResult {
     let mut conn = app.db.acquire().await?;
     let projects = vec![access.project.clone()];
     let can_create = access.can(Action::CreateFlag);
     let base = format!("/projects/{}/flags", access.project.key);
-    let create = if can_create {
-        format!("{base}/new")
-    } else {
-        String::new()
+    let place = Place {
+        create_href: if can_create {
+            format!("{base}/new")
+        } else {
+            String::new()
+        },
+        base,
+        project_param: String::new(),
+        selectable: access.can(Action::EditFlag),
+        viewer: access.identity.user.id,
     };
-    let r = results(&mut conn, &projects, filter, base, String::new(), create).await?;
+    let r = results(&mut conn, &projects, filter, place, app.now()).await?;
+    if let Some(answer) = clean_address(&r, hx, raw.as_deref()) {
+        return answer;
+    }
     if hx {
-        return render(&ResultsPartial { r });
+        let address = r.canonical_href();
+        return pushed(&address, render(&ResultsPartial { r })?);
     }
     let tags = store::project_tags(&mut conn, access.project.id).await?;
     let choices = FilterChoices {
@@ -221,6 +113,7 @@ pub(super) async fn list_flags(
         can_create,
         can_manage: access.can(Action::ManageSettings),
         choices,
+        back: r.canonical_href(),
         r,
     })
 }
@@ -230,6 +123,7 @@ pub(super) async fn all_flags(
     session: Session,
     CurrentUser(id): CurrentUser,
     HxRequest(hx): HxRequest,
+    RawQuery(raw): RawQuery,
     Query(pick): Query<ProjectPick>,
     Query(filter): Query<CatalogFilter>,
 ) -> PageResult {
@@ -247,17 +141,20 @@ pub(super) async fn all_flags(
         .into_iter()
         .filter(|p| pick.is_empty() || p.key == pick)
         .collect();
-    let r = results(
-        &mut conn,
-        &chosen,
-        filter,
-        "/flags".into(),
-        pick,
-        String::new(),
-    )
-    .await?;
+    let place = Place {
+        base: "/flags".into(),
+        project_param: pick,
+        create_href: String::new(),
+        selectable: false,
+        viewer: id.user.id,
+    };
+    let r = results(&mut conn, &chosen, filter, place, app.now()).await?;
+    if let Some(answer) = clean_address(&r, hx, raw.as_deref()) {
+        return answer;
+    }
     if hx {
-        return render(&ResultsPartial { r });
+        let address = r.canonical_href();
+        return pushed(&address, render(&ResultsPartial { r })?);
     }
     let choices = FilterChoices {
         projects: keys,
@@ -273,123 +170,26 @@ pub(super) async fn all_flags(
         can_create: false,
         can_manage: false,
         choices,
+        back: r.canonical_href(),
         r,
     })
 }
 
-/// One page of flags with their states and tags: three queries for the flags, two for the page.
-async fn results(
-    conn: &mut SqliteConnection,
-    projects: &[Project],
-    filter: CatalogFilter,
-    base: String,
-    project_param: String,
-    create_href: String,
-) -> Result<Results, PageError> {
-    let ids: Vec<i64> = projects.iter().map(|p| p.id).collect();
-    let page = store::search(&mut *conn, &ids, &filter, None).await?;
-    let flag_ids: Vec<i64> = page.flags.iter().map(|f| f.id).collect();
-    let states = store::env_states(&mut *conn, &flag_ids).await?;
-    let mut tags = store::tags_of(&mut *conn, &flag_ids).await?;
-    let env_keys = env_columns(&mut *conn, projects).await?;
-    let mut stale = crate::lifecycle::store::stale_reasons_of(&mut *conn, &flag_ids).await?;
-    let keys: HashMap<i64, &str> = projects.iter().map(|p| (p.id, p.key.as_str())).collect();
-    let rows = page
-        .flags
-        .into_iter()
-        .map(|f| {
-            let mine: Vec<&EnvState> = states.iter().filter(|s| s.flag_id == f.id).collect();
-            let reasons = stale.remove(&f.id);
-            let t = tags.remove(&f.id).unwrap_or_default();
-            let project = keys
-                .get(&f.project_id)
-                .copied()
-                .unwrap_or_default()
-                .to_string();
-            catalog_row(f, project, &mine, &env_keys, t, reasons)
-        })
-        .collect();
-    let pages = ((page.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let show_project = base == "/flags";
-    Ok(Results {
-        base,
-        show_project,
-        project_param,
-        page: filter.page(),
-        filter,
-        env_keys,
-        rows,
-        total: page.total,
-        pages,
-        create_href,
-    })
+/// A shared catalog address carries only what is set: a page asked for with empty parameters (a
+/// form sent without JavaScript) is sent to its clean address. Other addresses, older spellings
+/// (`stage=`) included, are answered as they are. htmx requests are answered in place;
+/// [`pushed`] tells htmx the clean address to show.
+fn clean_address(r: &Results, hx: bool, raw: Option<&str>) -> Option<PageResult> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or("")).ok()?;
+    let empty = pairs.iter().any(|(_, v)| v.trim().is_empty());
+    (!hx && empty).then(|| Ok(see_other(&r.canonical_href())))
 }
 
-/// Environment keys in order; across projects, each key once, in its lowest position.
-async fn env_columns(
-    conn: &mut SqliteConnection,
-    projects: &[Project],
-) -> Result<Vec<String>, PageError> {
-    let mut seen: Vec<(i64, String)> = Vec::new();
-    for p in projects {
-        for e in projects_store::environments(&mut *conn, p.id).await? {
-            match seen.iter_mut().find(|(_, k)| *k == e.key) {
-                Some(s) => s.0 = s.0.min(e.sort_order),
-                None => seen.push((e.sort_order, e.key)),
-            }
-        }
+/// The partial, with the address htmx pushes into the history: the clean one, whatever the form
+/// sent.
+fn pushed(address: &str, mut res: Response) -> PageResult {
+    if let Ok(v) = HeaderValue::from_str(address) {
+        res.headers_mut().insert("hx-push-url", v);
     }
-    seen.sort();
-    Ok(seen.into_iter().map(|(_, k)| k).collect())
-}
-
-/// The badge's words for stored stale reasons: "unused; no owner".
-fn stale_words(reasons: Option<&serde_json::Value>) -> String {
-    reasons
-        .and_then(serde_json::Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|r| r.get("code").and_then(serde_json::Value::as_str))
-        .filter_map(crate::lifecycle::stale::Code::parse)
-        .map(|c| c.label())
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-fn catalog_row(
-    f: FlagRow,
-    project: String,
-    states: &[&EnvState],
-    env_keys: &[String],
-    tags: Vec<String>,
-    reasons: Option<serde_json::Value>,
-) -> CatalogRow {
-    let archived = f.archived_at.is_some();
-    let pairs: Vec<(bool, bool)> = states.iter().map(|s| s.stage_pair()).collect();
-    let cells = env_keys
-        .iter()
-        .map(|k| match states.iter().find(|s| &s.env_key == k) {
-            Some(s) => Cell {
-                known: true,
-                on: s.enabled,
-            },
-            None => Cell {
-                known: false,
-                on: false,
-            },
-        })
-        .collect();
-    CatalogRow {
-        project,
-        stage: f.stage(&pairs).as_str(),
-        stale: stale_words(reasons.as_ref()),
-        owner: f.owner.unwrap_or_default(),
-        updated: short_time(&f.updated_at),
-        key: f.key,
-        name: f.name,
-        flag_type: f.flag_type,
-        tags,
-        cells,
-        archived,
-    }
+    Ok(res)
 }
