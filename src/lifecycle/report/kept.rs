@@ -129,9 +129,32 @@ pub async fn generate(
     report.id = Some(id);
     value["id"] = json!(id);
     let (headline, lines) = summary(&report);
-    crate::notify::report(&mut tx, project, value, headline, lines, report.href(), now).await?;
+    let body = webhook_body(value, body.len());
+    crate::notify::report(&mut tx, project, body, headline, lines, report.href(), now).await?;
     writes.commit(tx).await?;
     Ok(Some(id))
+}
+
+/// The largest report a generic webhook body carries whole; receivers (and their proxies) often
+/// refuse bodies of several megabytes, which a project with thousands of stale flags reaches.
+const WEBHOOK_REPORT_LIMIT: usize = 1024 * 1024;
+
+/// The report as the `report.stale` webhook carries it: whole, or beyond the limit its header
+/// and totals with `"truncated": true` (the link and the API give the rest).
+fn webhook_body(mut report: serde_json::Value, size: usize) -> serde_json::Value {
+    if size <= WEBHOOK_REPORT_LIMIT {
+        return report;
+    }
+    if let Some(o) = report.as_object_mut() {
+        o.retain(|k, _| {
+            matches!(
+                k.as_str(),
+                "id" | "project" | "week" | "generatedAt" | "totals"
+            )
+        });
+        o.insert("truncated".into(), json!(true));
+    }
+    report
 }
 
 /// Kept reports, newest first, of the projects given (by id; every project when None).
@@ -160,4 +183,20 @@ pub async fn get(
     let mut report: StaleReport = serde_json::from_str(&body).map_err(anyhow::Error::from)?;
     report.id = Some(id);
     Ok((row.into(), report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_webhook_carries_a_large_report_as_its_header_and_totals() {
+        let report = json!({"id": 3, "project": {"key": "web"}, "week": "2031-W05",
+            "generatedAt": "x", "totals": {"stale": 7000}, "owners": [], "changes": {}});
+        assert_eq!(webhook_body(report.clone(), 1000), report, "small: whole");
+        let cut = webhook_body(report, WEBHOOK_REPORT_LIMIT + 1);
+        assert_eq!(cut["truncated"], true);
+        assert_eq!(cut["totals"]["stale"], 7000);
+        assert!(cut.get("owners").is_none() && cut.get("changes").is_none());
+    }
 }
