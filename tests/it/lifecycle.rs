@@ -478,6 +478,17 @@ async fn the_lifecycle_tab_shows_stages_reasons_and_takes_the_owners_marks() {
     let html = browser.get(&tab).await.text().await.unwrap();
     assert!(html.contains("owner on leave"), "{html}");
     assert!(codes(&flag(&admin.api, "orphan").await).is_empty());
+    let page = browser
+        .get(&format!("/projects/{PROJECT}/flags/orphan"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let header = &page[..page.find("<nav class=\"tabs\"").unwrap()];
+    assert!(
+        header.contains("snoozed until"),
+        "beside the badges: {header}"
+    );
     let complete = format!("/projects/{PROJECT}/flags/orphan/complete");
     let r = browser
         .post_form(
