@@ -114,6 +114,7 @@ pub async fn serve(
     state.feed.usage.start(state.db.clone());
     state.feed.signals.start(state.db.clone());
     crate::changes::scheduler::start(state.writes.clone(), state.clock.clone());
+    crate::rollout::watch::start(state.writes.clone(), state.clock.clone());
     let every = state.settings.lifecycle_interval;
     crate::lifecycle::job::start(state.writes.clone(), state.clock.clone(), every);
     crate::lifecycle::report::schedule::start(

@@ -31,6 +31,15 @@ pub fn flag(project: &str, key: &str) -> String {
     format!("/projects/{project}/flags/{}", segment(key))
 }
 
+/// A flag's release plan in one environment.
+pub fn release_plan(project: &str, key: &str, env: &str) -> String {
+    format!(
+        "/projects/{project}/flags/{}/environments/{}/plan",
+        segment(key),
+        segment(env)
+    )
+}
+
 /// A change request's page.
 pub fn change_request(id: i64) -> String {
     format!("/change-requests/{id}")

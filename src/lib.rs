@@ -7,8 +7,9 @@
 //! feed), `changes` (change requests, the kill switch), `lifecycle` (stages, stale reasons, retirement, reports),
 //! `audit` (the hash-chained log and its typed actions), `authz` (the policy and what a caller
 //! sees), `notify` (webhooks), `usage` (SDK usage counts), `transfer` (import and export),
-//! `coderefs` (code references), `signals` (health signals for guards), `search` (finding
-//! projects, flags and change requests by name: the command palette). `auth` holds passwords, sessions, tokens and throttles.
+//! `coderefs` (code references), `signals` (health signals for guards), `rollout` (release
+//! templates, plans, guards, rollback), `search` (finding projects, flags and change requests by
+//! name: the command palette). `auth` holds passwords, sessions, tokens and throttles.
 //!
 //! Transports call them: `web` (HTML), `api` (admin JSON), `feed` (SDK APIs, snapshots and the
 //! watcher that keeps them in step), `http` (the envelope, the accept loop, extractors), `cli`.
@@ -40,6 +41,7 @@ pub mod lifecycle;
 pub mod memory;
 pub mod notify;
 pub mod projects;
+pub mod rollout;
 pub mod search;
 pub mod signals;
 pub mod state;

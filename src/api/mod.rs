@@ -10,6 +10,8 @@ mod flags;
 mod lifecycle;
 mod openapi;
 mod projects;
+mod release_plans;
+mod release_templates;
 mod reports;
 mod signals;
 mod targeting;
@@ -34,6 +36,8 @@ pub fn router(state: AppState) -> Router {
         .merge(code_references::routes())
         .merge(usage::routes())
         .merge(signals::routes())
+        .merge(release_templates::routes())
+        .merge(release_plans::routes())
         .merge(explain::routes())
         .merge(webhooks::routes())
         .merge(reports::routes())

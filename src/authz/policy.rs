@@ -109,6 +109,16 @@ pub enum Action {
     /// Posting health samples (`POST .../signals`) that release guards read: editors and up,
     /// since a sample can hold back or roll back a release.
     PostSignals,
+    /// Creating and editing release templates: the instance-wide ones (offered in every
+    /// project) are admins', a project's own are its owners'.
+    ManageReleaseTemplates {
+        instance_wide: bool,
+    },
+    /// Advancing, pausing or resuming a release plan by hand. Its milestones were approved with
+    /// the plan where the environment is protected, so moving between them asks no review.
+    StepReleasePlan,
+    /// Completing the review of an automatic rollback (what happened, with a note).
+    ReviewRollback,
     ManageMembers,
     ManageSettings,
     ManageEnvironments,
@@ -151,7 +161,12 @@ pub fn allows(p: Principal, action: Action) -> Result<(), Denied> {
         Action::AcknowledgeKill { own: true } => {
             return Err(Denied("somebody else must acknowledge your emergency kill"))
         }
-        Action::CreateProject | Action::ManageUsers | Action::ManageTeams if p.scoped => {
+        Action::CreateProject
+        | Action::ManageUsers
+        | Action::ManageTeams
+        | Action::ManageReleaseTemplates {
+            instance_wide: true,
+        } if p.scoped => {
             return Err(Denied(
                 "this token is bound to one project; use an instance-wide admin token",
             ))
@@ -240,6 +255,25 @@ pub fn allows(p: Principal, action: Action) -> Result<(), Denied> {
             Role::Editor,
             "editors, approvers or owners may post signals",
         ),
+        Action::ManageReleaseTemplates {
+            instance_wide: true,
+        } => Err(Denied(
+            "only admins may edit the instance-wide release templates",
+        )),
+        Action::ManageReleaseTemplates {
+            instance_wide: false,
+        } => need(
+            Role::Owner,
+            "only owners may edit a project's release templates",
+        ),
+        Action::StepReleasePlan => need(
+            Role::Editor,
+            "editors, approvers or owners may advance, pause or resume a release plan",
+        ),
+        Action::ReviewRollback => need(
+            Role::Approver,
+            "only approvers or owners may complete the review of a rollback",
+        ),
         Action::ManageMembers => need(Role::Owner, "only owners may manage members"),
         Action::ManageSettings | Action::ManageEnvironments => {
             need(Role::Owner, "only owners may change project settings")
@@ -316,6 +350,20 @@ mod tests {
             (ArchiveFlag, Some(Role::Editor)),
             (ChangeEnvironment { protected: false }, Some(Role::Editor)),
             (PostSignals, Some(Role::Editor)),
+            (
+                ManageReleaseTemplates {
+                    instance_wide: false,
+                },
+                Some(Role::Owner),
+            ),
+            (
+                ManageReleaseTemplates {
+                    instance_wide: true,
+                },
+                None,
+            ),
+            (StepReleasePlan, Some(Role::Editor)),
+            (ReviewRollback, Some(Role::Approver)),
             (ManageMembers, Some(Role::Owner)),
             (ManageSettings, Some(Role::Owner)),
             (ManageEnvironments, Some(Role::Owner)),

@@ -70,10 +70,10 @@ pub async fn kill(
         ));
     }
     let project = &access.project;
-    let flag = catalog::live_flag(&mut *conn, project, flag_key).await?;
-    let t = targeting::targeting(&mut *conn, project, flag_key, env).await?;
-    if t.enabled {
-        crate::catalog::store::set_enabled(&mut *conn, flag.id, env.id, false, now).await?;
+    let was_on = switch_off_at_once(&mut *conn, project, flag_key, env, now).await?;
+    if was_on {
+        // A kill is an emergency stop, not a retreat: the lifecycle stage stays where it was.
+        let flag = catalog::live_flag(&mut *conn, project, flag_key).await?;
         crate::catalog::store::mark_killed(&mut *conn, flag.id, env.id).await?;
     }
     let user = &access.identity.user;
@@ -95,7 +95,7 @@ pub async fn kill(
         .project(&project.key)
         .flag(flag_key)
         .environment(&env.key)
-        .before(json!({ "enabled": t.enabled }))
+        .before(json!({ "enabled": was_on }))
         .after(json!({ "enabled": false, "emergency": true, "kill": id }))
         .reason(Some(reason)),
         now,
@@ -115,6 +115,24 @@ pub async fn kill(
         .await?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("kill #{id} vanished")))?;
     Ok(row.into())
+}
+
+/// Switches the flag off at once, without review and whatever the environment's protection:
+/// the emergency path the kill switch and a release plan's automatic rollback share. The caller
+/// audits it. Returns whether the flag was on.
+pub async fn switch_off_at_once(
+    conn: &mut SqliteConnection,
+    project: &Project,
+    flag_key: &str,
+    env: &Environment,
+    now: DateTime<Utc>,
+) -> AppResult<bool> {
+    let flag = catalog::live_flag(&mut *conn, project, flag_key).await?;
+    let t = targeting::targeting(&mut *conn, project, flag_key, env).await?;
+    if t.enabled {
+        crate::catalog::store::set_enabled(&mut *conn, flag.id, env.id, false, now).await?;
+    }
+    Ok(t.enabled)
 }
 
 pub async fn kills(

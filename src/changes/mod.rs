@@ -33,7 +33,9 @@ pub mod service {
     pub use super::configurations::{configurations, names, FlagConfigurations};
     pub use super::copy::{copy_targeting, Copied};
     pub use super::edit::{refresh, remove_item, reword};
-    pub use super::kill::{acknowledge_kill, kill, kills, open_kills_of_flag, KillView};
+    pub use super::kill::{
+        acknowledge_kill, kill, kills, open_kills_of_flag, switch_off_at_once, KillView,
+    };
     pub use super::propose::{propose, Applied, Change, Outcome};
     pub use super::protection::{set_protection, ProtectionOutcome};
     pub use super::queries::{
@@ -79,6 +81,12 @@ pub enum Proposal {
     },
     /// Lowering the environment's protection (lifting it, or asking fewer approvals): it
     /// decides how every later change there is reviewed, so it is reviewed itself.
+    /// Starting a release plan: in a protected environment the whole plan (every milestone,
+    /// guard and what a breach does) is approved once; its milestones then advance without
+    /// another review, only within what was approved.
+    ReleasePlan {
+        plan: Box<crate::rollout::plan::PlanDraft>,
+    },
     #[serde(rename_all = "camelCase")]
     Protection {
         protected: bool,
@@ -102,6 +110,7 @@ impl Proposal {
             Proposal::Segment { .. } => "segment",
             Proposal::Dependencies { .. } => "dependencies",
             Proposal::Protection { .. } => "protection",
+            Proposal::ReleasePlan { .. } => "release-plan",
         }
     }
 
@@ -144,6 +153,11 @@ impl Proposal {
                     .join(", ")
             ),
             Proposal::Segment { segment, .. } => format!("change the segment {}", segment.name),
+            Proposal::ReleasePlan { plan } => format!(
+                "release {flag} with the plan {} ({} milestones)",
+                plan.template_name,
+                plan.milestones.len()
+            ),
             Proposal::Protection {
                 protected: false, ..
             } => "lift the environment's protection".to_string(),

@@ -38,12 +38,16 @@ pub enum Outcome {
 
 /// The result of applying one change, in the shape its direct route answers.
 pub enum Applied {
-    Toggle { changed: bool },
+    Toggle {
+        changed: bool,
+    },
     Targeting(Targeting),
     Flag(Box<FlagDetail>),
     Segment(SegmentView),
     Dependencies(DependenciesSet),
     Protection,
+    /// A release plan started: its id.
+    ReleasePlan(i64),
 }
 
 /// The one place that decides "apply now or stage": a change to a protected environment goes
@@ -65,7 +69,10 @@ pub async fn propose(
     let Some(env) = protected_target(&mut *conn, project, &change, now).await? else {
         if matches!(
             change.proposal,
-            Proposal::Toggle { .. } | Proposal::Strategies { .. } | Proposal::Variants { .. }
+            Proposal::Toggle { .. }
+                | Proposal::Strategies { .. }
+                | Proposal::Variants { .. }
+                | Proposal::ReleasePlan { .. }
         ) {
             access.require(Action::change_in(false))?;
         }
@@ -82,8 +89,49 @@ pub async fn propose(
         return Ok(Outcome::Applied(applied));
     };
     access.require(Action::change_in(true))?;
+    if let Proposal::Toggle { enabled: true } = change.proposal {
+        gradual_start(&mut *conn, access, &env, change.flag_key).await?;
+    }
     let view = stage(&mut *conn, access, &env, change, now).await?;
     Ok(Outcome::Staged(Box::new(view)))
+}
+
+/// Where the project asks for it (`rollout` settings), switching a flag on in a protected
+/// environment must not serve everyone at once: the strategies it would serve (the live ones, or
+/// those the caller's draft already changes) must start below 100 %, or a release plan is used.
+async fn gradual_start(
+    conn: &mut SqliteConnection,
+    access: &ProjectAccess,
+    env: &Environment,
+    flag_key: &str,
+) -> AppResult<()> {
+    let project = &access.project;
+    if !crate::rollout::templates::require_gradual(&mut *conn, project).await? {
+        return Ok(());
+    }
+    let live = targeting::targeting(&mut *conn, project, flag_key, env).await?;
+    let mut strategies = live.strategy_drafts().unwrap_or_default();
+    if let Some(draft) = store::draft_of(&mut *conn, env.id, access.identity.user.id).await? {
+        for item in store::items_of(&mut *conn, draft).await? {
+            if item.kind == "strategies" && item.flag_key.as_deref() == Some(flag_key) {
+                if let Ok(Proposal::Strategies { strategies: s }) =
+                    serde_json::from_str(&item.payload)
+                {
+                    strategies = s;
+                }
+            }
+        }
+    }
+    if crate::rollout::template::serves_everyone(&strategies) {
+        return Err(AppError::conflict(
+            "gradual-start-required",
+            format!(
+                "{} requires a gradual start in protected environments: switching {flag_key} on in {} would serve everyone at once; start a release plan, or propose a rollout below 100 % first",
+                project.key, env.key
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The protected environment a change would touch, if any. A flag-wide change (archiving,
@@ -99,6 +147,7 @@ pub(super) async fn protected_target(
         Proposal::Toggle { .. }
         | Proposal::Strategies { .. }
         | Proposal::Variants { .. }
+        | Proposal::ReleasePlan { .. }
         | Proposal::Protection { .. } => {
             let env = change
                 .env
@@ -214,6 +263,10 @@ pub(super) async fn apply_change(
         Proposal::Segment { id, segment } => Applied::Segment(
             targeting::update_segment(conn, actor, project, *id, segment.clone(), now).await?,
         ),
+        Proposal::ReleasePlan { plan } => Applied::ReleasePlan(
+            crate::rollout::plans::start(conn, actor, project, need_env()?, flag_key, plan, now)
+                .await?,
+        ),
         Proposal::Protection {
             protected,
             required_approvals,
@@ -247,11 +300,17 @@ pub(super) async fn live_state(
     now: DateTime<Utc>,
 ) -> AppResult<(i64, Value)> {
     Ok(match proposal {
-        Proposal::Toggle { .. } | Proposal::Strategies { .. } | Proposal::Variants { .. } => {
+        Proposal::Toggle { .. }
+        | Proposal::Strategies { .. }
+        | Proposal::Variants { .. }
+        | Proposal::ReleasePlan { .. } => {
             let t = targeting::targeting(conn, project, flag_key, env).await?;
             let view = match proposal {
                 Proposal::Toggle { .. } => json!({ "enabled": t.enabled }),
                 Proposal::Strategies { .. } => json!({ "strategies": t.strategies }),
+                Proposal::ReleasePlan { .. } => {
+                    json!({ "enabled": t.enabled, "strategies": t.strategies })
+                }
                 _ => json!({ "variants": t.variants }),
             };
             (t.version, view)
@@ -302,6 +361,7 @@ pub(super) fn after_view(applied: &Applied) -> Value {
             json!({ "dependencies": d.dependencies, "environments": d.environments })
         }
         Applied::Protection => Value::Null,
+        Applied::ReleasePlan(id) => json!({ "releasePlan": id }),
     }
 }
 
@@ -312,6 +372,15 @@ pub(super) fn after_of(proposal: &Proposal, applied: &Applied) -> Value {
             json!({ "strategies": t.strategies })
         }
         (Proposal::Variants { .. }, Applied::Targeting(t)) => json!({ "variants": t.variants }),
+        // What the environment serves once the plan starts: its first milestone, switched on.
+        (Proposal::ReleasePlan { plan }, _) => {
+            let first: Vec<_> = plan
+                .milestones
+                .first()
+                .map(|m| m.strategies.iter().map(|s| &s.strategy).collect())
+                .unwrap_or_default();
+            json!({ "plan": plan, "enabled": true, "strategies": first })
+        }
         (
             Proposal::Protection {
                 protected,

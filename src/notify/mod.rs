@@ -1,6 +1,6 @@
 //! Webhooks: per-project HTTP endpoints told when a change request is submitted, approved,
-//! rejected, applied or fails, when a flag is killed in an emergency or turns stale, and when
-//! the weekly cleanup report is kept.
+//! rejected, applied or fails, when a flag is killed in an emergency or turns stale, when the
+//! weekly cleanup report is kept, and when a release plan is rolled back automatically.
 //!
 //! Telling is two steps. [`enqueue`] writes one outbox row per interested webhook inside the
 //! transaction of the event itself, so an event is announced exactly when it commits. The
@@ -153,6 +153,34 @@ pub async fn killed(
         summary: None,
     };
     enqueue(conn, project.id, Event::Killed, &payload, now).await
+}
+
+/// Queues `release-plan.rolled-back` for an automatic rollback, with its evidence in words.
+pub async fn rolled_back(
+    conn: &mut SqliteConnection,
+    project: &Project,
+    flag: &str,
+    environment: &str,
+    actor: &Actor,
+    evidence: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let payload = Payload {
+        event: Event::RolledBack.as_str().to_string(),
+        project: project.key.clone(),
+        change_request: None,
+        changes: Vec::new(),
+        flag: Some(flag.to_string()),
+        environment: Some(environment.to_string()),
+        reason: Some(evidence.to_string()),
+        actor: Some(actor.label.clone()),
+        url: Some(crate::href::release_plan(&project.key, flag, environment)),
+        at: stamp(now),
+        audit_head: None,
+        report: None,
+        summary: None,
+    };
+    enqueue(conn, project.id, Event::RolledBack, &payload, now).await
 }
 
 /// Queues `flag.stale` for a flag that turned stale, with its reasons in words.

@@ -18,10 +18,12 @@ pub enum Event {
     Stale,
     /// The weekly cleanup report of the project was kept.
     ReportStale,
+    /// A release plan's guard was breached and the flag went back at once.
+    RolledBack,
 }
 
 impl Event {
-    pub const ALL: [Event; 8] = [
+    pub const ALL: [Event; 9] = [
         Event::Submitted,
         Event::Approved,
         Event::Rejected,
@@ -30,6 +32,7 @@ impl Event {
         Event::Killed,
         Event::Stale,
         Event::ReportStale,
+        Event::RolledBack,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +45,7 @@ impl Event {
             Event::Killed => "flag.killed",
             Event::Stale => "flag.stale",
             Event::ReportStale => "report.stale",
+            Event::RolledBack => "release-plan.rolled-back",
         }
     }
 
@@ -215,8 +219,15 @@ pub fn sentence(p: &Payload, url: Option<&str>) -> String {
                 Event::Failed => format!("Applying {what} failed{reason}"),
                 Event::Killed => format!("{actor} killed a flag for {what}{reason}"),
                 Event::Stale | Event::ReportStale => format!("A flag of {what} is stale{reason}"),
+                Event::RolledBack => format!("A release of {what} was rolled back{reason}"),
             }
         }
+        (None, Some(Event::RolledBack)) => format!(
+            "The release plan of {} in {}/{} was rolled back automatically{reason}",
+            escape(p.flag.as_deref().unwrap_or("?")),
+            escape(&p.project),
+            escape(p.environment.as_deref().unwrap_or("?"))
+        ),
         (None, Some(Event::Stale)) => format!(
             "The flag {} in {} is stale{reason}",
             escape(p.flag.as_deref().unwrap_or("?")),

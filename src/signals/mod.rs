@@ -21,7 +21,7 @@ mod write;
 
 pub use histogram::{Bucket, Histogram};
 pub use post::{post_batch, BatchOutcome, Rejection};
-pub use read::{evaluations, guard_points, series, Series, SeriesQuery};
+pub use read::{evaluations, guard_points, series, series_named, Series, SeriesQuery};
 pub use write::record;
 
 use crate::clock::stamp;

@@ -10,6 +10,7 @@
 
 pub mod line;
 pub mod months;
+pub mod timeline;
 
 use crate::usage::DayCount;
 use askama::filters::{escape, Html};

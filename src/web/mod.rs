@@ -17,6 +17,7 @@ pub mod href;
 mod layout;
 mod login;
 mod projects;
+mod releases;
 mod reports;
 mod search;
 mod targeting;
@@ -53,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .merge(explain::routes())
         .merge(reports::routes())
         .merge(search::routes())
+        .merge(releases::routes())
         .layer(middleware::from_fn(crate::http::csrf::guard))
         .layer(middleware::from_fn(to_login))
         .layer(middleware::from_fn_with_state(

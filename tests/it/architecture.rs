@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 /// Folders holding types, rules and SQL.
-const DOMAIN: [&str; 15] = [
+const DOMAIN: [&str; 16] = [
     "coderefs",
     "accounts",
     "projects",
@@ -20,6 +20,7 @@ const DOMAIN: [&str; 15] = [
     "transfer",
     "signals",
     "search",
+    "rollout",
 ];
 
 /// What a domain file must not name: transport crates and the transport modules of this crate.

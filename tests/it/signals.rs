@@ -158,7 +158,7 @@ fn urlencode(s: &str) -> String {
 /// The Node SDK (`unleash-client` from npm), installed once into the test build's temp folder
 /// unless `UNLEASH_NODE_SDK_DIR` names a folder that holds it. Fails when it cannot be had: a
 /// check that skips is no check.
-fn node_sdk() -> PathBuf {
+pub(crate) fn node_sdk() -> PathBuf {
     if let Some(dir) = std::env::var_os("UNLEASH_NODE_SDK_DIR") {
         let dir = PathBuf::from(dir);
         assert!(

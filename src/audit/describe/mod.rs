@@ -12,6 +12,7 @@ mod dependencies;
 mod lifecycle;
 mod metadata;
 mod other;
+pub mod plans;
 mod protection;
 mod requests;
 mod segments;
@@ -174,6 +175,17 @@ pub fn entry(
         SegmentUpdated => segments::diff(before, after),
         SegmentDeleted => segments::deleted(before),
         EnvironmentProtectionSet => protection::diff(before, after),
+        ReleaseTemplateCreated | ReleaseTemplateUpdated | ReleaseTemplateDeleted => {
+            plans::template(before, after, names)
+        }
+        ReleasePlanStarted
+        | ReleasePlanAdvanced
+        | ReleasePlanCompleted
+        | ReleasePlanPaused
+        | ReleasePlanResumed
+        | ReleasePlanCancelled
+        | ReleasePlanRolledBack
+        | ReleasePlanRollbackReviewed => plans::event(action.as_str(), before, after),
         FlagCompleted | FlagReopened | FlagSnoozed | FlagUnsnoozed | FlagLifecycleSet
         | FlagBecameStale | FlagRecovered => lifecycle::mark(action, before, after),
         ChangeRequestApplied
@@ -216,6 +228,7 @@ pub fn item(kind: &str, before: &Value, after: &Value, names: &Names) -> Vec<Lin
         "dependencies" => dependencies::diff(b, a),
         "segment" => segments::diff(b, a),
         "protection" => protection::diff(b, a),
+        "release-plan" => plans::plan(after, names),
         _ => other::fields(b, a),
     }
 }

@@ -28,8 +28,12 @@ impl TestClock {
         self.start + Duration::days(n)
     }
 
+    /// Written beside and renamed over, so the server never reads a half-written file (it
+    /// would fall back to the system time for that read).
     pub fn set(&self, t: DateTime<Utc>) {
-        std::fs::write(&self.path, t.to_rfc3339()).unwrap();
+        let next = self.path.with_extension("next");
+        std::fs::write(&next, t.to_rfc3339()).unwrap();
+        std::fs::rename(&next, &self.path).unwrap();
     }
 
     pub fn set_day(&self, n: i64) {

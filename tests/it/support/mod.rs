@@ -120,6 +120,19 @@ fn start_server(dir: &Path, envs: &[(String, String)]) -> (Child, String, Arc<Mu
     (child, base, stderr)
 }
 
+/// A second `switchyard serve` on the same database: both run the background jobs.
+pub struct Twin {
+    child: Child,
+    pub base: String,
+}
+
+impl Drop for Twin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -159,6 +172,12 @@ impl TestApp {
         let out = app.cli(&["project", "create", "--key", PROJECT, "--name", "Web"]);
         assert_success(&out, "project create");
         app
+    }
+
+    /// Starts a second server on the same database and settings (stopped when dropped).
+    pub fn twin(&self) -> Twin {
+        let (child, base, _) = start_server(self.dir.path(), &self.envs);
+        Twin { child, base }
     }
 
     /// Stops the server and starts a new one on the same database (on a new port: make new

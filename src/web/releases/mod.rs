@@ -1,0 +1,16 @@
+//! Rollout safety in the web app: the release templates catalog, a flag's release plan in one
+//! environment, and its timeline chart.
+
+mod form;
+mod plan;
+mod templates;
+mod timeline;
+
+use crate::state::AppState;
+use axum::Router;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .merge(templates::routes())
+        .merge(plan::routes())
+}
