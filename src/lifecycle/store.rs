@@ -331,15 +331,41 @@ pub struct Stored<'a> {
     pub reasons: String,
 }
 
-/// The flags stored as stale, by id.
-pub async fn stale_ids(
+/// An assessment as stored, to tell which of a new pass's results differ from it.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Kept {
+    pub flag_id: i64,
+    pub stage: String,
+    pub stage_entered_at: String,
+    pub stale: bool,
+    pub reasons: String,
+}
+
+/// The stored assessments of a project's flags, or of one of them.
+pub async fn kept(
     conn: &mut SqliteConnection,
     project_id: i64,
-) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar("select flag_id from flag_assessments where project_id = ? and stale")
-        .bind(project_id)
-        .fetch_all(conn)
-        .await
+    flag_id: Option<i64>,
+) -> Result<Vec<Kept>, sqlx::Error> {
+    sqlx::query_as(
+        "select flag_id, stage, stage_entered_at, stale, reasons from flag_assessments \
+         where project_id = ? and (? is null or flag_id = ?)",
+    )
+    .bind(project_id)
+    .bind(flag_id)
+    .bind(flag_id)
+    .fetch_all(conn)
+    .await
+}
+
+impl Stored<'_> {
+    /// Whether writing it would change nothing that is read.
+    pub fn same_as(&self, kept: &Kept) -> bool {
+        self.stage == kept.stage
+            && self.stage_entered_at == kept.stage_entered_at
+            && self.stale == kept.stale
+            && self.reasons == kept.reasons
+    }
 }
 
 pub async fn save(
