@@ -10,6 +10,7 @@ use crate::error::AppResult;
 use crate::projects::Project;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use sqlx::SqliteConnection;
+use std::collections::HashMap;
 
 pub use store::{Counts, DayRow};
 
@@ -61,7 +62,10 @@ pub async fn numbers(
 ) -> AppResult<Numbers> {
     let months = last_months(now.date_naive(), MONTHS);
     let first = format!("{}-01T00:00:00.000Z", months[0]);
-    let created = store::created_since(&mut *conn, project.id, &first).await?;
+    let created: HashMap<String, i64> = store::created_by_month(&mut *conn, project.id, &first)
+        .await?
+        .into_iter()
+        .collect();
     let archivals = store::archivals(&mut *conn, project.id, &project.key).await?;
     let archived_at: Vec<String> = archivals.iter().map(|(at, _)| at.clone()).collect();
     let waits: Vec<i64> = archivals
@@ -76,7 +80,7 @@ pub async fn numbers(
             .iter()
             .map(|m| MonthCount {
                 month: m.clone(),
-                created: in_month(&created, m),
+                created: created.get(m).copied().unwrap_or(0),
                 archived: in_month(&archived_at, m),
             })
             .collect(),
