@@ -12,7 +12,8 @@
 //! name: the command palette). `auth` holds passwords, sessions, tokens and throttles.
 //!
 //! Transports call them: `web` (HTML), `api` (admin JSON), `feed` (SDK APIs, snapshots and the
-//! watcher that keeps them in step), `http` (the envelope, the accept loop, extractors), `cli`.
+//! watcher that keeps them in step), `http` (the envelope, the accept loop, extractors, and
+//! the governed commands whose permission depends on what they load), `cli`.
 //! Below them `state` (what handlers share), `config`, `db` (the pool and `Writes`, which commits
 //! and then tells the feed), `error`, `clock` and `memory`; `app` composes the router and
 //! `serve`, `demo` seeds `serve --demo`.

@@ -3,11 +3,12 @@
 //! or 409 (not in this state, or a conflict) with a sentence.
 
 use super::{ApiError, ApiJson};
-use crate::authz::ProjectAccess;
+use crate::authz::{Action, ProjectAccess};
 use crate::changes::service::{self, ChangeRequestView, ListQuery};
 use crate::changes::State as CrState;
 use crate::db::begin_write;
 use crate::error::AppError;
+use crate::http::commands;
 use crate::http::extract::AdminToken;
 use crate::projects::service as projects;
 use crate::state::AppState;
@@ -244,7 +245,11 @@ async fn kill_flag(
 ) -> Answer {
     let mut tx = begin_write(&app.db).await?;
     let env = projects::environment(&mut tx, &access.project, &p.env).await?;
-    let kill = service::kill(&mut tx, &access, &p.key, &env, &b.reason, app.now()).await?;
+    access.require(Action::KillSwitch {
+        protected: env.protected,
+    })?;
+    let (who, project) = (&access.identity, &access.project);
+    let kill = service::kill(&mut tx, who, project, &p.key, &env, &b.reason, app.now()).await?;
     let flag = crate::catalog::service::detail(&mut tx, &access.project, &p.key, app.now()).await?;
     app.writes.commit(tx).await?;
     Ok(Json(json!({ "kill": kill, "flag": flag })))
@@ -286,7 +291,7 @@ async fn acknowledge_kill(
     ApiJson(b): ApiJson<AcknowledgeBody>,
 ) -> Answer {
     let mut tx = begin_write(&app.db).await?;
-    let kill = service::acknowledge_kill(&mut tx, &access, p.id, &b.note, app.now()).await?;
+    let kill = commands::acknowledge_kill(&mut tx, &access, p.id, &b.note, app.now()).await?;
     app.writes.commit(tx).await?;
     Ok(Json(json!({ "kill": kill })))
 }
@@ -313,7 +318,7 @@ async fn set_protection(
     let env = projects::environment(&mut tx, &access.project, &p.env).await?;
     let n = b.required_approvals.unwrap_or(env.required_approvals);
     let outcome =
-        service::set_protection(&mut tx, &access, &env, b.protected, n, app.now()).await?;
+        commands::set_protection(&mut tx, &access, &env, b.protected, n, app.now()).await?;
     app.writes.commit(tx).await?;
     Ok(match outcome {
         service::ProtectionOutcome::Applied(env) => {

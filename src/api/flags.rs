@@ -6,9 +6,10 @@ use crate::catalog::filter::CatalogFilter;
 use crate::catalog::service::{self, FlagInput, FlagPatch};
 use crate::catalog::store;
 use crate::catalog::ArchiveNote;
-use crate::changes::service::{self as changes, Applied, Change, Outcome};
+use crate::changes::service::{Applied, Change, Outcome};
 use crate::changes::Proposal;
 use crate::db::begin_write;
+use crate::http::commands;
 use crate::projects::service as projects;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
@@ -203,7 +204,7 @@ async fn archive_flag(
         env: None,
         proposal: Proposal::Archive { note },
     };
-    let outcome = changes::propose(&mut tx, &access, change, app.now()).await?;
+    let outcome = commands::propose(&mut tx, &access, change, app.now()).await?;
     app.writes.commit(tx).await?;
     Ok(match outcome {
         Outcome::Staged(cr) => super::changes::staged(cr),
@@ -254,7 +255,7 @@ async fn toggle(
         env: Some(&env),
         proposal: Proposal::Toggle { enabled: on },
     };
-    let outcome = changes::propose(&mut tx, &access, change, app.now()).await?;
+    let outcome = commands::propose(&mut tx, &access, change, app.now()).await?;
     let answer = match outcome {
         Outcome::Staged(cr) => super::changes::staged(cr),
         Outcome::Applied(applied) => {
@@ -288,8 +289,7 @@ async fn bulk_flags(
 ) -> Result<Json<Value>, ApiError> {
     let action = crate::changes::bulk::BulkAction::parse(&body.action, &body.value)?;
     let mut tx = begin_write(&app.db).await?;
-    let report =
-        crate::changes::bulk::bulk(&mut tx, &access, &body.flags, action, app.now()).await?;
+    let report = commands::bulk(&mut tx, &access, &body.flags, action, app.now()).await?;
     app.writes.commit(tx).await?;
     Ok(Json(
         json!({ "summary": report.summary(), "results": report.results }),

@@ -9,8 +9,9 @@ use crate::authz::{Action, ProjectAccess};
 use crate::changes::service::{Applied, Outcome};
 use crate::db::begin_write;
 use crate::error::AppError;
+use crate::http::commands;
 use crate::projects::service as projects;
-use crate::rollout::{plans, rollback, steps, view, Move, PlanRequest};
+use crate::rollout::{rollback, steps, view, Move, PlanRequest};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -72,7 +73,8 @@ async fn create_plan(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let mut tx = begin_write(&app.db).await?;
     let env = projects::environment(&mut tx, &access.project, &p.env).await?;
-    let outcome = plans::create(&mut tx, &access, &env, &p.key, req, app.now()).await;
+    let outcome =
+        commands::start_release_plan(&mut tx, &access, &env, &p.key, req, app.now()).await;
     let outcome = app.writes.commit_if_ok(tx, outcome).await?;
     match outcome {
         Outcome::Staged(cr) => Ok(super::changes::staged(cr)),
@@ -86,7 +88,9 @@ async fn create_plan(
 async fn step(app: AppState, access: ProjectAccess, p: PlanPath, m: Move) -> Answer {
     let mut tx = begin_write(&app.db).await?;
     let env = projects::environment(&mut tx, &access.project, &p.env).await?;
-    let moved = steps::step(&mut tx, &access, &env, &p.key, m, app.now()).await;
+    access.require(Action::StepReleasePlan)?;
+    let (actor, project) = (access.actor(), &access.project);
+    let moved = steps::step(&mut tx, actor, project, &env, &p.key, m, app.now()).await;
     app.writes.commit_if_ok(tx, moved).await?;
     current(&app, &access, &p).await
 }
@@ -122,7 +126,18 @@ async fn stop_plan(
 ) -> Result<StatusCode, ApiError> {
     let mut tx = begin_write(&app.db).await?;
     let env = projects::environment(&mut tx, &access.project, &p.env).await?;
-    let moved = steps::step(&mut tx, &access, &env, &p.key, Move::Cancel, app.now()).await;
+    access.require(Action::StepReleasePlan)?;
+    let (actor, project) = (access.actor(), &access.project);
+    let moved = steps::step(
+        &mut tx,
+        actor,
+        project,
+        &env,
+        &p.key,
+        Move::Cancel,
+        app.now(),
+    )
+    .await;
     app.writes.commit_if_ok(tx, moved).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -142,9 +157,14 @@ async fn complete_review(
     let mut tx = begin_write(&app.db).await?;
     let env = projects::environment(&mut tx, &access.project, &p.env).await?;
     let done = match steps::latest(&mut tx, &access.project, &env, &p.key).await {
-        Ok(plan) => {
-            rollback::complete_review(&mut tx, &access, &plan, p.id, &body.note, app.now()).await
-        }
+        Ok(plan) => match access.require(Action::ReviewRollback) {
+            Ok(()) => {
+                let (who, project) = (&access.identity, &access.project);
+                let now = app.now();
+                rollback::complete_review(&mut tx, who, project, &plan, p.id, &body.note, now).await
+            }
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     };
     app.writes.commit_if_ok(tx, done).await?;

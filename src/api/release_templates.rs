@@ -3,8 +3,9 @@
 //! list also shows the instance-wide ones it may apply). Also the project's release setting.
 
 use super::{ApiError, ApiJson};
-use crate::authz::{Action, ProjectAccess};
+use crate::authz::{Action, Identity, ProjectAccess};
 use crate::db::begin_write;
+use crate::error::{AppError, AppResult};
 use crate::http::extract::AdminToken;
 use crate::rollout::templates::{self, Owner};
 use crate::rollout::TemplateDraft;
@@ -72,7 +73,9 @@ async fn create_instance(
     ApiJson(draft): ApiJson<TemplateDraft>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let mut tx = begin_write(&app.db).await?;
-    let t = templates::create(&mut tx, &Owner::Instance(&id), draft, app.now()).await;
+    let owner = Owner::Instance(&id.actor);
+    instance_wide(&id, &owner)?;
+    let t = templates::create(&mut tx, &owner, draft, app.now()).await;
     let t = app.writes.commit_if_ok(tx, t).await?;
     Ok((StatusCode::CREATED, Json(json!({ "template": t }))))
 }
@@ -84,7 +87,9 @@ async fn update_instance(
     ApiJson(draft): ApiJson<TemplateDraft>,
 ) -> Answer {
     let mut tx = begin_write(&app.db).await?;
-    let t = templates::update(&mut tx, &Owner::Instance(&id), &p.key, draft, app.now()).await;
+    let owner = Owner::Instance(&id.actor);
+    instance_wide(&id, &owner)?;
+    let t = templates::update(&mut tx, &owner, &p.key, draft, app.now()).await;
     let t = app.writes.commit_if_ok(tx, t).await?;
     Ok(Json(json!({ "template": t })))
 }
@@ -95,7 +100,9 @@ async fn delete_instance(
     Path(p): Path<KeyPath>,
 ) -> Result<StatusCode, ApiError> {
     let mut tx = begin_write(&app.db).await?;
-    let done = templates::delete(&mut tx, &Owner::Instance(&id), &p.key, app.now()).await;
+    let owner = Owner::Instance(&id.actor);
+    instance_wide(&id, &owner)?;
+    let done = templates::delete(&mut tx, &owner, &p.key, app.now()).await;
     app.writes.commit_if_ok(tx, done).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -124,7 +131,9 @@ async fn create_project(
     ApiJson(draft): ApiJson<TemplateDraft>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let mut tx = begin_write(&app.db).await?;
-    let t = templates::create(&mut tx, &Owner::Project(&access), draft, app.now()).await;
+    let owner = Owner::Project(&access.project, access.actor());
+    access.require(owner.action())?;
+    let t = templates::create(&mut tx, &owner, draft, app.now()).await;
     let t = app.writes.commit_if_ok(tx, t).await?;
     Ok((StatusCode::CREATED, Json(json!({ "template": t }))))
 }
@@ -136,7 +145,8 @@ async fn update_project(
     ApiJson(draft): ApiJson<TemplateDraft>,
 ) -> Answer {
     let mut tx = begin_write(&app.db).await?;
-    let owner = Owner::Project(&access);
+    let owner = Owner::Project(&access.project, access.actor());
+    access.require(owner.action())?;
     let t = templates::update(&mut tx, &owner, &p.key, draft, app.now()).await;
     let t = app.writes.commit_if_ok(tx, t).await?;
     Ok(Json(json!({ "template": t })))
@@ -148,7 +158,9 @@ async fn delete_project(
     Path(p): Path<KeyPath>,
 ) -> Result<StatusCode, ApiError> {
     let mut tx = begin_write(&app.db).await?;
-    let done = templates::delete(&mut tx, &Owner::Project(&access), &p.key, app.now()).await;
+    let owner = Owner::Project(&access.project, access.actor());
+    access.require(owner.action())?;
+    let done = templates::delete(&mut tx, &owner, &p.key, app.now()).await;
     app.writes.commit_if_ok(tx, done).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -173,7 +185,15 @@ async fn put_settings(
 ) -> Answer {
     let mut tx = begin_write(&app.db).await?;
     let on = s.require_gradual_in_protected;
-    let done = templates::set_require_gradual(&mut tx, &access, on, app.now()).await;
+    access.require(Action::ManageSettings)?;
+    let (actor, project) = (access.actor(), &access.project);
+    let done = templates::set_require_gradual(&mut tx, actor, project, on, app.now()).await;
     app.writes.commit_if_ok(tx, done).await?;
     Ok(Json(json!({ "requireGradualInProtected": on })))
+}
+
+/// The instance-wide templates are admins' (outside any project, only the admin flag counts).
+fn instance_wide(id: &Identity, owner: &Owner<'_>) -> AppResult<()> {
+    let principal = crate::authz::reach::principal(id, None);
+    crate::authz::allows(principal, owner.action()).map_err(|d| AppError::forbidden(d.0))
 }

@@ -7,6 +7,7 @@ use crate::changes::service::{self as changes, Applied, Change, Outcome};
 use crate::changes::Proposal;
 use crate::db::begin_write;
 use crate::error::AppError;
+use crate::http::commands;
 use crate::projects::service as projects;
 use crate::state::AppState;
 use crate::targeting::service::{self, DependencyDraft, SegmentDraft};
@@ -135,7 +136,7 @@ async fn copy_targeting(
     let mut tx = begin_write(&app.db).await?;
     let from = projects::environment(&mut tx, &access.project, &p.source).await?;
     let to = projects::environment(&mut tx, &access.project, &p.env).await?;
-    let copied = changes::copy_targeting(&mut tx, &access, &p.key, &from, &to, app.now()).await?;
+    let copied = commands::copy_targeting(&mut tx, &access, &p.key, &from, &to, app.now()).await?;
     app.writes.commit(tx).await?;
     Ok(match copied {
         changes::Copied::Staged(cr) => super::changes::staged(cr),
@@ -157,7 +158,7 @@ async fn change_targeting(
         env: Some(&env),
         proposal,
     };
-    let outcome = changes::propose(&mut tx, &access, change, app.now()).await?;
+    let outcome = commands::propose(&mut tx, &access, change, app.now()).await?;
     app.writes.commit(tx).await?;
     Ok(match outcome {
         Outcome::Staged(cr) => super::changes::staged(cr),
@@ -193,7 +194,7 @@ async fn put_dependencies(
         env: None,
         proposal: Proposal::Dependencies { dependencies },
     };
-    let outcome = changes::propose(&mut tx, &access, change, app.now()).await?;
+    let outcome = commands::propose(&mut tx, &access, change, app.now()).await?;
     app.writes.commit(tx).await?;
     Ok(match outcome {
         Outcome::Staged(cr) => super::changes::staged(cr),
@@ -251,7 +252,7 @@ async fn update_segment(
             segment: body,
         },
     };
-    let outcome = changes::propose(&mut tx, &access, change, app.now()).await?;
+    let outcome = commands::propose(&mut tx, &access, change, app.now()).await?;
     app.writes.commit(tx).await?;
     Ok(match outcome {
         Outcome::Staged(cr) => super::changes::staged(cr),

@@ -2,7 +2,7 @@
 //! (and failed) when what it changes moved since it was proposed.
 
 use super::change_request::{decide, Asker, Transition};
-use super::propose::apply_change;
+use super::proposal::apply_change;
 use super::queries::{live_version, not_found, ChangeRequestView};
 use super::queries::{project_and_env, proposal_of};
 use super::store::{self, Move, RequestRow};

@@ -1,15 +1,17 @@
 //! Acting on many flags at once from the catalog (issue 9): adding or removing a tag, changing
 //! the owner, archiving. Each flag is a normal change through its usual command (an audited
-//! edit; archiving through [`propose`], so that where a protected environment would stop
+//! edit; archiving is proposed (`propose`), so that where a protected environment would stop
 //! serving the flag it waits in a change request), each in a savepoint of the one write: a
 //! refusal leaves the other flags done, and is reported with its reason.
 
-use super::propose::{propose, Change, Outcome};
+use super::proposal::Change;
+use super::propose::{propose_asked, Outcome};
 use super::Proposal;
-use crate::authz::{Action, ProjectAccess};
+use crate::authz::{Action, Identity};
 use crate::catalog::service::{self as catalog, FlagPatch};
 use crate::catalog::{flag, store as catalog_store, ArchiveNote};
 use crate::error::{AppError, AppResult};
+use crate::projects::Project;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{Connection, SqliteConnection};
@@ -48,10 +50,13 @@ impl BulkAction {
         })
     }
 
-    fn required(&self) -> Action {
+    /// What the action asks of the caller, in order, once for the whole batch: editing flags;
+    /// for archiving, archiving them and proposing changes, since archiving a flag that a
+    /// protected environment serves waits in a change request there.
+    pub fn actions(&self) -> Vec<Action> {
         match self {
-            BulkAction::Archive(_) => Action::ArchiveFlag,
-            _ => Action::EditFlag,
+            BulkAction::Archive(_) => vec![Action::ArchiveFlag, Action::change_in(true)],
+            _ => vec![Action::EditFlag],
         }
     }
 
@@ -177,18 +182,18 @@ async fn checked_action(conn: &mut SqliteConnection, action: BulkAction) -> AppR
     })
 }
 
-/// Applies `action` to each of `keys` inside the caller's write transaction. Refuses as a whole
-/// (nothing changed) when the caller may not take the action or the input is bad; otherwise
-/// reports each flag. A flag refused because others depend on it is tried again once those are
+/// Applies `action` to each of `keys` inside the caller's write transaction, the caller having
+/// asked the policy for [`BulkAction::actions`]. Refuses as a whole (nothing changed) when the
+/// input is bad; otherwise reports each flag. A flag refused because others depend on it is tried again once those are
 /// archived, so selecting a parent with its children archives both.
 pub async fn bulk(
     conn: &mut SqliteConnection,
-    access: &ProjectAccess,
+    who: &Identity,
+    project: &Project,
     keys: &[String],
     action: BulkAction,
     now: DateTime<Utc>,
 ) -> AppResult<BulkReport> {
-    access.require(action.required())?;
     let keys = checked_keys(keys)?;
     let action = checked_action(&mut *conn, action).await?;
     let mut results: Vec<Option<FlagResult>> = vec![None; keys.len()];
@@ -203,7 +208,7 @@ pub async fn bulk(
             if !blocked(&results[i]) {
                 continue;
             }
-            let r = in_savepoint(&mut *conn, access, key, &action, now).await?;
+            let r = in_savepoint(&mut *conn, who, project, key, &action, now).await?;
             progress |= r.outcome != Done::Refused;
             results[i] = Some(r);
         }
@@ -219,13 +224,14 @@ pub async fn bulk(
 /// One flag in a savepoint: kept when it worked, rolled back when refused.
 async fn in_savepoint(
     conn: &mut SqliteConnection,
-    access: &ProjectAccess,
+    who: &Identity,
+    project: &Project,
     key: &str,
     action: &BulkAction,
     now: DateTime<Utc>,
 ) -> AppResult<FlagResult> {
     let mut sp = conn.begin().await?;
-    match one(&mut sp, access, key, action, now).await {
+    match one(&mut sp, who, project, key, action, now).await {
         Ok(r) => {
             #[allow(clippy::disallowed_methods)] // a savepoint: the write commits in the caller
             sp.commit().await?;
@@ -244,7 +250,8 @@ async fn in_savepoint(
 
 async fn one(
     conn: &mut SqliteConnection,
-    access: &ProjectAccess,
+    who: &Identity,
+    project: &Project,
     key: &str,
     action: &BulkAction,
     now: DateTime<Utc>,
@@ -255,34 +262,37 @@ async fn one(
             env: None,
             proposal: Proposal::Archive { note: note.clone() },
         };
-        return Ok(match propose(&mut *conn, access, change, now).await? {
-            Outcome::Staged(cr) => FlagResult {
-                change_request: Some(cr.id),
-                ..FlagResult::new(
-                    key,
-                    Done::Staged,
-                    format!(
-                        "added to change request #{} for {}: it stays live until the request \
+        let asked = action.actions();
+        return Ok(
+            match propose_asked(&mut *conn, who, project, change, &asked, now).await? {
+                Outcome::Staged(cr) => FlagResult {
+                    change_request: Some(cr.id),
+                    ..FlagResult::new(
+                        key,
+                        Done::Staged,
+                        format!(
+                            "added to change request #{} for {}: it stays live until the request \
                          is approved and applied",
-                        cr.id, cr.environment
-                    ),
-                )
+                            cr.id, cr.environment
+                        ),
+                    )
+                },
+                Outcome::Applied(_) => FlagResult::new(key, Done::Applied, "archived"),
             },
-            Outcome::Applied(_) => FlagResult::new(key, Done::Applied, "archived"),
-        });
+        );
     }
-    edit(conn, access, key, action, now).await
+    edit(conn, who, project, key, action, now).await
 }
 
 /// Tagging and owning: an audited edit of the flag, or nothing when it is already so.
 async fn edit(
     conn: &mut SqliteConnection,
-    access: &ProjectAccess,
+    who: &Identity,
+    project: &Project,
     key: &str,
     action: &BulkAction,
     now: DateTime<Utc>,
 ) -> AppResult<FlagResult> {
-    let project = &access.project;
     let flag = catalog::live_flag(&mut *conn, project, key).await?;
     let tags = catalog_store::tags_of(&mut *conn, &[flag.id])
         .await?
@@ -332,6 +342,6 @@ async fn edit(
     if let Some(why) = unchanged {
         return Ok(FlagResult::new(key, Done::Unchanged, why));
     }
-    catalog::update_flag(&mut *conn, access.actor(), project, key, patch, now).await?;
+    catalog::update_flag(&mut *conn, &who.actor, project, key, patch, now).await?;
     Ok(FlagResult::new(key, Done::Applied, done))
 }

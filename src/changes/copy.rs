@@ -1,15 +1,16 @@
 //! Copying a flag's targeting from one environment to another: its strategies (with their
 //! constraints, segments and variants) and its flag-level variants replace the target's. Each
-//! part goes through [`propose`], so a protected target gets them in the caller's draft change
+//! part is proposed (`propose`), so a protected target gets them in the caller's draft change
 //! request and any other has them applied (and audited) at once, as if typed in by hand.
 
-use super::propose::{propose, Change, Outcome};
+use super::proposal::Change;
+use super::propose::{propose_asked, Outcome};
 use super::queries::ChangeRequestView;
 use super::Proposal;
-use crate::authz::ProjectAccess;
+use crate::authz::{Action, Identity};
 use crate::error::{AppError, AppResult};
 use crate::evaluation::VariantDraft;
-use crate::projects::Environment;
+use crate::projects::{Environment, Project};
 use crate::targeting::service::{self as targeting, Targeting};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -23,22 +24,36 @@ pub enum Copied {
     Staged(Box<ChangeRequestView>),
 }
 
-/// Copies `from`'s targeting of `flag_key` into `to`, in the caller's write transaction.
-pub async fn copy_targeting(
+/// A copy with the parts that differ worked out, ready to carry out.
+pub struct CopyPlan<'a> {
+    flag_key: &'a str,
+    to: &'a Environment,
+    proposals: Vec<Proposal>,
+}
+
+impl CopyPlan<'_> {
+    /// What the copy asks of the caller: changing the target (proposing the change where it is
+    /// protected), as typing the targeting in by hand would.
+    pub fn action(&self) -> Action {
+        Action::change_in(self.to.protected)
+    }
+}
+
+/// Reads both environments' targeting of `flag_key` and what of `from` differs in `to`;
+/// refused when they are one environment or nothing differs.
+pub async fn plan_copy<'a>(
     conn: &mut SqliteConnection,
-    access: &ProjectAccess,
-    flag_key: &str,
+    project: &Project,
+    flag_key: &'a str,
     from: &Environment,
-    to: &Environment,
-    now: DateTime<Utc>,
-) -> AppResult<Copied> {
+    to: &'a Environment,
+) -> AppResult<CopyPlan<'a>> {
     if from.id == to.id {
         return Err(AppError::invalid(
             "source",
             "choose another environment to copy from",
         ));
     }
-    let project = &access.project;
     let source = targeting::targeting(&mut *conn, project, flag_key, from).await?;
     let target = targeting::targeting(&mut *conn, project, flag_key, to).await?;
     let proposals = proposals(&source, &target, from)?;
@@ -51,6 +66,28 @@ pub async fn copy_targeting(
             ),
         ));
     }
+    Ok(CopyPlan {
+        flag_key,
+        to,
+        proposals,
+    })
+}
+
+/// Copies the planned parts into the target, in the caller's write transaction. The caller
+/// asked the policy for [`CopyPlan::action`].
+pub async fn copy_targeting(
+    conn: &mut SqliteConnection,
+    who: &Identity,
+    project: &Project,
+    copy: CopyPlan<'_>,
+    now: DateTime<Utc>,
+) -> AppResult<Copied> {
+    let asked = [copy.action()];
+    let CopyPlan {
+        flag_key,
+        to,
+        proposals,
+    } = copy;
     let mut staged = None;
     for proposal in proposals {
         let change = Change {
@@ -58,7 +95,9 @@ pub async fn copy_targeting(
             env: Some(to),
             proposal,
         };
-        if let Outcome::Staged(cr) = propose(&mut *conn, access, change, now).await? {
+        if let Outcome::Staged(cr) =
+            propose_asked(&mut *conn, who, project, change, &asked, now).await?
+        {
             staged = Some(cr);
         }
     }

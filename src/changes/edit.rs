@@ -2,7 +2,7 @@
 //! request. Approvals given so far no longer count.
 
 use super::change_request::{Step, Transition};
-use super::propose::{live_state, to_text};
+use super::proposal::{live_state, to_text};
 use super::queries::{project_and_env, proposal_of, ChangeRequestView};
 use super::store::{self, Move, RequestRow};
 use super::workflow::{begin, entry, finish, move_or_refuse};

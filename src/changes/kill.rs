@@ -3,7 +3,7 @@
 
 use super::store::{self};
 use crate::audit::{self, NewEntry};
-use crate::authz::{Action, ProjectAccess};
+use crate::authz::{Action, Identity};
 use crate::catalog::service::{self as catalog};
 use crate::clock::stamp;
 use crate::error::{AppError, AppResult};
@@ -32,6 +32,15 @@ pub struct KillView {
     pub acknowledgement: Option<String>,
 }
 
+impl KillView {
+    /// What acknowledging this kill asks of `who`: somebody else than the one who killed.
+    pub fn acknowledge_action(&self, who: &Identity) -> Action {
+        Action::AcknowledgeKill {
+            own: self.killed_by_id == Some(who.user.id),
+        }
+    }
+}
+
 impl From<store::KillRow> for KillView {
     fn from(k: store::KillRow) -> Self {
         KillView {
@@ -51,17 +60,16 @@ impl From<store::KillRow> for KillView {
 
 /// Switches a flag off at once, even in a protected environment: rollback never waits for a
 /// review. Audited as `flag.killed` with the reason; leaves a record an approver acknowledges.
+/// The caller asked the policy for `Action::KillSwitch` in that environment.
 pub async fn kill(
     conn: &mut SqliteConnection,
-    access: &ProjectAccess,
+    who: &Identity,
+    project: &Project,
     flag_key: &str,
     env: &Environment,
     reason: &str,
     now: DateTime<Utc>,
 ) -> AppResult<KillView> {
-    access.require(Action::KillSwitch {
-        protected: env.protected,
-    })?;
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 2000 {
         return Err(AppError::invalid(
@@ -69,14 +77,13 @@ pub async fn kill(
             "say why the flag is killed, in at most 2000 characters",
         ));
     }
-    let project = &access.project;
     let was_on = switch_off_at_once(&mut *conn, project, flag_key, env, now).await?;
     if was_on {
         // A kill is an emergency stop, not a retreat: the lifecycle stage stays where it was.
         let flag = catalog::live_flag(&mut *conn, project, flag_key).await?;
         crate::catalog::store::mark_killed(&mut *conn, flag.id, env.id).await?;
     }
-    let user = &access.identity.user;
+    let user = &who.user;
     let new = store::NewKill {
         project_id: project.id,
         environment_id: env.id,
@@ -87,7 +94,7 @@ pub async fn kill(
     let id = store::insert_kill(&mut *conn, &new, &stamp(now)).await?;
     audit::append(
         &mut *conn,
-        access.actor(),
+        &who.actor,
         NewEntry::new(
             audit::Action::FlagKilled,
             format!("flag {}/{} in {}", project.key, flag_key, env.key),
@@ -102,13 +109,7 @@ pub async fn kill(
     )
     .await?;
     notify::killed(
-        &mut *conn,
-        project,
-        flag_key,
-        &env.key,
-        access.actor(),
-        reason,
-        now,
+        &mut *conn, project, flag_key, &env.key, &who.actor, reason, now,
     )
     .await?;
     let row = store::kill_by_id(&mut *conn, project.id, id)
@@ -160,27 +161,35 @@ pub async fn open_kills_of_flag(
         .collect())
 }
 
-/// An approver (not the one who killed) signs off an emergency kill, once, with a note saying
-/// what was done about it (required: the sign-off is the record that somebody looked).
-pub async fn acknowledge_kill(
+/// One emergency kill of the project, to acknowledge.
+pub async fn kill_of(
     conn: &mut SqliteConnection,
-    access: &ProjectAccess,
+    project: &Project,
     id: i64,
-    note: &str,
-    now: DateTime<Utc>,
 ) -> AppResult<KillView> {
-    let project = &access.project;
-    let k = store::kill_by_id(&mut *conn, project.id, id)
+    store::kill_by_id(&mut *conn, project.id, id)
         .await?
+        .map(KillView::from)
         .ok_or_else(|| {
             AppError::not_found(format!(
                 "there is no emergency kill #{id} in {}",
                 project.key
             ))
-        })?;
-    access.require(Action::AcknowledgeKill {
-        own: k.killed_by_id == Some(access.identity.user.id),
-    })?;
+        })
+}
+
+/// An approver (not the one who killed) signs off an emergency kill, once, with a note saying
+/// what was done about it (required: the sign-off is the record that somebody looked). The
+/// caller asked the policy for [`KillView::acknowledge_action`].
+pub async fn acknowledge_kill(
+    conn: &mut SqliteConnection,
+    who: &Identity,
+    project: &Project,
+    k: KillView,
+    note: &str,
+    now: DateTime<Utc>,
+) -> AppResult<KillView> {
+    let id = k.id;
     let note = note.trim();
     if note.is_empty() || note.chars().count() > 2000 {
         return Err(AppError::invalid(
@@ -188,7 +197,7 @@ pub async fn acknowledge_kill(
             "say what was done about the kill (or why it can stay off), in at most 2000 characters",
         ));
     }
-    let user = &access.identity.user;
+    let user = &who.user;
     if !store::acknowledge_kill(&mut *conn, id, &user.email, note, &stamp(now)).await? {
         return Err(AppError::conflict(
             "kill-acknowledged",
@@ -200,17 +209,14 @@ pub async fn acknowledge_kill(
     }
     audit::append(
         &mut *conn,
-        access.actor(),
+        &who.actor,
         NewEntry::new(
             audit::Action::FlagKillAcknowledged,
-            format!(
-                "flag {}/{} in {}",
-                project.key, k.flag_key, k.environment_key
-            ),
+            format!("flag {}/{} in {}", project.key, k.flag, k.environment),
         )
         .project(&project.key)
-        .flag(&k.flag_key)
-        .environment(&k.environment_key)
+        .flag(&k.flag)
+        .environment(&k.environment)
         .after(json!({
             "kill": id,
             "killedBy": k.killed_by,

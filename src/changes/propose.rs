@@ -1,32 +1,24 @@
 //! Proposing a change: the one place that decides "apply now or stage". A change to a protected
 //! environment, or a flag-wide change (archiving, dependencies) that alters what a protected
 //! environment serves, goes into the author's draft change request there; any other applies at
-//! once. Runs inside the caller's write transaction.
+//! once. Runs inside the caller's write transaction, in two steps: [`plan`] loads what decides
+//! it, and [`carry_out`] does it. What the caller must be allowed is said by the change itself
+//! ([`Change::action`], before anything is loaded) and by the plan ([`Planned::action`]); the
+//! transport asks the policy for both, in that order, between the steps.
 
-use super::queries::{not_found, target, view, ChangeRequestView};
-use super::store::{self, NewItem};
+use super::proposal::{apply_change, Applied, Change};
+use super::queries::ChangeRequestView;
+use super::stage::stage;
+use super::store;
 use super::Proposal;
-use crate::audit::{self, Actor, NewEntry};
-use crate::authz::{Action, ProjectAccess};
-use crate::catalog::service::{self as catalog, FlagDetail, Switch};
-use crate::clock::stamp;
+use crate::audit::Actor;
+use crate::authz::{Action, Identity};
 use crate::error::{AppError, AppResult};
 use crate::projects::{store as projects, Environment, Project};
-use crate::targeting::service::{self as targeting, DependenciesSet, SegmentView, Targeting};
+use crate::targeting::service as targeting;
 use crate::targeting::{served, store as targeting_store};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use serde_json::{json, Value};
 use sqlx::{Connection, SqliteConnection};
-
-/// A change somebody asks for in one project.
-pub struct Change<'a> {
-    pub flag_key: &'a str,
-    /// The environment of on/off, strategies and variants; `None` for archive and segments,
-    /// whose environment is where they are live.
-    pub env: Option<&'a Environment>,
-    pub proposal: Proposal,
-}
 
 /// What a proposal became.
 pub enum Outcome {
@@ -36,49 +28,66 @@ pub enum Outcome {
     Staged(Box<ChangeRequestView>),
 }
 
-/// The result of applying one change, in the shape its direct route answers.
-pub enum Applied {
-    Toggle {
-        changed: bool,
-    },
-    Targeting(Targeting),
-    Flag(Box<FlagDetail>),
-    Segment(SegmentView),
-    Dependencies(DependenciesSet),
-    Protection,
-    /// A release plan started: its id.
-    ReleasePlan(i64),
+/// A change with what decides its way loaded once: the protected environment that reviews it,
+/// if any.
+pub struct Planned<'a> {
+    project: &'a Project,
+    change: Change<'a>,
+    review_in: Option<Environment>,
 }
 
-/// The one place that decides "apply now or stage": a change to a protected environment goes
-/// into the author's draft for it (whoever the author is, admins included); any other applies.
-pub async fn propose(
-    conn: &mut SqliteConnection,
-    access: &ProjectAccess,
-    change: Change<'_>,
-    now: DateTime<Utc>,
-) -> AppResult<Outcome> {
-    let project = &access.project;
-    match &change.proposal {
-        Proposal::Archive { .. } => access.require(Action::ArchiveFlag)?,
-        Proposal::Segment { .. } | Proposal::Dependencies { .. } => {
-            access.require(Action::EditFlag)?
+impl Planned<'_> {
+    /// What carrying the change out asks of the caller: proposing a change where a protected
+    /// environment reviews it; elsewhere, changing the environment directly for a switch,
+    /// strategies, variants or a release plan (the flag-wide changes asked theirs up front).
+    pub fn action(&self) -> Option<Action> {
+        if self.review_in.is_some() {
+            return Some(Action::change_in(true));
         }
-        _ => {}
-    }
-    let Some(env) = protected_target(&mut *conn, project, &change, now).await? else {
-        if matches!(
-            change.proposal,
+        matches!(
+            self.change.proposal,
             Proposal::Toggle { .. }
                 | Proposal::Strategies { .. }
                 | Proposal::Variants { .. }
                 | Proposal::ReleasePlan { .. }
-        ) {
-            access.require(Action::change_in(false))?;
-        }
+        )
+        .then(|| Action::change_in(false))
+    }
+}
+
+/// Loads what decides "apply now or stage": the protected environment the change would touch
+/// (for a flag-wide change, by trying it in a savepoint that is rolled back).
+pub async fn plan<'a>(
+    conn: &mut SqliteConnection,
+    project: &'a Project,
+    change: Change<'a>,
+    now: DateTime<Utc>,
+) -> AppResult<Planned<'a>> {
+    let review_in = protected_target(&mut *conn, project, &change, now).await?;
+    Ok(Planned {
+        project,
+        change,
+        review_in,
+    })
+}
+
+/// The one place that decides "apply now or stage": a change to a protected environment goes
+/// into the author's draft for it (whoever the author is, admins included); any other applies.
+pub async fn carry_out(
+    conn: &mut SqliteConnection,
+    who: &Identity,
+    planned: Planned<'_>,
+    now: DateTime<Utc>,
+) -> AppResult<Outcome> {
+    let Planned {
+        project,
+        change,
+        review_in,
+    } = planned;
+    let Some(env) = review_in else {
         let applied = apply_change(
             &mut *conn,
-            access.actor(),
+            &who.actor,
             project,
             change.env,
             change.flag_key,
@@ -88,12 +97,35 @@ pub async fn propose(
         .await?;
         return Ok(Outcome::Applied(applied));
     };
-    access.require(Action::change_in(true))?;
     if let Proposal::Toggle { enabled: true } = change.proposal {
-        gradual_start(&mut *conn, access, &env, change.flag_key).await?;
+        gradual_start(&mut *conn, who, project, &env, change.flag_key).await?;
     }
-    let view = stage(&mut *conn, access, &env, change, now).await?;
+    let view = stage(&mut *conn, who, project, &env, change, now).await?;
     Ok(Outcome::Staged(Box::new(view)))
+}
+
+/// Plans and carries out a change inside a command that asked the policy for `asked` already
+/// (a copy, a bulk archive). A change that would need anything else is a fault, not a refusal.
+pub(super) async fn propose_asked(
+    conn: &mut SqliteConnection,
+    who: &Identity,
+    project: &Project,
+    change: Change<'_>,
+    asked: &[Action],
+    now: DateTime<Utc>,
+) -> AppResult<Outcome> {
+    let first = change.action();
+    let planned = plan(&mut *conn, project, change, now).await?;
+    if let Some(need) = first
+        .into_iter()
+        .chain(planned.action())
+        .find(|a| !asked.contains(a))
+    {
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "a change needs {need:?}, which its command did not ask"
+        )));
+    }
+    carry_out(conn, who, planned, now).await
 }
 
 /// Where the project asks for it (`rollout` settings), switching a flag on in a protected
@@ -101,17 +133,17 @@ pub async fn propose(
 /// those the caller's draft already changes) must start below 100 %, or a release plan is used.
 async fn gradual_start(
     conn: &mut SqliteConnection,
-    access: &ProjectAccess,
+    who: &Identity,
+    project: &Project,
     env: &Environment,
     flag_key: &str,
 ) -> AppResult<()> {
-    let project = &access.project;
     if !crate::rollout::templates::require_gradual(&mut *conn, project).await? {
         return Ok(());
     }
     let live = targeting::targeting(&mut *conn, project, flag_key, env).await?;
     let mut strategies = live.strategy_drafts().unwrap_or_default();
-    if let Some(draft) = store::draft_of(&mut *conn, env.id, access.identity.user.id).await? {
+    if let Some(draft) = store::draft_of(&mut *conn, env.id, who.user.id).await? {
         for item in store::items_of(&mut *conn, draft).await? {
             if item.kind == "strategies" && item.flag_key.as_deref() == Some(flag_key) {
                 if let Ok(Proposal::Strategies { strategies: s }) =
@@ -137,7 +169,7 @@ async fn gradual_start(
 /// The protected environment a change would touch, if any. A flag-wide change (archiving,
 /// dependencies) touches every environment where it alters what is served; of the protected
 /// ones, the request goes to the one that asks the most approvals.
-pub(super) async fn protected_target(
+async fn protected_target(
     conn: &mut SqliteConnection,
     project: &Project,
     change: &Change<'_>,
@@ -175,7 +207,7 @@ pub(super) async fn protected_target(
 /// The environments where a flag-wide change alters what is served: what the flag and the
 /// flags depending on it serve, read before and after trying the change in a savepoint that
 /// is rolled back.
-pub(super) async fn served_changes(
+async fn served_changes(
     conn: &mut SqliteConnection,
     project: &Project,
     change: &Change<'_>,
@@ -206,281 +238,4 @@ pub(super) async fn served_changes(
     };
     dry.rollback().await?;
     Ok(served::changed(&before, &after?))
-}
-
-/// Applies one change through the domain services (which validate and audit it).
-pub(super) async fn apply_change(
-    conn: &mut SqliteConnection,
-    actor: &Actor,
-    project: &Project,
-    env: Option<&Environment>,
-    flag_key: &str,
-    proposal: &Proposal,
-    now: DateTime<Utc>,
-) -> AppResult<Applied> {
-    let need_env = || env.ok_or_else(|| AppError::invalid("environment", "name the environment"));
-    Ok(match proposal {
-        Proposal::Toggle { enabled } => {
-            let switch = Switch {
-                env: need_env()?,
-                on: *enabled,
-                reason: None,
-            };
-            let changed = catalog::set_enabled(conn, actor, project, flag_key, switch, now).await?;
-            Applied::Toggle { changed }
-        }
-        Proposal::Strategies { strategies } => Applied::Targeting(
-            targeting::replace_strategies(
-                conn,
-                actor,
-                project,
-                flag_key,
-                need_env()?,
-                strategies.clone(),
-                now,
-            )
-            .await?,
-        ),
-        Proposal::Variants { variants } => Applied::Targeting(
-            targeting::replace_variants(
-                conn,
-                actor,
-                project,
-                flag_key,
-                need_env()?,
-                variants.clone(),
-                now,
-            )
-            .await?,
-        ),
-        Proposal::Archive { note } => Applied::Flag(Box::new(
-            catalog::archive(conn, actor, project, flag_key, note, now).await?,
-        )),
-        Proposal::Dependencies { dependencies } => Applied::Dependencies(
-            targeting::set_dependencies(conn, actor, project, flag_key, dependencies.clone(), now)
-                .await?,
-        ),
-        Proposal::Segment { id, segment } => Applied::Segment(
-            targeting::update_segment(conn, actor, project, *id, segment.clone(), now).await?,
-        ),
-        Proposal::ReleasePlan { plan } => Applied::ReleasePlan(
-            crate::rollout::plans::start(conn, actor, project, need_env()?, flag_key, plan, now)
-                .await?,
-        ),
-        Proposal::Protection {
-            protected,
-            required_approvals,
-        } => {
-            // The environment as it is now, not as it was when the change was proposed.
-            let env = projects::environment(&mut *conn, project.id, &need_env()?.key)
-                .await?
-                .ok_or_else(|| AppError::not_found("the environment no longer exists"))?;
-            crate::projects::service::set_protection(
-                conn,
-                actor,
-                project,
-                &env,
-                *protected,
-                *required_approvals,
-                now,
-            )
-            .await?;
-            Applied::Protection
-        }
-    })
-}
-
-/// The live state of what a proposal changes: its version and a view for before/after.
-pub(super) async fn live_state(
-    conn: &mut SqliteConnection,
-    project: &Project,
-    env: &Environment,
-    flag_key: &str,
-    proposal: &Proposal,
-    now: DateTime<Utc>,
-) -> AppResult<(i64, Value)> {
-    Ok(match proposal {
-        Proposal::Toggle { .. }
-        | Proposal::Strategies { .. }
-        | Proposal::Variants { .. }
-        | Proposal::ReleasePlan { .. } => {
-            let t = targeting::targeting(conn, project, flag_key, env).await?;
-            let view = match proposal {
-                Proposal::Toggle { .. } => json!({ "enabled": t.enabled }),
-                Proposal::Strategies { .. } => json!({ "strategies": t.strategies }),
-                Proposal::ReleasePlan { .. } => {
-                    json!({ "enabled": t.enabled, "strategies": t.strategies })
-                }
-                _ => json!({ "variants": t.variants }),
-            };
-            (t.version, view)
-        }
-        Proposal::Archive { .. } => {
-            let d = catalog::detail(conn, project, flag_key, now).await?;
-            (
-                d.flag.version,
-                json!({ "archived": d.flag.archived_at.is_some() }),
-            )
-        }
-        Proposal::Dependencies { .. } => {
-            let version = store::flag_version(&mut *conn, project.id, flag_key)
-                .await?
-                .ok_or_else(|| catalog::flag_not_found(project, flag_key))?;
-            let deps = targeting::dependencies(conn, project, flag_key).await?;
-            (version, json!({ "dependencies": deps }))
-        }
-        Proposal::Segment { id, .. } => {
-            let s = targeting::segment(conn, project, *id).await?;
-            (
-                s.version,
-                json!({"name": s.name, "description": s.description, "constraints": s.constraints}),
-            )
-        }
-        Proposal::Protection { .. } => (
-            projects::protection_version(conn, env.id)
-                .await?
-                .unwrap_or_default(),
-            protection_view(env.protected, env.required_approvals),
-        ),
-    })
-}
-
-pub(super) fn protection_view(protected: bool, required_approvals: i64) -> Value {
-    json!({ "protected": protected, "requiredApprovals": required_approvals })
-}
-
-pub(super) fn after_view(applied: &Applied) -> Value {
-    match applied {
-        Applied::Toggle { .. } => Value::Null,
-        Applied::Targeting(t) => json!({ "strategies": t.strategies, "variants": t.variants }),
-        Applied::Flag(_) => json!({ "archived": true }),
-        Applied::Segment(s) => {
-            json!({"name": s.name, "description": s.description, "constraints": s.constraints})
-        }
-        Applied::Dependencies(d) => {
-            json!({ "dependencies": d.dependencies, "environments": d.environments })
-        }
-        Applied::Protection => Value::Null,
-        Applied::ReleasePlan(id) => json!({ "releasePlan": id }),
-    }
-}
-
-pub(super) fn after_of(proposal: &Proposal, applied: &Applied) -> Value {
-    match (proposal, applied) {
-        (Proposal::Toggle { enabled }, _) => json!({ "enabled": enabled }),
-        (Proposal::Strategies { .. }, Applied::Targeting(t)) => {
-            json!({ "strategies": t.strategies })
-        }
-        (Proposal::Variants { .. }, Applied::Targeting(t)) => json!({ "variants": t.variants }),
-        // What the environment serves once the plan starts: its first milestone, switched on.
-        (Proposal::ReleasePlan { plan }, _) => {
-            let first: Vec<_> = plan
-                .milestones
-                .first()
-                .map(|m| m.strategies.iter().map(|s| &s.strategy).collect())
-                .unwrap_or_default();
-            json!({ "plan": plan, "enabled": true, "strategies": first })
-        }
-        (
-            Proposal::Protection {
-                protected,
-                required_approvals,
-            },
-            _,
-        ) => protection_view(*protected, *required_approvals),
-        _ => after_view(applied),
-    }
-}
-
-pub(super) fn to_text<T: Serialize>(v: &T) -> AppResult<String> {
-    Ok(serde_json::to_string(v).map_err(anyhow::Error::from)?)
-}
-
-/// Adds the change to the caller's draft for `env` (creating it), after a dry run that
-/// validates it exactly as applying would (then rolled back).
-pub(super) async fn stage(
-    conn: &mut SqliteConnection,
-    access: &ProjectAccess,
-    env: &Environment,
-    change: Change<'_>,
-    now: DateTime<Utc>,
-) -> AppResult<ChangeRequestView> {
-    let project = &access.project;
-    let user = &access.identity.user;
-    let flag_key = match &change.proposal {
-        Proposal::Segment { .. } | Proposal::Protection { .. } => None,
-        _ => Some(change.flag_key),
-    };
-    let segment_id = match &change.proposal {
-        Proposal::Segment { id, .. } => Some(*id),
-        _ => None,
-    };
-    let (base_version, before) = live_state(
-        &mut *conn,
-        project,
-        env,
-        change.flag_key,
-        &change.proposal,
-        now,
-    )
-    .await?;
-    let after = {
-        let mut dry = conn.begin().await?;
-        let tried = apply_change(
-            &mut dry,
-            access.actor(),
-            project,
-            Some(env),
-            change.flag_key,
-            &change.proposal,
-            now,
-        )
-        .await;
-        dry.rollback().await?;
-        after_of(&change.proposal, &tried?)
-    };
-    let at = stamp(now);
-    let id = match store::draft_of(&mut *conn, env.id, user.id).await? {
-        Some(id) => id,
-        None => {
-            store::insert_request(&mut *conn, project.id, env.id, (user.id, &user.email), &at)
-                .await?
-        }
-    };
-    let kind = change.proposal.kind();
-    let payload = to_text(&change.proposal)?;
-    let after_text = to_text(&after)?;
-    match store::item_like(&mut *conn, id, kind, flag_key, segment_id).await? {
-        Some(item) => store::replace_item(&mut *conn, item, &payload, &after_text).await?,
-        None => {
-            let item = NewItem {
-                kind,
-                flag_key,
-                segment_id,
-                payload: &payload,
-                base_version,
-                before_json: &to_text(&before)?,
-                after_json: &after_text,
-            };
-            store::insert_item(&mut *conn, id, &item, &at).await?;
-        }
-    }
-    store::touch(&mut *conn, id, &at).await?;
-    let summary = change.proposal.summary(flag_key);
-    let mut entry = NewEntry::new(
-        audit::Action::ChangeRequestChangeAdded,
-        target(id, project, env),
-    )
-    .project(&project.key)
-    .environment(&env.key)
-    .before(json!({ "changeRequest": id, "change": kind, "state": before }))
-    .after(json!({ "changeRequest": id, "change": kind, "summary": summary, "state": after }));
-    if let Some(f) = flag_key {
-        entry = entry.flag(f);
-    }
-    audit::append(&mut *conn, access.actor(), entry, now).await?;
-    let row = store::request_by_id(&mut *conn, id)
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    view(&mut *conn, row).await
 }

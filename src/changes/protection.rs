@@ -1,11 +1,12 @@
 //! Setting an environment's protection: raising it applies at once, lowering it is reviewed.
 
-use super::propose::{stage, Change};
+use super::proposal::Change;
 use super::queries::ChangeRequestView;
+use super::stage::stage;
 use super::Proposal;
-use crate::authz::{Action, ProjectAccess};
+use crate::authz::{Action, Identity};
 use crate::error::AppResult;
-use crate::projects::Environment;
+use crate::projects::{Environment, Project};
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
@@ -18,22 +19,49 @@ pub enum ProtectionOutcome {
     Staged(Box<ChangeRequestView>),
 }
 
-/// Whether an environment is protected and how many approvals its changes need: owners decide
-/// for other environments, only admins for production. Raising the protection applies at once;
-/// lowering a protected environment's (unprotecting it, or asking fewer approvals) would let
-/// one person lift the review and change the environment alone, so it is a change request.
+/// The protection somebody asks an environment to have.
+pub struct ProtectionChange<'a> {
+    pub env: &'a Environment,
+    pub protected: bool,
+    pub required_approvals: i64,
+}
+
+impl ProtectionChange<'_> {
+    /// Lowering a protected environment's protection (unprotecting it, or asking fewer
+    /// approvals) would let one person lift the review and change the environment alone.
+    fn lowers(&self) -> bool {
+        self.env.protected
+            && (!self.protected || self.required_approvals < self.env.required_approvals)
+    }
+
+    /// What it asks of the caller, in order: setting the protection (owners decide for most
+    /// environments, only admins for production), and, where it lowers it, proposing the change.
+    pub fn actions(&self) -> Vec<Action> {
+        let mut asks = vec![Action::SetProtection {
+            production: self.env.production,
+        }];
+        if self.lowers() {
+            asks.push(Action::ProposeChange);
+        }
+        asks
+    }
+}
+
+/// Whether an environment is protected and how many approvals its changes need. Raising the
+/// protection applies at once; lowering it is a change request.
 pub async fn set_protection(
     conn: &mut SqliteConnection,
-    access: &ProjectAccess,
-    env: &Environment,
-    protected: bool,
-    required_approvals: i64,
+    who: &Identity,
+    project: &Project,
+    asked: ProtectionChange<'_>,
     now: DateTime<Utc>,
 ) -> AppResult<ProtectionOutcome> {
-    access.require(Action::SetProtection {
-        production: env.production,
-    })?;
-    let lowers = env.protected && (!protected || required_approvals < env.required_approvals);
+    let lowers = asked.lowers();
+    let ProtectionChange {
+        env,
+        protected,
+        required_approvals,
+    } = asked;
     if lowers {
         let change = Change {
             flag_key: "",
@@ -43,20 +71,19 @@ pub async fn set_protection(
                 required_approvals,
             },
         };
-        access.require(Action::ProposeChange)?;
-        let view = stage(&mut *conn, access, env, change, now).await?;
+        let view = stage(&mut *conn, who, project, env, change, now).await?;
         return Ok(ProtectionOutcome::Staged(Box::new(view)));
     }
     crate::projects::service::set_protection(
         &mut *conn,
-        access.actor(),
-        &access.project,
+        &who.actor,
+        project,
         env,
         protected,
         required_approvals,
         now,
     )
     .await?;
-    let env = crate::projects::service::environment(conn, &access.project, &env.key).await?;
+    let env = crate::projects::service::environment(conn, project, &env.key).await?;
     Ok(ProtectionOutcome::Applied(env))
 }

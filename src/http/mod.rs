@@ -1,7 +1,9 @@
 //! Middleware shared by every route: request ids, security headers, size and time limits, and
 //! error bodies for responses that would otherwise be empty. `server` accepts the connections
-//! they arrive on.
+//! they arrive on; `commands` runs the governed commands whose permission depends on what they
+//! load, for web and API handlers alike.
 
+pub mod commands;
 pub mod csrf;
 pub mod error;
 pub mod extract;

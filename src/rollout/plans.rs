@@ -1,5 +1,5 @@
-//! Release plans: applying a template to a flag in one environment. Creating one goes through
-//! `changes::propose` (a `release-plan` proposal): where the environment is protected the whole
+//! Release plans: applying a template to a flag in one environment. Creating one is proposed
+//! like any change (a `release-plan` proposal, [`start_change`]): where the environment is protected the whole
 //! plan becomes a change request, and [`start`] runs when it is applied; elsewhere it starts at
 //! once. Every milestone is served through the targeting write path (audited, described, the
 //! feed rebuilt).
@@ -11,9 +11,8 @@ use super::store::{self, NewPlan, PlanRow};
 use super::template::Milestone;
 use super::templates;
 use crate::audit::{self, Actor, NewEntry};
-use crate::authz::ProjectAccess;
 use crate::catalog::service::{self as catalog, Switch};
-use crate::changes::service::{self as changes, Change, Outcome};
+use crate::changes::service::Change;
 use crate::changes::Proposal;
 use crate::clock::{parse_stamp, stamp};
 use crate::error::{AppError, AppResult};
@@ -128,26 +127,25 @@ pub async fn prepare(
     })
 }
 
-/// Creates the plan: started at once, or, in a protected environment, proposed as a whole into
-/// the caller's change request.
-pub async fn create(
+/// The change that creates the plan, for the flag (checked live) in `env`: proposed like any
+/// other (`changes::plan`, `changes::carry_out`), it starts at once, or, in a protected
+/// environment, goes as a whole into the caller's change request.
+pub async fn start_change<'a>(
     conn: &mut SqliteConnection,
-    access: &ProjectAccess,
-    env: &Environment,
-    flag_key: &str,
+    project: &Project,
+    env: &'a Environment,
+    flag_key: &'a str,
     req: PlanRequest,
-    now: DateTime<Utc>,
-) -> AppResult<Outcome> {
-    catalog::live_flag(&mut *conn, &access.project, flag_key).await?;
-    let plan = prepare(&mut *conn, &access.project, req).await?;
-    let change = Change {
+) -> AppResult<Change<'a>> {
+    catalog::live_flag(&mut *conn, project, flag_key).await?;
+    let plan = prepare(&mut *conn, project, req).await?;
+    Ok(Change {
         flag_key,
         env: Some(env),
         proposal: Proposal::ReleasePlan {
             plan: Box::new(plan),
         },
-    };
-    changes::propose(conn, access, change, now).await
+    })
 }
 
 /// Serves one milestone: its strategies, and the flag on.

@@ -9,7 +9,7 @@ use super::plans::{entry, event, Plan};
 use super::store;
 use crate::audit::describe::plans as words;
 use crate::audit::{self, Actor};
-use crate::authz::{Action, ProjectAccess};
+use crate::authz::Identity;
 use crate::changes::service as changes;
 use crate::clock::stamp;
 use crate::error::{AppError, AppResult};
@@ -151,16 +151,17 @@ fn shown(v: Option<f64>) -> String {
     }
 }
 
-/// An approver completes the review of a rollback with a note, once.
+/// An approver completes the review of a rollback with a note, once. The caller asked the
+/// policy for `Action::ReviewRollback`.
 pub async fn complete_review(
     conn: &mut SqliteConnection,
-    access: &ProjectAccess,
+    who: &Identity,
+    project: &Project,
     plan: &Plan,
     review_id: i64,
     note: &str,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    access.require(Action::ReviewRollback)?;
     let note = note.trim();
     if note.is_empty() || note.chars().count() > 2000 {
         return Err(AppError::invalid(
@@ -168,7 +169,7 @@ pub async fn complete_review(
             "say what was found and what happens next, in at most 2000 characters",
         ));
     }
-    let user = &access.identity.user;
+    let user = &who.user;
     let at = stamp(now);
     let by = (user.id, user.email.as_str());
     if !store::complete_review(&mut *conn, review_id, plan.row.id, by, note, &at).await? {
@@ -177,13 +178,13 @@ pub async fn complete_review(
             format!("the review #{review_id} is completed already, or is not this plan's"),
         ));
     }
-    let (project, flag) = (&access.project, &plan.row.flag_key);
+    let flag = &plan.row.flag_key;
     let mut after = plan.position(plan.at());
     after["review"] = json!(review_id);
     after["note"] = json!(note);
     audit::append(
         &mut *conn,
-        access.actor(),
+        &who.actor,
         entry(
             audit::Action::ReleasePlanRollbackReviewed,
             project,

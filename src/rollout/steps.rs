@@ -6,7 +6,6 @@ use super::plan::{self, Move, State};
 use super::plans::{entry, event, plan_by_id, serve, Plan};
 use super::store;
 use crate::audit::{self, Actor};
-use crate::authz::{Action, ProjectAccess};
 use crate::clock::stamp;
 use crate::error::{AppError, AppResult};
 use crate::projects::{Environment, Project};
@@ -51,27 +50,18 @@ pub async fn latest(
 }
 
 /// A person's move. In a protected environment too: the milestones were approved with the plan.
+/// The caller asked the policy for `Action::StepReleasePlan`.
 pub async fn step(
     conn: &mut SqliteConnection,
-    access: &ProjectAccess,
+    actor: &Actor,
+    project: &Project,
     env: &Environment,
     flag_key: &str,
     m: Move,
     now: DateTime<Utc>,
 ) -> AppResult<Plan> {
-    access.require(Action::StepReleasePlan)?;
-    let plan = in_progress(&mut *conn, &access.project, env, flag_key).await?;
-    if !move_plan(
-        &mut *conn,
-        access.actor(),
-        &access.project,
-        env,
-        &plan,
-        m,
-        now,
-    )
-    .await?
-    {
+    let plan = in_progress(&mut *conn, project, env, flag_key).await?;
+    if !move_plan(&mut *conn, actor, project, env, &plan, m, now).await? {
         return Err(AppError::conflict(
             "release-plan-moved",
             "the plan moved meanwhile (its guard job, or somebody else); reload it",

@@ -4,7 +4,7 @@
 use super::store::{self, TemplateRow};
 use super::template::{self, Milestone, TemplateDraft};
 use crate::audit::{self, Actor, NewEntry};
-use crate::authz::{allows, Action, Identity, ProjectAccess};
+use crate::authz::Action;
 use crate::clock::stamp;
 use crate::error::{AppError, AppResult};
 use crate::projects::Project;
@@ -46,39 +46,31 @@ impl TemplateView {
     }
 }
 
-/// Whose templates an edit touches, and who asks.
+/// Whose templates an edit touches (the instance's, or one project's), and who edits them.
 pub enum Owner<'a> {
-    Instance(&'a Identity),
-    Project(&'a ProjectAccess),
+    Instance(&'a Actor),
+    Project(&'a Project, &'a Actor),
 }
 
 impl Owner<'_> {
-    fn require(&self) -> AppResult<()> {
-        match self {
-            Owner::Instance(who) => {
-                let p = crate::authz::reach::principal(who, None);
-                let action = Action::ManageReleaseTemplates {
-                    instance_wide: true,
-                };
-                allows(p, action).map_err(|d| AppError::forbidden(d.0))
-            }
-            Owner::Project(access) => access.require(Action::ManageReleaseTemplates {
-                instance_wide: false,
-            }),
+    /// What editing these templates asks of the caller: the instance-wide ones are admins', a
+    /// project's own are its owners'.
+    pub fn action(&self) -> Action {
+        Action::ManageReleaseTemplates {
+            instance_wide: matches!(self, Owner::Instance(_)),
         }
     }
 
     fn project(&self) -> Option<&Project> {
         match self {
             Owner::Instance(_) => None,
-            Owner::Project(a) => Some(&a.project),
+            Owner::Project(project, _) => Some(project),
         }
     }
 
     fn actor(&self) -> &Actor {
         match self {
-            Owner::Instance(who) => &who.actor,
-            Owner::Project(a) => a.actor(),
+            Owner::Instance(actor) | Owner::Project(_, actor) => actor,
         }
     }
 }
@@ -149,14 +141,14 @@ fn to_text<T: Serialize>(v: &T) -> AppResult<String> {
     Ok(serde_json::to_string(v).map_err(anyhow::Error::from)?)
 }
 
-/// Creates a template; its key is the owner's to choose once.
+/// Creates a template; its key is the owner's to choose once. Like every edit here, the caller
+/// asked the policy for [`Owner::action`].
 pub async fn create(
     conn: &mut SqliteConnection,
     owner: &Owner<'_>,
     draft: TemplateDraft,
     now: DateTime<Utc>,
 ) -> AppResult<TemplateView> {
-    owner.require()?;
     let t = template::validate(draft)?;
     let project = owner.project();
     if store::template(&mut *conn, project.map(|p| p.id), &t.key)
@@ -197,7 +189,6 @@ pub async fn update(
     mut draft: TemplateDraft,
     now: DateTime<Utc>,
 ) -> AppResult<TemplateView> {
-    owner.require()?;
     let project = owner.project();
     let row = store::template(&mut *conn, project.map(|p| p.id), key)
         .await?
@@ -231,7 +222,6 @@ pub async fn delete(
     key: &str,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    owner.require()?;
     let project = owner.project();
     let row = store::template(&mut *conn, project.map(|p| p.id), key)
         .await?
@@ -255,14 +245,14 @@ pub async fn require_gradual(conn: &mut SqliteConnection, project: &Project) -> 
     Ok(store::require_gradual(conn, project.id).await?)
 }
 
+/// The caller asked the policy for `Action::ManageSettings`.
 pub async fn set_require_gradual(
     conn: &mut SqliteConnection,
-    access: &ProjectAccess,
+    actor: &Actor,
+    project: &Project,
     on: bool,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    access.require(Action::ManageSettings)?;
-    let project = &access.project;
     let before = store::require_gradual(&mut *conn, project.id).await?;
     if before == on {
         return Ok(());
@@ -270,7 +260,7 @@ pub async fn set_require_gradual(
     store::set_require_gradual(&mut *conn, project.id, on).await?;
     audit::append(
         &mut *conn,
-        access.actor(),
+        actor,
         NewEntry::new(
             audit::Action::ReleaseSettingsSet,
             format!("project {}", project.key),

@@ -107,3 +107,48 @@ fn domain_folders_import_no_transport() {
         found.join("\n")
     );
 }
+
+/// Where permissions are asked: a transport asks the policy (`ProjectAccess::require`) between
+/// a command's plan and carrying it out; below the transports nothing asks, it says which
+/// `authz::Action` it needs. Everything under `src/` counts but the transports and `authz`.
+const ASKING: [&str; 6] = ["web", "api", "feed", "http", "cli", "authz"];
+
+#[test]
+fn only_transports_ask_for_permissions() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut found = Vec::new();
+    let mut checked = 0;
+    for file in files {
+        let rel = file.strip_prefix(&src).unwrap();
+        let top = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy();
+        if ASKING.contains(&top.as_ref()) {
+            continue;
+        }
+        checked += 1;
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if code.contains(".require(") {
+                found.push(format!("src/{}:{}: {}", rel.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        checked > 50,
+        "only {checked} files found under {}",
+        src.display()
+    );
+    assert!(
+        found.is_empty(),
+        "permissions asked below the transports (say which `authz::Action` the command needs, \
+         plan it, and let the handler ask, e.g. through `http::commands`):\n{}",
+        found.join("\n")
+    );
+}

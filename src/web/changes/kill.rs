@@ -1,9 +1,11 @@
 //! The emergency kill switch on the flag page (off at once, even where protected, with a
 //! mandatory reason) and an approver's acknowledgement of it afterwards.
 
+use crate::authz::Action;
 use crate::changes::service;
 use crate::db::begin_write;
 use crate::error::{AppError, AppResult};
+use crate::http::commands;
 use crate::projects::service as projects;
 use crate::web::href::flag as flag_href;
 use crate::web::{see_other, sentence, Flash, PageResult, ProjectCtx, WebForm};
@@ -49,7 +51,20 @@ pub(super) async fn kill_flag(
     let access = &ctx.who;
     let mut tx = begin_write(&ctx.app.db).await?;
     let env = projects::environment(&mut tx, &access.project, &p.env).await?;
-    let step = service::kill(&mut tx, access, &p.key, &env, &f.reason, ctx.app.now()).await;
+    ctx.require(Action::KillSwitch {
+        protected: env.protected,
+    })?;
+    let (who, project) = (&access.identity, &access.project);
+    let step = service::kill(
+        &mut tx,
+        who,
+        project,
+        &p.key,
+        &env,
+        &f.reason,
+        ctx.app.now(),
+    )
+    .await;
     let done = ctx.app.writes.commit_if_ok(tx, step).await.map(|_| {
         format!(
             "Emergency kill: {} is off in {}. An approver acknowledges it on the change requests page.",
@@ -84,7 +99,7 @@ pub(super) async fn acknowledge_kill(
     WebForm(f): WebForm<AcknowledgeForm>,
 ) -> PageResult {
     let mut tx = begin_write(&ctx.app.db).await?;
-    let step = service::acknowledge_kill(&mut tx, &ctx.who, p.id, &f.note, ctx.app.now()).await;
+    let step = commands::acknowledge_kill(&mut tx, &ctx.who, p.id, &f.note, ctx.app.now()).await;
     let back = match f.flag.as_str() {
         "" => "/change-requests".to_string(),
         key => flag_href(&ctx.who.project.key, key),

@@ -2,6 +2,7 @@
 //! the emergency kill switch and its acknowledgement. Every rule is the domain's
 //! (`crate::changes`); these handlers extract, call it and render.
 
+mod actions;
 mod closed;
 mod inbox;
 mod kill;
@@ -20,17 +21,17 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/change-requests", get(inbox::inbox))
         .route(cr, get(request::show_request))
-        .route(&format!("{cr}/submit"), post(request::submit_request))
-        .route(&format!("{cr}/approve"), post(request::approve_request))
-        .route(&format!("{cr}/reject"), post(request::reject_request))
-        .route(&format!("{cr}/apply"), post(request::apply_request))
-        .route(&format!("{cr}/schedule"), post(request::schedule_request))
-        .route(&format!("{cr}/cancel"), post(request::cancel_request))
-        .route(&format!("{cr}/refresh"), post(request::refresh_request))
-        .route(&format!("{cr}/comments"), post(request::comment_request))
+        .route(&format!("{cr}/submit"), post(actions::submit_request))
+        .route(&format!("{cr}/approve"), post(actions::approve_request))
+        .route(&format!("{cr}/reject"), post(actions::reject_request))
+        .route(&format!("{cr}/apply"), post(actions::apply_request))
+        .route(&format!("{cr}/schedule"), post(actions::schedule_request))
+        .route(&format!("{cr}/cancel"), post(actions::cancel_request))
+        .route(&format!("{cr}/refresh"), post(actions::refresh_request))
+        .route(&format!("{cr}/comments"), post(actions::comment_request))
         .route(
             &format!("{cr}/items/{{item}}/remove"),
-            post(request::remove_item),
+            post(actions::remove_item),
         )
         .route(
             "/projects/{project}/flags/{key}/environments/{env}/kill",

@@ -8,6 +8,7 @@ use crate::catalog::{service, ArchiveNote};
 use crate::changes::service as changes;
 use crate::db::begin_write;
 use crate::error::AppError;
+use crate::http::commands;
 use crate::web::handler::ProjectCtx;
 use crate::web::{see_other, sentence, Flash, PageResult, WebForm};
 use axum::extract::Path;
@@ -51,7 +52,7 @@ pub(super) async fn archive_flag(
         proposal: crate::changes::Proposal::Archive { note },
     };
     let mut tx = begin_write(&ctx.app.db).await?;
-    let proposed = changes::propose(&mut tx, &ctx.who, change, ctx.app.now()).await;
+    let proposed = commands::propose(&mut tx, &ctx.who, change, ctx.app.now()).await;
     match ctx.app.writes.commit_if_ok(tx, proposed).await {
         Ok(changes::Outcome::Staged(cr)) => {
             let message = format!(

@@ -2,9 +2,10 @@
 //! and the keys; the page that answers says, flag by flag, what was done and what was refused
 //! and why (`changes::bulk` decides).
 
-use crate::changes::bulk::{self, BulkAction, BulkReport, Done};
+use crate::changes::bulk::{BulkAction, BulkReport, Done};
 use crate::db::begin_write;
 use crate::error::AppError;
+use crate::http::commands;
 use crate::web::handler::ProjectCtx;
 use crate::web::{render, see_other, sentence, Flash, Layout, PageResult, WebForm};
 use askama::Template;
@@ -87,7 +88,7 @@ pub(super) async fn bulk_flags(
     };
     let title = action.title();
     let mut tx = begin_write(&ctx.app.db).await?;
-    let done = bulk::bulk(&mut tx, &ctx.who, &f.flags, action, ctx.app.now()).await;
+    let done = commands::bulk(&mut tx, &ctx.who, &f.flags, action, ctx.app.now()).await;
     let report = match ctx.app.writes.commit_if_ok(tx, done).await {
         Ok(r) => r,
         Err(e) => return refused(&ctx, e, &back).await,

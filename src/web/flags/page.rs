@@ -9,6 +9,7 @@ use crate::catalog::service::{self, FlagDetail};
 use crate::catalog::store::EnvState;
 use crate::changes::service as changes;
 use crate::db::begin_write;
+use crate::http::commands;
 use crate::projects::{service as projects, store as projects_store, Environment};
 use crate::state::AppState;
 use crate::web::described::{self, EntryRow};
@@ -344,7 +345,7 @@ pub(super) async fn toggle(
         env: Some(&env),
         proposal: crate::changes::Proposal::Toggle { enabled: on },
     };
-    let outcome = changes::propose(&mut tx, &access, change, now).await?;
+    let outcome = commands::propose(&mut tx, &access, change, now).await?;
     let detail = service::detail(&mut tx, project, &p.key, now).await?;
     app.writes.commit(tx).await?;
     if let changes::Outcome::Staged(cr) = outcome {

@@ -5,6 +5,7 @@ use crate::authz::{Action, ProjectAccess, Role};
 use crate::changes::service as changes;
 use crate::db::begin_write;
 use crate::error::AppError;
+use crate::http::commands;
 use crate::projects::{service, store, Environment, Member};
 use crate::state::AppState;
 use crate::web::{render_with, Errors, Layout, PageError, PageResult, ProjectCtx, WebForm};
@@ -287,7 +288,7 @@ async fn set_protection(
     // The policy decides, as for the API: owners for most environments, admins for production.
     ctx.require(protection_of(&env))?;
     let on = form.protected.is_some();
-    let saved = changes::set_protection(&mut tx, &ctx.who, &env, on, approvals, now).await;
+    let saved = commands::set_protection(&mut tx, &ctx.who, &env, on, approvals, now).await;
     match Errors::check(ctx.app.writes.commit_if_ok(tx, saved).await)? {
         Err(errors) => {
             let message = errors.0.into_iter().next().map(|f| f.message);

@@ -8,10 +8,11 @@ use crate::authz::Action;
 use crate::changes::service::Outcome;
 use crate::db::begin_write;
 use crate::error::AppError;
+use crate::http::commands;
 use crate::projects::service as projects;
 use crate::rollout::guard::{Aggregation, Guard};
 use crate::rollout::{
-    plans, rollback, steps, templates, view, Move, OnBreach, PlanRequest, PlanView, State,
+    rollback, steps, templates, view, Move, OnBreach, PlanRequest, PlanView, State,
 };
 use crate::state::AppState;
 use crate::web::{render_with, Errors, Layout, PageResult, ProjectCtx, WebForm};
@@ -207,7 +208,9 @@ async fn start_plan(
         Ok(req) => {
             let mut tx = begin_write(&ctx.app.db).await?;
             let env = projects::environment(&mut tx, &ctx.who.project, &p.env).await?;
-            let done = plans::create(&mut tx, &ctx.who, &env, &p.key, req, ctx.app.now()).await;
+            let done =
+                commands::start_release_plan(&mut tx, &ctx.who, &env, &p.key, req, ctx.app.now())
+                    .await;
             ctx.app.writes.commit_if_ok(tx, done).await
         }
         Err(e) => Err(e),
@@ -262,7 +265,9 @@ async fn step_plan(ctx: ProjectCtx, Path(s): Path<StepPath>) -> PageResult {
     };
     let mut tx = begin_write(&ctx.app.db).await?;
     let env = projects::environment(&mut tx, &ctx.who.project, &p.env).await?;
-    let moved = steps::step(&mut tx, &ctx.who, &env, &p.key, m, ctx.app.now()).await;
+    ctx.require(Action::StepReleasePlan)?;
+    let (actor, project) = (ctx.who.actor(), &ctx.who.project);
+    let moved = steps::step(&mut tx, actor, project, &env, &p.key, m, ctx.app.now()).await;
     let done = ctx
         .app
         .writes
@@ -308,9 +313,14 @@ async fn review(
     let mut tx = begin_write(&ctx.app.db).await?;
     let env = projects::environment(&mut tx, &ctx.who.project, &p.env).await?;
     let done = match steps::latest(&mut tx, &ctx.who.project, &env, &p.key).await {
-        Ok(plan) => {
-            rollback::complete_review(&mut tx, &ctx.who, &plan, r.id, &f.note, ctx.app.now()).await
-        }
+        Ok(plan) => match ctx.who.require(Action::ReviewRollback) {
+            Ok(()) => {
+                let (who, project) = (&ctx.who.identity, &ctx.who.project);
+                let now = ctx.app.now();
+                rollback::complete_review(&mut tx, who, project, &plan, r.id, &f.note, now).await
+            }
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     };
     let done = ctx.app.writes.commit_if_ok(tx, done).await;

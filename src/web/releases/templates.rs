@@ -159,8 +159,16 @@ async fn instance_page(ctx: UserCtx, Query(q): Query<EditQuery>) -> PageResult {
     instance_view(&ctx, FormState::blank(), q.edit.as_deref()).await
 }
 
-async fn save(app: &AppState, owner: &Owner<'_>, form: &TemplateForm) -> AppResult<TemplateView> {
+/// Saves the form for `owner`; `allowed` asks the policy for [`Owner::action`] once the form
+/// reads well (a bad form comes back with its errors whoever sent it).
+async fn save(
+    app: &AppState,
+    owner: &Owner<'_>,
+    allowed: impl FnOnce() -> AppResult<()>,
+    form: &TemplateForm,
+) -> AppResult<TemplateView> {
     let draft = form.draft()?;
+    allowed()?;
     let editing = form.get("editing");
     let mut tx = begin_write(&app.db).await?;
     let done = if editing.is_empty() {
@@ -190,7 +198,9 @@ fn form_errors(e: AppError) -> Result<Errors, AppError> {
 }
 
 async fn instance_save(ctx: UserCtx, WebForm(form): WebForm<TemplateForm>) -> PageResult {
-    match save(&ctx.app, &Owner::Instance(ctx.identity()), &form).await {
+    let owner = Owner::Instance(&ctx.identity().actor);
+    let allowed = || ctx.require(owner.action()).map_err(|e| e.0);
+    match save(&ctx.app, &owner, allowed, &form).await {
         Ok(t) => {
             ctx.done(
                 format!("Saved the template {}.", t.name),
@@ -244,7 +254,9 @@ async fn project_page(ctx: ProjectCtx, Query(q): Query<EditQuery>) -> PageResult
 
 async fn project_save(ctx: ProjectCtx, WebForm(form): WebForm<TemplateForm>) -> PageResult {
     let back = format!("/projects/{}/release-templates", ctx.who.project.key);
-    match save(&ctx.app, &Owner::Project(&ctx.who), &form).await {
+    let owner = Owner::Project(&ctx.who.project, ctx.who.actor());
+    let allowed = || ctx.who.require(owner.action());
+    match save(&ctx.app, &owner, allowed, &form).await {
         Ok(t) => {
             ctx.done(format!("Saved the template {}.", t.name), &back)
                 .await
@@ -265,7 +277,9 @@ struct SettingsForm {
 async fn project_settings(ctx: ProjectCtx, WebForm(f): WebForm<SettingsForm>) -> PageResult {
     let on = f.require_gradual.is_some();
     let mut tx = begin_write(&ctx.app.db).await?;
-    let done = templates::set_require_gradual(&mut tx, &ctx.who, on, ctx.app.now()).await;
+    ctx.require(Action::ManageSettings)?;
+    let (actor, project) = (ctx.who.actor(), &ctx.who.project);
+    let done = templates::set_require_gradual(&mut tx, actor, project, on, ctx.app.now()).await;
     ctx.app.writes.commit_if_ok(tx, done).await?;
     let back = format!("/projects/{}/release-templates", ctx.who.project.key);
     let said = if on {

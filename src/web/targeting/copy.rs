@@ -3,9 +3,10 @@
 //! (`changes::service::copy_targeting` decides, through `propose`).
 
 use super::encode;
-use crate::changes::service::{self as changes, Copied};
+use crate::changes::service::Copied;
 use crate::db::begin_write;
 use crate::error::AppError;
+use crate::http::commands;
 use crate::projects::service as projects;
 use crate::web::{see_other, sentence, Flash, PageResult, ProjectCtx, WebForm};
 use axum::extract::Path;
@@ -45,7 +46,9 @@ pub(super) async fn copy_targeting(
     let from = projects::environment(&mut tx, &access.project, &f.source).await?;
     let to = projects::environment(&mut tx, &access.project, &f.target).await;
     let copied = match to {
-        Ok(to) => changes::copy_targeting(&mut tx, access, &p.key, &from, &to, ctx.app.now()).await,
+        Ok(to) => {
+            commands::copy_targeting(&mut tx, access, &p.key, &from, &to, ctx.app.now()).await
+        }
         Err(e) => Err(e),
     };
     match ctx.app.writes.commit_if_ok(tx, copied).await {

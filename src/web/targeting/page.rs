@@ -14,6 +14,7 @@ use crate::changes::Proposal;
 use crate::db::begin_write;
 use crate::error::AppError;
 use crate::evaluation::StrategyDraft;
+use crate::http::commands;
 use crate::projects::{store as projects_store, Environment};
 use crate::state::AppState;
 use crate::targeting::service as targeting;
@@ -376,7 +377,7 @@ async fn save(
             env: Some(env),
             proposal: Proposal::Strategies { strategies: drafts },
         };
-        let outcome = changes::propose(&mut tx, access, change, app.now()).await?;
+        let outcome = commands::propose(&mut tx, access, change, app.now()).await?;
         app.writes.commit(tx).await?;
         Ok::<_, AppError>(match outcome {
             changes::Outcome::Staged(cr) => Some(cr.id),

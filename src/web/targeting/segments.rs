@@ -7,6 +7,7 @@ use crate::changes::service::{self as changes, Outcome};
 use crate::changes::Proposal;
 use crate::db::begin_write;
 use crate::error::AppError;
+use crate::http::commands;
 use crate::state::AppState;
 use crate::targeting::service::{self as targeting, SegmentDraft, SegmentView};
 use crate::web::{render, see_other, Flash, Layout, PageError, PageResult, WebForm};
@@ -325,7 +326,7 @@ pub(super) async fn update_segment(
                         segment: d,
                     },
                 };
-                match changes::propose(&mut tx, &access, change, app.now()).await {
+                match commands::propose(&mut tx, &access, change, app.now()).await {
                     Ok(Outcome::Staged(cr)) => {
                         app.writes.commit(tx).await?;
                         let message = format!(

@@ -1,0 +1,106 @@
+//! The governed commands whose permission depends on what they load, as web and API handlers
+//! call them. The domain plans each (loading what decides it once) and says which
+//! `authz::Action` that takes; here the caller's access asks the policy for it; then the domain
+//! carries it out. Permissions are asked in the transports only (`tests/it/architecture.rs`).
+
+use crate::authz::ProjectAccess;
+use crate::changes::bulk::{self, BulkAction, BulkReport};
+use crate::changes::service::{self as changes, Change, Copied, KillView, Outcome};
+use crate::changes::service::{ProtectionChange, ProtectionOutcome};
+use crate::error::AppResult;
+use crate::projects::Environment;
+use crate::rollout::plans::{self, PlanRequest};
+use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
+
+/// A change to a flag, its targeting or a segment: applied at once, or staged into the caller's
+/// draft change request where a protected environment reviews it.
+pub async fn propose(
+    conn: &mut SqliteConnection,
+    access: &ProjectAccess,
+    change: Change<'_>,
+    now: DateTime<Utc>,
+) -> AppResult<Outcome> {
+    if let Some(first) = change.action() {
+        access.require(first)?;
+    }
+    let planned = changes::plan(&mut *conn, &access.project, change, now).await?;
+    if let Some(action) = planned.action() {
+        access.require(action)?;
+    }
+    changes::carry_out(conn, &access.identity, planned, now).await
+}
+
+/// Starting a release plan: a change proposed like any other.
+pub async fn start_release_plan(
+    conn: &mut SqliteConnection,
+    access: &ProjectAccess,
+    env: &Environment,
+    flag_key: &str,
+    req: PlanRequest,
+    now: DateTime<Utc>,
+) -> AppResult<Outcome> {
+    let change = plans::start_change(&mut *conn, &access.project, env, flag_key, req).await?;
+    propose(conn, access, change, now).await
+}
+
+/// Copying a flag's targeting from one environment to another.
+pub async fn copy_targeting(
+    conn: &mut SqliteConnection,
+    access: &ProjectAccess,
+    flag_key: &str,
+    from: &Environment,
+    to: &Environment,
+    now: DateTime<Utc>,
+) -> AppResult<Copied> {
+    let copy = changes::plan_copy(&mut *conn, &access.project, flag_key, from, to).await?;
+    access.require(copy.action())?;
+    changes::copy_targeting(conn, &access.identity, &access.project, copy, now).await
+}
+
+/// One action on many flags of the catalog.
+pub async fn bulk(
+    conn: &mut SqliteConnection,
+    access: &ProjectAccess,
+    keys: &[String],
+    action: BulkAction,
+    now: DateTime<Utc>,
+) -> AppResult<BulkReport> {
+    for asked in action.actions() {
+        access.require(asked)?;
+    }
+    bulk::bulk(conn, &access.identity, &access.project, keys, action, now).await
+}
+
+/// Setting an environment's protection: raised at once, lowered through a change request.
+pub async fn set_protection(
+    conn: &mut SqliteConnection,
+    access: &ProjectAccess,
+    env: &Environment,
+    protected: bool,
+    required_approvals: i64,
+    now: DateTime<Utc>,
+) -> AppResult<ProtectionOutcome> {
+    let asked = ProtectionChange {
+        env,
+        protected,
+        required_approvals,
+    };
+    for action in asked.actions() {
+        access.require(action)?;
+    }
+    changes::set_protection(conn, &access.identity, &access.project, asked, now).await
+}
+
+/// Acknowledging somebody else's emergency kill.
+pub async fn acknowledge_kill(
+    conn: &mut SqliteConnection,
+    access: &ProjectAccess,
+    id: i64,
+    note: &str,
+    now: DateTime<Utc>,
+) -> AppResult<KillView> {
+    let kill = changes::kill_of(&mut *conn, &access.project, id).await?;
+    access.require(kill.acknowledge_action(&access.identity))?;
+    changes::acknowledge_kill(conn, &access.identity, &access.project, kill, note, now).await
+}
