@@ -18,7 +18,7 @@ use judge::{context, judge};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::SqliteConnection;
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 /// An owner's "not stale until", shown beside the badge.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
