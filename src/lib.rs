@@ -14,6 +14,7 @@
 //! Transports call them: `web` (HTML), `api` (admin JSON), `feed` (SDK APIs, snapshots and the
 //! watcher that keeps them in step), `http` (the envelope, the accept loop, extractors, and
 //! the governed commands whose permission depends on what they load), `cli`.
+//! `metrics` holds the counters `/metrics` reports (atomics the hot paths bump) and the text format.
 //! Below them `state` (what handlers share), `config`, `db` (the pool and `Writes`, which commits
 //! and then tells the feed), `error`, `clock` and `memory`; `app` composes the router and
 //! `serve`, `demo` seeds `serve --demo`.
@@ -40,6 +41,7 @@ pub mod href;
 pub mod http;
 pub mod lifecycle;
 pub mod memory;
+pub mod metrics;
 pub mod notify;
 pub mod projects;
 pub mod rollout;

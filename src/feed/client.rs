@@ -5,6 +5,7 @@ use super::tokens::Refusal;
 use super::usage::ReportBody;
 use super::FeedState;
 use crate::auth::tokens::TokenKind;
+use crate::metrics::sdk::{Api, Outcome, Post};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -206,23 +207,31 @@ pub fn with_etag(mut res: Response, etag: &str) -> Response {
 /// Registration and metrics are recorded when they are JSON objects; Python SDKs count anything
 /// but 202 as a failure.
 async fn register(State(feed): State<FeedState>, headers: HeaderMap, body: Bytes) -> Response {
-    accept_report(
+    let res = accept_report(
         &feed,
         &headers,
         &body,
         &[TokenKind::Client],
         StatusCode::ACCEPTED,
-    )
+    );
+    counted(Api::Client, Post::Registration, res)
 }
 
 async fn metrics(State(feed): State<FeedState>, headers: HeaderMap, body: Bytes) -> Response {
-    accept_report(
+    let res = accept_report(
         &feed,
         &headers,
         &body,
         &[TokenKind::Client],
         StatusCode::ACCEPTED,
-    )
+    );
+    counted(Api::Client, Post::Metrics, res)
+}
+
+/// Counts a report's answer for `/metrics`: accepted, or why not.
+pub fn counted(api: Api, post: Post, res: Response) -> Response {
+    crate::metrics::sdk::posted(api, post, Outcome::of_status(res.status().as_u16()));
+    res
 }
 
 pub fn accept_report(

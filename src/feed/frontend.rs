@@ -4,6 +4,7 @@ use super::client::{etag_matches, json, not_modified, not_ready, refusal};
 use super::FeedState;
 use crate::auth::tokens::TokenKind;
 use crate::evaluation::{frontend_context_from_body, frontend_context_from_query, RequestDefaults};
+use crate::metrics::sdk::{Api, Post};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -16,8 +17,8 @@ use unleash_yggdrasil::Context;
 pub fn routes() -> Router<FeedState> {
     Router::new()
         .route("/api/frontend", get(evaluate_get).post(evaluate_post))
-        .route("/api/frontend/client/metrics", post(report))
-        .route("/api/frontend/client/register", post(report))
+        .route("/api/frontend/client/metrics", post(metrics))
+        .route("/api/frontend/client/register", post(register))
 }
 
 fn defaults(peer: SocketAddr) -> RequestDefaults {
@@ -79,13 +80,17 @@ fn answer(feed: &FeedState, headers: &HeaderMap, ctx: &Context) -> Response {
     res
 }
 
+async fn register(State(feed): State<FeedState>, headers: HeaderMap, body: Bytes) -> Response {
+    report(&feed, &headers, &body, Post::Registration)
+}
+
+async fn metrics(State(feed): State<FeedState>, headers: HeaderMap, body: Bytes) -> Response {
+    report(&feed, &headers, &body, Post::Metrics)
+}
+
 /// Browser SDKs report like server SDKs, answered with 200 as Unleash does.
-async fn report(State(feed): State<FeedState>, headers: HeaderMap, body: Bytes) -> Response {
-    super::client::accept_report(
-        &feed,
-        &headers,
-        &body,
-        &[TokenKind::Frontend],
-        StatusCode::OK,
-    )
+fn report(feed: &FeedState, headers: &HeaderMap, body: &[u8], post: Post) -> Response {
+    let res =
+        super::client::accept_report(feed, headers, body, &[TokenKind::Frontend], StatusCode::OK);
+    super::client::counted(Api::Frontend, post, res)
 }

@@ -16,6 +16,8 @@ pub struct EnvSnapshot {
     pub compiled: CompiledEnvironment,
     /// Each flag's tags, for `?tag=` narrowing.
     pub tags: HashMap<String, Vec<String>>,
+    /// When this replica built it (its age is in `/metrics`).
+    pub built: std::time::Instant,
 }
 
 /// One environment's change, with its streaming events prepared once for every listener.
@@ -57,6 +59,12 @@ impl Default for Snapshots {
 impl Snapshots {
     pub fn get(&self, environment_id: i64) -> Option<Arc<EnvSnapshot>> {
         self.by_env.load().get(&environment_id).cloned()
+    }
+
+    /// Every environment served now, for `/metrics` (not for the request path: it copies the
+    /// list).
+    pub fn environments(&self) -> Vec<Arc<EnvSnapshot>> {
+        self.by_env.load().values().cloned().collect()
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
@@ -270,6 +278,7 @@ mod tests {
             environment_key: "production".into(),
             compiled,
             tags: HashMap::new(),
+            built: std::time::Instant::now(),
         };
         let data: Value = serde_json::from_str(&hydration(&snap, 9)).expect("JSON");
         let event = &data["events"][0];

@@ -76,9 +76,11 @@ fn updates(
     lease: Lease,
     environment_id: i64,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
+    // Counted as open while the stream lives: the guard goes with its state.
+    let open = crate::metrics::sdk::OpenStream::new();
     stream::unfold(
-        (feed, rx, lease),
-        move |(feed, mut rx, mut lease)| async move {
+        (feed, rx, lease, open),
+        move |(feed, mut rx, mut lease, open)| async move {
             loop {
                 let received = tokio::select! {
                     // The lease first: the token index is replaced before the snapshots that follow
@@ -93,7 +95,7 @@ fn updates(
                             .event("unleash-updated")
                             .id(c.event_id.to_string())
                             .data(c.data.as_str());
-                        return Some((Ok(event), (feed, rx, lease)));
+                        return Some((Ok(event), (feed, rx, lease, open)));
                     }
                     Ok(_) => continue,
                     Err(RecvError::Lagged(_)) => {
@@ -103,7 +105,7 @@ fn updates(
                             .event("unleash-updated")
                             .id(id.to_string())
                             .data(hydration(&snap, id));
-                        return Some((Ok(event), (feed, rx, lease)));
+                        return Some((Ok(event), (feed, rx, lease, open)));
                     }
                     Err(RecvError::Closed) => return None,
                 }

@@ -231,6 +231,7 @@ impl Usage {
     /// Accepts a report if there is room; a full queue drops it (SDKs resend every interval).
     pub fn report(&self, report: Report) {
         if self.queue.try_send(report).is_err() {
+            crate::metrics::sdk::report_dropped();
             tracing::debug!("usage queue full; a report was dropped");
         }
     }

@@ -91,6 +91,12 @@ impl Watcher {
         })
     }
 
+    /// The audit sequence number the snapshots are built up to; None before the first load.
+    pub fn built_seq(&self) -> Option<i64> {
+        let built = self.shared.built.load(Ordering::SeqCst);
+        (built >= 0).then_some(built)
+    }
+
     /// Loads everything once, then keeps watching in the background.
     pub async fn start(&self, db: Db, feed: FeedState) {
         self.shared.built.store(-1, Ordering::SeqCst);
@@ -166,17 +172,21 @@ async fn refresh(
     let mut conn = db.acquire().await?;
     let head = store::audit_head(&mut conn).await?;
     if since == Some(head) {
+        crate::metrics::feed::refreshed();
         return Ok(head);
     }
+    let started = Instant::now();
     // Revocations first, so they are in force before the new snapshots are broadcast.
     token_pass(shared, &mut conn, feed).await?;
     for change in changed_since(&mut conn, since).await? {
         rebuild_project(&mut conn, feed, &change).await?;
     }
     shared.built.store(head, Ordering::SeqCst);
+    crate::metrics::feed::rebuilt(started.elapsed());
     // Now the tokens held back for these changes.
     token_pass(shared, &mut conn, feed).await?;
     feed.snapshots.mark_loaded();
+    crate::metrics::feed::refreshed();
     Ok(head)
 }
 
@@ -296,6 +306,7 @@ async fn rebuild_project(
                 environment_key: env_key,
                 compiled,
                 tags,
+                built: Instant::now(),
             },
         ));
     }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod headers;
 pub mod probes;
+pub mod scrape;
 pub mod server;
 
 use crate::config::Settings;
@@ -66,7 +67,7 @@ pub fn wrap(app: Router, settings: &Settings, envelope: Envelope) -> Router {
 
 /// Everything every request gets, in one layer (each layer costs a boxed future and a clone
 /// of the service on the feed's hot path): a request id, error bodies for empty errors, the
-/// security headers and the status counters.
+/// security headers and the counts of answers by route family and status class.
 async fn envelope_request(envelope: Envelope, mut req: Request, next: Next) -> Response {
     let id = RequestId::next();
     let path = req.uri().path();
@@ -83,6 +84,7 @@ async fn envelope_request(envelope: Envelope, mut req: Request, next: Next) -> R
 struct PathKind {
     api: bool,
     is_static: bool,
+    family: crate::metrics::traffic::Family,
 }
 
 impl PathKind {
@@ -90,6 +92,7 @@ impl PathKind {
         Self {
             api: is_api_path(path),
             is_static: path.starts_with("/static/"),
+            family: crate::metrics::traffic::Family::of(path),
         }
     }
 }
@@ -99,7 +102,7 @@ impl Envelope {
     fn finish(&self, kind: PathKind, id: Option<HeaderValue>, res: Response) -> Response {
         let mut res = fill_empty_errors(kind.api, res, self.render_error);
         headers::secure(self.secure, kind.is_static, res.headers_mut());
-        probes::count(res.status());
+        crate::metrics::traffic::answered(kind.family, res.status().as_u16());
         if let Some(v) = id {
             res.headers_mut().insert("x-request-id", v);
         }

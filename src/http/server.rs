@@ -88,6 +88,7 @@ pub async fn serve(
             Ok(slot) => slot,
             Err(cap) => {
                 tracing::debug!(client = %remote.ip(), cap, "connection refused: over the cap");
+                crate::metrics::traffic::connection_refused();
                 refuse(stream);
                 continue;
             }
@@ -205,6 +206,7 @@ impl Admission {
             return Err("per address");
         }
         *count += 1;
+        crate::metrics::traffic::connection_opened();
         Ok(Slot {
             _permit: permit,
             per_address: self.per_address.clone(),
@@ -215,6 +217,7 @@ impl Admission {
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        crate::metrics::traffic::connection_closed();
         let mut counts = self.per_address.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(count) = counts.get_mut(&self.ip) {
             *count -= 1;

@@ -16,6 +16,7 @@ use super::store::{self, DueRow};
 use super::target::{self, AllowList, GuardedResolver, Refused};
 use crate::clock::{stamp, SharedClock};
 use crate::db::Db;
+use crate::metrics::webhooks::{self as metrics, Attempt};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 
@@ -197,7 +198,10 @@ async fn record(
 ) -> anyhow::Result<()> {
     let mut conn = db.acquire().await?;
     match outcome {
-        Ok(()) => store::mark_delivered(&mut conn, row.id, &stamp(now.max(tick))).await?,
+        Ok(()) => {
+            store::mark_delivered(&mut conn, row.id, &stamp(now.max(tick))).await?;
+            metrics::attempted(Attempt::Delivered);
+        }
         Err(failure) => {
             let attempts = row.attempts + 1;
             // From the tick, not the moment the attempt ended: how long an attempt took is
@@ -208,6 +212,12 @@ async fn record(
             });
             tracing::warn!(delivery = row.id, attempts, error = %failure.detail, "a webhook delivery failed");
             store::mark_failed(&mut conn, row.id, &failure.shown, next.as_deref()).await?;
+            let given_up = next.is_none();
+            metrics::attempted(if given_up {
+                Attempt::GivenUp
+            } else {
+                Attempt::Retrying
+            });
         }
     }
     Ok(())

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 /// Folders holding types, rules and SQL.
-const DOMAIN: [&str; 16] = [
+const DOMAIN: [&str; 17] = [
     "coderefs",
     "accounts",
     "projects",
@@ -21,6 +21,7 @@ const DOMAIN: [&str; 16] = [
     "signals",
     "search",
     "rollout",
+    "metrics",
 ];
 
 /// What a domain file must not name: transport crates and the transport modules of this crate.

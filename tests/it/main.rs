@@ -29,6 +29,7 @@ mod hostile_input;
 mod lifecycle;
 mod lifecycle_history;
 mod login;
+mod metrics;
 mod pages_at_scale;
 mod permissions;
 mod release_guards;

@@ -6,6 +6,7 @@
 pub mod browser;
 pub mod clock;
 pub mod process;
+pub mod prometheus;
 
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{header, Method, Response, StatusCode};
