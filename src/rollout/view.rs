@@ -244,3 +244,32 @@ pub async fn latest(
     let plan = Plan::from_row(row);
     Ok(Some(view(conn, &plan, &names, now).await?))
 }
+
+/// The flag's plans in progress (running, paused or rolled back), at most one per environment,
+/// for the flag page's environment rows. Read through the partial index of plans in progress:
+/// a flag without any costs one lookup per environment.
+pub async fn in_progress(
+    conn: &mut SqliteConnection,
+    project: &Project,
+    envs: &[Environment],
+    flag_key: &str,
+    now: DateTime<Utc>,
+) -> AppResult<Vec<PlanView>> {
+    let mut plans = Vec::new();
+    for env in envs {
+        if let Some(row) = store::plan_in_progress(&mut *conn, env.id, flag_key).await? {
+            plans.push(Plan::from_row(row));
+        }
+    }
+    if plans.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names = Names::with_segments(
+        crate::targeting::store::segment_names_of(&mut *conn, project.id).await?,
+    );
+    let mut out = Vec::with_capacity(plans.len());
+    for plan in &plans {
+        out.push(view(&mut *conn, plan, &names, now).await?);
+    }
+    Ok(out)
+}

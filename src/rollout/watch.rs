@@ -30,8 +30,17 @@ pub fn start(writes: Writes, clock: SharedClock) {
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            if let Err(e) = run_pass(&writes, clock.now()).await {
-                tracing::warn!(error = %e, "the release guard job could not check the plans");
+            let began = std::time::Instant::now();
+            match run_pass(&writes, clock.now()).await {
+                // How long a pass takes, for `bench/ingest.sh` (SWITCHYARD_LOG=...watch=debug).
+                Ok(pass) => tracing::debug!(
+                    plans = pass.plans,
+                    micros = began.elapsed().as_micros() as u64,
+                    "guard pass"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the release guard job could not check the plans")
+                }
             }
         }
     });

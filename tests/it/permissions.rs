@@ -2,7 +2,7 @@
 //! (reliability plan C1, C3; expectations from src/authz/policy.rs).
 
 use crate::support::{Api, TestApp, PROJECT};
-use reqwest::{Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,9 +50,24 @@ enum Route {
     CreateProject,
     ProtectStaging,
     ProtectProduction,
+    // Rollout safety (issue 13).
+    StartPlanInDevelopment,
+    StartPlanInProduction,
+    AdvancePlan,
+    PausePlan,
+    ResumePlan,
+    StopPlan,
+    ReviewRollback,
+    PostSignals,
+    Explain,
+    CreateProjectTemplate,
+    UpdateProjectTemplate,
+    DeleteProjectTemplate,
+    SetReleaseSettings,
+    CreateInstanceTemplate,
 }
 
-const ROUTES: [Route; 18] = [
+const ROUTES: [Route; 32] = [
     Route::CreateFlag,
     Route::PatchFlag,
     Route::OnInDevelopment,
@@ -71,6 +86,20 @@ const ROUTES: [Route; 18] = [
     Route::CreateProject,
     Route::ProtectStaging,
     Route::ProtectProduction,
+    Route::StartPlanInDevelopment,
+    Route::StartPlanInProduction,
+    Route::AdvancePlan,
+    Route::PausePlan,
+    Route::ResumePlan,
+    Route::StopPlan,
+    Route::ReviewRollback,
+    Route::PostSignals,
+    Route::Explain,
+    Route::CreateProjectTemplate,
+    Route::UpdateProjectTemplate,
+    Route::DeleteProjectTemplate,
+    Route::SetReleaseSettings,
+    Route::CreateInstanceTemplate,
 ];
 
 /// The lowest project role allowed; `None` means global admins only.
@@ -88,6 +117,20 @@ fn lowest_role(route: Route) -> Option<Who> {
         KillInProduction => Some(Who::Editor),
         PutMember | CreateToken | RevokeToken | AddEnvironment | ProtectStaging => Some(Who::Owner),
         CreateProject | ProtectProduction => None,
+        // Starting a plan is changing the environment (proposing it where protected); moving
+        // between its milestones asks no review, they were approved with the plan.
+        StartPlanInDevelopment | StartPlanInProduction => Some(Who::Editor),
+        AdvancePlan | PausePlan | ResumePlan | StopPlan => Some(Who::Editor),
+        ReviewRollback => Some(Who::Approver),
+        // A sample can hold back or roll back a release.
+        PostSignals => Some(Who::Editor),
+        // Reads, though posted.
+        Explain => Some(Who::Viewer),
+        CreateProjectTemplate
+        | UpdateProjectTemplate
+        | DeleteProjectTemplate
+        | SetReleaseSettings => Some(Who::Owner),
+        CreateInstanceTemplate => None,
     }
 }
 
@@ -96,6 +139,9 @@ fn success(route: Route) -> u16 {
     match route {
         CreateFlag | CreateToken | AddEnvironment | CreateProject => 201,
         OnInProduction | OffInProduction | ArchiveLiveInProduction | StrategiesInProduction => 202,
+        StartPlanInDevelopment | CreateProjectTemplate | CreateInstanceTemplate => 201,
+        StartPlanInProduction => 202,
+        StopPlan | DeleteProjectTemplate => 204,
         _ => 200,
     }
 }
@@ -113,9 +159,10 @@ fn expected(who: Who, route: Route) -> u16 {
         Who::NoToken => 401,
         // Client and frontend tokens only read the feed.
         Who::ClientToken | Who::FrontendToken => 403,
-        // Every token here is bound to the project `web`; creating a project lies outside it,
-        // so only an instance-wide admin token may (tests/it/review_guarantee.rs).
-        _ if route == Route::CreateProject => 403,
+        // Every token here is bound to the project `web`; creating a project or an
+        // instance-wide template lies outside it, so only an instance-wide admin token may
+        // (tests/it/review_guarantee.rs, and the instance-wide matrix below).
+        _ if matches!(route, Route::CreateProject | Route::CreateInstanceTemplate) => 403,
         Who::Admin => success(route),
         // Not a member: the project is invisible.
         Who::NonMember => 404,
@@ -206,14 +253,86 @@ async fn setup(f: &Fixture, route: Route, n: usize) -> i64 {
             let created = ok(root.create_token(PROJECT, &body).await, "setup").await;
             return created["token"]["id"].as_i64().expect("token id");
         }
+        Route::AdvancePlan | Route::PausePlan | Route::StopPlan => {
+            start_plan(root, &key).await;
+        }
+        Route::ResumePlan => {
+            start_plan(root, &key).await;
+            let pause = format!("{}/pause", plan_path(&key, "development"));
+            ok(root.send(Method::POST, &pause, None).await, "setup").await;
+        }
+        Route::ReviewRollback => {
+            let plan = start_plan(root, &key).await;
+            return rolled_back(f, plan).await;
+        }
+        Route::SetReleaseSettings => {
+            // Off before each cell, so that an allowed cell changes it.
+            let path = format!("/api/admin/projects/{PROJECT}/release-settings");
+            let off = json!({"requireGradualInProtected": false});
+            ok(root.send(Method::PUT, &path, Some(&off)).await, "setup").await;
+        }
+        Route::UpdateProjectTemplate | Route::DeleteProjectTemplate => {
+            let path = format!("/api/admin/projects/{PROJECT}/release-templates");
+            let body = template(&format!("tpl-{n}"));
+            ok(root.send(Method::POST, &path, Some(&body)).await, "setup").await;
+        }
         _ => {}
     }
     0
 }
 
-/// The request of one cell, as `api`.
-async fn request(f: &Fixture, api: &Api, route: Route, n: usize, token_id: i64) -> Response {
+fn plan_path(key: &str, env: &str) -> String {
+    format!("/api/admin/projects/{PROJECT}/flags/{key}/environments/{env}/release-plan")
+}
+
+/// A running plan (advancing by hand) in development; its id.
+async fn start_plan(root: &Api, key: &str) -> i64 {
+    let body = json!({"template": "gradual"});
+    let path = plan_path(key, "development");
+    let plan = ok(root.send(Method::POST, &path, Some(&body)).await, "setup").await;
+    plan["id"].as_i64().expect("plan id")
+}
+
+/// The plan as an automatic rollback leaves it: rolled back, with its review open; the
+/// review's id. Written directly: a real breach needs minutes of samples
+/// (tests/it/release_guards.rs does it the real way).
+async fn rolled_back(f: &Fixture, plan: i64) -> i64 {
+    let mut c = f.app.sql().await;
+    sqlx::query(
+        "update release_plans set state = 'rolled-back', version = version + 1 where id = ?",
+    )
+    .bind(plan)
+    .execute(&mut c)
+    .await
+    .unwrap();
+    sqlx::query_scalar(
+        "insert into release_rollback_reviews (plan_id, project_id, what, evidence, rolled_back_at) \
+         select ?, id, 'went back automatically', '{}', '2026-01-01T00:00:00.000Z' \
+         from projects where key = ? returning id",
+    )
+    .bind(plan)
+    .bind(PROJECT)
+    .fetch_one(&mut c)
+    .await
+    .unwrap()
+}
+
+fn template(key: &str) -> Value {
+    json!({"key": key, "name": format!("Two steps {key}"), "milestones": [
+        {"name": "20 %", "strategies": [
+            {"name": "flexibleRollout", "parameters": {"rollout": "20", "stickiness": "default", "groupId": key}}
+        ], "holdMinutes": 30},
+        {"name": "everyone", "strategies": []}
+    ]})
+}
+
+/// The request of one cell, as `api`; `id` is what the setup returned.
+async fn request(f: &Fixture, api: &Api, route: Route, n: usize, id: i64) -> Response {
     let key = format!("flag-{n}");
+    let post = |path: String, body: Option<Value>| async move {
+        api.send(Method::POST, &path, body.as_ref()).await
+    };
+    let templates = format!("/api/admin/projects/{PROJECT}/release-templates");
     match route {
         Route::CreateFlag => {
             api.create_flag(PROJECT, &json!({"key": format!("new-{n}")}))
@@ -255,7 +374,7 @@ async fn request(f: &Fixture, api: &Api, route: Route, n: usize, token_id: i64) 
                 json!({"type": "client", "name": format!("t-{n}"), "environment": "development"});
             api.create_token(PROJECT, &body).await
         }
-        Route::RevokeToken => api.revoke_token(PROJECT, token_id).await,
+        Route::RevokeToken => api.revoke_token(PROJECT, id).await,
         Route::AddEnvironment => {
             api.add_environment(PROJECT, &json!({"key": format!("env-{n}")}))
                 .await
@@ -263,6 +382,68 @@ async fn request(f: &Fixture, api: &Api, route: Route, n: usize, token_id: i64) 
         Route::CreateProject => {
             api.create_project(&json!({"key": format!("proj-{n}")}))
                 .await
+        }
+        Route::StartPlanInDevelopment | Route::StartPlanInProduction => {
+            let env = match route {
+                Route::StartPlanInDevelopment => "development",
+                _ => "production",
+            };
+            let body = json!({"template": "gradual", "autoAdvance": false});
+            post(plan_path(&key, env), Some(body)).await
+        }
+        Route::AdvancePlan | Route::PausePlan | Route::ResumePlan => {
+            let verb = match route {
+                Route::AdvancePlan => "advance",
+                Route::PausePlan => "pause",
+                _ => "resume",
+            };
+            post(format!("{}/{verb}", plan_path(&key, "development")), None).await
+        }
+        Route::StopPlan => {
+            api.send(Method::DELETE, &plan_path(&key, "development"), None)
+                .await
+        }
+        Route::ReviewRollback => {
+            let path = format!("{}/reviews/{id}", plan_path(&key, "development"));
+            post(
+                path,
+                Some(json!({"note": "the error ratio came from a bad deploy"})),
+            )
+            .await
+        }
+        Route::PostSignals => {
+            let sample = json!({"name": "http_requests", "type": "counter",
+                                "environment": "development", "appName": "shop", "value": 3});
+            let path = format!("/api/admin/projects/{PROJECT}/signals");
+            post(path, Some(json!({ "samples": [sample] }))).await
+        }
+        Route::Explain => {
+            let path = format!("/api/admin/projects/{PROJECT}/environments/development/explain");
+            post(
+                path,
+                Some(json!({"context": {"userId": "u1"}, "flags": [key]})),
+            )
+            .await
+        }
+        Route::CreateProjectTemplate => post(templates, Some(template(&format!("new-{n}")))).await,
+        Route::UpdateProjectTemplate => {
+            let mut body = template(&format!("tpl-{n}"));
+            body["name"] = json!(format!("Renamed {n}"));
+            let path = format!("{templates}/tpl-{n}");
+            api.send(Method::PUT, &path, Some(&body)).await
+        }
+        Route::DeleteProjectTemplate => {
+            api.send(Method::DELETE, &format!("{templates}/tpl-{n}"), None)
+                .await
+        }
+        Route::SetReleaseSettings => {
+            let path = format!("/api/admin/projects/{PROJECT}/release-settings");
+            let body = json!({"requireGradualInProtected": true});
+            api.send(Method::PUT, &path, Some(&body)).await
+        }
+        Route::CreateInstanceTemplate => {
+            let body = template(&format!("wide-{n}"));
+            post("/api/admin/release-templates".into(), Some(body)).await
         }
     }
 }
@@ -272,6 +453,12 @@ async fn request(f: &Fixture, api: &Api, route: Route, n: usize, token_id: i64) 
 fn audit_entries(route: Route) -> i64 {
     match route {
         Route::CreateProject => 2,
+        // Samples and answers are not changes.
+        Route::PostSignals | Route::Explain => 0,
+        // Starting a plan serves its first milestone: the strategies, the switch, the start.
+        Route::StartPlanInDevelopment => 3,
+        // The next milestone's strategies, and the move.
+        Route::AdvancePlan => 2,
         _ => 1,
     }
 }
@@ -289,9 +476,9 @@ async fn every_principal_gets_exactly_the_expected_status_on_every_mutating_rout
         for (who, api) in &f.principals {
             n += 1;
             let want = expected(*who, route);
-            let token_id = setup(&f, route, n).await;
+            let id = setup(&f, route, n).await;
             let before = f.app.fingerprint().await;
-            let r = request(&f, api, route, n, token_id).await;
+            let r = request(&f, api, route, n, id).await;
             let got = r.status().as_u16();
             let body = r.text().await.unwrap();
             let after = f.app.fingerprint().await;
@@ -330,6 +517,71 @@ async fn every_principal_gets_exactly_the_expected_status_on_every_mutating_rout
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// The instance-wide release templates are edited with an instance-wide admin token of a global
+/// admin; the same kind of token of any project role is refused, and a refusal changes nothing.
+#[tokio::test]
+async fn only_global_admins_edit_the_instance_wide_release_templates() {
+    let app = TestApp::spawn().await;
+    let mut people: Vec<(&str, Api, u16)> = Vec::new();
+    for role in ["viewer", "editor", "approver", "owner"] {
+        let email = app.user(role).email;
+        people.push((role, app.api(Some(app.instance_token(&email))), 403));
+    }
+    people.push((
+        "admin",
+        app.api(Some(app.instance_token(crate::support::ADMIN_EMAIL))),
+        0,
+    ));
+    people.push(("no token", app.api(None), 401));
+    let root = app.api(Some(app.instance_token(crate::support::ADMIN_EMAIL)));
+    let mut failures = Vec::new();
+    for (n, (who, api, refused)) in people.iter().enumerate() {
+        let key = format!("wide-{n}");
+        let one = format!("/api/admin/release-templates/{key}");
+        let mut renamed = template(&key);
+        renamed["name"] = json!(format!("Renamed {n}"));
+        let steps = [
+            (
+                Method::POST,
+                "/api/admin/release-templates".to_string(),
+                Some(template(&key)),
+                201,
+            ),
+            (Method::PUT, one.clone(), Some(renamed), 200),
+            (Method::DELETE, one, None, 204),
+        ];
+        for (method, path, body, allowed) in steps {
+            if *refused != 0 && method != Method::POST {
+                // Something to refuse to change.
+                let r = root
+                    .send(
+                        Method::POST,
+                        "/api/admin/release-templates",
+                        Some(&template(&key)),
+                    )
+                    .await;
+                assert!(r.status().is_success() || r.status() == StatusCode::CONFLICT);
+            }
+            let want = if *refused == 0 { allowed } else { *refused };
+            let before = app.fingerprint().await;
+            let r = api.send(method.clone(), &path, body.as_ref()).await;
+            let got = r.status().as_u16();
+            let after = app.fingerprint().await;
+            if got != want {
+                let text = r.text().await.unwrap_or_default();
+                failures.push(format!(
+                    "{who} × {method} {path}: expected {want}, got {got}: {text}"
+                ));
+            } else if got >= 400 && before != after {
+                failures.push(format!(
+                    "{who} × {method} {path}: refused, yet something changed"
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ use serde_json::json;
 #[derive(Clone, Copy, PartialEq, PartialOrd)]
 enum Need {
     Editor,
+    Approver,
     Owner,
     Admin,
 }
@@ -29,6 +30,8 @@ struct Targets {
     victim: i64,
     token: i64,
     webhook: i64,
+    /// The open review of a rolled-back release plan (flag `rolled-{tag}` in development).
+    review: i64,
 }
 
 fn routes(tag: &str, t: &Targets) -> Vec<Route> {
@@ -273,7 +276,113 @@ fn routes(tag: &str, t: &Targets) -> Vec<Route> {
             303,
             false,
         ),
+        // Rollout safety (issue 13). Starting a plan changes the environment; moving between
+        // its milestones asks no review; the plan of `plan-{tag}` runs in development.
+        r(
+            "start a release plan",
+            format!("/projects/{p}/flags/fresh-{tag}/environments/development/plan"),
+            vec![
+                ("template", "gradual".into()),
+                ("on_breach", "previous".into()),
+            ],
+            Need::Editor,
+            303,
+            true,
+        ),
+        r(
+            "advance a release plan",
+            format!("/projects/{p}/flags/plan-{tag}/environments/development/plan/advance"),
+            vec![],
+            Need::Editor,
+            303,
+            true,
+        ),
+        r(
+            "pause a release plan",
+            format!("/projects/{p}/flags/plan-{tag}/environments/development/plan/pause"),
+            vec![],
+            Need::Editor,
+            303,
+            true,
+        ),
+        r(
+            "resume a release plan",
+            format!("/projects/{p}/flags/plan-{tag}/environments/development/plan/resume"),
+            vec![],
+            Need::Editor,
+            303,
+            true,
+        ),
+        r(
+            "stop a release plan",
+            format!("/projects/{p}/flags/plan-{tag}/environments/development/plan/stop"),
+            vec![],
+            Need::Editor,
+            303,
+            true,
+        ),
+        r(
+            "complete a rollback review",
+            format!(
+                "/projects/{p}/flags/rolled-{tag}/environments/development/plan/reviews/{}",
+                t.review
+            ),
+            vec![("note", "a bad deploy; fixed in 1.4.2".into())],
+            Need::Approver,
+            303,
+            true,
+        ),
+        r(
+            "save a project release template",
+            format!("/projects/{p}/release-templates"),
+            vec![
+                ("key", format!("quick-{tag}")),
+                ("name", "Quick".into()),
+                ("m0_percent", "20".into()),
+                ("m0_hold", "15".into()),
+                ("m1_percent", "100".into()),
+            ],
+            Need::Owner,
+            303,
+            true,
+        ),
+        r(
+            "require a gradual start",
+            format!("/projects/{p}/release-templates/settings"),
+            vec![("require_gradual", "on".into())],
+            Need::Owner,
+            303,
+            true,
+        ),
+        r(
+            "save an instance-wide release template",
+            "/release-templates".into(),
+            vec![
+                ("key", format!("wide-{tag}")),
+                ("name", "Wide".into()),
+                ("m0_percent", "20".into()),
+                ("m1_percent", "100".into()),
+            ],
+            Need::Admin,
+            303,
+            false,
+        ),
     ]
+}
+
+/// A flag with a release plan running in development (advancing by hand); the plan's id.
+async fn plan_on(admin: &crate::support::Actor, key: &str) -> i64 {
+    admin.api.create_flag(PROJECT, &json!({ "key": key })).await;
+    let path =
+        format!("/api/admin/projects/{PROJECT}/flags/{key}/environments/development/release-plan");
+    let body = json!({"template": "gradual"});
+    let r = admin
+        .api
+        .send(reqwest::Method::POST, &path, Some(&body))
+        .await;
+    assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
+    let plan: serde_json::Value = r.json().await.unwrap();
+    plan["id"].as_i64().unwrap()
 }
 
 async fn targets(app: &TestApp, admin: &crate::support::Actor, tag: &str) -> Targets {
@@ -314,10 +423,36 @@ async fn targets(app: &TestApp, admin: &crate::support::Actor, tag: &str) -> Tar
         .await
         .unwrap();
     let webhook = made["webhook"]["id"].as_i64().unwrap();
+    admin
+        .api
+        .create_flag(PROJECT, &json!({ "key": format!("fresh-{tag}") }))
+        .await;
+    plan_on(admin, &format!("plan-{tag}")).await;
+    // Rolled back as a breach leaves it (written directly: tests/it/release_guards.rs breaches
+    // a guard the real way), its review open.
+    let rolled = plan_on(admin, &format!("rolled-{tag}")).await;
+    sqlx::query(
+        "update release_plans set state = 'rolled-back', version = version + 1 where id = ?",
+    )
+    .bind(rolled)
+    .execute(&mut c)
+    .await
+    .unwrap();
+    let review = sqlx::query_scalar(
+        "insert into release_rollback_reviews (plan_id, project_id, what, evidence, rolled_back_at) \
+         select ?, id, 'went back automatically', '{}', '2026-01-01T00:00:00.000Z' \
+         from projects where key = ? returning id",
+    )
+    .bind(rolled)
+    .bind(PROJECT)
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
     Targets {
         victim,
         token,
         webhook,
+        review,
     }
 }
 
@@ -356,6 +491,7 @@ async fn every_role_gets_exactly_its_rights_on_every_form() {
         for route in routes(tag, &t) {
             let allowed = match route.need {
                 Need::Editor => *rank >= 2,
+                Need::Approver => *rank >= 3,
                 Need::Owner => *rank >= 4,
                 Need::Admin => *rank == 5,
             };

@@ -1,18 +1,21 @@
 //! One flag: its environments with their switches, its metadata and its history; archive and revive.
 
+use super::env_row::{env_row, env_rows, EnvRow, RowContext};
 use super::governance::{self, KillBanner, PendingBadge};
+use super::refusal::{self, Refusal};
 use super::usage::{usage_view, UsageView};
 use super::{flag_href, short_time, FlagPath};
 use crate::audit::store as audit_store;
 use crate::authz::{Action, ProjectAccess};
 use crate::catalog::service::{self, FlagDetail};
-use crate::catalog::store::EnvState;
 use crate::changes::service as changes;
 use crate::db::begin_write;
+use crate::error::AppError;
 use crate::http::commands;
 use crate::projects::{service as projects, store as projects_store, Environment};
 use crate::state::AppState;
 use crate::web::described::{self, EntryRow};
+use crate::web::releases::brief::{self, PlanBrief};
 use crate::web::{render, see_other, Flash, Layout, PageError, PageResult, WebForm};
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -23,91 +26,6 @@ use serde::Deserialize;
 use sqlx::SqliteConnection;
 use tower_sessions::Session;
 // ---------- One flag ----------
-
-/// One environment row of the flag page, also the htmx partial the switch swaps in.
-#[derive(Template)]
-#[template(path = "flags/_env_row.html")]
-pub struct EnvRow {
-    csrf: String,
-    href: String,
-    key: String,
-    name: String,
-    protected: bool,
-    approvals: i64,
-    on: bool,
-    can_change: bool,
-    /// Why there is no switch, or "" when there is one.
-    note: &'static str,
-    /// When it last changed; "" when it never did (it was created with the flag).
-    updated: String,
-    /// Change requests under way here.
-    pending: Vec<PendingBadge>,
-    /// The unacknowledged emergency kill here (its banner's id), if any.
-    killed: Option<i64>,
-    /// The emergency kill switch: offered where the flag is on in a protected environment.
-    can_kill: bool,
-    kill_href: String,
-}
-
-struct RowContext<'a> {
-    access: &'a ProjectAccess,
-    csrf: &'a str,
-    flag_key: &'a str,
-    archived: bool,
-    pending: &'a [PendingBadge],
-    kills: &'a [KillBanner],
-}
-
-fn env_row(cx: &RowContext<'_>, env: &Environment, state: Option<&EnvState>) -> EnvRow {
-    let RowContext {
-        access,
-        csrf,
-        flag_key,
-        archived,
-        ..
-    } = *cx;
-    // In a protected environment the switch proposes: the change goes into a change request.
-    let can = access.can(Action::change_in(env.protected));
-    let note = match (archived, can, env.protected) {
-        (true, _, _) => "archived: revive the flag to change it",
-        (false, true, true) => "opens a change request",
-        (false, false, true) => "protected: changes go through a change request",
-        (false, _, false) => "",
-    };
-    let on = state.is_some_and(|s| s.enabled);
-    let env_href = format!(
-        "{}/environments/{}",
-        flag_href(&access.project.key, flag_key),
-        env.key
-    );
-    EnvRow {
-        csrf: csrf.to_string(),
-        href: format!("{env_href}/toggle"),
-        can_kill: env.protected
-            && on
-            && !archived
-            && access.can(Action::KillSwitch { protected: true }),
-        kill_href: format!("{env_href}/kill"),
-        key: env.key.clone(),
-        name: env.name.clone(),
-        protected: env.protected,
-        approvals: env.required_approvals,
-        on,
-        can_change: can && !archived,
-        note,
-        // Version 1 is the row as the flag's creation made it.
-        updated: state
-            .filter(|s| s.version > 1)
-            .map(|s| short_time(&s.updated_at))
-            .unwrap_or_default(),
-        pending: governance::pending_in(cx.pending, &env.key),
-        killed: cx
-            .kills
-            .iter()
-            .find(|k| k.environment == env.key)
-            .map(|k| k.id),
-    }
-}
 
 pub struct FlagView {
     key: String,
@@ -215,14 +133,18 @@ pub(super) async fn show_flag(
     let layout = Layout::new(&session, Some(&access.identity), p.key.clone(), "flags").await;
     let pending = governance::pending(&mut conn, &access, detail.flag.id).await?;
     let kills = governance::kill_banners(&mut conn, &access, &p.key).await?;
-    let envs = env_rows(
-        &mut conn,
-        &access,
-        &layout.csrf,
-        &detail,
-        (&pending, &kills),
-    )
-    .await?;
+    let environments = projects_store::environments(&mut conn, access.project.id).await?;
+    let cx = RowContext {
+        access: &access,
+        csrf: &layout.csrf,
+        flag_key: &p.key,
+        archived: detail.flag.archived_at.is_some(),
+        pending: &pending,
+        kills: &kills,
+        plans: plan_briefs(&mut conn, &access, &environments, &p.key, app.now()).await?,
+        refused: refusal::take(&session, &access.project.key, &p.key).await,
+    };
+    let envs = env_rows(cx, &detail, &environments);
     let mut lifecycle = super::lifecycle::LifecycleView::of(&detail);
     if tab == "lifecycle" {
         lifecycle
@@ -271,29 +193,17 @@ fn archive_confirm(d: &FlagDetail) -> String {
     }
 }
 
-async fn env_rows(
+/// The release plans under way for the flag, in brief, for its environment rows.
+async fn plan_briefs(
     conn: &mut SqliteConnection,
     access: &ProjectAccess,
-    csrf: &str,
-    d: &FlagDetail,
-    (pending, kills): (&[PendingBadge], &[KillBanner]),
-) -> Result<Vec<EnvRow>, PageError> {
-    let cx = RowContext {
-        access,
-        csrf,
-        flag_key: &d.flag.key,
-        archived: d.flag.archived_at.is_some(),
-        pending,
-        kills,
-    };
-    Ok(projects_store::environments(conn, access.project.id)
-        .await?
-        .iter()
-        .map(|e| {
-            let state = d.environments.iter().find(|s| s.environment_id == e.id);
-            env_row(&cx, e, state)
-        })
-        .collect())
+    envs: &[Environment],
+    key: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<PlanBrief>, PageError> {
+    let plans = crate::rollout::view::in_progress(conn, &access.project, envs, key, now).await?;
+    let project = &access.project.key;
+    Ok(plans.iter().map(|v| brief::of(v, project, now)).collect())
 }
 
 /// The flag's changes, newest first, in words; a change request's own bookkeeping stays on the
@@ -345,7 +255,22 @@ pub(super) async fn toggle(
         env: Some(&env),
         proposal: crate::changes::Proposal::Toggle { enabled: on },
     };
-    let outcome = commands::propose(&mut tx, &access, change, now).await?;
+    let outcome = match commands::propose(&mut tx, &access, change, now).await {
+        // Nothing was written (the transaction is dropped): back to the flag, saying why.
+        Err(AppError::Conflict {
+            code: "gradual-start-required",
+            message,
+        }) => {
+            let refusal = Refusal {
+                project: project.key.clone(),
+                flag: p.key.clone(),
+                env: env.key.clone(),
+                message,
+            };
+            return refusal::back_to_flag(&session, hx, refusal).await;
+        }
+        other => other?,
+    };
     let detail = service::detail(&mut tx, project, &p.key, now).await?;
     app.writes.commit(tx).await?;
     if let changes::Outcome::Staged(cr) = outcome {
@@ -369,7 +294,8 @@ pub(super) async fn toggle(
             .find(|s| s.environment_id == env.id);
         let mut conn = app.db.acquire().await?;
         let pending = governance::pending(&mut conn, &access, detail.flag.id).await?;
-        let cx = RowContext {
+        let plans = plan_briefs(&mut conn, &access, std::slice::from_ref(&env), &p.key, now);
+        let mut cx = RowContext {
             access: &access,
             csrf: &csrf,
             flag_key: &p.key,
@@ -377,8 +303,10 @@ pub(super) async fn toggle(
             pending: &pending,
             // The switch swaps in unprotected rows only, where nothing is killed.
             kills: &[],
+            plans: plans.await?,
+            refused: None,
         };
-        return render(&env_row(&cx, &env, state));
+        return render(&env_row(&mut cx, &env, state));
     }
     let word = if on { "on" } else { "off" };
     Flash::set(

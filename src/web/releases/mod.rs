@@ -1,6 +1,7 @@
 //! Rollout safety in the web app: the release templates catalog, a flag's release plan in one
-//! environment, and its timeline chart.
+//! environment, and its timeline chart; a plan in brief for the flag page.
 
+pub(super) mod brief;
 mod form;
 mod plan;
 mod templates;

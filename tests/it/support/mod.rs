@@ -861,6 +861,18 @@ impl TestApp {
              from (select * from api_tokens order by id)",
             "select count(*) || '' from flag_tags",
             "select count(*) || ':' || coalesce(group_concat(url, ','), '') from (select * from webhooks order by id)",
+            // Rollout safety: plans and where they are, templates, the gradual-start setting,
+            // rollback reviews, health samples.
+            "select count(*) || ':' || coalesce(group_concat(state || '|' || milestone || '|' || version, ','), '') \
+             from (select * from release_plans order by id)",
+            "select count(*) || ':' || coalesce(group_concat(key || '|' || name || '|' || version, ','), '') \
+             from (select * from release_templates order by id)",
+            "select count(*) || ':' || coalesce(group_concat(require_gradual, ','), '') \
+             from (select * from release_settings order by project_id)",
+            "select count(*) || ':' || coalesce(group_concat(coalesce(completed_at, '-'), ','), '') \
+             from (select * from release_rollback_reviews order by id)",
+            "select count(*) || ':' || coalesce(sum(count), 0) from signal_points",
+            // Last: `audit_count` in tests/it/permissions.rs reads it there.
             "select count(*) || '' from audit_log",
         ];
         let mut out = Vec::new();
