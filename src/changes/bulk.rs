@@ -9,10 +9,10 @@ use super::Proposal;
 use crate::authz::{Action, ProjectAccess};
 use crate::catalog::service::{self as catalog, FlagPatch};
 use crate::catalog::{flag, store as catalog_store, ArchiveNote};
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{Connection, SqliteConnection};
 
 /// The most flags one bulk action takes (a catalog page holds 50).
 pub const MAX_FLAGS: usize = 200;
@@ -158,7 +158,7 @@ fn checked_keys(keys: &[String]) -> AppResult<Vec<String>> {
 }
 
 /// Checks what the action takes once, so that bad input changes nothing.
-async fn checked_action(conn: &mut SqliteConnection, action: BulkAction) -> AppResult<BulkAction> {
+async fn checked_action(conn: &mut Conn, action: BulkAction) -> AppResult<BulkAction> {
     Ok(match action {
         BulkAction::AddTag(t) | BulkAction::RemoveTag(t) if t.is_empty() => {
             return Err(AppError::invalid("value", "name the tag"))
@@ -182,7 +182,7 @@ async fn checked_action(conn: &mut SqliteConnection, action: BulkAction) -> AppR
 /// reports each flag. A flag refused because others depend on it is tried again once those are
 /// archived, so selecting a parent with its children archives both.
 pub async fn bulk(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     access: &ProjectAccess,
     keys: &[String],
     action: BulkAction,
@@ -218,7 +218,7 @@ pub async fn bulk(
 
 /// One flag in a savepoint: kept when it worked, rolled back when refused.
 async fn in_savepoint(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     access: &ProjectAccess,
     key: &str,
     action: &BulkAction,
@@ -243,7 +243,7 @@ async fn in_savepoint(
 }
 
 async fn one(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     access: &ProjectAccess,
     key: &str,
     action: &BulkAction,
@@ -276,7 +276,7 @@ async fn one(
 
 /// Tagging and owning: an audited edit of the flag, or nothing when it is already so.
 async fn edit(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     access: &ProjectAccess,
     key: &str,
     action: &BulkAction,

@@ -7,13 +7,13 @@ use super::propose::{propose, Change, Outcome};
 use super::queries::ChangeRequestView;
 use super::Proposal;
 use crate::authz::ProjectAccess;
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::evaluation::VariantDraft;
 use crate::projects::Environment;
 use crate::targeting::service::{self as targeting, Targeting};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::SqliteConnection;
 
 /// What a copy did.
 pub enum Copied {
@@ -25,7 +25,7 @@ pub enum Copied {
 
 /// Copies `from`'s targeting of `flag_key` into `to`, in the caller's write transaction.
 pub async fn copy_targeting(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     access: &ProjectAccess,
     flag_key: &str,
     from: &Environment,

@@ -6,6 +6,7 @@ use crate::audit::{self, NewEntry};
 use crate::authz::{Action, ProjectAccess};
 use crate::catalog::service::{self as catalog};
 use crate::clock::stamp;
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::notify::{self};
 use crate::projects::{Environment, Project};
@@ -13,7 +14,6 @@ use crate::targeting::service::{self as targeting};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
-use sqlx::SqliteConnection;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -52,7 +52,7 @@ impl From<store::KillRow> for KillView {
 /// Switches a flag off at once, even in a protected environment: rollback never waits for a
 /// review. Audited as `flag.killed` with the reason; leaves a record an approver acknowledges.
 pub async fn kill(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     access: &ProjectAccess,
     flag_key: &str,
     env: &Environment,
@@ -121,7 +121,7 @@ pub async fn kill(
 /// the emergency path the kill switch and a release plan's automatic rollback share. The caller
 /// audits it. Returns whether the flag was on.
 pub async fn switch_off_at_once(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     flag_key: &str,
     env: &Environment,
@@ -136,7 +136,7 @@ pub async fn switch_off_at_once(
 }
 
 pub async fn kills(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     open_only: bool,
 ) -> AppResult<Vec<KillView>> {
@@ -149,7 +149,7 @@ pub async fn kills(
 
 /// The kills of one flag still waiting for an acknowledgement (the banner on its page).
 pub async fn open_kills_of_flag(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     flag_key: &str,
 ) -> AppResult<Vec<KillView>> {
@@ -163,7 +163,7 @@ pub async fn open_kills_of_flag(
 /// An approver (not the one who killed) signs off an emergency kill, once, with a note saying
 /// what was done about it (required: the sign-off is the record that somebody looked).
 pub async fn acknowledge_kill(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     access: &ProjectAccess,
     id: i64,
     note: &str,

@@ -10,6 +10,7 @@ use crate::audit::{self, Actor, NewEntry};
 use crate::authz::{Action, ProjectAccess};
 use crate::catalog::service::{self as catalog, FlagDetail, Switch};
 use crate::clock::stamp;
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::projects::{store as projects, Environment, Project};
 use crate::targeting::service::{self as targeting, DependenciesSet, SegmentView, Targeting};
@@ -17,7 +18,6 @@ use crate::targeting::{served, store as targeting_store};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
-use sqlx::{Connection, SqliteConnection};
 
 /// A change somebody asks for in one project.
 pub struct Change<'a> {
@@ -53,7 +53,7 @@ pub enum Applied {
 /// The one place that decides "apply now or stage": a change to a protected environment goes
 /// into the author's draft for it (whoever the author is, admins included); any other applies.
 pub async fn propose(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     access: &ProjectAccess,
     change: Change<'_>,
     now: DateTime<Utc>,
@@ -100,7 +100,7 @@ pub async fn propose(
 /// environment must not serve everyone at once: the strategies it would serve (the live ones, or
 /// those the caller's draft already changes) must start below 100 %, or a release plan is used.
 async fn gradual_start(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     access: &ProjectAccess,
     env: &Environment,
     flag_key: &str,
@@ -138,7 +138,7 @@ async fn gradual_start(
 /// dependencies) touches every environment where it alters what is served; of the protected
 /// ones, the request goes to the one that asks the most approvals.
 pub(super) async fn protected_target(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     change: &Change<'_>,
     now: DateTime<Utc>,
@@ -176,7 +176,7 @@ pub(super) async fn protected_target(
 /// flags depending on it serve, read before and after trying the change in a savepoint that
 /// is rolled back.
 pub(super) async fn served_changes(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     change: &Change<'_>,
     now: DateTime<Utc>,
@@ -210,7 +210,7 @@ pub(super) async fn served_changes(
 
 /// Applies one change through the domain services (which validate and audit it).
 pub(super) async fn apply_change(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     env: Option<&Environment>,
@@ -292,7 +292,7 @@ pub(super) async fn apply_change(
 
 /// The live state of what a proposal changes: its version and a view for before/after.
 pub(super) async fn live_state(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     env: &Environment,
     flag_key: &str,
@@ -399,7 +399,7 @@ pub(super) fn to_text<T: Serialize>(v: &T) -> AppResult<String> {
 /// Adds the change to the caller's draft for `env` (creating it), after a dry run that
 /// validates it exactly as applying would (then rolled back).
 pub(super) async fn stage(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     access: &ProjectAccess,
     env: &Environment,
     change: Change<'_>,

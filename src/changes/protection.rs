@@ -4,10 +4,10 @@ use super::propose::{stage, Change};
 use super::queries::ChangeRequestView;
 use super::Proposal;
 use crate::authz::{Action, ProjectAccess};
+use crate::db::Conn;
 use crate::error::AppResult;
 use crate::projects::Environment;
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 
 /// What a protection setting became.
 pub enum ProtectionOutcome {
@@ -23,7 +23,7 @@ pub enum ProtectionOutcome {
 /// lowering a protected environment's (unprotecting it, or asking fewer approvals) would let
 /// one person lift the review and change the environment alone, so it is a change request.
 pub async fn set_protection(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     access: &ProjectAccess,
     env: &Environment,
     protected: bool,

@@ -10,12 +10,12 @@ use crate::audit::{self, Action, Actor, NewEntry};
 use crate::catalog::FlagType;
 use crate::clock::{parse_stamp, stamp};
 use crate::coderefs::{self, NoReferences};
+use crate::db::Conn;
 use crate::error::AppResult;
 use crate::projects::{store as projects, Project};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
-use sqlx::SqliteConnection;
 use std::collections::{HashMap, HashSet};
 
 /// An owner's "not stale until", shown beside the badge.
@@ -99,7 +99,7 @@ struct Context {
 }
 
 async fn context(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     only: Option<(i64, &str)>,
 ) -> AppResult<Context> {
@@ -324,7 +324,7 @@ fn judge(f: &FlagFacts, cx: &Context, now: DateTime<Utc>) -> Assessment {
 
 /// One flag, assessed now (nothing stored).
 pub async fn flag(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     flag_id: i64,
     key: &str,
@@ -337,7 +337,7 @@ pub async fn flag(
 
 /// Every flag of the project, assessed now (nothing stored).
 pub async fn project(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     now: DateTime<Utc>,
 ) -> AppResult<Vec<Assessment>> {
@@ -350,7 +350,7 @@ pub async fn project(
 /// the last time are audited (and turning stale is announced to webhooks). Returns how many
 /// moved either way.
 pub async fn record(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     assessed: &[Assessment],
     now: DateTime<Utc>,
@@ -402,7 +402,7 @@ pub async fn record(
 /// Assesses one flag again and stores the result (after a change to it), inside the caller's
 /// transaction.
 pub async fn refresh_flag(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     flag_id: i64,
     key: &str,

@@ -23,16 +23,16 @@ pub use target::{AllowList, Target};
 use crate::audit::{self, Actor, NewEntry};
 use crate::changes::store as changes;
 use crate::clock::stamp;
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::projects::Project;
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::SqliteConnection;
 
 /// Queues `payload` for every active webhook of the project listening to `event`. Call it inside
 /// the transaction that makes the event happen.
 pub async fn enqueue(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     event: Event,
     payload: &Payload,
@@ -54,7 +54,7 @@ pub async fn enqueue(
 
 /// Queues `event` about change request `id` as it is now (inside the transaction).
 pub async fn change_request(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     event: Event,
     actor: &Actor,
@@ -97,11 +97,7 @@ pub async fn change_request(
 }
 
 /// The request's changes in words, as reviewers read them on its page.
-async fn described(
-    conn: &mut SqliteConnection,
-    project_id: i64,
-    id: i64,
-) -> AppResult<Vec<Described>> {
+async fn described(conn: &mut Conn, project_id: i64, id: i64) -> AppResult<Vec<Described>> {
     let names = audit::describe::Names::with_segments(
         crate::targeting::store::segment_names_of(&mut *conn, project_id).await?,
     );
@@ -129,7 +125,7 @@ async fn described(
 
 /// Queues `flag.killed` for an emergency kill (inside the transaction).
 pub async fn killed(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     flag: &str,
     environment: &str,
@@ -157,7 +153,7 @@ pub async fn killed(
 
 /// Queues `release-plan.rolled-back` for an automatic rollback, with its evidence in words.
 pub async fn rolled_back(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     flag: &str,
     environment: &str,
@@ -185,7 +181,7 @@ pub async fn rolled_back(
 
 /// Queues `flag.stale` for a flag that turned stale, with its reasons in words.
 pub async fn stale(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     flag: &str,
     reasons: &str,
@@ -212,7 +208,7 @@ pub async fn stale(
 /// Queues `report.stale` for a kept weekly report (inside the transaction that keeps it): the
 /// report's JSON for generic bodies, `headline` and a line per owner for Slack.
 pub async fn report(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     report: serde_json::Value,
     headline: String,
@@ -274,7 +270,7 @@ pub struct Created {
 }
 
 pub async fn create(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     draft: &WebhookDraft<'_>,
@@ -319,7 +315,7 @@ pub async fn create(
 }
 
 pub async fn delete(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     id: i64,
@@ -344,18 +340,14 @@ pub async fn delete(
     Ok(view)
 }
 
-pub async fn get(
-    conn: &mut SqliteConnection,
-    project: &Project,
-    id: i64,
-) -> AppResult<WebhookView> {
+pub async fn get(conn: &mut Conn, project: &Project, id: i64) -> AppResult<WebhookView> {
     store::get(conn, project.id, id)
         .await?
         .map(WebhookView::from)
         .ok_or_else(|| AppError::not_found(format!("there is no webhook #{id} in {}", project.key)))
 }
 
-pub async fn list(conn: &mut SqliteConnection, project: &Project) -> AppResult<Vec<WebhookView>> {
+pub async fn list(conn: &mut Conn, project: &Project) -> AppResult<Vec<WebhookView>> {
     Ok(store::list(conn, project.id)
         .await?
         .into_iter()
@@ -400,7 +392,7 @@ impl From<store::DeliveryRow> for DeliveryView {
 }
 
 pub async fn deliveries(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     id: i64,
 ) -> AppResult<Vec<DeliveryView>> {
@@ -414,7 +406,7 @@ pub async fn deliveries(
 
 /// Every webhook of the project with its latest delivery, if any (the settings page's list).
 pub async fn list_with_last(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
 ) -> AppResult<Vec<(WebhookView, Option<DeliveryView>)>> {
     let mut out = Vec::new();

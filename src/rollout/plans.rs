@@ -16,13 +16,13 @@ use crate::catalog::service::{self as catalog, Switch};
 use crate::changes::service::{self as changes, Change, Outcome};
 use crate::changes::Proposal;
 use crate::clock::{parse_stamp, stamp};
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::projects::{Environment, Project};
 use crate::targeting::service as targeting;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sqlx::SqliteConnection;
 
 /// What `POST .../release-plan` asks for.
 #[derive(Debug, Clone, Deserialize)]
@@ -86,11 +86,7 @@ impl Plan {
 
 /// The template, its segment names resolved to the project's segments, and the guards checked:
 /// everything the plan will do, fixed before anybody approves it.
-pub async fn prepare(
-    conn: &mut SqliteConnection,
-    project: &Project,
-    req: PlanRequest,
-) -> AppResult<PlanDraft> {
+pub async fn prepare(conn: &mut Conn, project: &Project, req: PlanRequest) -> AppResult<PlanDraft> {
     let errors = guard::validate(&req.guards);
     if !errors.is_empty() {
         return Err(AppError::InvalidPaths(errors));
@@ -131,7 +127,7 @@ pub async fn prepare(
 /// Creates the plan: started at once, or, in a protected environment, proposed as a whole into
 /// the caller's change request.
 pub async fn create(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     access: &ProjectAccess,
     env: &Environment,
     flag_key: &str,
@@ -152,7 +148,7 @@ pub async fn create(
 
 /// Serves one milestone: its strategies, and the flag on.
 pub(super) async fn serve(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     env: &Environment,
@@ -176,7 +172,7 @@ pub(super) async fn serve(
 }
 
 pub(super) async fn event(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     plan_id: i64,
     kind: &str,
     at: usize,
@@ -213,7 +209,7 @@ pub(super) fn entry<'a>(
 /// Starts an approved (or unreviewed) plan: records each guard's baseline just before, then
 /// serves the first milestone. Runs inside the write that applies the proposal.
 pub async fn start(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     env: &Environment,
@@ -279,7 +275,7 @@ pub async fn start(
     Ok(id)
 }
 
-pub async fn plan_by_id(conn: &mut SqliteConnection, id: i64) -> AppResult<Plan> {
+pub async fn plan_by_id(conn: &mut Conn, id: i64) -> AppResult<Plan> {
     store::plan_by_id(conn, id)
         .await?
         .map(Plan::from_row)

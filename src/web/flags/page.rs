@@ -9,6 +9,7 @@ use crate::catalog::service::{self, FlagDetail};
 use crate::catalog::store::EnvState;
 use crate::changes::service as changes;
 use crate::db::begin_write;
+use crate::db::Conn;
 use crate::projects::{service as projects, store as projects_store, Environment};
 use crate::state::AppState;
 use crate::web::described::{self, EntryRow};
@@ -19,7 +20,6 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum_htmx::HxRequest;
 use serde::Deserialize;
-use sqlx::SqliteConnection;
 use tower_sessions::Session;
 // ---------- One flag ----------
 
@@ -271,7 +271,7 @@ fn archive_confirm(d: &FlagDetail) -> String {
 }
 
 async fn env_rows(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     access: &ProjectAccess,
     csrf: &str,
     d: &FlagDetail,
@@ -298,7 +298,7 @@ async fn env_rows(
 /// The flag's changes, newest first, in words; a change request's own bookkeeping stays on the
 /// request's page (each change it applied names it).
 async fn history(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     access: &ProjectAccess,
     key: &str,
 ) -> Result<Vec<EntryRow>, PageError> {
