@@ -559,6 +559,8 @@ create table IF NOT EXISTS "change_request_items" (
 
 create index change_request_items_request on change_request_items(change_request_id);
 
+create index audit_flag_at on audit_log (flag_key, at, seq);
+
 -- The audit log is append-only: the application may only insert.
 create function audit_log_append_only() returns trigger language plpgsql as $$
 begin

@@ -355,9 +355,16 @@ pub async fn record(
     assessed: &[Assessment],
     now: DateTime<Utc>,
 ) -> AppResult<usize> {
-    let was: HashSet<i64> = store::stale_ids(&mut *conn, project.id)
+    // One pass over 10,000 flags would otherwise rewrite 30,000 rows every few minutes though
+    // almost none changed: only what differs from the stored assessment is written.
+    let only = match assessed {
+        [one] => Some(one.flag_id),
+        _ => None,
+    };
+    let kept: HashMap<i64, store::Kept> = store::kept(&mut *conn, project.id, only)
         .await?
         .into_iter()
+        .map(|k| (k.flag_id, k))
         .collect();
     let actor = Actor::system("lifecycle");
     let at = stamp(now);
@@ -372,9 +379,14 @@ pub async fn record(
             codes: a.codes(),
             reasons,
         };
+        let before = kept.get(&a.flag_id);
+        if before.is_some_and(|k| stored.same_as(k)) {
+            continue;
+        }
         store::save(&mut *conn, project.id, &stored, &at).await?;
+        let was_stale = before.is_some_and(|k| k.stale);
         let target = format!("flag {}/{}", project.key, a.key);
-        match (was.contains(&a.flag_id), a.stale()) {
+        match (was_stale, a.stale()) {
             (false, true) => {
                 turned += 1;
                 let entry = NewEntry::new(Action::FlagBecameStale, target)

@@ -29,12 +29,19 @@ pub struct FlagFacts {
     pub snoozed_by: Option<String>,
 }
 
+/// The SQL with `{only}` replaced by `clause` when one flag is asked for, and by nothing when all
+/// are: `(? is null or f.id = ?)` would keep SQLite from using an index for one flag, so a flag
+/// page would scan the whole project's rows.
+fn narrowed(sql: &str, clause: &str, one: bool) -> String {
+    sql.replace("{only}", if one { clause } else { "" })
+}
+
 pub async fn flags(
     conn: &mut Conn,
     project_id: i64,
     only: Option<i64>,
 ) -> Result<Vec<FlagFacts>, sqlx::Error> {
-    crate::db::query_as(
+    let sql = narrowed(
         "select f.id, f.key, f.flag_type, f.created_at, f.archived_at, f.lifetime_days, \
          f.permanent, f.first_enabled_at, u.email as owner_email, u.active as owner_active, \
          t.key as owner_team, \
@@ -46,13 +53,15 @@ pub async fn flags(
          left join teams t on t.id = f.owner_team_id \
          left join flag_completions c on c.flag_id = f.id \
          left join flag_snoozes s on s.flag_id = f.id \
-         where f.project_id = ? and (? is null or f.id = ?) order by f.key",
-    )
-    .bind(project_id)
-    .bind(only)
-    .bind(only)
-    .fetch_all(conn)
-    .await
+         where f.project_id = ? {only} order by f.key",
+        "and f.id = ?",
+        only.is_some(),
+    );
+    let q = crate::db::query_as(&sql).bind(project_id);
+    match only {
+        Some(one) => q.bind(one).fetch_all(conn).await,
+        None => q.fetch_all(conn).await,
+    }
 }
 
 /// One flag's state in one environment.
@@ -74,17 +83,19 @@ pub async fn environments(
     project_id: i64,
     only: Option<i64>,
 ) -> Result<Vec<EnvFacts>, sqlx::Error> {
-    crate::db::query_as(
+    let sql = narrowed(
         "select fe.flag_id, e.key as environment, e.protected, fe.enabled, fe.strategies, \
          fe.variants, fe.updated_at, fe.killed from flag_environments fe \
          join environments e on e.id = fe.environment_id join flags f on f.id = fe.flag_id \
-         where f.project_id = ? and (? is null or f.id = ?) order by fe.flag_id, e.sort_order",
-    )
-    .bind(project_id)
-    .bind(only)
-    .bind(only)
-    .fetch_all(conn)
-    .await
+         where f.project_id = ? {only} order by fe.flag_id, e.sort_order",
+        "and f.id = ?",
+        only.is_some(),
+    );
+    let q = crate::db::query_as(&sql).bind(project_id);
+    match only {
+        Some(one) => q.bind(one).fetch_all(conn).await,
+        None => q.fetch_all(conn).await,
+    }
 }
 
 /// When each app's SDKs of each environment first and last reported (registration or metrics).
@@ -121,17 +132,18 @@ pub async fn last_evaluations(
     project_id: i64,
     only: Option<&str>,
 ) -> Result<Vec<LastEvaluation>, sqlx::Error> {
-    crate::db::query_as(
+    let sql = narrowed(
         "select u.flag_key, e.key as environment, max(u.hour) as hour from usage_hourly u \
          join environments e on e.id = u.environment_id \
-         where e.project_id = ? and u.yes + u.no > 0 and (? is null or u.flag_key = ?) \
-         group by u.flag_key, e.key",
-    )
-    .bind(project_id)
-    .bind(only)
-    .bind(only)
-    .fetch_all(conn)
-    .await
+         where e.project_id = ? and u.yes + u.no > 0 {only} group by u.flag_key, e.key",
+        "and u.flag_key = ?",
+        only.is_some(),
+    );
+    let q = crate::db::query_as(&sql).bind(project_id);
+    match only {
+        Some(one) => q.bind(one).fetch_all(conn).await,
+        None => q.fetch_all(conn).await,
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -201,18 +213,20 @@ pub async fn history(
     project_key: &str,
     only: Option<&str>,
 ) -> Result<Vec<HistoryRow>, sqlx::Error> {
-    crate::db::query_as(
+    let sql = narrowed(
         "select flag_key, at, action, environment_key as environment, after_json as after \
          from audit_log where project_key = ? and flag_key is not null \
-         and (? is null or flag_key = ?) and action in ('flag.created', 'flag.imported', \
-         'flag.enabled', 'flag.disabled', 'flag.killed', 'flag.archived', 'flag.revived', \
-         'flag.completed', 'flag.reopened') order by seq",
-    )
-    .bind(project_key)
-    .bind(only)
-    .bind(only)
-    .fetch_all(conn)
-    .await
+         {only} and action in ('flag.created', 'flag.imported', 'flag.enabled', \
+         'flag.disabled', 'flag.killed', 'flag.archived', 'flag.revived', 'flag.completed', \
+         'flag.reopened') order by seq",
+        "and flag_key = ?",
+        only.is_some(),
+    );
+    let q = crate::db::query_as(&sql).bind(project_key);
+    match only {
+        Some(one) => q.bind(one).fetch_all(conn).await,
+        None => q.fetch_all(conn).await,
+    }
 }
 
 /// Records the first time a flag is switched on anywhere (later switches change nothing).
@@ -323,12 +337,43 @@ pub struct Stored<'a> {
     pub reasons: String,
 }
 
-/// The flags stored as stale, by id.
-pub async fn stale_ids(conn: &mut Conn, project_id: i64) -> Result<Vec<i64>, sqlx::Error> {
-    crate::db::query_scalar("select flag_id from flag_assessments where project_id = ? and stale")
-        .bind(project_id)
-        .fetch_all(conn)
-        .await
+/// An assessment as stored, to tell which of a new pass's results differ from it.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Kept {
+    pub flag_id: i64,
+    pub stage: String,
+    pub stage_entered_at: String,
+    pub stale: bool,
+    pub reasons: String,
+}
+
+/// The stored assessments of a project's flags, or of one of them.
+pub async fn kept(
+    conn: &mut Conn,
+    project_id: i64,
+    flag_id: Option<i64>,
+) -> Result<Vec<Kept>, sqlx::Error> {
+    let sql = narrowed(
+        "select flag_id, stage, stage_entered_at, stale, reasons from flag_assessments \
+         where project_id = ? {only}",
+        "and flag_id = ?",
+        flag_id.is_some(),
+    );
+    let q = crate::db::query_as(&sql).bind(project_id);
+    match flag_id {
+        Some(one) => q.bind(one).fetch_all(conn).await,
+        None => q.fetch_all(conn).await,
+    }
+}
+
+impl Stored<'_> {
+    /// Whether writing it would change nothing that is read.
+    pub fn same_as(&self, kept: &Kept) -> bool {
+        self.stage == kept.stage
+            && self.stage_entered_at == kept.stage_entered_at
+            && self.stale == kept.stale
+            && self.reasons == kept.reasons
+    }
 }
 
 pub async fn save(

@@ -10,6 +10,7 @@ use crate::db::Conn;
 use crate::error::AppResult;
 use crate::projects::Project;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use std::collections::HashMap;
 
 pub use store::{Counts, DayRow};
 
@@ -53,7 +54,10 @@ pub const DAYS: i64 = 90;
 pub async fn numbers(conn: &mut Conn, project: &Project, now: DateTime<Utc>) -> AppResult<Numbers> {
     let months = last_months(now.date_naive(), MONTHS);
     let first = format!("{}-01T00:00:00.000Z", months[0]);
-    let created = store::created_since(&mut *conn, project.id, &first).await?;
+    let created: HashMap<String, i64> = store::created_by_month(&mut *conn, project.id, &first)
+        .await?
+        .into_iter()
+        .collect();
     let archivals = store::archivals(&mut *conn, project.id, &project.key).await?;
     let archived_at: Vec<String> = archivals.iter().map(|(at, _)| at.clone()).collect();
     let waits: Vec<i64> = archivals
@@ -68,7 +72,7 @@ pub async fn numbers(conn: &mut Conn, project: &Project, now: DateTime<Utc>) -> 
             .iter()
             .map(|m| MonthCount {
                 month: m.clone(),
-                created: in_month(&created, m),
+                created: created.get(m).copied().unwrap_or(0),
                 archived: in_month(&archived_at, m),
             })
             .collect(),
