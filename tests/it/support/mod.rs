@@ -1,5 +1,7 @@
 //! `TestApp`: the real `switchyard serve` on a temp SQLite file and a free port, plus actors
-//! (browser sessions and admin-token API clients) with one helper per endpoint.
+//! (browser sessions and admin-token API clients) with one helper per endpoint. With
+//! `SWITCHYARD_TEST_DATABASE_URL=postgres://user@host/` each app gets a fresh PostgreSQL
+//! database of its own instead, dropped with the app.
 
 #![allow(dead_code)]
 
@@ -46,10 +48,76 @@ pub struct Governance {
     pub approver: Api,
 }
 
+/// The PostgreSQL server the suite runs on instead of SQLite, as `postgres://user@host/`.
+pub fn postgres_base() -> Option<String> {
+    std::env::var("SWITCHYARD_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
+        .map(|u| if u.ends_with('/') { u } else { format!("{u}/") })
+}
+
+/// The database of the app whose files are in `dir`: `dir/sy.db`, or on PostgreSQL a database
+/// named after the temp dir.
+pub fn database_url_of(dir: &Path) -> String {
+    match postgres_base() {
+        Some(base) => format!("{base}{}", postgres_name(dir)),
+        None => format!("sqlite://{}", dir.join("sy.db").display()),
+    }
+}
+
+fn postgres_name(dir: &Path) -> String {
+    let tail: String = dir
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("sy_test_{tail}")
+}
+
+/// Runs one statement on the PostgreSQL server's `postgres` database (create or drop).
+fn postgres_admin(base: &str, sql: &str) {
+    let out = Command::new("psql")
+        .arg(format!("{base}postgres"))
+        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A fresh PostgreSQL database for the app in `dir`, when the suite runs on PostgreSQL.
+fn create_database(dir: &Path) {
+    if let Some(base) = postgres_base() {
+        postgres_admin(&base, &format!("create database {}", postgres_name(dir)));
+    }
+}
+
+fn drop_database(dir: &Path) {
+    if let Some(base) = postgres_base() {
+        postgres_admin(
+            &base,
+            &format!(
+                "drop database if exists {} with (force)",
+                postgres_name(dir)
+            ),
+        );
+    }
+}
+
 /// Starts `switchyard serve` on `dir/sy.db` and waits for its address line.
 fn start_server(dir: &Path, envs: &[(String, String)]) -> (Child, String, Arc<Mutex<String>>) {
-    let db = dir.join("sy.db");
-    let url = format!("sqlite://{}", db.display());
+    let url = database_url_of(dir);
     let mut child = Command::new(bin())
         .args(["--database-url", &url, "serve", "--bind", "127.0.0.1:0"])
         .env("SWITCHYARD_ADMIN_EMAIL", ADMIN_EMAIL)
@@ -137,6 +205,7 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        drop_database(self.dir.path());
     }
 }
 
@@ -154,6 +223,7 @@ impl TestApp {
     /// for [`TestApp::restart`]).
     pub async fn spawn_with_env(envs: &[(&str, &str)]) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
+        create_database(dir.path());
         let envs: Vec<(String, String)> = envs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -228,7 +298,7 @@ impl TestApp {
     }
 
     pub fn database_url(&self) -> String {
-        format!("sqlite://{}", self.db_path().display())
+        database_url_of(self.dir.path())
     }
 
     /// Runs the binary against this app's database.
@@ -414,6 +484,13 @@ impl TestApp {
     /// A direct connection to the database file (the server keeps running; WAL allows it).
     pub async fn sql(&self) -> SqliteConnection {
         connect(&self.db_path()).await
+    }
+
+    /// The server's database through switchyard's own pool, for calling its stores directly.
+    pub async fn pool(&self) -> switchyard::db::Db {
+        switchyard::db::connect(&self.database_url())
+            .await
+            .unwrap_or_else(|e| panic!("open {}: {e}", self.database_url()))
     }
 
     pub async fn audit_count(&self) -> i64 {
