@@ -17,7 +17,8 @@
 # load average near the core count before the run means others competed for them.
 #
 # Environment: BENCH_DIR, PLANS (1000), RATE (2000), DURATION (15s per cell), PORT (18180),
-# BENCH_OUT (bench/results.md), BENCH_SKIP_BUILD=1 (use target/release/switchyard as it is).
+# BENCH_OUT (bench/results.md), BENCH_SKIP_BUILD=1 (use target/release/switchyard as it is),
+# SWITCHYARD_BIN (another binary, e.g. a debug build for a quick check of the script itself).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -41,7 +42,9 @@ if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
   say "building (release)"
   cargo build --release --quiet --bin switchyard
 fi
-SY=$ROOT/target/release/switchyard
+SY=${SWITCHYARD_BIN:-$ROOT/target/release/switchyard}
+BUILD="release build"
+[ -n "${SWITCHYARD_BIN:-}" ] && BUILD="binary $SWITCHYARD_BIN (not a measurement)"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-ingest.XXXXXX")
 SERVER_PID=
@@ -72,8 +75,11 @@ for _ in $(seq 1 300); do
 done
 
 python3 - "$BENCH_DIR/features-1000.json" "$WORK" <<'EOF'
-import json, sys
+import datetime, json, sys
 features, work = sys.argv[1], sys.argv[2]
+# The server takes buckets from the last two days only: this minute's.
+now = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0)
+start, stop = now.strftime("%Y-%m-%dT%H:%M:%SZ"), (now + datetime.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 keys = [f["name"] for f in json.load(open(features))["features"]]
 open(f"{work}/keys.txt", "w").write("\n".join(keys) + "\n")
 # One SDK report: a minute's evaluations of a few flags and 50 impact metrics (the requests and
@@ -96,7 +102,7 @@ for i in range(48):
     metrics.append({"name": f"shop_metric_{i}", "help": "filler", "type": kind, "samples": [sample]})
 report = {
     "appName": "shop", "instanceId": "bench-1", "environment": "development",
-    "bucket": {"start": "2026-01-01T00:00:00Z", "stop": "2026-01-01T00:01:00Z",
+    "bucket": {"start": start, "stop": stop,
                "toggles": {k: {"yes": 40, "no": 2, "variants": {}} for k in keys[:5]}},
     "impactMetrics": metrics,
 }
@@ -154,9 +160,9 @@ echo "posts $(wrk_json "$WORK/posts.txt")" >>"$ROWS"
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 POINTS=$(sqlite3 "$WORK/bench.db" 'select coalesce(sum(count), 0) from signal_points' 2>/dev/null || echo "?")
 
-python3 - "$ROWS" "$OUT" "$LOAD_BEFORE" "$LOAD_AFTER" "$PLANS" "$RUNNING" "$RATE" "$DURATION" "$(git rev-parse --short HEAD)" "$(nproc)" <<'EOF'
+python3 - "$ROWS" "$OUT" "$LOAD_BEFORE" "$LOAD_AFTER" "$PLANS" "$RUNNING" "$RATE" "$DURATION" "$(git rev-parse --short HEAD)" "$(nproc)" "$BUILD" <<'EOF'
 import json, re, statistics, sys, datetime
-rows_path, out, load_before, load_after, plans, running, rate, duration, commit, cores = sys.argv[1:]
+rows_path, out, load_before, load_after, plans, running, rate, duration, commit, cores, build = sys.argv[1:]
 polls, passes, posts = {}, {}, None
 for line in open(rows_path):
     parts = line.split(maxsplit=3)
@@ -178,7 +184,7 @@ now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"
 lines = [
     "## Metrics ingest against the feed and the guard job (`bench/ingest.sh`)",
     "",
-    f"Measured {now} on {cores} cores, commit `{commit}`, release build. Load average before: {load_before}; after: {load_after}.",
+    f"Measured {now} on {cores} cores, commit `{commit}`, {build}. Load average before: {load_before}; after: {load_after}.",
     f"{running} release plans running in development (of {plans} started), two guards each reading the posted metrics.",
     f"Posts: `POST /api/client/metrics`, one report of 50 impact metrics each, paced at about {rate}/s by `bench/ingest_post.lua`"
     + (f": {rate_of(posts):,.0f}/s measured, {posts['non2xx']} refused, p99 {posts['p99_ms']:.1f} ms." if posts else "."),
