@@ -182,6 +182,20 @@ impl Wire {
         (piece.key.as_str(), json)
     }
 
+    /// The state this body serialises, read back from it. The engines keep only the flags they
+    /// evaluate, so the body is the one whole copy of an environment's configuration.
+    pub fn state(&self) -> Result<ClientFeatures, serde_json::Error> {
+        serde_json::from_slice(&self.bytes)
+    }
+
+    /// One feature as served, read back from its piece of the body.
+    pub fn feature(&self, name: &str) -> Option<ClientFeature> {
+        let at = (self.features)
+            .binary_search_by(|piece| piece.key.as_str().cmp(name))
+            .ok()?;
+        serde_json::from_str(self.piece(&self.features[at]).1).ok()
+    }
+
     /// The body with only the features `keep` accepts.
     pub fn narrowed(&self, keep: impl Fn(&str) -> bool) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.bytes.len());

@@ -15,7 +15,7 @@ use super::body::{self, ServedBody, Wire};
 use super::etag;
 use super::facts::{Decider, FlagFacts};
 use super::normalize::BuildWarning;
-use super::shards::{self, Shard};
+use super::shards::Shard;
 use super::ValueType;
 
 /// The first Unleash-Client-Spec version that understands top-level
@@ -50,7 +50,7 @@ struct Parts {
 pub struct CompiledEnvironment {
     revision: u64,
     value_types: HashMap<String, ValueType>,
-    /// The engines; together they also hold the normalised state, so we keep no second copy.
+    /// The engines, holding the flags that are on and their parents.
     shards: Vec<Arc<Shard>>,
     /// Sorted by name, so listings come out in a stable order.
     pub(super) flags: BTreeMap<String, FlagFacts>,
@@ -68,9 +68,10 @@ impl CompiledEnvironment {
         self.revision
     }
 
-    /// A copy of the normalised state.
+    /// A copy of the normalised state, read back from the served body.
     pub fn client_features(&self) -> ClientFeatures {
-        shards::state(&self.shards)
+        // Cannot fail: the body was serialised from this very type.
+        self.wire.state().unwrap_or_default()
     }
 
     /// Each feature's JSON as served to current clients, by name, sorted by name.
@@ -128,7 +129,7 @@ impl CompiledEnvironment {
         self.legacy.get_or_init(|| {
             // Cannot fail where the current body did not: the same types, with
             // segment constraints copied into strategies.
-            let wire = body::legacy_wire(&shards::state(&self.shards)).unwrap_or_default();
+            let wire = body::legacy_wire(&self.client_features()).unwrap_or_default();
             let served = ServedBody::new(wire.bytes().clone());
             (wire, served)
         })
@@ -335,6 +336,44 @@ mod tests {
             .filter(|(a, b)| Arc::ptr_eq(a, b))
             .count();
         assert!(reused >= before.shards.len() - 3, "{reused} shards reused");
+    }
+
+    #[test]
+    fn off_flags_are_served_and_read_back_but_only_on_flags_and_parents_are_loaded() {
+        let rollout = json!([{"name": "flexibleRollout",
+            "parameters": {"rollout": "100", "stickiness": "default", "groupId": "g"},
+            "constraints": [{"contextName": "plan", "operator": "IN", "values": ["pro", "team"]}]}]);
+        let env = environment(json!({"version": 2, "features": [
+            {"name": "on", "enabled": true, "strategies": rollout},
+            {"name": "off", "enabled": false, "strategies": rollout},
+            {"name": "off-parent", "enabled": false, "strategies": rollout},
+            {"name": "child", "enabled": true, "dependencies": [{"feature": "off-parent"}]}]}));
+        let mut loaded: Vec<String> = (env.shards.iter())
+            .flat_map(|shard| shard.engine.get_state().features)
+            .map(|f| f.name)
+            .collect();
+        loaded.sort();
+        assert_eq!(loaded, ["child", "off-parent", "on"]);
+
+        let state = env.client_features();
+        let names: Vec<&str> = state.features.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["child", "off", "off-parent", "on"]);
+        let off = &state.features[1];
+        let constraint = &off.strategies.as_ref().unwrap()[0]
+            .constraints
+            .as_ref()
+            .unwrap()[0];
+        assert_eq!(
+            constraint.values.as_deref(),
+            Some(&["pro".to_string(), "team".to_string()][..])
+        );
+
+        let ctx = crate::evaluation::tests::support::context(
+            json!({"userId": "1", "properties": {"plan": "pro"}}),
+        );
+        let answer = env.frontend_toggles(&ctx);
+        let on: Vec<&str> = answer.toggles.iter().map(|t| t.name).collect();
+        assert_eq!(on, ["on"], "the child of an off parent is off");
     }
 
     #[test]

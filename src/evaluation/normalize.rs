@@ -49,6 +49,7 @@ pub(super) fn normalize_state(
     for feature in &mut state.features {
         fill_group_ids(feature);
         normalize_flag_variants(feature, warnings);
+        shrink(feature);
     }
     if let Some(segments) = state.segments.as_mut() {
         segments.sort_by_key(|segment| segment.id);
@@ -58,6 +59,32 @@ pub(super) fn normalize_state(
     state.query = None;
     state.meta = None;
     state
+}
+
+/// Gives back the room lists were parsed into (a list read from JSON grows by doubling, from
+/// four): what the engines keep of a state stays as long as it is served, and at 10,000 flags
+/// that slack was several megabytes.
+pub(super) fn shrink(feature: &mut ClientFeature) {
+    for strategy in feature.strategies.iter_mut().flatten() {
+        for constraint in strategy.constraints.iter_mut().flatten() {
+            shrink_list(&mut constraint.values);
+        }
+        shrink_list(&mut strategy.constraints);
+        shrink_list(&mut strategy.segments);
+        shrink_list(&mut strategy.variants);
+        if let Some(parameters) = strategy.parameters.as_mut() {
+            parameters.shrink_to_fit();
+        }
+    }
+    shrink_list(&mut feature.strategies);
+    shrink_list(&mut feature.variants);
+    shrink_list(&mut feature.dependencies);
+}
+
+fn shrink_list<T>(list: &mut Option<Vec<T>>) {
+    if let Some(list) = list.as_mut() {
+        list.shrink_to_fit();
+    }
 }
 
 /// Two features with one name would be served twice while the engine keeps

@@ -5,11 +5,16 @@
 //! reuses every shard whose flags and segments serve the same JSON as before. A flag and the
 //! parents it depends on always share a shard: the engine resolves dependencies within its own
 //! state.
+//!
+//! An engine holds only the flags it evaluates: those on in the environment and the parents
+//! they depend on. A flag that is off answers off without asking the engine, and yggdrasil keeps
+//! a raw copy of everything it compiles, so loading the others would cost memory for nothing
+//! (at 10,000 flags an environment where everything is off held ~15 MiB).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use unleash_types::client_features::{ClientFeature, ClientFeatures, Segment};
+use unleash_types::client_features::{ClientFeature, ClientFeatures, FeatureDependency, Segment};
 use unleash_yggdrasil::{EngineState, UpdateMessage};
 use xxhash_rust::xxh3::Xxh3;
 
@@ -92,6 +97,23 @@ fn reusable(previous: Option<&[Arc<Shard>]>, i: usize, fingerprint: u64) -> Opti
         .filter(|shard| shard.fingerprint == fingerprint)
 }
 
+/// Which flags an engine loads: those on, and every flag some other flag depends on (the
+/// engine reads a parent's state to resolve the dependency).
+pub(super) struct Evaluated {
+    parents: HashSet<String>,
+}
+
+impl Evaluated {
+    pub fn of<'a>(dependencies: impl Iterator<Item = &'a FeatureDependency>) -> Self {
+        let parents = dependencies.map(|d| d.feature.clone()).collect();
+        Self { parents }
+    }
+
+    fn wants(&self, feature: &ClientFeature) -> bool {
+        feature.enabled || self.parents.contains(&feature.name)
+    }
+}
+
 /// Builds the shards of `state`, whose features `wire` serialised and `shard_of` assigned;
 /// shards of `previous` with the same fingerprint are reused rather than compiled again.
 pub(super) fn build(
@@ -103,14 +125,19 @@ pub(super) fn build(
 ) -> Vec<Arc<Shard>> {
     let fingerprints = fingerprints(wire, shard_of, shards);
     let previous = previous.filter(|p| p.len() == shards);
-    let mut members: Vec<Vec<ClientFeature>> = (0..shards).map(|_| Vec::new()).collect();
     let ClientFeatures {
         version,
         features,
         segments,
         ..
     } = state;
-    for feature in features {
+    let evaluated = Evaluated::of(
+        features
+            .iter()
+            .flat_map(|f| f.dependencies.iter().flatten()),
+    );
+    let mut members = sized_members(features.iter().map(|f| shard_of[&f.name]), shards);
+    for feature in features.into_iter().filter(|f| evaluated.wants(f)) {
         let shard = shard_of[&feature.name];
         members[shard].push(feature);
     }
@@ -126,13 +153,30 @@ pub(super) fn build(
         .collect()
 }
 
+/// One list per shard, each with room for exactly the flags `shard_of_each` puts there: the
+/// lists end up inside the engines for as long as the environment is served, so growing them by
+/// doubling would keep up to half of each as slack.
+fn sized_members(
+    shard_of_each: impl Iterator<Item = usize>,
+    shards: usize,
+) -> Vec<Vec<ClientFeature>> {
+    let mut counts = vec![0usize; shards];
+    for shard in shard_of_each {
+        counts[shard] += 1;
+    }
+    counts.into_iter().map(Vec::with_capacity).collect()
+}
+
 /// The shards after a change to a few flags: `fresh` holds the changed flags that still exist,
-/// `previous_shard` says where every other flag was. Only shards whose fingerprint moved are
-/// compiled, from copies of just the previous shards that held their flags.
+/// `previous_shard` says where every other flag was and `served` reads its configuration back
+/// from the previous body. Only shards whose fingerprint moved are compiled, reading just the
+/// flags they hold.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn patched(
     previous: &[Arc<Shard>],
     (version, segments): (u32, &Option<Vec<Segment>>),
-    previous_shard: impl Fn(&str) -> Option<usize>,
+    evaluated: &Evaluated,
+    served: impl Fn(&str) -> Option<ClientFeature>,
     fresh: Vec<ClientFeature>,
     wire: &Wire,
     shard_of: &HashMap<String, usize>,
@@ -142,8 +186,6 @@ pub(super) fn patched(
     let same_count = (previous.len() == shards).then_some(previous);
     let mut fresh: HashMap<String, ClientFeature> =
         fresh.into_iter().map(|f| (f.name.clone(), f)).collect();
-    // Copies of the previous shards' states, made only for shards that are rebuilt.
-    let mut copies: HashMap<usize, HashMap<String, ClientFeature>> = HashMap::new();
     let mut members: Vec<Vec<&str>> = (0..shards).map(|_| Vec::new()).collect();
     for (name, _) in wire.features() {
         members[shard_of[name]].push(name);
@@ -155,27 +197,23 @@ pub(super) fn patched(
             if let Some(same) = reusable(same_count, i, fingerprints[i]) {
                 return same.clone();
             }
-            let features = names
+            let mut features: Vec<ClientFeature> = names
                 .into_iter()
-                .filter_map(|name| {
-                    if let Some(feature) = fresh.remove(name) {
-                        return Some(feature);
-                    }
-                    let j = previous_shard(name)?;
-                    let copy = copies.entry(j).or_insert_with(|| {
-                        let state = previous[j].engine.get_state();
-                        state
-                            .features
-                            .into_iter()
-                            .map(|f| (f.name.clone(), f))
-                            .collect()
-                    });
-                    copy.remove(name)
-                })
+                .filter_map(|name| fresh.remove(name).or_else(|| read_back(&served, name)))
+                .filter(|feature| evaluated.wants(feature))
                 .collect();
+            features.shrink_to_fit();
             Arc::new(compile(version, features, segments, fingerprints[i]))
         })
         .collect()
+}
+
+/// A flag the change did not touch, as the previous body served it, without the slack of
+/// parsing.
+fn read_back(served: impl Fn(&str) -> Option<ClientFeature>, name: &str) -> Option<ClientFeature> {
+    let mut feature = served(name)?;
+    super::normalize::shrink(&mut feature);
+    Some(feature)
 }
 
 fn compile(
@@ -203,17 +241,6 @@ fn compile(
         fingerprint,
         warnings,
     }
-}
-
-/// The whole state back from the shards (each engine keeps its part), sorted by name.
-pub(super) fn state(shards: &[Arc<Shard>]) -> ClientFeatures {
-    let mut parts = shards.iter().map(|shard| shard.engine.get_state());
-    let mut state = parts.next().unwrap_or_default();
-    for part in parts {
-        state.features.extend(part.features);
-    }
-    state.features.sort_by(|a, b| a.name.cmp(&b.name));
-    state
 }
 
 /// Union-find over flag names; the smaller name is the root, so groups are named the same way

@@ -152,10 +152,12 @@ impl CompiledEnvironment {
         for (name, facts) in flags.iter_mut() {
             facts.shard = shard_of[name];
         }
+        let evaluated = shards::Evaluated::of(flags.values().flat_map(|f| &f.dependencies));
         let shards = shards::patched(
             &self.shards,
             (wire.version(), &self.segments),
-            |name| self.flags.get(name).map(|facts| facts.shard),
+            &evaluated,
+            |name| self.wire.feature(name),
             fresh,
             &wire,
             &shard_of,
@@ -183,7 +185,7 @@ impl CompiledEnvironment {
         delta: &ClientFeaturesDelta,
         revision: u64,
     ) -> Result<Self, BuildError> {
-        let mut state = shards::state(&self.shards);
+        let mut state = self.wire.state()?;
         state.apply_delta(delta);
         Self::build(state, &self.value_types, revision)
     }

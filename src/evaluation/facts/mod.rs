@@ -64,6 +64,8 @@ impl FlagFacts {
     ) -> Self {
         let strategies = match unchanged {
             Some(previous) => previous.strategies.clone(),
+            // Asked only of flags that are on: an off flag's answer needs no explaining.
+            None if !feature.enabled => Arc::from([]),
             None => feature
                 .strategies
                 .iter()
