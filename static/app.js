@@ -122,6 +122,15 @@
       countSelected(el.getAttribute("form"));
     }
   });
+  // The bulk bar shows the field its chosen action takes: the environment for a switch.
+  function bulkMode(select) {
+    var form = select.form;
+    if (form) form.setAttribute("data-mode", /^(on|off)$/.test(select.value) ? "switch" : "value");
+  }
+  document.querySelectorAll("select[data-bulk-action]").forEach(bulkMode);
+  document.addEventListener("change", function (e) {
+    if (e.target instanceof HTMLSelectElement && e.target.hasAttribute("data-bulk-action")) bulkMode(e.target);
+  });
   document.addEventListener("htmx:afterSwap", function () {
     document.querySelectorAll("[data-selected-count]").forEach(function (el) {
       countSelected(el.getAttribute("data-selected-count"));
