@@ -18,6 +18,8 @@
  *   <details data-fold-narrow>  starts folded on a phone-sized screen, open on a wide one
  *   <input data-select-all="F"> checks every checkbox of form F (name="flags") on the page;
  *                               [data-selected-count="F"] says how many are checked
+ *   <select data-bulk-action>   sets its form's data-mode ("switch" for on/off, else "value"),
+ *                               so the bulk bar shows the field the action takes
  *   /  (outside a text field)   opens the command palette (#palette, see below)
  */
 (function () {
