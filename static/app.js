@@ -18,6 +18,8 @@
  *   <details data-fold-narrow>  starts folded on a phone-sized screen, open on a wide one
  *   <input data-select-all="F"> checks every checkbox of form F (name="flags") on the page;
  *                               [data-selected-count="F"] says how many are checked
+ *   <select data-bulk-action>   sets its form's data-mode ("switch" for on/off, else "value"),
+ *                               so the bulk bar shows the field the action takes
  *   /  (outside a text field)   opens the command palette (#palette, see below)
  */
 (function () {
@@ -121,6 +123,15 @@
     } else if (el.name === "flags" && el.getAttribute("form")) {
       countSelected(el.getAttribute("form"));
     }
+  });
+  // The bulk bar shows the field its chosen action takes: the environment for a switch.
+  function bulkMode(select) {
+    var form = select.form;
+    if (form) form.setAttribute("data-mode", /^(on|off)$/.test(select.value) ? "switch" : "value");
+  }
+  document.querySelectorAll("select[data-bulk-action]").forEach(bulkMode);
+  document.addEventListener("change", function (e) {
+    if (e.target instanceof HTMLSelectElement && e.target.hasAttribute("data-bulk-action")) bulkMode(e.target);
   });
   document.addEventListener("htmx:afterSwap", function () {
     document.querySelectorAll("[data-selected-count]").forEach(function (el) {

@@ -273,9 +273,10 @@ async fn toggle(
 #[serde(deny_unknown_fields)]
 struct BulkBody {
     flags: Vec<String>,
-    /// `tag-add`, `tag-remove`, `owner` or `archive`.
+    /// `tag-add`, `tag-remove`, `owner`, `archive`, `on` or `off`.
     action: String,
-    /// The tag, the owner (e-mail, `team:key`, empty for nobody) or the reason to archive.
+    /// The tag, the owner (e-mail, `team:key`, empty for nobody), the reason to archive, or the
+    /// environment to switch in.
     #[serde(default)]
     value: String,
 }

@@ -1,9 +1,10 @@
 //! Acting on many flags at once from the catalog (issue 9): adding or removing a tag, changing
-//! the owner, archiving. Each flag is a normal change through its usual command (an audited
+//! the owner, archiving, switching on or off in one environment. Each flag is a normal change through its usual command (an audited
 //! edit; archiving is proposed (`propose`), so that where a protected environment would stop
 //! serving the flag it waits in a change request), each in a savepoint of the one write: a
 //! refusal leaves the other flags done, and is reported with its reason.
 
+pub use super::bulk_report::{BulkReport, Done, FlagResult};
 use super::proposal::Change;
 use super::propose::{propose_asked, Outcome};
 use super::Proposal;
@@ -11,9 +12,8 @@ use crate::authz::{Action, Identity};
 use crate::catalog::service::{self as catalog, FlagPatch};
 use crate::catalog::{flag, store as catalog_store, ArchiveNote};
 use crate::error::{AppError, AppResult};
-use crate::projects::Project;
+use crate::projects::{self, Environment, Project};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use sqlx::{Connection, SqliteConnection};
 
 /// The most flags one bulk action takes (a catalog page holds 50).
@@ -26,11 +26,18 @@ pub enum BulkAction {
     /// An e-mail, `team:key`, or empty for nobody.
     SetOwner(String),
     Archive(ArchiveNote),
+    /// On or off in the environment of that key; a protected one stages it into a change
+    /// request, and the project's gradual-start rule may refuse switching on there.
+    Switch {
+        env: String,
+        on: bool,
+    },
 }
 
 impl BulkAction {
-    /// From the names the form and the API use (`tag-add`, `tag-remove`, `owner`, `archive`)
-    /// and the one value they take (the tag, the owner, the reason to archive).
+    /// From the names the form and the API use (`tag-add`, `tag-remove`, `owner`, `archive`,
+    /// `on`, `off`) and the one value they take (the tag, the owner, the reason to archive, the
+    /// environment to switch in).
     pub fn parse(action: &str, value: &str) -> AppResult<BulkAction> {
         let value = value.trim().to_string();
         Ok(match action {
@@ -41,21 +48,27 @@ impl BulkAction {
                 outcome: None,
                 reason: Some(value),
             }),
+            "on" | "off" => BulkAction::Switch {
+                env: value,
+                on: action == "on",
+            },
             _ => {
                 return Err(AppError::invalid(
                     "action",
-                    "choose tag-add, tag-remove, owner or archive",
+                    "choose tag-add, tag-remove, owner, archive, on or off",
                 ))
             }
         })
     }
 
-    /// What the action asks of the caller, in order, once for the whole batch: editing flags;
-    /// for archiving, archiving them and proposing changes, since archiving a flag that a
-    /// protected environment serves waits in a change request there.
+    /// What the action asks of the caller before anything is loaded, in order, once for the
+    /// whole batch: editing flags; for archiving, archiving them and proposing changes, since
+    /// archiving a flag that a protected environment serves waits in a change request there. A
+    /// switch depends on its environment: [`BulkPlan::actions`] says.
     pub fn actions(&self) -> Vec<Action> {
         match self {
             BulkAction::Archive(_) => vec![Action::ArchiveFlag, Action::change_in(true)],
+            BulkAction::Switch { .. } => Vec::new(),
             _ => vec![Action::EditFlag],
         }
     }
@@ -68,82 +81,14 @@ impl BulkAction {
             BulkAction::SetOwner(o) if o.is_empty() => "Leave without an owner".into(),
             BulkAction::SetOwner(o) => format!("Change the owner to {o}"),
             BulkAction::Archive(_) => "Archive".into(),
+            BulkAction::Switch { env, on: true } => format!("Switch on in {env}"),
+            BulkAction::Switch { env, on: false } => format!("Switch off in {env}"),
         }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Done {
-    /// Changed, audited.
-    Applied,
-    /// Waiting in a change request (archiving a flag a protected environment serves).
-    Staged,
-    /// Already so: nothing to change.
-    Unchanged,
-    /// Not done; `message` says why.
-    Refused,
-}
-
-/// What happened to one flag.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FlagResult {
-    pub key: String,
-    pub outcome: Done,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub change_request: Option<i64>,
-    /// The refusal's error code ("flag-has-dependents"), for automation.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<&'static str>,
-    pub message: String,
-}
-
-impl FlagResult {
-    fn new(key: &str, outcome: Done, message: impl Into<String>) -> FlagResult {
-        FlagResult {
-            key: key.to_string(),
-            outcome,
-            change_request: None,
-            error: None,
-            message: message.into(),
-        }
-    }
-}
-
-/// Every flag's result, in the order they were given.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BulkReport {
-    pub results: Vec<FlagResult>,
-}
-
-impl BulkReport {
-    pub fn count(&self, outcome: Done) -> usize {
-        self.results.iter().filter(|r| r.outcome == outcome).count()
-    }
-
-    /// "3 changed, 1 waiting in a change request, 2 refused".
-    pub fn summary(&self) -> String {
-        let parts = [
-            (Done::Applied, "changed"),
-            (Done::Staged, "waiting in a change request"),
-            (Done::Unchanged, "already so"),
-            (Done::Refused, "refused"),
-        ];
-        parts
-            .iter()
-            .filter_map(|(d, words)| {
-                let n = self.count(*d);
-                (n > 0).then(|| format!("{n} {words}"))
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
     }
 }
 
 /// The keys, trimmed, each once, in order; refused when none or too many.
-fn checked_keys(keys: &[String]) -> AppResult<Vec<String>> {
+pub fn checked_keys(keys: &[String]) -> AppResult<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
     for k in keys.iter().map(|k| k.trim()).filter(|k| !k.is_empty()) {
         if !out.iter().any(|o| o == k) {
@@ -178,24 +123,75 @@ async fn checked_action(conn: &mut SqliteConnection, action: BulkAction) -> AppR
             BulkAction::SetOwner(o)
         }
         BulkAction::Archive(note) => BulkAction::Archive(note.checked()?),
+        BulkAction::Switch { env, .. } if env.is_empty() => {
+            return Err(AppError::invalid(
+                "value",
+                "name the environment to switch in",
+            ))
+        }
         other => other,
     })
 }
 
-/// Applies `action` to each of `keys` inside the caller's write transaction, the caller having
-/// asked the policy for [`BulkAction::actions`]. Refuses as a whole (nothing changed) when the
-/// input is bad; otherwise reports each flag. A flag refused because others depend on it is tried again once those are
-/// archived, so selecting a parent with its children archives both.
-pub async fn bulk(
+/// A bulk action checked against one project: the keys, the action, and for a switch the
+/// environment it switches in.
+pub struct BulkPlan {
+    keys: Vec<String>,
+    action: BulkAction,
+    env: Option<Environment>,
+}
+
+impl BulkPlan {
+    /// Everything the batch asks of the caller: [`BulkAction::actions`], and for a switch
+    /// changing its environment (proposing, where it is protected).
+    pub fn actions(&self) -> Vec<Action> {
+        let mut asked = self.action.actions();
+        if let Some(env) = &self.env {
+            asked.push(Action::change_in(env.protected));
+        }
+        asked
+    }
+}
+
+/// Checks the keys and the action in `project` (bad input, an unknown environment: refused as
+/// a whole, nothing changed) and loads what decides the permission it takes.
+pub async fn plan(
     conn: &mut SqliteConnection,
-    who: &Identity,
     project: &Project,
     keys: &[String],
     action: BulkAction,
-    now: DateTime<Utc>,
-) -> AppResult<BulkReport> {
+) -> AppResult<BulkPlan> {
     let keys = checked_keys(keys)?;
     let action = checked_action(&mut *conn, action).await?;
+    let env = match &action {
+        BulkAction::Switch { env, .. } => {
+            Some(projects::service::environment(&mut *conn, project, env).await?)
+        }
+        _ => None,
+    };
+    Ok(BulkPlan { keys, action, env })
+}
+
+/// Applies the planned action to each of its flags inside the caller's write transaction, the
+/// caller having asked the policy for [`BulkPlan::actions`]; reports each flag. A flag refused
+/// because others depend on it is tried again once those are archived, so selecting a parent
+/// with its children archives both.
+pub async fn carry_out(
+    conn: &mut SqliteConnection,
+    who: &Identity,
+    project: &Project,
+    plan: BulkPlan,
+    now: DateTime<Utc>,
+) -> AppResult<BulkReport> {
+    let asked = plan.actions();
+    let BulkPlan { keys, action, env } = plan;
+    let task = Task {
+        who,
+        project,
+        action: &action,
+        env: env.as_ref(),
+        asked: &asked,
+    };
     let mut results: Vec<Option<FlagResult>> = vec![None; keys.len()];
     let blocked = |r: &Option<FlagResult>| {
         r.as_ref()
@@ -208,7 +204,7 @@ pub async fn bulk(
             if !blocked(&results[i]) {
                 continue;
             }
-            let r = in_savepoint(&mut *conn, who, project, key, &action, now).await?;
+            let r = in_savepoint(&mut *conn, &task, key, now).await?;
             progress |= r.outcome != Done::Refused;
             results[i] = Some(r);
         }
@@ -221,17 +217,24 @@ pub async fn bulk(
     })
 }
 
+/// What every flag of one batch is done with.
+struct Task<'a> {
+    who: &'a Identity,
+    project: &'a Project,
+    action: &'a BulkAction,
+    env: Option<&'a Environment>,
+    asked: &'a [Action],
+}
+
 /// One flag in a savepoint: kept when it worked, rolled back when refused.
 async fn in_savepoint(
     conn: &mut SqliteConnection,
-    who: &Identity,
-    project: &Project,
+    task: &Task<'_>,
     key: &str,
-    action: &BulkAction,
     now: DateTime<Utc>,
 ) -> AppResult<FlagResult> {
     let mut sp = conn.begin().await?;
-    match one(&mut sp, who, project, key, action, now).await {
+    match one(&mut sp, task, key, now).await {
         Ok(r) => {
             #[allow(clippy::disallowed_methods)] // a savepoint: the write commits in the caller
             sp.commit().await?;
@@ -240,48 +243,68 @@ async fn in_savepoint(
         Err(e @ (AppError::Internal(_) | AppError::Unavailable)) => Err(e),
         Err(e) => {
             sp.rollback().await?;
-            Ok(FlagResult {
-                error: Some(e.code()),
-                ..FlagResult::new(key, Done::Refused, e.to_string())
-            })
+            Ok(FlagResult::refused(key, &e))
         }
     }
 }
 
 async fn one(
     conn: &mut SqliteConnection,
-    who: &Identity,
-    project: &Project,
+    task: &Task<'_>,
     key: &str,
-    action: &BulkAction,
     now: DateTime<Utc>,
 ) -> AppResult<FlagResult> {
-    if let BulkAction::Archive(note) = action {
-        let change = Change {
-            flag_key: key,
-            env: None,
-            proposal: Proposal::Archive { note: note.clone() },
-        };
-        let asked = action.actions();
-        return Ok(
-            match propose_asked(&mut *conn, who, project, change, &asked, now).await? {
-                Outcome::Staged(cr) => FlagResult {
+    let (who, project) = (task.who, task.project);
+    let (proposal, env) = match (task.action, task.env) {
+        (BulkAction::Archive(note), _) => (Proposal::Archive { note: note.clone() }, None),
+        (BulkAction::Switch { on, .. }, Some(env)) => {
+            let flag = catalog::live_flag(&mut *conn, project, key).await?;
+            if catalog_store::enabled_in(&mut *conn, flag.id, env.id).await? == *on {
+                let word = if *on { "on" } else { "off" };
+                let why = format!("already {word} in {}", env.key);
+                return Ok(FlagResult::new(key, Done::Unchanged, why));
+            }
+            (Proposal::Toggle { enabled: *on }, Some(env))
+        }
+        (action, _) => return edit(conn, who, project, key, action, now).await,
+    };
+    let change = Change {
+        flag_key: key,
+        env,
+        proposal,
+    };
+    Ok(
+        match propose_asked(&mut *conn, who, project, change, task.asked, now).await? {
+            Outcome::Staged(cr) => {
+                let waits = match task.action {
+                    BulkAction::Switch { .. } => "it stays as it is",
+                    _ => "it stays live",
+                };
+                FlagResult {
                     change_request: Some(cr.id),
                     ..FlagResult::new(
                         key,
                         Done::Staged,
                         format!(
-                            "added to change request #{} for {}: it stays live until the request \
-                         is approved and applied",
+                            "added to change request #{} for {}: {waits} until the request is \
+                             approved and applied",
                             cr.id, cr.environment
                         ),
                     )
-                },
-                Outcome::Applied(_) => FlagResult::new(key, Done::Applied, "archived"),
-            },
-        );
-    }
-    edit(conn, who, project, key, action, now).await
+                }
+            }
+            Outcome::Applied(_) => {
+                let done = match (task.action, env) {
+                    (BulkAction::Switch { on: true, .. }, Some(e)) => {
+                        format!("switched on in {}", e.key)
+                    }
+                    (BulkAction::Switch { .. }, Some(e)) => format!("switched off in {}", e.key),
+                    _ => "archived".to_string(),
+                };
+                FlagResult::new(key, Done::Applied, done)
+            }
+        },
+    )
 }
 
 /// Tagging and owning: an audited edit of the flag, or nothing when it is already so.
@@ -335,8 +358,11 @@ async fn edit(
             };
             (patch, done, same.then(|| "already so".to_string()))
         }
-        BulkAction::Archive(_) => {
-            return Err(AppError::invalid("action", "archiving is not an edit"))
+        BulkAction::Archive(_) | BulkAction::Switch { .. } => {
+            return Err(AppError::invalid(
+                "action",
+                "that is not an edit of the flag",
+            ))
         }
     };
     if let Some(why) = unchanged {

@@ -20,6 +20,7 @@
 
 mod apply;
 pub mod bulk;
+mod bulk_report;
 pub mod change_request;
 mod configurations;
 mod copy;

@@ -3,11 +3,11 @@
 //! `authz::Action` that takes; here the caller's access asks the policy for it; then the domain
 //! carries it out. Permissions are asked in the transports only (`tests/it/architecture.rs`).
 
-use crate::authz::ProjectAccess;
-use crate::changes::bulk::{self, BulkAction, BulkReport};
+use crate::authz::{Identity, ProjectAccess};
+use crate::changes::bulk::{self, BulkAction, BulkReport, FlagResult};
 use crate::changes::service::{self as changes, Change, Copied, KillView, Outcome};
 use crate::changes::service::{ProtectionChange, ProtectionOutcome};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::projects::Environment;
 use crate::rollout::plans::{self, PlanRequest};
 use chrono::{DateTime, Utc};
@@ -69,7 +69,64 @@ pub async fn bulk(
     for asked in action.actions() {
         access.require(asked)?;
     }
-    bulk::bulk(conn, &access.identity, &access.project, keys, action, now).await
+    let plan = bulk::plan(&mut *conn, &access.project, keys, action).await?;
+    for asked in plan.actions() {
+        access.require(asked)?;
+    }
+    bulk::carry_out(conn, &access.identity, &access.project, plan, now).await
+}
+
+/// What one project of a cross-project bulk action did with its flags.
+pub struct ProjectReport {
+    pub project: String,
+    pub report: BulkReport,
+}
+
+/// One action on flags of several projects (the cross-project catalog), each given as
+/// `(project, key)`. Every project decides for its own flags, by the caller's role there, as its
+/// catalog would: a project that refuses the action (not a member, a viewer, no such
+/// environment) is reported for each of its flags and the others go on. Input that is bad for
+/// every project (no flags, no tag) refuses the whole, with nothing changed.
+pub async fn bulk_across(
+    conn: &mut SqliteConnection,
+    identity: &Identity,
+    picks: &[(String, String)],
+    action: BulkAction,
+    now: DateTime<Utc>,
+) -> AppResult<Vec<ProjectReport>> {
+    let all: Vec<String> = picks.iter().map(|(p, k)| format!("{p}/{k}")).collect();
+    bulk::checked_keys(&all)?;
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for (project, key) in picks {
+        match groups.iter_mut().find(|(p, _)| p == project) {
+            Some((_, keys)) => keys.push(key.clone()),
+            None => groups.push((project.clone(), vec![key.clone()])),
+        }
+    }
+    let mut out = Vec::new();
+    for (project, keys) in groups {
+        let report = match one_project(conn, identity, &project, &keys, &action, now).await {
+            Ok(report) => report,
+            Err(e @ (AppError::Forbidden(_) | AppError::NotFound(_))) => BulkReport {
+                results: keys.iter().map(|k| FlagResult::refused(k, &e)).collect(),
+            },
+            Err(e) => return Err(e),
+        };
+        out.push(ProjectReport { project, report });
+    }
+    Ok(out)
+}
+
+async fn one_project(
+    conn: &mut SqliteConnection,
+    identity: &Identity,
+    project: &str,
+    keys: &[String],
+    action: &BulkAction,
+    now: DateTime<Utc>,
+) -> AppResult<BulkReport> {
+    let access = ProjectAccess::load(&mut *conn, identity.clone(), project).await?;
+    bulk(conn, &access, keys, action.clone(), now).await
 }
 
 /// Setting an environment's protection: raised at once, lowered through a change request.

@@ -8,7 +8,8 @@ mod code;
 mod edit;
 mod env_row;
 mod governance;
-pub(crate) mod lifecycle;
+mod lifecycle;
+mod outcomes;
 mod page;
 mod refusal;
 mod results;
@@ -24,6 +25,7 @@ pub fn routes() -> Router<AppState> {
     let f = "/projects/{project}/flags/{key}";
     Router::new()
         .route("/flags", get(catalog::all_flags))
+        .route("/bulk-flags", post(bulk::bulk_all_flags))
         .route(
             "/projects/{project}/flags",
             get(catalog::list_flags).post(edit::create_flag),

@@ -8,6 +8,7 @@ mod changes;
 mod chart;
 mod described;
 mod errors;
+mod evidence;
 mod explain;
 mod flags;
 mod form;

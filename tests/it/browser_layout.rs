@@ -184,12 +184,76 @@ async fn journeys(app: &TestApp, api: &Api) -> i64 {
     cr["changeRequest"]["id"].as_i64().unwrap()
 }
 
+/// What is wrong with the page shown, at `width`: wider than the window, something cut off at
+/// its edge, a table that scrolls sideways. Takes the page's screenshot (`layout-{width}-{name}`).
+async fn layout_faults(chrome: &Chrome, name: &str, width: u32) -> Vec<String> {
+    chrome
+        .wait_until("document.readyState === 'complete'")
+        .await;
+    let measured = js(
+        chrome,
+        "var boxes = Array.from(document.querySelectorAll('.table-wrap'))\
+           .filter(w => w.scrollWidth > w.clientWidth + 1)\
+           .map(w => (w.querySelector('th') || w).textContent.trim().slice(0, 40) \
+                + ' (' + w.scrollWidth + ' in ' + w.clientWidth + ')'); \
+         var edge = document.documentElement.clientWidth; \
+         var cut = Array.from(document.querySelectorAll('main *, header *')).filter(el => { \
+           var r = el.getBoundingClientRect(); \
+           if (r.width === 0 || r.right <= edge + 1) return false; \
+           for (var p = el.parentElement; p; p = p.parentElement) { \
+             var o = getComputedStyle(p).overflowX; \
+             if (o === 'auto' || o === 'scroll' || o === 'hidden' || o === 'clip') return false; } \
+           return !el.closest('.sr-only, dialog:not([open])'); }) \
+           .slice(0, 3).map(el => el.tagName + '.' + el.className + ' ' + \
+             (el.textContent || '').trim().slice(0, 30)); \
+         return [document.documentElement.scrollWidth, window.innerWidth, boxes, cut];",
+    )
+    .await;
+    let (scroll, viewport, boxes) = (
+        measured[0].as_i64().unwrap(),
+        measured[1].as_i64().unwrap(),
+        &measured[2],
+    );
+    chrome.screenshot(&format!("layout-{width}-{name}")).await;
+    if width == 390 {
+        assert!(
+            viewport <= 420,
+            "the window could not be made phone-sized (innerWidth {viewport})"
+        );
+    }
+    let mut faults = Vec::new();
+    if scroll > viewport {
+        faults.push(format!("{name} at {width}: {scroll} px wide in {viewport}"));
+    }
+    // On a wide screen no table needs to scroll; on a phone, tables are cards or fit.
+    if measured[3] != json!([]) {
+        faults.push(format!(
+            "{name} at {width}: cut off at the edge: {}",
+            measured[3]
+        ));
+    }
+    if boxes != &json!([]) {
+        faults.push(format!(
+            "{name} at {width}: tables scroll sideways: {boxes}"
+        ));
+    }
+    faults
+}
+
+const SIZES: [(u32, u32); 2] = [(390, 844), (1440, 900)];
+
 #[tokio::test]
 async fn no_page_of_the_main_journeys_scrolls_sideways_on_a_phone_or_a_wide_screen() {
     let app = TestApp::spawn().await;
     let admin = app.admin();
     let cr = journeys(&app, &admin.api).await;
     let flag = format!("/projects/{PROJECT}/flags/checkout-experience-redesign-2026-eu-west");
+    let plan = format!("/api/admin{flag}/environments/staging/release-plan");
+    let r = admin
+        .api
+        .send(Method::POST, &plan, Some(&json!({"template": "gradual"})))
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED, "a plan to show");
     let pages: Vec<(&str, String)> = vec![
         ("home", "/".into()),
         ("projects", "/projects".into()),
@@ -201,20 +265,35 @@ async fn no_page_of_the_main_journeys_scrolls_sideways_on_a_phone_or_a_wide_scre
         ("flag-usage", format!("{flag}?tab=usage")),
         ("flag-lifecycle", format!("{flag}?tab=lifecycle")),
         ("flag-code", format!("{flag}/code")),
+        ("flag-edit", format!("{flag}/edit")),
         ("targeting", format!("{flag}/targeting?env=development")),
+        ("release-plan", format!("{flag}/environments/staging/plan")),
         ("requests", "/change-requests".into()),
+        ("requests-closed", "/change-requests?tab=closed".into()),
         ("request", format!("/change-requests/{cr}")),
         ("audit", "/audit".into()),
-        ("reports", format!("/projects/{PROJECT}/lifecycle")),
+        ("lifecycle", format!("/projects/{PROJECT}/lifecycle")),
+        ("reports", "/reports".into()),
+        ("report", "/reports/stale".into()),
+        ("templates", "/release-templates".into()),
+        (
+            "project-templates",
+            format!("/projects/{PROJECT}/release-templates"),
+        ),
         ("settings", format!("/projects/{PROJECT}/settings")),
+        ("webhooks", format!("/projects/{PROJECT}/webhooks")),
         ("segments", format!("/projects/{PROJECT}/segments")),
         ("tokens", format!("/projects/{PROJECT}/tokens")),
+        ("explain", format!("/projects/{PROJECT}/explain")),
         ("search", "/search?q=checkout".into()),
+        ("users", "/admin/users".into()),
+        ("account", "/account".into()),
+        ("not-found", "/no-such-page".into()),
     ];
     let chrome = Chrome::start(&app.base).await;
     sign_in_as(&chrome, ADMIN_EMAIL, "layout-00-login").await;
     let mut wide = Vec::new();
-    for (width, height) in [(390u32, 844u32), (1440, 900)] {
+    for (width, height) in SIZES {
         chrome
             .client
             .set_window_size(width, height)
@@ -222,59 +301,36 @@ async fn no_page_of_the_main_journeys_scrolls_sideways_on_a_phone_or_a_wide_scre
             .expect("resize the window");
         for (name, path) in &pages {
             chrome.goto(path).await;
-            chrome
-                .wait_until("document.readyState === 'complete'")
-                .await;
-            let measured = js(
-                &chrome,
-                "var boxes = Array.from(document.querySelectorAll('.table-wrap'))\
-                   .filter(w => w.scrollWidth > w.clientWidth + 1)\
-                   .map(w => (w.querySelector('th') || w).textContent.trim().slice(0, 40) \
-                        + ' (' + w.scrollWidth + ' in ' + w.clientWidth + ')'); \
-                 var edge = document.documentElement.clientWidth; \
-                 var cut = Array.from(document.querySelectorAll('main *')).filter(el => { \
-                   var r = el.getBoundingClientRect(); \
-                   if (r.width === 0 || r.right <= edge + 1) return false; \
-                   for (var p = el.parentElement; p; p = p.parentElement) { \
-                     var o = getComputedStyle(p).overflowX; \
-                     if (o === 'auto' || o === 'scroll') return false; } \
-                   return !el.closest('.sr-only, dialog:not([open])'); }) \
-                   .slice(0, 3).map(el => el.tagName + '.' + el.className + ' ' + \
-                     (el.textContent || '').trim().slice(0, 30)); \
-                 return [document.documentElement.scrollWidth, window.innerWidth, boxes, cut];",
-            )
-            .await;
-            let (scroll, viewport, boxes) = (
-                measured[0].as_i64().unwrap(),
-                measured[1].as_i64().unwrap(),
-                &measured[2],
-            );
-            chrome.screenshot(&format!("layout-{width}-{name}")).await;
-            if width == 390 {
-                assert!(
-                    viewport <= 420,
-                    "the window could not be made phone-sized (innerWidth {viewport})"
-                );
-            }
-            if scroll > viewport {
-                wide.push(format!("{name} at {width}: {scroll} px wide in {viewport}"));
-            }
-            // On a wide screen no table needs to scroll; on a phone, tables are cards or fit.
-            if measured[3] != json!([]) {
-                wide.push(format!(
-                    "{name} at {width}: cut off at the edge: {}",
-                    measured[3]
-                ));
-            }
-            if boxes != &json!([]) {
-                wide.push(format!(
-                    "{name} at {width}: tables scroll sideways: {boxes}"
-                ));
-            }
+            wide.extend(layout_faults(&chrome, name, width).await);
         }
     }
-    assert!(wide.is_empty(), "pages wider than the screen: {wide:#?}");
     chrome.quit().await;
+
+    // Signed out: the sign-in page. A viewer: a page they may not see (403) in the frame.
+    let viewer = app.user("viewer");
+    let chrome = Chrome::start(&app.base).await;
+    for (width, height) in SIZES {
+        chrome
+            .client
+            .set_window_size(width, height)
+            .await
+            .expect("resize the window");
+        chrome.goto("/login").await;
+        wide.extend(layout_faults(&chrome, "login", width).await);
+    }
+    sign_in_as(&chrome, &viewer.email, "layout-00-viewer-login").await;
+    for (width, height) in SIZES {
+        chrome
+            .client
+            .set_window_size(width, height)
+            .await
+            .expect("resize the window");
+        chrome.goto("/admin/users").await;
+        chrome.wait_for(".error-page").await;
+        wide.extend(layout_faults(&chrome, "forbidden", width).await);
+    }
+    chrome.quit().await;
+    assert!(wide.is_empty(), "pages wider than the screen: {wide:#?}");
 }
 
 #[tokio::test]

@@ -239,6 +239,58 @@ async fn each_environment_row_shows_its_plan_under_way_in_brief() {
     assert!(!row(&html, "development").contains("plan-brief"));
 }
 
+/// The Release plans section of the Lifecycle tab.
+fn plans_section(html: &str) -> &str {
+    let start = html
+        .find("aria-labelledby=\"plans-title\"")
+        .unwrap_or_else(|| panic!("no release plans section: {html}"));
+    let end = html[start..].find("</section>").unwrap() + start;
+    &html[start..end]
+}
+
+#[tokio::test]
+async fn the_lifecycle_tab_shows_the_plans_under_way_in_brief() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    admin.api.new_flag(PROJECT, "quiet").await;
+    let viewer = app.user("viewer");
+    let browser = app.signed_in(&viewer.email).await;
+    let quiet = format!("/projects/{PROJECT}/flags/quiet?tab=lifecycle");
+    let html = browser.get(&quiet).await.text().await.unwrap();
+    assert!(
+        plans_section(&html).contains("No release plan under way."),
+        "{html}"
+    );
+
+    plans(&admin.api).await;
+    let html = browser
+        .get(&format!("{}?tab=lifecycle", flag_page()))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let section = plans_section(&html);
+    let dev_plan = format!("{}/environments/development/plan", flag_page());
+    let staging_plan = format!("{}/environments/staging/plan", flag_page());
+    assert!(
+        section.contains(&format!("class=\"plan-brief\" href=\"{dev_plan}\"")),
+        "{section}"
+    );
+    assert!(
+        section.contains(&format!("class=\"plan-brief\" href=\"{staging_plan}\"")),
+        "{section}"
+    );
+    // Each says its environment, as the row would, and where it stands.
+    assert!(section.contains("data-env=\"development\""), "{section}");
+    assert!(section.contains(">running</span>"), "{section}");
+    assert!(section.contains(">paused</span>"), "{section}");
+    assert!(section.contains("1 of 2 · 5 % of users"), "{section}");
+    assert!(section.contains("guard without data"), "{section}");
+    assert!(!section.contains("production"), "no plan there: {section}");
+    // The stages are still there beside it.
+    assert!(html.contains("id=\"stages-title\""));
+}
+
 #[tokio::test]
 async fn the_flag_page_shows_plans_and_a_refused_switch_on_a_phone_and_a_wide_screen() {
     let app = TestApp::spawn().await;

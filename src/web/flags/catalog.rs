@@ -1,5 +1,6 @@
 //! The catalog: a project's flags and every flag the user can see, filtered, sorted, paged.
 
+use super::outcomes::{self, Switched};
 use super::results::{results, Place, Results};
 use crate::authz::{Action, ProjectAccess};
 use crate::catalog::filter::CatalogFilter;
@@ -52,6 +53,10 @@ struct CatalogPage {
     r: Results,
     /// Where the bulk form comes back to: this page's address.
     back: String,
+    /// Where the bulk form posts ("" when there is none).
+    bulk_action: String,
+    /// What a bulk switch just did here, once.
+    switched: Option<Switched>,
 }
 
 #[derive(Deserialize, Default)]
@@ -100,6 +105,7 @@ pub(super) async fn list_flags(
         reasons: reason_choices(),
     };
     let p = &access.project;
+    let switched = outcomes::take(&session, &r.base).await;
     render(&CatalogPage {
         layout: Layout::new(
             &session,
@@ -114,6 +120,8 @@ pub(super) async fn list_flags(
         can_manage: access.can(Action::ManageSettings),
         choices,
         back: r.canonical_href(),
+        bulk_action: format!("/projects/{}/bulk-flags", p.key),
+        switched,
         r,
     })
 }
@@ -141,11 +149,18 @@ pub(super) async fn all_flags(
         .into_iter()
         .filter(|p| pick.is_empty() || p.key == pick)
         .collect();
+    // Anyone who may edit flags somewhere may select; each flag's project decides.
+    let mut selectable = false;
+    for p in &chosen {
+        let role = crate::projects::store::role_of(&mut conn, p.id, id.user.id).await?;
+        let principal = crate::authz::reach::principal(&id, role);
+        selectable |= crate::authz::allows(principal, Action::EditFlag).is_ok();
+    }
     let place = Place {
         base: "/flags".into(),
         project_param: pick,
         create_href: String::new(),
-        selectable: false,
+        selectable,
         viewer: id.user.id,
     };
     let r = results(&mut conn, &chosen, filter, place, app.now()).await?;
@@ -163,6 +178,7 @@ pub(super) async fn all_flags(
         types: FlagType::ALL.iter().map(|t| t.as_str()).collect(),
         reasons: reason_choices(),
     };
+    let switched = outcomes::take(&session, &r.base).await;
     render(&CatalogPage {
         layout: Layout::new(&session, Some(&id), "Flags", "flags").await,
         project_key: String::new(),
@@ -171,6 +187,8 @@ pub(super) async fn all_flags(
         can_manage: false,
         choices,
         back: r.canonical_href(),
+        bulk_action: "/bulk-flags".into(),
+        switched,
         r,
     })
 }

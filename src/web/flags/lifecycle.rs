@@ -1,4 +1,5 @@
-//! The flag page's Lifecycle tab: the stages with the days spent in each, why the flag is stale
+//! The flag page's Lifecycle tab: the stages with the days spent in each, the release plans
+//! under way, why the flag is stale
 //! (each reason with its evidence), and the owner's marks: completed (with the outcome) and
 //! snoozed (until a date, with a reason). Forms post here and come back to the tab.
 
@@ -10,12 +11,13 @@ use crate::db::begin_write;
 use crate::error::{AppError, AppResult};
 use crate::lifecycle::assess;
 use crate::lifecycle::marks::{self, CompletionDraft, SnoozeDraft};
+use crate::web::evidence::evidence_lines;
 use crate::web::handler::ProjectCtx;
+use crate::web::releases::brief::PlanBrief;
 use crate::web::text::short_time;
 use crate::web::{sentence, Flash, PageResult, WebForm};
 use axum::extract::Path;
 use serde::Deserialize;
-use serde_json::Value;
 
 /// A stage of the timeline.
 pub struct StageView {
@@ -43,6 +45,8 @@ pub struct LifecycleView {
     /// What everyone gets today per environment, and the code change (`everyone_now` fills it).
     pub everyone: Vec<crate::web::reports::view::EveryoneRow>,
     pub action: crate::web::reports::view::Spans,
+    /// The release plans under way, one per environment at most, in the project's order.
+    pub plans: Vec<PlanBrief>,
 }
 
 impl LifecycleView {
@@ -84,6 +88,7 @@ impl LifecycleView {
             }),
             everyone: Vec::new(),
             action: Vec::new(),
+            plans: Vec::new(),
         }
     }
 
@@ -103,57 +108,6 @@ impl LifecycleView {
         self.everyone = gets.iter().map(Into::into).collect();
         self.action = crate::web::reports::view::spans(&sentence(&action.text));
         Ok(())
-    }
-}
-
-/// Evidence as readable lines: nested fields joined by "›", lists by commas.
-pub(crate) fn evidence_lines(prefix: &str, v: &Value) -> Vec<(String, String)> {
-    let label = |k: &str| {
-        if prefix.is_empty() {
-            words(k)
-        } else {
-            format!("{prefix} › {}", words(k))
-        }
-    };
-    match v {
-        Value::Object(o) => o
-            .iter()
-            .flat_map(|(k, v)| match v {
-                Value::Object(_) => evidence_lines(&label(k), v),
-                Value::Array(items) if items.iter().any(Value::is_object) => items
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(i, item)| evidence_lines(&format!("{} {}", label(k), i + 1), item))
-                    .collect(),
-                _ => vec![(label(k), plain(v))],
-            })
-            .collect(),
-        _ => vec![(prefix.to_string(), plain(v))],
-    }
-}
-
-/// `lastEvaluatedAt` → "last evaluated at".
-fn words(key: &str) -> String {
-    let mut out = String::new();
-    for c in key.chars() {
-        if c.is_uppercase() {
-            out.push(' ');
-            out.extend(c.to_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn plain(v: &Value) -> String {
-    match v {
-        Value::Null => "none".into(),
-        Value::String(s) if crate::clock::parse_stamp(s).is_some() => short_time(s),
-        Value::String(s) => s.clone(),
-        Value::Array(a) if a.is_empty() => "none".into(),
-        Value::Array(a) => a.iter().map(plain).collect::<Vec<_>>().join(", "),
-        other => other.to_string(),
     }
 }
 
@@ -257,23 +211,4 @@ pub(super) async fn snooze(
 
 pub(super) async fn unsnooze(ctx: ProjectCtx, Path(p): Path<FlagPath>) -> PageResult {
     mark(ctx, &p.key, Mark::Unsnooze).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn evidence_reads_as_labelled_lines() {
-        let v = json!({"windowDays": 30, "environments": [
-            {"environment": "production", "lastEvaluatedAt": null, "apps": ["shop", "api"]}]});
-        let lines = evidence_lines("", &v);
-        assert!(
-            lines.contains(&("window days".into(), "30".into())),
-            "{lines:?}"
-        );
-        assert!(lines.contains(&("environments 1 › apps".into(), "shop, api".into())));
-        assert!(lines.contains(&("environments 1 › last evaluated at".into(), "none".into())));
-    }
 }

@@ -134,6 +134,14 @@ pub(super) async fn show_flag(
     let pending = governance::pending(&mut conn, &access, detail.flag.id).await?;
     let kills = governance::kill_banners(&mut conn, &access, &p.key).await?;
     let environments = projects_store::environments(&mut conn, access.project.id).await?;
+    let plans = plan_briefs(&mut conn, &access, &environments, &p.key, app.now()).await?;
+    let mut lifecycle = super::lifecycle::LifecycleView::of(&detail);
+    if tab == "lifecycle" {
+        lifecycle
+            .everyone_now(&mut conn, &access.project, &detail)
+            .await?;
+        lifecycle.plans = plans.clone();
+    }
     let cx = RowContext {
         access: &access,
         csrf: &layout.csrf,
@@ -141,16 +149,10 @@ pub(super) async fn show_flag(
         archived: detail.flag.archived_at.is_some(),
         pending: &pending,
         kills: &kills,
-        plans: plan_briefs(&mut conn, &access, &environments, &p.key, app.now()).await?,
+        plans,
         refused: refusal::take(&session, &access.project.key, &p.key).await,
     };
     let envs = env_rows(cx, &detail, &environments);
-    let mut lifecycle = super::lifecycle::LifecycleView::of(&detail);
-    if tab == "lifecycle" {
-        lifecycle
-            .everyone_now(&mut conn, &access.project, &detail)
-            .await?;
-    }
     let page = FlagPage {
         project_key: access.project.key.clone(),
         href: flag_href(&access.project.key, &p.key),

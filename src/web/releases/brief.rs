@@ -1,4 +1,4 @@
-//! A release plan in brief, for the flag page's environment row: where it is (the milestone, of
+//! A release plan in brief, for the flag page's environment row and its Lifecycle tab: where it is (the milestone, of
 //! how many, what it serves), when it moves next, how its guards read, and the link to its page,
 //! where the whole timeline is.
 
@@ -8,6 +8,7 @@ use crate::rollout::guard::Status;
 use crate::rollout::{PlanView, State};
 use chrono::{DateTime, Utc};
 
+#[derive(Clone)]
 pub struct PlanBrief {
     pub env: String,
     pub href: String,

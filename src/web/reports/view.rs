@@ -5,7 +5,7 @@ use crate::lifecycle::report::render::when;
 use crate::lifecycle::report::{FlagEntry, OwnerGroup, StaleReport, State};
 use crate::lifecycle::served::{EnvGets, Gets};
 use crate::lifecycle::stale::Code;
-use crate::web::flags::lifecycle::evidence_lines;
+use crate::web::evidence::evidence_lines;
 
 /// Text with `code` spans: (is code, text) pieces.
 pub type Spans = Vec<(bool, String)>;
