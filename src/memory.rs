@@ -23,3 +23,27 @@ pub fn release_freed() {
         libc::malloc_trim(0);
     }
 }
+
+/// How often a serving process hands free pages back.
+pub const RELEASE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Hands free pages back every `every`, on a thread of its own. Rendering a large page or
+/// evaluating thousands of flags frees as much as it allocates, but glibc keeps pages freed in
+/// the middle of its heaps until asked: at 10,000 flags a round of web pages left ~24 MiB
+/// resident that one trim returned. A trim walks the heaps for a few milliseconds.
+pub fn release_periodically(every: std::time::Duration) {
+    let spawned = std::thread::Builder::new()
+        .name("memory-release".into())
+        .spawn(move || loop {
+            std::thread::sleep(every);
+            let started = std::time::Instant::now();
+            release_freed();
+            tracing::trace!(
+                took_us = started.elapsed().as_micros() as u64,
+                "free pages released"
+            );
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "could not start releasing free memory; serving anyway");
+    }
+}

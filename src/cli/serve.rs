@@ -88,6 +88,7 @@ pub async fn run(url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let webhook_allow = crate::notify::AllowList::parse(&args.webhook_allow_hosts)
         .map_err(|m| anyhow!("--webhook-allow-hosts: {m}"))?;
     let pool = db::connect(url).await?;
+    crate::memory::release_periodically(crate::memory::RELEASE_EVERY);
     let settings = Settings {
         secure_cookies: args.secure_cookies,
         webhook_allow,
