@@ -10,11 +10,11 @@ use super::Proposal;
 use crate::authz::{Action, Identity};
 use crate::catalog::service::{self as catalog, FlagPatch};
 use crate::catalog::{flag, store as catalog_store, ArchiveNote};
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::projects::Project;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{Connection, SqliteConnection};
 
 /// The most flags one bulk action takes (a catalog page holds 50).
 pub const MAX_FLAGS: usize = 200;
@@ -163,7 +163,7 @@ fn checked_keys(keys: &[String]) -> AppResult<Vec<String>> {
 }
 
 /// Checks what the action takes once, so that bad input changes nothing.
-async fn checked_action(conn: &mut SqliteConnection, action: BulkAction) -> AppResult<BulkAction> {
+async fn checked_action(conn: &mut Conn, action: BulkAction) -> AppResult<BulkAction> {
     Ok(match action {
         BulkAction::AddTag(t) | BulkAction::RemoveTag(t) if t.is_empty() => {
             return Err(AppError::invalid("value", "name the tag"))
@@ -187,7 +187,7 @@ async fn checked_action(conn: &mut SqliteConnection, action: BulkAction) -> AppR
 /// input is bad; otherwise reports each flag. A flag refused because others depend on it is tried again once those are
 /// archived, so selecting a parent with its children archives both.
 pub async fn bulk(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     who: &Identity,
     project: &Project,
     keys: &[String],
@@ -223,7 +223,7 @@ pub async fn bulk(
 
 /// One flag in a savepoint: kept when it worked, rolled back when refused.
 async fn in_savepoint(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     who: &Identity,
     project: &Project,
     key: &str,
@@ -249,7 +249,7 @@ async fn in_savepoint(
 }
 
 async fn one(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     who: &Identity,
     project: &Project,
     key: &str,
@@ -286,7 +286,7 @@ async fn one(
 
 /// Tagging and owning: an audited edit of the flag, or nothing when it is already so.
 async fn edit(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     who: &Identity,
     project: &Project,
     key: &str,

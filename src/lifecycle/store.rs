@@ -2,7 +2,7 @@
 //! completions, snoozes, and the stored assessments the catalog and the feed read.
 
 use super::stale::Thresholds;
-use sqlx::SqliteConnection;
+use crate::db::Conn;
 
 /// One flag as the rules see it. `only` narrows every query to one flag.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -37,7 +37,7 @@ fn narrowed(sql: &str, clause: &str, one: bool) -> String {
 }
 
 pub async fn flags(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     only: Option<i64>,
 ) -> Result<Vec<FlagFacts>, sqlx::Error> {
@@ -57,7 +57,7 @@ pub async fn flags(
         "and f.id = ?",
         only.is_some(),
     );
-    let q = sqlx::query_as(&sql).bind(project_id);
+    let q = crate::db::query_as(&sql).bind(project_id);
     match only {
         Some(one) => q.bind(one).fetch_all(conn).await,
         None => q.fetch_all(conn).await,
@@ -79,7 +79,7 @@ pub struct EnvFacts {
 }
 
 pub async fn environments(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     only: Option<i64>,
 ) -> Result<Vec<EnvFacts>, sqlx::Error> {
@@ -91,7 +91,7 @@ pub async fn environments(
         "and f.id = ?",
         only.is_some(),
     );
-    let q = sqlx::query_as(&sql).bind(project_id);
+    let q = crate::db::query_as(&sql).bind(project_id);
     match only {
         Some(one) => q.bind(one).fetch_all(conn).await,
         None => q.fetch_all(conn).await,
@@ -107,11 +107,8 @@ pub struct SdkSeen {
     pub last_seen: String,
 }
 
-pub async fn sdks_seen(
-    conn: &mut SqliteConnection,
-    project_id: i64,
-) -> Result<Vec<SdkSeen>, sqlx::Error> {
-    sqlx::query_as(
+pub async fn sdks_seen(conn: &mut Conn, project_id: i64) -> Result<Vec<SdkSeen>, sqlx::Error> {
+    crate::db::query_as(
         "select e.key as environment, a.app_name, min(a.first_seen) as first_seen, \
          max(a.last_seen) as last_seen from client_applications a \
          join environments e on e.id = a.environment_id where e.project_id = ? \
@@ -131,7 +128,7 @@ pub struct LastEvaluation {
 }
 
 pub async fn last_evaluations(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     only: Option<&str>,
 ) -> Result<Vec<LastEvaluation>, sqlx::Error> {
@@ -142,7 +139,7 @@ pub async fn last_evaluations(
         "and u.flag_key = ?",
         only.is_some(),
     );
-    let q = sqlx::query_as(&sql).bind(project_id);
+    let q = crate::db::query_as(&sql).bind(project_id);
     match only {
         Some(one) => q.bind(one).fetch_all(conn).await,
         None => q.fetch_all(conn).await,
@@ -159,11 +156,8 @@ struct ThresholdRow {
 }
 
 /// The project's thresholds (the defaults until an owner sets them).
-pub async fn thresholds(
-    conn: &mut SqliteConnection,
-    project_id: i64,
-) -> Result<Thresholds, sqlx::Error> {
-    let row: Option<ThresholdRow> = sqlx::query_as(
+pub async fn thresholds(conn: &mut Conn, project_id: i64) -> Result<Thresholds, sqlx::Error> {
+    let row: Option<ThresholdRow> = crate::db::query_as(
         "select grace_days, unused_days, fully_rolled_out_days, off_days, retirement_quiet_days \
          from project_lifecycle where project_id = ?",
     )
@@ -180,11 +174,11 @@ pub async fn thresholds(
 }
 
 pub async fn set_thresholds(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     t: &Thresholds,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    crate::db::query(
         "insert into project_lifecycle (project_id, grace_days, unused_days, \
          fully_rolled_out_days, off_days, retirement_quiet_days) values (?, ?, ?, ?, ?, ?) \
          on conflict (project_id) do update set grace_days = excluded.grace_days, \
@@ -215,7 +209,7 @@ pub struct HistoryRow {
 
 /// What moved the stages of the project's flags (or of one), oldest first.
 pub async fn history(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_key: &str,
     only: Option<&str>,
 ) -> Result<Vec<HistoryRow>, sqlx::Error> {
@@ -228,7 +222,7 @@ pub async fn history(
         "and flag_key = ?",
         only.is_some(),
     );
-    let q = sqlx::query_as(&sql).bind(project_key);
+    let q = crate::db::query_as(&sql).bind(project_key);
     match only {
         Some(one) => q.bind(one).fetch_all(conn).await,
         None => q.fetch_all(conn).await,
@@ -236,26 +230,24 @@ pub async fn history(
 }
 
 /// Records the first time a flag is switched on anywhere (later switches change nothing).
-pub async fn mark_enabled(
-    conn: &mut SqliteConnection,
-    flag_id: i64,
-    now: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("update flags set first_enabled_at = ? where id = ? and first_enabled_at is null")
-        .bind(now)
-        .bind(flag_id)
-        .execute(conn)
-        .await?;
+pub async fn mark_enabled(conn: &mut Conn, flag_id: i64, now: &str) -> Result<(), sqlx::Error> {
+    crate::db::query(
+        "update flags set first_enabled_at = ? where id = ? and first_enabled_at is null",
+    )
+    .bind(now)
+    .bind(flag_id)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 pub async fn set_flag_lifecycle(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     flag_id: i64,
     lifetime_days: Option<i64>,
     permanent: bool,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("update flags set lifetime_days = ?, permanent = ? where id = ?")
+    crate::db::query("update flags set lifetime_days = ?, permanent = ? where id = ?")
         .bind(lifetime_days)
         .bind(permanent)
         .bind(flag_id)
@@ -273,11 +265,11 @@ pub struct Completion<'a> {
 }
 
 pub async fn complete(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     flag_id: i64,
     c: &Completion<'_>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    crate::db::query(
         "insert into flag_completions (flag_id, outcome, variant, note, completed_by, \
          completed_at) values (?, ?, ?, ?, ?, ?) on conflict (flag_id) do update set \
          outcome = excluded.outcome, variant = excluded.variant, note = excluded.note, \
@@ -295,8 +287,8 @@ pub async fn complete(
 }
 
 /// Takes the completion back; false when the flag was not completed.
-pub async fn reopen(conn: &mut SqliteConnection, flag_id: i64) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("delete from flag_completions where flag_id = ?")
+pub async fn reopen(conn: &mut Conn, flag_id: i64) -> Result<bool, sqlx::Error> {
+    let r = crate::db::query("delete from flag_completions where flag_id = ?")
         .bind(flag_id)
         .execute(conn)
         .await?;
@@ -304,14 +296,14 @@ pub async fn reopen(conn: &mut SqliteConnection, flag_id: i64) -> Result<bool, s
 }
 
 pub async fn snooze(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     flag_id: i64,
     until: &str,
     reason: &str,
     by: &str,
     at: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    crate::db::query(
         "insert into flag_snoozes (flag_id, until, reason, snoozed_by, snoozed_at) \
          values (?, ?, ?, ?, ?) on conflict (flag_id) do update set until = excluded.until, \
          reason = excluded.reason, snoozed_by = excluded.snoozed_by, \
@@ -327,8 +319,8 @@ pub async fn snooze(
     Ok(())
 }
 
-pub async fn unsnooze(conn: &mut SqliteConnection, flag_id: i64) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("delete from flag_snoozes where flag_id = ?")
+pub async fn unsnooze(conn: &mut Conn, flag_id: i64) -> Result<bool, sqlx::Error> {
+    let r = crate::db::query("delete from flag_snoozes where flag_id = ?")
         .bind(flag_id)
         .execute(conn)
         .await?;
@@ -357,7 +349,7 @@ pub struct Kept {
 
 /// The stored assessments of a project's flags, or of one of them.
 pub async fn kept(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     flag_id: Option<i64>,
 ) -> Result<Vec<Kept>, sqlx::Error> {
@@ -367,7 +359,7 @@ pub async fn kept(
         "and flag_id = ?",
         flag_id.is_some(),
     );
-    let q = sqlx::query_as(&sql).bind(project_id);
+    let q = crate::db::query_as(&sql).bind(project_id);
     match flag_id {
         Some(one) => q.bind(one).fetch_all(conn).await,
         None => q.fetch_all(conn).await,
@@ -385,12 +377,12 @@ impl Stored<'_> {
 }
 
 pub async fn save(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     a: &Stored<'_>,
     now: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    crate::db::query(
         "insert into flag_assessments (flag_id, project_id, stage, stage_entered_at, stale, \
          reasons, assessed_at) values (?, ?, ?, ?, ?, ?, ?) on conflict (flag_id) do update set \
          stage = excluded.stage, stage_entered_at = excluded.stage_entered_at, \
@@ -405,13 +397,13 @@ pub async fn save(
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    sqlx::query("delete from flag_stale_codes where flag_id = ?")
+    crate::db::query("delete from flag_stale_codes where flag_id = ?")
         .bind(a.flag_id)
         .execute(&mut *conn)
         .await?;
     if a.stale {
         for code in &a.codes {
-            sqlx::query("insert into flag_stale_codes (flag_id, code) values (?, ?)")
+            crate::db::query("insert into flag_stale_codes (flag_id, code) values (?, ?)")
                 .bind(a.flag_id)
                 .bind(code)
                 .execute(&mut *conn)
@@ -422,11 +414,8 @@ pub async fn save(
 }
 
 /// The keys of the project's flags stored as stale, for the feed's `stale` field.
-pub async fn stale_keys(
-    conn: &mut SqliteConnection,
-    project_id: i64,
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
+pub async fn stale_keys(conn: &mut Conn, project_id: i64) -> Result<Vec<String>, sqlx::Error> {
+    crate::db::query_scalar(
         "select f.key from flag_assessments a join flags f on f.id = a.flag_id \
          where a.project_id = ? and a.stale",
     )
@@ -437,13 +426,13 @@ pub async fn stale_keys(
 
 /// The stored stale reasons (with evidence) of the flags among `ids` that are stale, by id.
 pub async fn stale_reasons_of(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     ids: &[i64],
 ) -> Result<std::collections::HashMap<i64, serde_json::Value>, sqlx::Error> {
     if ids.is_empty() {
         return Ok(Default::default());
     }
-    let mut q: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new(
+    let mut q: crate::db::QueryBuilder = crate::db::QueryBuilder::new(
         "select flag_id, reasons from flag_assessments where stale and flag_id in (",
     );
     let mut sep = q.separated(", ");
