@@ -419,7 +419,7 @@ async fn server_side_evaluations_are_counted_as_usage() {
     wait_for("server-side evaluations in usage", || async {
         let mut c = app.sql().await;
         let yes: i64 = switchyard::db::query_scalar(
-            "select coalesce(sum(yes), 0) from usage_hourly where flag_key = 'checkout'",
+            "select cast(coalesce(sum(yes), 0) as bigint) from usage_hourly where flag_key = 'checkout'",
         )
         .fetch_one(&mut c)
         .await
