@@ -1,6 +1,6 @@
 //! The audit log: one entry per change, append-only, tamper-evident (reliability plan J1–J3).
 
-use crate::support::{cli_on, connect, TestApp, PROJECT};
+use crate::support::{cli_on, connect, on_postgres, TestApp, PROJECT};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -211,6 +211,56 @@ async fn the_audit_table_refuses_updates_and_deletes() {
             .await;
         assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED, "{method}");
     }
+}
+
+/// On PostgreSQL the same tampering happens in place, the append-only triggers switched off by
+/// the table's owner (as a database administrator could), then the entry put back.
+#[tokio::test]
+async fn audit_verify_names_an_entry_tampered_in_place_on_postgresql() {
+    if !on_postgres() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let admin = app.admin().api;
+    for i in 0..5 {
+        admin.new_flag(PROJECT, &format!("f{i}")).await;
+    }
+    let mut c = app.sql().await;
+    let action: String = switchyard::db::query_scalar("select action from audit_log where seq = 3")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    for sql in [
+        "alter table audit_log disable trigger user",
+        "update audit_log set action = 'x' where seq = 3",
+    ] {
+        switchyard::db::query(sql).execute(&mut c).await.unwrap();
+    }
+    let out = app.cli(&["audit", "verify"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "tampering went unnoticed: {stderr}");
+    assert!(stderr.contains("entry 3"), "{stderr}");
+
+    switchyard::db::query("update audit_log set action = ? where seq = 3")
+        .bind(&action)
+        .execute(&mut c)
+        .await
+        .unwrap();
+    assert!(app.cli(&["audit", "verify"]).status.success());
+    switchyard::db::query("delete from audit_log where seq = 3")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let out = app.cli(&["audit", "verify"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        !out.status.success(),
+        "a deleted entry went unnoticed: {stderr}"
+    );
+    assert!(
+        stderr.contains("entry 3") || stderr.contains("entry 4"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
