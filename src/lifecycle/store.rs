@@ -2,7 +2,7 @@
 //! completions, snoozes, and the stored assessments the catalog and the feed read.
 
 use super::stale::Thresholds;
-use crate::db::Conn;
+use crate::db::{Conn, FromAnyRow, IntoArg};
 
 /// One flag as the rules see it. `only` narrows every query to one flag.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -29,11 +29,27 @@ pub struct FlagFacts {
     pub snoozed_by: Option<String>,
 }
 
-/// The SQL with `{only}` replaced by `clause` when one flag is asked for, and by nothing when all
-/// are: `(? is null or f.id = ?)` would keep SQLite from using an index for one flag, so a flag
-/// page would scan the whole project's rows.
-fn narrowed(sql: &str, clause: &str, one: bool) -> String {
-    sql.replace("{only}", if one { clause } else { "" })
+/// The rows `sql` selects for `scope` (the project), narrowed to one flag when `only` names one:
+/// `{only}` becomes `and {column} = ?` then, and nothing when all are asked for.
+/// `(? is null or f.id = ?)` would keep SQLite from using an index for one flag, so a flag page
+/// would scan the whole project's rows.
+async fn narrowed<T: FromAnyRow>(
+    conn: &mut Conn,
+    sql: &str,
+    scope: impl IntoArg,
+    column: &str,
+    only: Option<impl IntoArg>,
+) -> Result<Vec<T>, sqlx::Error> {
+    let clause = match only {
+        Some(_) => format!("and {column} = ?"),
+        None => String::new(),
+    };
+    let sql = sql.replace("{only}", &clause);
+    let mut q = crate::db::query_as(&sql).bind(scope);
+    if let Some(one) = only {
+        q = q.bind(one);
+    }
+    q.fetch_all(conn).await
 }
 
 pub async fn flags(
@@ -41,7 +57,8 @@ pub async fn flags(
     project_id: i64,
     only: Option<i64>,
 ) -> Result<Vec<FlagFacts>, sqlx::Error> {
-    let sql = narrowed(
+    narrowed(
+        conn,
         "select f.id, f.key, f.flag_type, f.created_at, f.archived_at, f.lifetime_days, \
          f.permanent, f.first_enabled_at, u.email as owner_email, u.active as owner_active, \
          t.key as owner_team, \
@@ -54,14 +71,11 @@ pub async fn flags(
          left join flag_completions c on c.flag_id = f.id \
          left join flag_snoozes s on s.flag_id = f.id \
          where f.project_id = ? {only} order by f.key",
-        "and f.id = ?",
-        only.is_some(),
-    );
-    let q = crate::db::query_as(&sql).bind(project_id);
-    match only {
-        Some(one) => q.bind(one).fetch_all(conn).await,
-        None => q.fetch_all(conn).await,
-    }
+        project_id,
+        "f.id",
+        only,
+    )
+    .await
 }
 
 /// One flag's state in one environment.
@@ -83,19 +97,17 @@ pub async fn environments(
     project_id: i64,
     only: Option<i64>,
 ) -> Result<Vec<EnvFacts>, sqlx::Error> {
-    let sql = narrowed(
+    narrowed(
+        conn,
         "select fe.flag_id, e.key as environment, e.protected, fe.enabled, fe.strategies, \
          fe.variants, fe.updated_at, fe.killed from flag_environments fe \
          join environments e on e.id = fe.environment_id join flags f on f.id = fe.flag_id \
          where f.project_id = ? {only} order by fe.flag_id, e.sort_order",
-        "and f.id = ?",
-        only.is_some(),
-    );
-    let q = crate::db::query_as(&sql).bind(project_id);
-    match only {
-        Some(one) => q.bind(one).fetch_all(conn).await,
-        None => q.fetch_all(conn).await,
-    }
+        project_id,
+        "f.id",
+        only,
+    )
+    .await
 }
 
 /// When each app's SDKs of each environment first and last reported (registration or metrics).
@@ -132,18 +144,16 @@ pub async fn last_evaluations(
     project_id: i64,
     only: Option<&str>,
 ) -> Result<Vec<LastEvaluation>, sqlx::Error> {
-    let sql = narrowed(
+    narrowed(
+        conn,
         "select u.flag_key, e.key as environment, max(u.hour) as hour from usage_hourly u \
          join environments e on e.id = u.environment_id \
          where e.project_id = ? and u.yes + u.no > 0 {only} group by u.flag_key, e.key",
-        "and u.flag_key = ?",
-        only.is_some(),
-    );
-    let q = crate::db::query_as(&sql).bind(project_id);
-    match only {
-        Some(one) => q.bind(one).fetch_all(conn).await,
-        None => q.fetch_all(conn).await,
-    }
+        project_id,
+        "u.flag_key",
+        only,
+    )
+    .await
 }
 
 #[derive(sqlx::FromRow)]
@@ -213,20 +223,18 @@ pub async fn history(
     project_key: &str,
     only: Option<&str>,
 ) -> Result<Vec<HistoryRow>, sqlx::Error> {
-    let sql = narrowed(
+    narrowed(
+        conn,
         "select flag_key, at, action, environment_key as environment, after_json as after \
          from audit_log where project_key = ? and flag_key is not null \
          {only} and action in ('flag.created', 'flag.imported', 'flag.enabled', \
          'flag.disabled', 'flag.killed', 'flag.archived', 'flag.revived', 'flag.completed', \
          'flag.reopened') order by seq",
-        "and flag_key = ?",
-        only.is_some(),
-    );
-    let q = crate::db::query_as(&sql).bind(project_key);
-    match only {
-        Some(one) => q.bind(one).fetch_all(conn).await,
-        None => q.fetch_all(conn).await,
-    }
+        project_key,
+        "flag_key",
+        only,
+    )
+    .await
 }
 
 /// Records the first time a flag is switched on anywhere (later switches change nothing).
@@ -353,17 +361,15 @@ pub async fn kept(
     project_id: i64,
     flag_id: Option<i64>,
 ) -> Result<Vec<Kept>, sqlx::Error> {
-    let sql = narrowed(
+    narrowed(
+        conn,
         "select flag_id, stage, stage_entered_at, stale, reasons from flag_assessments \
          where project_id = ? {only}",
-        "and flag_id = ?",
-        flag_id.is_some(),
-    );
-    let q = crate::db::query_as(&sql).bind(project_id);
-    match flag_id {
-        Some(one) => q.bind(one).fetch_all(conn).await,
-        None => q.fetch_all(conn).await,
-    }
+        project_id,
+        "flag_id",
+        flag_id,
+    )
+    .await
 }
 
 impl Stored<'_> {
