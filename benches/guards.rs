@@ -37,7 +37,7 @@ async fn setup(per_flag: bool, now: DateTime<Utc>) -> (tempfile::TempDir, switch
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let db = switchyard::db::connect(&url).await.unwrap();
-    let mut tx = db.begin().await.unwrap();
+    let mut tx = switchyard::db::begin_write(&db).await.unwrap();
     let actor = Actor::system("bench");
     let project = switchyard::projects::service::create(&mut tx, &actor, "bench", "Bench", "", now)
         .await

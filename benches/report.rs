@@ -35,7 +35,7 @@ async fn seed(db: &switchyard::db::Db) -> anyhow::Result<switchyard::projects::P
         .expect("a new project");
     let envs = switchyard::projects::store::environments(&mut tx, project.id).await?;
     for i in 0..10 {
-        sqlx::query(
+        switchyard::db::query(
             "insert into users (email, name, password_hash, created_at, updated_at) \
              values (?, ?, 'x', ?, ?)",
         )
@@ -47,13 +47,13 @@ async fn seed(db: &switchyard::db::Db) -> anyhow::Result<switchyard::projects::P
         .await?;
     }
     for (i, key) in ["payments", "growth"].iter().enumerate() {
-        sqlx::query("insert into teams (key, name, created_at) values (?, ?, ?)")
+        switchyard::db::query("insert into teams (key, name, created_at) values (?, ?, ?)")
             .bind(key)
             .bind(key.to_uppercase())
             .bind(stamp(start))
             .execute(&mut *tx)
             .await?;
-        sqlx::query("insert into team_members (team_id, user_id) values (?, ?)")
+        switchyard::db::query("insert into team_members (team_id, user_id) values (?, ?)")
             .bind(i64::try_from(i).unwrap_or(0) + 1)
             .bind(2)
             .execute(&mut *tx)
@@ -79,7 +79,7 @@ async fn seed(db: &switchyard::db::Db) -> anyhow::Result<switchyard::projects::P
             2 => (None, Some(2)),
             n => (Some(i64::try_from(n % 10).unwrap_or(0) + 1), None),
         };
-        let id: i64 = sqlx::query_scalar(
+        let id: i64 = switchyard::db::query_scalar(
             "insert into flags (project_id, key, name, flag_type, value_type, owner_user_id, \
              owner_team_id, created_by, created_at, updated_at, first_enabled_at) \
              values (?, ?, ?, ?, 'boolean', ?, ?, 'bench', ?, ?, ?) returning id",
@@ -109,7 +109,7 @@ async fn seed(db: &switchyard::db::Db) -> anyhow::Result<switchyard::projects::P
             let on = (i + e) % 3 != 0;
             let strategies = targeting[(i / 3 + e) % targeting.len()];
             let variants = if i % 17 == 0 { two_variants } else { "[]" };
-            sqlx::query(
+            switchyard::db::query(
                 "insert into flag_environments (flag_id, environment_id, enabled, strategies, \
                  variants, updated_at) values (?, ?, ?, ?, ?, ?)",
             )
@@ -144,7 +144,7 @@ async fn seed(db: &switchyard::db::Db) -> anyhow::Result<switchyard::projects::P
             let stop = if i % 5 == 0 { 60 } else { 0 };
             let mut month = created;
             while month < now - Duration::days(stop) {
-                sqlx::query(
+                switchyard::db::query(
                     "insert into usage_hourly (environment_id, flag_key, hour, yes, no) \
                      values (?, ?, ?, 10, 5)",
                 )
@@ -158,7 +158,7 @@ async fn seed(db: &switchyard::db::Db) -> anyhow::Result<switchyard::projects::P
         }
     }
     for env in &envs {
-        sqlx::query(
+        switchyard::db::query(
             "insert into client_applications (environment_id, app_name, instance_id, \
              first_seen, last_seen) values (?, 'shop', 'i-1', ?, ?)",
         )
@@ -190,7 +190,7 @@ async fn main() -> anyhow::Result<()> {
     let writes = switchyard::db::Writes::unobserved(db.clone());
     let t = Instant::now();
     let project = seed(&db).await?;
-    let (entries, usage): (i64, i64) = sqlx::query_as(
+    let (entries, usage): (i64, i64) = switchyard::db::query_as(
         "select (select count(*) from audit_log), (select count(*) from usage_hourly)",
     )
     .fetch_one(&db)

@@ -1,6 +1,7 @@
 //! The application at the top: the router that merges `web`, `api`, the feed and the probes, and
 //! `serve`, which starts the background work and the listener.
 
+use crate::auth::session_store::Sessions;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::http;
@@ -8,15 +9,13 @@ use crate::state::AppState;
 use axum::Router;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
-use tower_sessions_sqlx_store::SqliteStore;
 
 pub async fn session_layer(
     db: &Db,
     settings: &Settings,
-) -> anyhow::Result<SessionManagerLayer<SqliteStore>> {
+) -> anyhow::Result<SessionManagerLayer<Sessions>> {
     crate::auth::csrf::configure(settings.secure_cookies);
-    let store = SqliteStore::new(db.clone());
-    store.migrate().await?;
+    let store = Sessions::open(db).await?;
     tokio::spawn({
         use tower_sessions::ExpiredDeletion;
         let store = store.clone();

@@ -4,10 +4,10 @@
 use super::{normalise_email, store, valid_name, valid_team_key, Team, User};
 use crate::audit::{self, Actor, NewEntry};
 use crate::auth::password;
+use crate::db::Conn;
 use crate::error::{AppError, AppResult, FieldError};
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::SqliteConnection;
 
 /// What the new-user form asks for, checked before the (slow) password hashing.
 pub struct NewUser {
@@ -33,7 +33,7 @@ fn field(errors: &mut Vec<FieldError>, field: &'static str, message: String) {
 }
 
 pub async fn create_user(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     new: &NewUser,
     password_hash: &str,
@@ -64,7 +64,7 @@ pub async fn create_user(
     Ok(user)
 }
 
-async fn user(conn: &mut SqliteConnection, id: i64) -> AppResult<User> {
+async fn user(conn: &mut Conn, id: i64) -> AppResult<User> {
     store::user_by_id(conn, id)
         .await?
         .ok_or_else(|| AppError::not_found("no such user"))
@@ -73,7 +73,7 @@ async fn user(conn: &mut SqliteConnection, id: i64) -> AppResult<User> {
 /// Sets a new password and ends the user's sessions; returns the new session version, so the
 /// session that made the change can carry on.
 pub async fn set_password(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     user_id: i64,
     password_hash: &str,
@@ -94,7 +94,7 @@ pub async fn set_password(
 
 /// Deactivation ends the user's sessions at once; nobody can lock themselves out.
 pub async fn set_active(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     user_id: i64,
     active: bool,
@@ -122,7 +122,7 @@ pub async fn set_active(
 
 /// Grants or revokes admin rights; an admin cannot revoke their own.
 pub async fn set_admin(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     user_id: i64,
     is_admin: bool,
@@ -149,7 +149,7 @@ pub async fn set_admin(
 }
 
 pub async fn create_team(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     key: &str,
     name: &str,
@@ -174,14 +174,14 @@ pub async fn create_team(
     Ok(key)
 }
 
-pub async fn team(conn: &mut SqliteConnection, key: &str) -> AppResult<Team> {
+pub async fn team(conn: &mut Conn, key: &str) -> AppResult<Team> {
     store::team_by_key(conn, key)
         .await?
         .ok_or_else(|| AppError::not_found(format!("there is no team {key}")))
 }
 
 pub async fn add_team_member(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     team_key: &str,
     email: &str,
@@ -205,7 +205,7 @@ pub async fn add_team_member(
 }
 
 pub async fn remove_team_member(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     team_key: &str,
     user_id: i64,

@@ -2,37 +2,34 @@
 
 use super::{Team, User};
 use crate::clock::stamp;
+use crate::db::Conn;
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 
 const USER_COLUMNS: &str =
     "id, email, name, password_hash, is_admin, active, session_version, created_at";
 
-pub async fn user_count(conn: &mut SqliteConnection) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("select count(*) from users")
+pub async fn user_count(conn: &mut Conn) -> Result<i64, sqlx::Error> {
+    crate::db::query_scalar("select count(*) from users")
         .fetch_one(conn)
         .await
 }
 
-pub async fn user_by_email(
-    conn: &mut SqliteConnection,
-    email: &str,
-) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as(&format!("select {USER_COLUMNS} from users where email = ?"))
+pub async fn user_by_email(conn: &mut Conn, email: &str) -> Result<Option<User>, sqlx::Error> {
+    crate::db::query_as(&format!("select {USER_COLUMNS} from users where email = ?"))
         .bind(email)
         .fetch_optional(conn)
         .await
 }
 
-pub async fn user_by_id(conn: &mut SqliteConnection, id: i64) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as(&format!("select {USER_COLUMNS} from users where id = ?"))
+pub async fn user_by_id(conn: &mut Conn, id: i64) -> Result<Option<User>, sqlx::Error> {
+    crate::db::query_as(&format!("select {USER_COLUMNS} from users where id = ?"))
         .bind(id)
         .fetch_optional(conn)
         .await
 }
 
-pub async fn all_users(conn: &mut SqliteConnection) -> Result<Vec<User>, sqlx::Error> {
-    sqlx::query_as(&format!(
+pub async fn all_users(conn: &mut Conn) -> Result<Vec<User>, sqlx::Error> {
+    crate::db::query_as(&format!(
         "select {USER_COLUMNS} from users order by active desc, name, email"
     ))
     .fetch_all(conn)
@@ -40,7 +37,7 @@ pub async fn all_users(conn: &mut SqliteConnection) -> Result<Vec<User>, sqlx::E
 }
 
 pub async fn insert_user(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     email: &str,
     name: &str,
     password_hash: &str,
@@ -48,7 +45,7 @@ pub async fn insert_user(
     now: DateTime<Utc>,
 ) -> Result<User, sqlx::Error> {
     let now = stamp(now);
-    sqlx::query_as(&format!(
+    crate::db::query_as(&format!(
         "insert into users (email, name, password_hash, is_admin, created_at, updated_at) \
          values (?, ?, ?, ?, ?, ?) returning {USER_COLUMNS}"
     ))
@@ -64,12 +61,12 @@ pub async fn insert_user(
 
 /// Setting a password ends every other session of the user.
 pub async fn set_password(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     password_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    crate::db::query(
         "update users set password_hash = ?, session_version = session_version + 1, updated_at = ? \
          where id = ?",
     )
@@ -83,12 +80,12 @@ pub async fn set_password(
 
 /// Deactivating ends the user's sessions at once (their session version no longer matches).
 pub async fn set_active(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     active: bool,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    crate::db::query(
         "update users set active = ?, session_version = session_version + 1, updated_at = ? where id = ?",
     )
     .bind(active)
@@ -100,12 +97,12 @@ pub async fn set_active(
 }
 
 pub async fn set_admin(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     is_admin: bool,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("update users set is_admin = ?, updated_at = ? where id = ?")
+    crate::db::query("update users set is_admin = ?, updated_at = ? where id = ?")
         .bind(is_admin)
         .bind(stamp(now))
         .bind(id)
@@ -114,8 +111,8 @@ pub async fn set_admin(
     Ok(())
 }
 
-pub async fn all_teams(conn: &mut SqliteConnection) -> Result<Vec<Team>, sqlx::Error> {
-    sqlx::query_as(
+pub async fn all_teams(conn: &mut Conn) -> Result<Vec<Team>, sqlx::Error> {
+    crate::db::query_as(
         "select t.id, t.key, t.name, (select count(*) from team_members m where m.team_id = t.id) as members \
          from teams t order by t.name",
     )
@@ -123,11 +120,8 @@ pub async fn all_teams(conn: &mut SqliteConnection) -> Result<Vec<Team>, sqlx::E
     .await
 }
 
-pub async fn team_by_key(
-    conn: &mut SqliteConnection,
-    key: &str,
-) -> Result<Option<Team>, sqlx::Error> {
-    sqlx::query_as(
+pub async fn team_by_key(conn: &mut Conn, key: &str) -> Result<Option<Team>, sqlx::Error> {
+    crate::db::query_as(
         "select t.id, t.key, t.name, (select count(*) from team_members m where m.team_id = t.id) as members \
          from teams t where t.key = ?",
     )
@@ -137,24 +131,23 @@ pub async fn team_by_key(
 }
 
 pub async fn insert_team(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     key: &str,
     name: &str,
     now: DateTime<Utc>,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("insert into teams (key, name, created_at) values (?, ?, ?) returning id")
-        .bind(key)
-        .bind(name)
-        .bind(stamp(now))
-        .fetch_one(conn)
-        .await
+    crate::db::query_scalar(
+        "insert into teams (key, name, created_at) values (?, ?, ?) returning id",
+    )
+    .bind(key)
+    .bind(name)
+    .bind(stamp(now))
+    .fetch_one(conn)
+    .await
 }
 
-pub async fn team_members(
-    conn: &mut SqliteConnection,
-    team_id: i64,
-) -> Result<Vec<User>, sqlx::Error> {
-    sqlx::query_as(&format!(
+pub async fn team_members(conn: &mut Conn, team_id: i64) -> Result<Vec<User>, sqlx::Error> {
+    crate::db::query_as(&format!(
         "select {} from users u join team_members m on m.user_id = u.id where m.team_id = ? order by u.name",
         USER_COLUMNS
             .split(", ")
@@ -168,11 +161,11 @@ pub async fn team_members(
 }
 
 pub async fn add_team_member(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     team_id: i64,
     user_id: i64,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+    let r = crate::db::query(
         "insert into team_members (team_id, user_id) values (?, ?) on conflict do nothing",
     )
     .bind(team_id)
@@ -183,11 +176,11 @@ pub async fn add_team_member(
 }
 
 pub async fn remove_team_member(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     team_id: i64,
     user_id: i64,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("delete from team_members where team_id = ? and user_id = ?")
+    let r = crate::db::query("delete from team_members where team_id = ? and user_id = ?")
         .bind(team_id)
         .bind(user_id)
         .execute(conn)
@@ -196,8 +189,8 @@ pub async fn remove_team_member(
 }
 
 /// The teams a user belongs to, with member counts.
-pub async fn teams_of(conn: &mut SqliteConnection, user_id: i64) -> Result<Vec<Team>, sqlx::Error> {
-    sqlx::query_as(
+pub async fn teams_of(conn: &mut Conn, user_id: i64) -> Result<Vec<Team>, sqlx::Error> {
+    crate::db::query_as(
         "select t.id, t.key, t.name, (select count(*) from team_members m where m.team_id = t.id) as members \
          from teams t join team_members tm on tm.team_id = t.id where tm.user_id = ? order by t.name",
     )

@@ -3,10 +3,10 @@
 use super::chain::{self, Break, Pins, Sealed, Verifier};
 use super::Actor;
 use crate::clock::stamp;
+use crate::db::{Conn, QueryBuilder};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 pub struct NewEntry<'a> {
     pub action: super::Action,
@@ -61,13 +61,13 @@ impl<'a> NewEntry<'a> {
 /// Appends one entry, chained to the last one. Must run inside the write transaction of the change
 /// it records, so that the change and its entry commit together or not at all.
 pub async fn append(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     entry: NewEntry<'_>,
     now: DateTime<Utc>,
 ) -> Result<i64, sqlx::Error> {
     let last: Option<(i64, String)> =
-        sqlx::query_as("select seq, hash from audit_log order by seq desc limit 1")
+        crate::db::query_as("select seq, hash from audit_log order by seq desc limit 1")
             .fetch_optional(&mut *conn)
             .await?;
     let (seq, prev_hash) = match last {
@@ -91,7 +91,7 @@ pub async fn append(
         request_id: actor.request_id.clone(),
     };
     let hash = chain::hash(&prev_hash, &sealed);
-    sqlx::query(
+    crate::db::query(
         "insert into audit_log (seq, at, actor_kind, actor_id, actor_label, action, project_key, \
          flag_key, environment_key, target, before_json, after_json, reason, request_id, prev_hash, hash) \
          values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -156,13 +156,13 @@ pub struct Filter {
 pub type Visibility = Option<Vec<String>>;
 
 pub async fn list(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     filter: &Filter,
     visible: &Visibility,
     limit: i64,
     before_seq: Option<i64>,
 ) -> Result<Vec<Entry>, sqlx::Error> {
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+    let mut q: QueryBuilder = QueryBuilder::new(
         "select seq, at, actor_kind, actor_id, actor_label, action, project_key, flag_key, \
          environment_key, target, before_json, after_json, reason, request_id, hash from audit_log where 1 = 1",
     );
@@ -221,14 +221,11 @@ pub async fn list(
 
 /// The `change-request.applied` entries recorded at any of `ats`: a request's changes are
 /// recorded in its transaction, at the same time as the entry that applies them.
-pub async fn applied_at(
-    conn: &mut SqliteConnection,
-    ats: &[&str],
-) -> Result<Vec<Entry>, sqlx::Error> {
+pub async fn applied_at(conn: &mut Conn, ats: &[&str]) -> Result<Vec<Entry>, sqlx::Error> {
     if ats.is_empty() {
         return Ok(Vec::new());
     }
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+    let mut q: QueryBuilder = QueryBuilder::new(
         "select seq, at, actor_kind, actor_id, actor_label, action, project_key, flag_key, \
          environment_key, target, before_json, after_json, reason, request_id, hash from audit_log \
          where action = ",
@@ -244,8 +241,8 @@ pub async fn applied_at(
 }
 
 /// Distinct actions recorded so far, for the filter's choices.
-pub async fn actions(conn: &mut SqliteConnection) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("select distinct action from audit_log order by action")
+pub async fn actions(conn: &mut Conn) -> Result<Vec<String>, sqlx::Error> {
+    crate::db::query_scalar("select distinct action from audit_log order by action")
         .fetch_all(&mut *conn)
         .await
 }
@@ -268,9 +265,9 @@ impl std::fmt::Display for Head {
     }
 }
 
-pub async fn head(conn: &mut SqliteConnection) -> Result<Head, sqlx::Error> {
+pub async fn head(conn: &mut Conn) -> Result<Head, sqlx::Error> {
     let last: Option<(i64, String)> =
-        sqlx::query_as("select seq, hash from audit_log order by seq desc limit 1")
+        crate::db::query_as("select seq, hash from audit_log order by seq desc limit 1")
             .fetch_optional(&mut *conn)
             .await?;
     let (seq, hash) = last.unwrap_or((0, chain::GENESIS.to_string()));
@@ -280,7 +277,7 @@ pub async fn head(conn: &mut SqliteConnection) -> Result<Head, sqlx::Error> {
 /// Walks the whole chain in order, in pages, and returns the first break; each entry is also
 /// checked against `pins` (see [`Pins::missing`] for what is left unseen afterwards).
 pub async fn verify(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     pins: &mut Pins,
 ) -> Result<Result<Verified, Break>, sqlx::Error> {
     #[derive(sqlx::FromRow)]
@@ -293,7 +290,7 @@ pub async fn verify(
     let mut verifier = Verifier::default();
     let mut after = 0i64;
     loop {
-        let rows: Vec<Row> = sqlx::query_as(
+        let rows: Vec<Row> = crate::db::query_as(
             "select seq, at, actor_kind, actor_id, actor_label, action, project_key, flag_key, \
              environment_key, target, before_json, after_json, reason, request_id, prev_hash, hash \
              from audit_log where seq > ? order by seq limit 1000",
@@ -331,11 +328,8 @@ pub struct ChangeRow {
 }
 
 /// The distinct changes to projects after entry `since`.
-pub async fn changes_since(
-    conn: &mut SqliteConnection,
-    since: i64,
-) -> Result<Vec<ChangeRow>, sqlx::Error> {
-    sqlx::query_as(
+pub async fn changes_since(conn: &mut Conn, since: i64) -> Result<Vec<ChangeRow>, sqlx::Error> {
+    crate::db::query_as(
         "select distinct p.id as project_id, p.key as project_key, a.action, a.environment_key, \
          a.flag_key from audit_log a join projects p on p.key = a.project_key where a.seq > ?",
     )

@@ -4,8 +4,8 @@
 //! log alone, as it was when applied.
 
 use super::store::{self, Entry};
+use crate::db::Conn;
 use serde_json::Value;
-use sqlx::SqliteConnection;
 use std::collections::HashMap;
 
 /// The change request an entry was applied through.
@@ -57,10 +57,7 @@ pub fn covered(applied: &Entry) -> Option<(Vec<i64>, Via)> {
 }
 
 /// For each of `entries` applied through a change request, the request, by sequence number.
-pub async fn of(
-    conn: &mut SqliteConnection,
-    entries: &[Entry],
-) -> Result<HashMap<i64, Via>, sqlx::Error> {
+pub async fn of(conn: &mut Conn, entries: &[Entry]) -> Result<HashMap<i64, Via>, sqlx::Error> {
     let mut ats: Vec<&str> = entries
         .iter()
         .filter(|e| !e.action.starts_with("change-request."))

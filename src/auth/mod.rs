@@ -5,6 +5,7 @@ pub mod client_address;
 pub mod csrf;
 pub mod password;
 pub mod session;
+pub mod session_store;
 pub mod throttle;
 pub mod token_store;
 pub mod tokens;

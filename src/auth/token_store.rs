@@ -3,11 +3,11 @@
 use super::tokens::{self, TokenKind};
 use crate::audit::{self, Actor, NewEntry};
 use crate::clock::stamp;
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::projects::{Environment, Project};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::SqliteConnection;
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -48,7 +48,7 @@ pub fn check_name(name: &str) -> Result<String, String> {
 /// Creates a token in `project`, or (admin tokens only, with `project` None) an instance-wide
 /// one.
 pub async fn create(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: Option<&Project>,
     t: NewToken<'_>,
@@ -87,7 +87,7 @@ pub async fn create(
     }
     let env_key = t.environment.map(|e| e.key.as_str());
     let secret = tokens::generate(t.kind, project.map_or("*", |p| p.key.as_str()), env_key);
-    let id: i64 = sqlx::query_scalar(
+    let id: i64 = crate::db::query_scalar(
         "insert into api_tokens (secret_hash, display_prefix, kind, project_id, environment_id, user_id, \
          name, created_by, created_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?) returning id",
     )
@@ -126,12 +126,8 @@ const SELECT: &str = "select t.id, t.name, t.kind, t.display_prefix, e.key as en
      u.email as user, t.created_by, t.created_at, t.last_used_at, t.revoked_at from api_tokens t \
      left join environments e on e.id = t.environment_id left join users u on u.id = t.user_id";
 
-pub async fn by_id(
-    conn: &mut SqliteConnection,
-    project: &Project,
-    id: i64,
-) -> AppResult<TokenInfo> {
-    sqlx::query_as(&format!("{SELECT} where t.project_id = ? and t.id = ?"))
+pub async fn by_id(conn: &mut Conn, project: &Project, id: i64) -> AppResult<TokenInfo> {
+    crate::db::query_as(&format!("{SELECT} where t.project_id = ? and t.id = ?"))
         .bind(project.id)
         .bind(id)
         .fetch_optional(conn)
@@ -139,15 +135,15 @@ pub async fn by_id(
         .ok_or_else(|| AppError::not_found("there is no such token in this project"))
 }
 
-async fn by_id_anywhere(conn: &mut SqliteConnection, id: i64) -> AppResult<TokenInfo> {
-    Ok(sqlx::query_as(&format!("{SELECT} where t.id = ?"))
+async fn by_id_anywhere(conn: &mut Conn, id: i64) -> AppResult<TokenInfo> {
+    Ok(crate::db::query_as(&format!("{SELECT} where t.id = ?"))
         .bind(id)
         .fetch_one(conn)
         .await?)
 }
 
-pub async fn list(conn: &mut SqliteConnection, project: &Project) -> AppResult<Vec<TokenInfo>> {
-    Ok(sqlx::query_as(&format!(
+pub async fn list(conn: &mut Conn, project: &Project) -> AppResult<Vec<TokenInfo>> {
+    Ok(crate::db::query_as(&format!(
         "{SELECT} where t.project_id = ? order by t.revoked_at is not null, t.created_at desc"
     ))
     .bind(project.id)
@@ -156,7 +152,7 @@ pub async fn list(conn: &mut SqliteConnection, project: &Project) -> AppResult<V
 }
 
 pub async fn revoke(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     id: i64,
@@ -169,7 +165,7 @@ pub async fn revoke(
             "this token is already revoked",
         ));
     }
-    sqlx::query("update api_tokens set revoked_at = ? where id = ?")
+    crate::db::query("update api_tokens set revoked_at = ? where id = ?")
         .bind(stamp(now))
         .bind(id)
         .execute(&mut *conn)
@@ -202,10 +198,10 @@ pub struct TokenRow {
 }
 
 pub async fn admin_candidate(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     secret_hash: &str,
 ) -> Result<Option<TokenRow>, sqlx::Error> {
-    sqlx::query_as(
+    crate::db::query_as(
         "select id, name, kind, project_id, user_id, expires_at, last_used_at from api_tokens \
          where secret_hash = ? and revoked_at is null",
     )
@@ -215,12 +211,8 @@ pub async fn admin_candidate(
 }
 
 /// Records when a token was last used.
-pub async fn set_last_used(
-    conn: &mut SqliteConnection,
-    id: i64,
-    at: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("update api_tokens set last_used_at = ? where id = ?")
+pub async fn set_last_used(conn: &mut Conn, id: i64, at: &str) -> Result<(), sqlx::Error> {
+    crate::db::query("update api_tokens set last_used_at = ? where id = ?")
         .bind(at)
         .bind(id)
         .execute(conn)
@@ -230,7 +222,7 @@ pub async fn set_last_used(
 
 /// Records last use at most once a minute, so reads don't all become writes.
 pub async fn touch(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut crate::db::Conn,
     id: i64,
     last: Option<&str>,
     now: chrono::DateTime<chrono::Utc>,

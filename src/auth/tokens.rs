@@ -19,6 +19,16 @@ pub enum TokenKind {
     Admin,
 }
 
+/// Stored as its lowercase name.
+impl crate::db::IntoArg for TokenKind {
+    fn into_arg(self) -> crate::db::Arg {
+        crate::db::Arg::Text(self.as_str().to_string())
+    }
+    fn null() -> crate::db::Arg {
+        crate::db::Arg::NullText
+    }
+}
+
 impl TokenKind {
     pub fn as_str(self) -> &'static str {
         match self {

@@ -3,9 +3,9 @@
 use super::policy::{allows, Action, Principal, Role};
 use super::Identity;
 use crate::audit::Actor;
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::projects::{store, Project};
-use sqlx::SqliteConnection;
 
 #[derive(Clone, Debug)]
 pub struct ProjectAccess {
@@ -52,11 +52,7 @@ fn unknown(key: &str) -> AppError {
 impl ProjectAccess {
     /// The project `key` as `identity` may see it; not a member and no such project answer the
     /// same.
-    pub async fn load(
-        conn: &mut SqliteConnection,
-        identity: Identity,
-        key: &str,
-    ) -> AppResult<ProjectAccess> {
+    pub async fn load(conn: &mut Conn, identity: Identity, key: &str) -> AppResult<ProjectAccess> {
         let project = store::project_by_key(&mut *conn, key)
             .await?
             .ok_or_else(|| unknown(key))?;

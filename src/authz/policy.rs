@@ -21,6 +21,16 @@ pub enum Role {
     Owner,
 }
 
+/// Stored as its lowercase name.
+impl crate::db::IntoArg for Role {
+    fn into_arg(self) -> crate::db::Arg {
+        crate::db::Arg::Text(self.as_str().to_string())
+    }
+    fn null() -> crate::db::Arg {
+        crate::db::Arg::NullText
+    }
+}
+
 impl Role {
     pub const ALL: [Role; 4] = [Role::Viewer, Role::Editor, Role::Approver, Role::Owner];
 

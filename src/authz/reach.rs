@@ -5,8 +5,8 @@
 
 use super::policy::{Principal, Role};
 use super::Identity;
+use crate::db::Conn;
 use crate::projects::{store, Project};
-use sqlx::SqliteConnection;
 
 /// Whether `identity`, with `role` in the project `project_id`, may see that project.
 pub fn may_see(identity: &Identity, project_id: i64, role: Option<Role>) -> bool {
@@ -32,7 +32,7 @@ pub struct Reach {
 }
 
 impl Reach {
-    pub async fn of(conn: &mut SqliteConnection, identity: &Identity) -> sqlx::Result<Reach> {
+    pub async fn of(conn: &mut Conn, identity: &Identity) -> sqlx::Result<Reach> {
         let admin = identity.user.is_admin;
         let mut projects = store::visible_projects(conn, identity.user.id, admin).await?;
         if let Some(only) = identity.token_project_id {

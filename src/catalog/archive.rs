@@ -6,11 +6,11 @@
 use super::service::{detail, flag_not_found, FlagDetail};
 use super::store::{self, FlagRow};
 use crate::audit::{self, Actor, NewEntry};
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::projects::Project;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::SqliteConnection;
 
 /// Why a flag is archived, as the API body (`{"outcome"?, "reason"?}`) and the form send it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,11 +53,7 @@ impl ArchiveNote {
 }
 
 /// Refuses while active flags depend on `key`, naming them.
-pub async fn refuse_if_depended_on(
-    conn: &mut SqliteConnection,
-    project: &Project,
-    key: &str,
-) -> AppResult<()> {
+pub async fn refuse_if_depended_on(conn: &mut Conn, project: &Project, key: &str) -> AppResult<()> {
     let dependents = store::active_dependents(conn, project.id, key).await?;
     if dependents.is_empty() {
         return Ok(());
@@ -73,7 +69,7 @@ pub async fn refuse_if_depended_on(
 }
 
 pub async fn archive(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     key: &str,
@@ -102,7 +98,7 @@ pub async fn archive(
 }
 
 pub async fn revive(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     key: &str,
@@ -125,7 +121,7 @@ pub async fn revive(
 
 /// The flag, when it is archived (`archived`) or active as asked.
 async fn flag_in_state(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     key: &str,
     archived: bool,
@@ -153,7 +149,7 @@ async fn flag_in_state(
 /// not make a flag live again anywhere, least of all in a protected environment, without review.
 /// Each switch turned off is audited like any other.
 async fn switch_off_everywhere(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     flag: &FlagRow,

@@ -6,10 +6,10 @@ use super::service::{detail, live_flag, FlagDetail, FlagInput, FlagPatch};
 use super::store;
 use crate::accounts::store as accounts;
 use crate::audit::{self, Actor, NewEntry};
+use crate::db::Conn;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::projects::Project;
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 
 /// Collects every field's complaint so the form can show them all at once.
 #[derive(Default)]
@@ -40,7 +40,7 @@ fn parse_value_type(s: &str) -> Result<ValueType, String> {
 }
 
 async fn resolve_owner(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     owner: &str,
 ) -> AppResult<Result<(Option<i64>, Option<i64>), String>> {
     Ok(match OwnerRef::parse(owner) {
@@ -58,7 +58,7 @@ async fn resolve_owner(
 
 /// Refuses an owner nobody has (`owner` is an e-mail, `team:key`, or empty for nobody), as
 /// editing a flag would: for checking once before changing many flags.
-pub async fn check_owner(conn: &mut SqliteConnection, owner: &str) -> AppResult<()> {
+pub async fn check_owner(conn: &mut Conn, owner: &str) -> AppResult<()> {
     resolve_owner(conn, owner)
         .await?
         .map(|_| ())
@@ -81,7 +81,7 @@ fn check_links(links: &[(String, String)]) -> Result<Vec<(String, String)>, Stri
 }
 
 pub async fn create_flag(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     input: FlagInput,
@@ -197,7 +197,7 @@ fn audit_view(d: &FlagDetail) -> serde_json::Value {
 }
 
 pub async fn update_flag(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     key: &str,

@@ -4,6 +4,7 @@
 
 use super::flag::FlagType;
 use super::store::{self, EnvState, FlagRow};
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::lifecycle::assess::{self, Assessment};
 use crate::lifecycle::stale::StaleReason;
@@ -11,7 +12,6 @@ use crate::lifecycle::Stage;
 use crate::projects::{store as projects, Project};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::SqliteConnection;
 
 pub use super::archive::{archive, revive};
 pub use super::edit::{check_owner, create_flag, update_flag};
@@ -72,11 +72,7 @@ pub fn flag_not_found(project: &Project, key: &str) -> AppError {
 }
 
 /// The flag, refusing archived ones: they can be read and revived, not changed.
-pub async fn live_flag(
-    conn: &mut SqliteConnection,
-    project: &Project,
-    key: &str,
-) -> AppResult<FlagRow> {
+pub async fn live_flag(conn: &mut Conn, project: &Project, key: &str) -> AppResult<FlagRow> {
     match store::flag_by_key(conn, project.id, key).await? {
         None => Err(flag_not_found(project, key)),
         Some(f) if f.archived_at.is_some() => Err(AppError::conflict(
@@ -88,7 +84,7 @@ pub async fn live_flag(
 }
 
 pub async fn lifetime_days(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     flag_type: &str,
 ) -> AppResult<Option<i64>> {
@@ -100,7 +96,7 @@ pub async fn lifetime_days(
 }
 
 pub async fn detail(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     key: &str,
     now: DateTime<Utc>,

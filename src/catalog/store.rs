@@ -2,9 +2,9 @@
 
 use super::filter::{CatalogFilter, PAGE_SIZE};
 use crate::clock::stamp;
+use crate::db::{Backend, Conn, QueryBuilder};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, sqlx::FromRow, Serialize)]
@@ -91,22 +91,19 @@ impl EnvState {
 }
 
 /// Every flag key of the project, archived ones included (they can be revived).
-pub async fn flag_keys(
-    conn: &mut SqliteConnection,
-    project_id: i64,
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("select key from flags where project_id = ?")
+pub async fn flag_keys(conn: &mut Conn, project_id: i64) -> Result<Vec<String>, sqlx::Error> {
+    crate::db::query_scalar("select key from flags where project_id = ?")
         .bind(project_id)
         .fetch_all(conn)
         .await
 }
 
 pub async fn flag_by_key(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     key: &str,
 ) -> Result<Option<FlagRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    crate::db::query_as(&format!(
         "{FLAG_SELECT} where f.project_id = ? and f.key = ?"
     ))
     .bind(project_id)
@@ -115,14 +112,11 @@ pub async fn flag_by_key(
     .await
 }
 
-pub async fn env_states(
-    conn: &mut SqliteConnection,
-    flag_ids: &[i64],
-) -> Result<Vec<EnvState>, sqlx::Error> {
+pub async fn env_states(conn: &mut Conn, flag_ids: &[i64]) -> Result<Vec<EnvState>, sqlx::Error> {
     if flag_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+    let mut q: QueryBuilder = QueryBuilder::new(
         "select fe.flag_id, e.key as env_key, e.name as env_name, e.id as environment_id, e.protected, \
          fe.enabled, fe.version, fe.updated_at, fe.strategies, fe.killed, fe.variants \
          from flag_environments fe join environments e on e.id = fe.environment_id where fe.flag_id in (",
@@ -136,13 +130,13 @@ pub async fn env_states(
 }
 
 pub async fn tags_of(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     flag_ids: &[i64],
 ) -> Result<HashMap<i64, Vec<String>>, sqlx::Error> {
     if flag_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut q: QueryBuilder<Sqlite> =
+    let mut q: QueryBuilder =
         QueryBuilder::new("select flag_id, tag from flag_tags where flag_id in (");
     let mut sep = q.separated(", ");
     for id in flag_ids {
@@ -157,18 +151,15 @@ pub async fn tags_of(
     Ok(map)
 }
 
-pub async fn links_of(
-    conn: &mut SqliteConnection,
-    flag_id: i64,
-) -> Result<Vec<(String, String)>, sqlx::Error> {
-    sqlx::query_as("select kind, url from flag_links where flag_id = ? order by id")
+pub async fn links_of(conn: &mut Conn, flag_id: i64) -> Result<Vec<(String, String)>, sqlx::Error> {
+    crate::db::query_as("select kind, url from flag_links where flag_id = ? order by id")
         .bind(flag_id)
         .fetch_all(conn)
         .await
 }
 
 /// Adds the catalog filter's conditions to a query over `flags f`.
-fn push_conditions(q: &mut QueryBuilder<'_, Sqlite>, project_ids: &[i64], f: &CatalogFilter) {
+fn push_conditions(q: &mut QueryBuilder, backend: Backend, project_ids: &[i64], f: &CatalogFilter) {
     q.push(" where f.project_id in (");
     let mut sep = q.separated(", ");
     sep.push_bind(-1i64);
@@ -192,11 +183,12 @@ fn push_conditions(q: &mut QueryBuilder<'_, Sqlite>, project_ids: &[i64], f: &Ca
             .replace('%', "\\%")
             .replace('_', "\\_");
         let pattern = format!("%{escaped}%");
-        q.push(" and (f.key like ")
+        let like = backend.like();
+        q.push(format!(" and (f.key {like} "))
             .push_bind(pattern.clone())
-            .push(" escape '\\' or f.name like ")
+            .push(format!(" escape '\\' or f.name {like} "))
             .push_bind(pattern.clone())
-            .push(" escape '\\' or f.description like ")
+            .push(format!(" escape '\\' or f.description {like} "))
             .push_bind(pattern)
             .push(" escape '\\')");
     }
@@ -281,21 +273,21 @@ pub struct Page {
 }
 
 pub async fn search(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_ids: &[i64],
     f: &CatalogFilter,
     page_size: Option<i64>,
 ) -> Result<Page, sqlx::Error> {
-    let mut count: QueryBuilder<Sqlite> = QueryBuilder::new(
+    let mut count: QueryBuilder = QueryBuilder::new(
         "select count(*) from flags f left join users ou on ou.id = f.owner_user_id \
          left join teams ot on ot.id = f.owner_team_id",
     );
-    push_conditions(&mut count, project_ids, f);
+    push_conditions(&mut count, conn.backend(), project_ids, f);
     let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
 
     let size = page_size.unwrap_or(PAGE_SIZE);
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(FLAG_SELECT);
-    push_conditions(&mut q, project_ids, f);
+    let mut q: QueryBuilder = QueryBuilder::new(FLAG_SELECT);
+    push_conditions(&mut q, conn.backend(), project_ids, f);
     let dir = if f.descending() { "desc" } else { "asc" };
     q.push(format!(" order by {} {dir}, f.key asc", f.sort().column()));
     q.push(" limit ")
@@ -307,11 +299,8 @@ pub async fn search(
 }
 
 /// Distinct tags in a project, for the filter's choices.
-pub async fn project_tags(
-    conn: &mut SqliteConnection,
-    project_id: i64,
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
+pub async fn project_tags(conn: &mut Conn, project_id: i64) -> Result<Vec<String>, sqlx::Error> {
+    crate::db::query_scalar(
         "select distinct t.tag from flag_tags t join flags f on f.id = t.flag_id where f.project_id = ? order by t.tag",
     )
     .bind(project_id)
@@ -332,13 +321,13 @@ pub struct NewFlag<'a> {
 
 /// Inserts the flag, switched off in every environment. None when the key is taken.
 pub async fn insert_flag(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     f: &NewFlag<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, sqlx::Error> {
     let now = stamp(now);
-    let id: Option<i64> = sqlx::query_scalar(
+    let id: Option<i64> = crate::db::query_scalar(
         "insert into flags (project_id, key, name, description, flag_type, value_type, owner_user_id, \
          owner_team_id, created_by, created_at, updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
          on conflict (project_id, key) do nothing returning id",
@@ -357,9 +346,9 @@ pub async fn insert_flag(
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(id) = id {
-        sqlx::query(
+        crate::db::query(
             "insert into flag_environments (flag_id, environment_id, enabled, updated_at) \
-             select ?, id, 0, ? from environments where project_id = ?",
+             select ?, id, false, ? from environments where project_id = ?",
         )
         .bind(id)
         .bind(&now)
@@ -379,12 +368,12 @@ pub struct Metadata<'a> {
 }
 
 pub async fn update_metadata(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     flag_id: i64,
     m: &Metadata<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    crate::db::query(
         "update flags set name = ?, description = ?, flag_type = ?, owner_user_id = ?, owner_team_id = ?, \
          updated_at = ?, version = version + 1 where id = ?",
     )
@@ -401,16 +390,16 @@ pub async fn update_metadata(
 }
 
 pub async fn replace_tags(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     flag_id: i64,
     tags: &[String],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("delete from flag_tags where flag_id = ?")
+    crate::db::query("delete from flag_tags where flag_id = ?")
         .bind(flag_id)
         .execute(&mut *conn)
         .await?;
     for tag in tags {
-        sqlx::query("insert into flag_tags (flag_id, tag) values (?, ?)")
+        crate::db::query("insert into flag_tags (flag_id, tag) values (?, ?)")
             .bind(flag_id)
             .bind(tag)
             .execute(&mut *conn)
@@ -420,16 +409,16 @@ pub async fn replace_tags(
 }
 
 pub async fn replace_links(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     flag_id: i64,
     links: &[(String, String)],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("delete from flag_links where flag_id = ?")
+    crate::db::query("delete from flag_links where flag_id = ?")
         .bind(flag_id)
         .execute(&mut *conn)
         .await?;
     for (kind, url) in links {
-        sqlx::query("insert into flag_links (flag_id, kind, url) values (?, ?, ?)")
+        crate::db::query("insert into flag_links (flag_id, kind, url) values (?, ?, ?)")
             .bind(flag_id)
             .bind(kind)
             .bind(url)
@@ -440,14 +429,14 @@ pub async fn replace_links(
 }
 
 pub async fn set_enabled(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     flag_id: i64,
     environment_id: i64,
     enabled: bool,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     let now = stamp(now);
-    sqlx::query(
+    crate::db::query(
         "update flag_environments set enabled = ?, killed = false, version = version + 1, updated_at = ? \
          where flag_id = ? and environment_id = ?",
     )
@@ -457,7 +446,7 @@ pub async fn set_enabled(
     .bind(environment_id)
     .execute(&mut *conn)
     .await?;
-    sqlx::query("update flags set updated_at = ? where id = ?")
+    crate::db::query("update flags set updated_at = ? where id = ?")
         .bind(&now)
         .bind(flag_id)
         .execute(conn)
@@ -466,13 +455,13 @@ pub async fn set_enabled(
 }
 
 pub async fn set_archived(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     flag_id: i64,
     archived: bool,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     let now = stamp(now);
-    sqlx::query(
+    crate::db::query(
         "update flags set archived_at = ?, updated_at = ?, version = version + 1 where id = ?",
     )
     .bind(archived.then_some(&now))
@@ -485,11 +474,11 @@ pub async fn set_archived(
 
 /// The keys of the project's active (not archived) flags that depend on `parent_key`.
 pub async fn active_dependents(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     parent_key: &str,
 ) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
+    crate::db::query_scalar(
         "select f.key from flag_dependencies d join flags f on f.id = d.flag_id \
          where f.project_id = ? and d.parent_key = ? and f.archived_at is null order by f.key",
     )
@@ -512,11 +501,8 @@ pub struct OwnedFlag {
 }
 
 /// Unarchived flags owned by the user or by one of their teams, oldest first.
-pub async fn flags_owned_by(
-    conn: &mut SqliteConnection,
-    user_id: i64,
-) -> Result<Vec<OwnedFlag>, sqlx::Error> {
-    sqlx::query_as(
+pub async fn flags_owned_by(conn: &mut Conn, user_id: i64) -> Result<Vec<OwnedFlag>, sqlx::Error> {
+    crate::db::query_as(
         "select f.id, p.key as project_key, f.key, f.name, f.flag_type, \
            coalesce(ou.email, 'team:' || ot.key) as owner, f.created_at \
          from flags f join projects p on p.id = f.project_id \
@@ -534,11 +520,11 @@ pub async fn flags_owned_by(
 
 /// Whether the flag is on in the environment.
 pub async fn enabled_in(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     flag_id: i64,
     environment_id: i64,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
+    crate::db::query_scalar(
         "select enabled from flag_environments where flag_id = ? and environment_id = ?",
     )
     .bind(flag_id)
@@ -550,11 +536,11 @@ pub async fn enabled_in(
 /// Marks the environment's switch-off as an emergency kill (see [`EnvState::stage_pair`]); the
 /// next switch clears it.
 pub async fn mark_killed(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     flag_id: i64,
     environment_id: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    crate::db::query(
         "update flag_environments set killed = true where flag_id = ? and environment_id = ?",
     )
     .bind(flag_id)

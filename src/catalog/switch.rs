@@ -4,10 +4,10 @@
 use super::service::live_flag;
 use super::store;
 use crate::audit::{self, Actor, NewEntry};
+use crate::db::Conn;
 use crate::error::AppResult;
 use crate::projects::{Environment, Project};
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 
 /// One environment's on/off change, with the reason given for it.
 pub struct Switch<'a> {
@@ -18,7 +18,7 @@ pub struct Switch<'a> {
 
 /// Switches the flag on or off in one environment. Returns false when it already was.
 pub async fn set_enabled(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     key: &str,

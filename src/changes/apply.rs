@@ -11,12 +11,12 @@ use super::State;
 use crate::audit::{self, Actor};
 use crate::authz::Identity;
 use crate::clock::stamp;
+use crate::db::Conn;
 use crate::db::Writes;
 use crate::error::{AppError, AppResult};
 use crate::notify::{self, Event};
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::{Connection, SqliteConnection};
 
 /// Applies an approved (or scheduled) request as a person.
 pub async fn apply(
@@ -55,7 +55,7 @@ pub async fn apply_scheduled(
 
 /// Marks the request failed with the reason, from the state it is in.
 pub(super) async fn fail(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     row: &RequestRow,
     actor: &Actor,
     why: &str,

@@ -11,10 +11,10 @@ use super::Proposal;
 use crate::authz::{Action, Identity};
 use crate::catalog::service::{self as catalog, FlagPatch};
 use crate::catalog::{flag, store as catalog_store, ArchiveNote};
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::projects::{self, Environment, Project};
 use chrono::{DateTime, Utc};
-use sqlx::{Connection, SqliteConnection};
 
 /// The most flags one bulk action takes (a catalog page holds 50).
 pub const MAX_FLAGS: usize = 200;
@@ -108,7 +108,7 @@ pub fn checked_keys(keys: &[String]) -> AppResult<Vec<String>> {
 }
 
 /// Checks what the action takes once, so that bad input changes nothing.
-async fn checked_action(conn: &mut SqliteConnection, action: BulkAction) -> AppResult<BulkAction> {
+async fn checked_action(conn: &mut Conn, action: BulkAction) -> AppResult<BulkAction> {
     Ok(match action {
         BulkAction::AddTag(t) | BulkAction::RemoveTag(t) if t.is_empty() => {
             return Err(AppError::invalid("value", "name the tag"))
@@ -156,7 +156,7 @@ impl BulkPlan {
 /// Checks the keys and the action in `project` (bad input, an unknown environment: refused as
 /// a whole, nothing changed) and loads what decides the permission it takes.
 pub async fn plan(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     keys: &[String],
     action: BulkAction,
@@ -177,7 +177,7 @@ pub async fn plan(
 /// because others depend on it is tried again once those are archived, so selecting a parent
 /// with its children archives both.
 pub async fn carry_out(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     who: &Identity,
     project: &Project,
     plan: BulkPlan,
@@ -228,7 +228,7 @@ struct Task<'a> {
 
 /// One flag in a savepoint: kept when it worked, rolled back when refused.
 async fn in_savepoint(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     task: &Task<'_>,
     key: &str,
     now: DateTime<Utc>,
@@ -249,7 +249,7 @@ async fn in_savepoint(
 }
 
 async fn one(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     task: &Task<'_>,
     key: &str,
     now: DateTime<Utc>,
@@ -309,7 +309,7 @@ async fn one(
 
 /// Tagging and owning: an audited edit of the flag, or nothing when it is already so.
 async fn edit(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     who: &Identity,
     project: &Project,
     key: &str,

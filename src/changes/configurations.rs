@@ -5,10 +5,10 @@
 use super::queries::ChangeRequestView;
 use crate::audit::describe::{Configuration, Names};
 use crate::catalog::store as catalog;
+use crate::db::Conn;
 use crate::error::AppResult;
 use crate::projects::store as projects;
 use crate::targeting::{service as targeting, store as targeting_store};
-use sqlx::SqliteConnection;
 
 /// One flag of the request: its configuration in the request's environment without and with the
 /// request's changes.
@@ -19,7 +19,7 @@ pub struct FlagConfigurations {
 }
 
 /// The names the request's configurations refer to (its project's segments).
-pub async fn names(conn: &mut SqliteConnection, project_key: &str) -> AppResult<Names> {
+pub async fn names(conn: &mut Conn, project_key: &str) -> AppResult<Names> {
     let Some(project) = projects::project_by_key(&mut *conn, project_key).await? else {
         return Ok(Names::default());
     };
@@ -31,7 +31,7 @@ pub async fn names(conn: &mut SqliteConnection, project_key: &str) -> AppResult<
 /// not touch are read from the live configuration; the parts it touches are the change's own
 /// before and after.
 pub async fn configurations(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     cr: &ChangeRequestView,
 ) -> AppResult<Vec<FlagConfigurations>> {
     let Some(project) = projects::project_by_key(&mut *conn, &cr.project).await? else {

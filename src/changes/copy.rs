@@ -8,13 +8,13 @@ use super::propose::{propose_asked, Outcome};
 use super::queries::ChangeRequestView;
 use super::Proposal;
 use crate::authz::{Action, Identity};
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::evaluation::VariantDraft;
 use crate::projects::{Environment, Project};
 use crate::targeting::service::{self as targeting, Targeting};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::SqliteConnection;
 
 /// What a copy did.
 pub enum Copied {
@@ -42,7 +42,7 @@ impl CopyPlan<'_> {
 /// Reads both environments' targeting of `flag_key` and what of `from` differs in `to`;
 /// refused when they are one environment or nothing differs.
 pub async fn plan_copy<'a>(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     flag_key: &'a str,
     from: &Environment,
@@ -76,7 +76,7 @@ pub async fn plan_copy<'a>(
 /// Copies the planned parts into the target, in the caller's write transaction. The caller
 /// asked the policy for [`CopyPlan::action`].
 pub async fn copy_targeting(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     who: &Identity,
     project: &Project,
     copy: CopyPlan<'_>,

@@ -9,16 +9,16 @@ use super::workflow::{begin, entry, finish, move_or_refuse};
 use crate::audit::{self};
 use crate::authz::Identity;
 use crate::clock::stamp;
+use crate::db::Conn;
 use crate::db::Writes;
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use sqlx::SqliteConnection;
 
 /// Common to every edit: approvals given so far no longer count, and an approved request goes
 /// back to review.
 pub(super) async fn edited(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     who: &Identity,
     row: &RequestRow,
     step: Step,

@@ -6,6 +6,7 @@ use crate::audit::{self, NewEntry};
 use crate::authz::{Action, Identity};
 use crate::catalog::service::{self as catalog};
 use crate::clock::stamp;
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::notify::{self};
 use crate::projects::{Environment, Project};
@@ -13,7 +14,6 @@ use crate::targeting::service::{self as targeting};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
-use sqlx::SqliteConnection;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -62,7 +62,7 @@ impl From<store::KillRow> for KillView {
 /// review. Audited as `flag.killed` with the reason; leaves a record an approver acknowledges.
 /// The caller asked the policy for `Action::KillSwitch` in that environment.
 pub async fn kill(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     who: &Identity,
     project: &Project,
     flag_key: &str,
@@ -122,7 +122,7 @@ pub async fn kill(
 /// the emergency path the kill switch and a release plan's automatic rollback share. The caller
 /// audits it. Returns whether the flag was on.
 pub async fn switch_off_at_once(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     flag_key: &str,
     env: &Environment,
@@ -137,7 +137,7 @@ pub async fn switch_off_at_once(
 }
 
 pub async fn kills(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     open_only: bool,
 ) -> AppResult<Vec<KillView>> {
@@ -150,7 +150,7 @@ pub async fn kills(
 
 /// The kills of one flag still waiting for an acknowledgement (the banner on its page).
 pub async fn open_kills_of_flag(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     flag_key: &str,
 ) -> AppResult<Vec<KillView>> {
@@ -162,11 +162,7 @@ pub async fn open_kills_of_flag(
 }
 
 /// One emergency kill of the project, to acknowledge.
-pub async fn kill_of(
-    conn: &mut SqliteConnection,
-    project: &Project,
-    id: i64,
-) -> AppResult<KillView> {
+pub async fn kill_of(conn: &mut Conn, project: &Project, id: i64) -> AppResult<KillView> {
     store::kill_by_id(&mut *conn, project.id, id)
         .await?
         .map(KillView::from)
@@ -182,7 +178,7 @@ pub async fn kill_of(
 /// what was done about it (required: the sign-off is the record that somebody looked). The
 /// caller asked the policy for [`KillView::acknowledge_action`].
 pub async fn acknowledge_kill(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     who: &Identity,
     project: &Project,
     k: KillView,

@@ -7,6 +7,7 @@ use crate::audit::Actor;
 use crate::authz::Action;
 use crate::catalog::service::{self as catalog, FlagDetail, Switch};
 use crate::catalog::ArchiveNote;
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::evaluation::{StrategyDraft, VariantDraft};
 use crate::projects::{store as projects, Environment, Project};
@@ -16,7 +17,6 @@ use crate::targeting::service::{
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sqlx::SqliteConnection;
 
 /// One proposed change, as stored in an item's payload.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -176,7 +176,7 @@ pub enum Applied {
 
 /// Applies one change through the domain services (which validate and audit it).
 pub(super) async fn apply_change(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     env: Option<&Environment>,
@@ -258,7 +258,7 @@ pub(super) async fn apply_change(
 
 /// The live state of what a proposal changes: its version and a view for before/after.
 pub(super) async fn live_state(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     env: &Environment,
     flag_key: &str,

@@ -13,12 +13,12 @@ use super::store;
 use super::Proposal;
 use crate::audit::Actor;
 use crate::authz::{Action, Identity};
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::projects::{store as projects, Environment, Project};
 use crate::targeting::service as targeting;
 use crate::targeting::{served, store as targeting_store};
 use chrono::{DateTime, Utc};
-use sqlx::{Connection, SqliteConnection};
 
 /// What a proposal became.
 pub enum Outcome {
@@ -58,7 +58,7 @@ impl Planned<'_> {
 /// Loads what decides "apply now or stage": the protected environment the change would touch
 /// (for a flag-wide change, by trying it in a savepoint that is rolled back).
 pub async fn plan<'a>(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &'a Project,
     change: Change<'a>,
     now: DateTime<Utc>,
@@ -74,7 +74,7 @@ pub async fn plan<'a>(
 /// The one place that decides "apply now or stage": a change to a protected environment goes
 /// into the author's draft for it (whoever the author is, admins included); any other applies.
 pub async fn carry_out(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     who: &Identity,
     planned: Planned<'_>,
     now: DateTime<Utc>,
@@ -107,7 +107,7 @@ pub async fn carry_out(
 /// Plans and carries out a change inside a command that asked the policy for `asked` already
 /// (a copy, a bulk archive). A change that would need anything else is a fault, not a refusal.
 pub(super) async fn propose_asked(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     who: &Identity,
     project: &Project,
     change: Change<'_>,
@@ -132,7 +132,7 @@ pub(super) async fn propose_asked(
 /// environment must not serve everyone at once: the strategies it would serve (the live ones, or
 /// those the caller's draft already changes) must start below 100 %, or a release plan is used.
 async fn gradual_start(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     who: &Identity,
     project: &Project,
     env: &Environment,
@@ -170,7 +170,7 @@ async fn gradual_start(
 /// dependencies) touches every environment where it alters what is served; of the protected
 /// ones, the request goes to the one that asks the most approvals.
 async fn protected_target(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     change: &Change<'_>,
     now: DateTime<Utc>,
@@ -208,7 +208,7 @@ async fn protected_target(
 /// flags depending on it serve, read before and after trying the change in a savepoint that
 /// is rolled back.
 async fn served_changes(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     change: &Change<'_>,
     now: DateTime<Utc>,

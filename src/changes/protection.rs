@@ -5,10 +5,10 @@ use super::queries::ChangeRequestView;
 use super::stage::stage;
 use super::Proposal;
 use crate::authz::{Action, Identity};
+use crate::db::Conn;
 use crate::error::AppResult;
 use crate::projects::{Environment, Project};
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 
 /// What a protection setting became.
 pub enum ProtectionOutcome {
@@ -50,7 +50,7 @@ impl ProtectionChange<'_> {
 /// Whether an environment is protected and how many approvals its changes need. Raising the
 /// protection applies at once; lowering it is a change request.
 pub async fn set_protection(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     who: &Identity,
     project: &Project,
     asked: ProtectionChange<'_>,

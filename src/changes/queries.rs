@@ -5,13 +5,13 @@ use super::store::{self, ItemRow, RequestRow};
 use super::{Proposal, State};
 use crate::authz::Identity;
 use crate::authz::{allows, Action, Principal, Reach};
+use crate::db::Conn;
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
 use crate::projects::{store as projects, Environment, Project};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::SqliteConnection;
 use std::collections::HashMap;
 
 pub(super) fn target(id: i64, project: &Project, env: &Environment) -> String {
@@ -120,7 +120,7 @@ pub(super) fn parse_json(text: &str) -> Value {
 }
 
 pub(super) async fn live_version(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     r: &RequestRow,
     item: &ItemRow,
 ) -> AppResult<Option<i64>> {
@@ -135,7 +135,7 @@ pub(super) async fn live_version(
     })
 }
 
-pub async fn view(conn: &mut SqliteConnection, r: RequestRow) -> AppResult<ChangeRequestView> {
+pub async fn view(conn: &mut Conn, r: RequestRow) -> AppResult<ChangeRequestView> {
     let pending = !r.state().is_final();
     let mut items = Vec::new();
     for i in store::items_of(&mut *conn, r.id).await? {
@@ -207,7 +207,7 @@ pub async fn view(conn: &mut SqliteConnection, r: RequestRow) -> AppResult<Chang
 
 /// The request and what the asker may do in its project; hidden requests answer not found.
 pub(super) async fn visible(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     who: &Identity,
     id: i64,
 ) -> AppResult<(RequestRow, Principal)> {
@@ -279,7 +279,7 @@ pub async fn list(
 
 /// The ids of the projects the person may see (only `project`'s, when named).
 async fn visible_projects(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     who: &Identity,
     project: Option<&str>,
 ) -> AppResult<Vec<i64>> {
@@ -316,7 +316,7 @@ pub(super) fn proposal_of(item: &ItemRow) -> AppResult<Proposal> {
 }
 
 pub(super) async fn project_and_env(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     row: &RequestRow,
 ) -> AppResult<(Project, Environment)> {
     let project = projects::project_by_key(&mut *conn, &row.project_key)
@@ -343,7 +343,7 @@ pub struct Pending {
 /// drafts. Flags with none are absent from the map. The caller has checked that the viewer may
 /// see the project.
 pub async fn pending_by_flag(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     flag_ids: &[i64],
     viewer_id: i64,

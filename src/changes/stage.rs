@@ -8,16 +8,16 @@ use super::Proposal;
 use crate::audit::{self, NewEntry};
 use crate::authz::Identity;
 use crate::clock::stamp;
+use crate::db::Conn;
 use crate::error::AppResult;
 use crate::projects::{Environment, Project};
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::{Connection, SqliteConnection};
 
 /// Adds the change to the caller's draft for `env` (creating it), after a dry run that
 /// validates it exactly as applying would (then rolled back).
 pub(super) async fn stage(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     who: &Identity,
     project: &Project,
     env: &Environment,

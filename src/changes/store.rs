@@ -1,7 +1,7 @@
 //! SQL of change requests, their items, approvals and comments, and of emergency kills.
 
 use super::State;
-use sqlx::SqliteConnection;
+use crate::db::Conn;
 
 /// A change request with the keys of its project and environment.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -70,11 +70,8 @@ pub struct CommentRow {
     pub created_at: String,
 }
 
-pub async fn request_by_id(
-    conn: &mut SqliteConnection,
-    id: i64,
-) -> Result<Option<RequestRow>, sqlx::Error> {
-    sqlx::query_as(&format!("{REQUEST_SELECT} where r.id = ?"))
+pub async fn request_by_id(conn: &mut Conn, id: i64) -> Result<Option<RequestRow>, sqlx::Error> {
+    crate::db::query_as(&format!("{REQUEST_SELECT} where r.id = ?"))
         .bind(id)
         .fetch_optional(conn)
         .await
@@ -95,11 +92,8 @@ pub struct ListFilter<'a> {
 
 const CLOSED_STATES: &str = "('applied', 'rejected', 'cancelled')";
 
-pub async fn requests(
-    conn: &mut SqliteConnection,
-    f: &ListFilter<'_>,
-) -> Result<Vec<RequestRow>, sqlx::Error> {
-    let mut q = sqlx::QueryBuilder::new(format!("{REQUEST_SELECT} where r.project_id in ("));
+pub async fn requests(conn: &mut Conn, f: &ListFilter<'_>) -> Result<Vec<RequestRow>, sqlx::Error> {
+    let mut q = crate::db::QueryBuilder::new(format!("{REQUEST_SELECT} where r.project_id in ("));
     let mut ids = q.separated(", ");
     for id in f.project_ids {
         ids.push_bind(*id);
@@ -129,10 +123,10 @@ pub async fn requests(
 
 /// Who wrote the finished requests of these projects (the Closed tab's author choice).
 pub async fn closed_request_authors(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_ids: &[i64],
 ) -> Result<Vec<String>, sqlx::Error> {
-    let mut q = sqlx::QueryBuilder::new(format!(
+    let mut q = crate::db::QueryBuilder::new(format!(
         "select distinct author_label from change_requests where state in {CLOSED_STATES} \
          and project_id in ("
     ));
@@ -148,11 +142,11 @@ pub async fn closed_request_authors(
 }
 
 pub async fn draft_of(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     environment_id: i64,
     author_id: i64,
 ) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
+    crate::db::query_scalar(
         "select id from change_requests where environment_id = ? and author_id = ? \
          and state = 'draft'",
     )
@@ -163,13 +157,13 @@ pub async fn draft_of(
 }
 
 pub async fn insert_request(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     environment_id: i64,
     author: (i64, &str),
     now: &str,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+    crate::db::query_scalar(
         "insert into change_requests (project_id, environment_id, author_id, author_label, state, \
          created_at, updated_at) values (?, ?, ?, ?, 'draft', ?, ?) returning id",
     )
@@ -206,12 +200,12 @@ impl Move<'_> {
 }
 
 pub async fn move_state(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     m: &Move<'_>,
     now: &str,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let done = crate::db::query(
         "update change_requests set state = ?, updated_at = ?, outcome = coalesce(?, outcome), \
          scheduled_at = coalesce(?, scheduled_at), applied_by = coalesce(?, applied_by) \
          where id = ? and state = ?",
@@ -229,24 +223,26 @@ pub async fn move_state(
 }
 
 pub async fn set_wording(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     title: &str,
     reason: &str,
     now: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("update change_requests set title = ?, reason = ?, updated_at = ? where id = ?")
-        .bind(title)
-        .bind(reason)
-        .bind(now)
-        .bind(id)
-        .execute(conn)
-        .await?;
+    crate::db::query(
+        "update change_requests set title = ?, reason = ?, updated_at = ? where id = ?",
+    )
+    .bind(title)
+    .bind(reason)
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
-pub async fn touch(conn: &mut SqliteConnection, id: i64, now: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("update change_requests set updated_at = ? where id = ?")
+pub async fn touch(conn: &mut Conn, id: i64, now: &str) -> Result<(), sqlx::Error> {
+    crate::db::query("update change_requests set updated_at = ? where id = ?")
         .bind(now)
         .bind(id)
         .execute(conn)
@@ -255,8 +251,8 @@ pub async fn touch(conn: &mut SqliteConnection, id: i64, now: &str) -> Result<()
 }
 
 /// Requests whose scheduled time has come.
-pub async fn due(conn: &mut SqliteConnection, now: &str) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar(
+pub async fn due(conn: &mut Conn, now: &str) -> Result<Vec<i64>, sqlx::Error> {
+    crate::db::query_scalar(
         "select id from change_requests where state = 'scheduled' and scheduled_at <= ? \
          order by scheduled_at, id",
     )
@@ -268,11 +264,8 @@ pub async fn due(conn: &mut SqliteConnection, now: &str) -> Result<Vec<i64>, sql
 const ITEM_COLUMNS: &str =
     "id, kind, flag_key, segment_id, payload, base_version, before_json, after_json, created_at";
 
-pub async fn items_of(
-    conn: &mut SqliteConnection,
-    request_id: i64,
-) -> Result<Vec<ItemRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+pub async fn items_of(conn: &mut Conn, request_id: i64) -> Result<Vec<ItemRow>, sqlx::Error> {
+    crate::db::query_as(&format!(
         "select {ITEM_COLUMNS} from change_request_items where change_request_id = ? order by id"
     ))
     .bind(request_id)
@@ -293,11 +286,11 @@ pub struct OpenRequest {
 /// The project's unfinished requests (neither applied, rejected nor cancelled) with an item on
 /// `flag_key`, oldest first.
 pub async fn open_requests_of_flag(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     flag_key: &str,
 ) -> Result<Vec<OpenRequest>, sqlx::Error> {
-    sqlx::query_as(
+    crate::db::query_as(
         "select r.id, r.state, r.title, e.key as environment_key, r.author_label \
          from change_requests r join environments e on e.id = r.environment_id \
          where r.project_id = ? and r.state not in ('applied', 'rejected', 'cancelled') \
@@ -324,7 +317,7 @@ pub struct PendingRow {
 /// and not finished (in review, approved, scheduled, failed), plus `viewer_id`'s own drafts:
 /// somebody else's draft is nobody's business until it is submitted. Oldest request first.
 pub async fn pending_of_flags(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     flag_ids: &[i64],
     viewer_id: i64,
@@ -332,7 +325,7 @@ pub async fn pending_of_flags(
     if flag_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut q = sqlx::QueryBuilder::new(
+    let mut q = crate::db::QueryBuilder::new(
         "select distinct f.id as flag_id, r.id as request_id, r.state, e.key as environment_key \
          from change_requests r join environments e on e.id = r.environment_id \
          join change_request_items i on i.change_request_id = r.id \
@@ -353,15 +346,15 @@ pub async fn pending_of_flags(
 
 /// The item of the same kind on the same thing, which a newer proposal replaces.
 pub async fn item_like(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     request_id: i64,
     kind: &str,
     flag_key: Option<&str>,
     segment_id: Option<i64>,
 ) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
+    crate::db::query_scalar(
         "select id from change_request_items where change_request_id = ? and kind = ? \
-         and flag_key is ? and segment_id is ?",
+         and flag_key is not distinct from ? and segment_id is not distinct from ?",
     )
     .bind(request_id)
     .bind(kind)
@@ -382,12 +375,12 @@ pub struct NewItem<'a> {
 }
 
 pub async fn insert_item(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     request_id: i64,
     item: &NewItem<'_>,
     now: &str,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+    crate::db::query_scalar(
         "insert into change_request_items (change_request_id, kind, flag_key, segment_id, payload, \
          base_version, before_json, after_json, created_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?) \
          returning id",
@@ -408,12 +401,12 @@ pub async fn insert_item(
 /// A newer proposal for the same thing; the base version stays the one first seen, so a change
 /// to the live configuration in between is still caught.
 pub async fn replace_item(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     item_id: i64,
     payload: &str,
     after_json: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("update change_request_items set payload = ?, after_json = ? where id = ?")
+    crate::db::query("update change_request_items set payload = ?, after_json = ? where id = ?")
         .bind(payload)
         .bind(after_json)
         .bind(item_id)
@@ -424,27 +417,29 @@ pub async fn replace_item(
 
 /// Re-bases an item on the live configuration (refreshing a failed request).
 pub async fn rebase_item(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     item_id: i64,
     base_version: i64,
     before_json: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("update change_request_items set base_version = ?, before_json = ? where id = ?")
-        .bind(base_version)
-        .bind(before_json)
-        .bind(item_id)
-        .execute(conn)
-        .await?;
+    crate::db::query(
+        "update change_request_items set base_version = ?, before_json = ? where id = ?",
+    )
+    .bind(base_version)
+    .bind(before_json)
+    .bind(item_id)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 pub async fn delete_item(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     request_id: i64,
     item_id: i64,
 ) -> Result<bool, sqlx::Error> {
     let done =
-        sqlx::query("delete from change_request_items where change_request_id = ? and id = ?")
+        crate::db::query("delete from change_request_items where change_request_id = ? and id = ?")
             .bind(request_id)
             .bind(item_id)
             .execute(conn)
@@ -453,10 +448,10 @@ pub async fn delete_item(
 }
 
 pub async fn approvals_of(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     request_id: i64,
 ) -> Result<Vec<ApprovalRow>, sqlx::Error> {
-    sqlx::query_as(
+    crate::db::query_as(
         "select user_id, user_label, approved_at from change_request_approvals \
          where change_request_id = ? order by approved_at, user_id",
     )
@@ -468,12 +463,12 @@ pub async fn approvals_of(
 /// Records one person's approval; false when they had already approved (the primary key makes
 /// a second row impossible).
 pub async fn insert_approval(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     request_id: i64,
     user: (i64, &str),
     now: &str,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let done = crate::db::query(
         "insert into change_request_approvals (change_request_id, user_id, user_label, approved_at) \
          values (?, ?, ?, ?) on conflict do nothing",
     )
@@ -486,12 +481,9 @@ pub async fn insert_approval(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn clear_approvals(
-    conn: &mut SqliteConnection,
-    request_id: i64,
-) -> Result<u64, sqlx::Error> {
+pub async fn clear_approvals(conn: &mut Conn, request_id: i64) -> Result<u64, sqlx::Error> {
     Ok(
-        sqlx::query("delete from change_request_approvals where change_request_id = ?")
+        crate::db::query("delete from change_request_approvals where change_request_id = ?")
             .bind(request_id)
             .execute(conn)
             .await?
@@ -499,11 +491,8 @@ pub async fn clear_approvals(
     )
 }
 
-pub async fn comments_of(
-    conn: &mut SqliteConnection,
-    request_id: i64,
-) -> Result<Vec<CommentRow>, sqlx::Error> {
-    sqlx::query_as(
+pub async fn comments_of(conn: &mut Conn, request_id: i64) -> Result<Vec<CommentRow>, sqlx::Error> {
+    crate::db::query_as(
         "select id, author_label, body, created_at from change_request_comments \
          where change_request_id = ? order by id",
     )
@@ -513,13 +502,13 @@ pub async fn comments_of(
 }
 
 pub async fn insert_comment(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     request_id: i64,
     author: &str,
     body: &str,
     now: &str,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+    crate::db::query_scalar(
         "insert into change_request_comments (change_request_id, author_label, body, created_at) \
          values (?, ?, ?, ?) returning id",
     )
@@ -533,12 +522,12 @@ pub async fn insert_comment(
 
 /// The live version of one flag environment (what toggle, strategies and variants change).
 pub async fn flag_environment_version(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     flag_key: &str,
     environment_id: i64,
 ) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
+    crate::db::query_scalar(
         "select fe.version from flag_environments fe join flags f on f.id = fe.flag_id \
          where f.project_id = ? and f.key = ? and fe.environment_id = ?",
     )
@@ -550,11 +539,11 @@ pub async fn flag_environment_version(
 }
 
 pub async fn flag_version(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     flag_key: &str,
 ) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("select version from flags where project_id = ? and key = ?")
+    crate::db::query_scalar("select version from flags where project_id = ? and key = ?")
         .bind(project_id)
         .bind(flag_key)
         .fetch_optional(conn)
@@ -562,11 +551,11 @@ pub async fn flag_version(
 }
 
 pub async fn segment_version(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     id: i64,
 ) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("select version from segments where project_id = ? and id = ?")
+    crate::db::query_scalar("select version from segments where project_id = ? and id = ?")
         .bind(project_id)
         .bind(id)
         .fetch_optional(conn)
@@ -602,12 +591,8 @@ pub struct NewKill<'a> {
     pub killed_by: (Option<i64>, &'a str),
 }
 
-pub async fn insert_kill(
-    conn: &mut SqliteConnection,
-    k: &NewKill<'_>,
-    now: &str,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+pub async fn insert_kill(conn: &mut Conn, k: &NewKill<'_>, now: &str) -> Result<i64, sqlx::Error> {
+    crate::db::query_scalar(
         "insert into emergency_kills (project_id, environment_id, flag_key, reason, killed_by_id, \
          killed_by, killed_at) values (?, ?, ?, ?, ?, ?, ?) returning id",
     )
@@ -623,11 +608,11 @@ pub async fn insert_kill(
 }
 
 pub async fn kill_by_id(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     id: i64,
 ) -> Result<Option<KillRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    crate::db::query_as(&format!(
         "{KILL_SELECT} where k.project_id = ? and k.id = ?"
     ))
     .bind(project_id)
@@ -637,11 +622,11 @@ pub async fn kill_by_id(
 }
 
 pub async fn kills_of(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     open_only: bool,
 ) -> Result<Vec<KillRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    crate::db::query_as(&format!(
         "{KILL_SELECT} where k.project_id = ? and (not ? or k.acknowledged_at is null) \
          order by k.id desc"
     ))
@@ -653,11 +638,11 @@ pub async fn kills_of(
 
 /// The kills of one flag nobody has acknowledged yet, newest first.
 pub async fn open_kills_of_flag(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     flag_key: &str,
 ) -> Result<Vec<KillRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    crate::db::query_as(&format!(
         "{KILL_SELECT} where k.project_id = ? and k.flag_key = ? and k.acknowledged_at is null \
          order by k.id desc"
     ))
@@ -669,13 +654,13 @@ pub async fn open_kills_of_flag(
 
 /// Acknowledges once: false when somebody already did.
 pub async fn acknowledge_kill(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     by: &str,
     note: &str,
     now: &str,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let done = crate::db::query(
         "update emergency_kills set acknowledged_by = ?, acknowledged_at = ?, acknowledgement = ? \
          where id = ? and acknowledged_at is null",
     )

@@ -7,15 +7,15 @@ use super::store::{self, Move, RequestRow};
 use crate::audit::{self, NewEntry};
 use crate::authz::Identity;
 use crate::clock::{parse_stamp, stamp};
+use crate::db::Conn;
 use crate::db::Writes;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::notify::{self, Event};
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::SqliteConnection;
 
 pub(super) async fn facts(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     r: &RequestRow,
     user_id: Option<i64>,
     now: DateTime<Utc>,
@@ -91,7 +91,7 @@ pub(super) async fn begin(
 
 /// Moves the request, or finds that a concurrent caller already did (409).
 pub(super) async fn move_or_refuse(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     row: &RequestRow,
     m: &Move<'_>,
     now: &str,

@@ -234,6 +234,9 @@ fn common_dir(paths: &[PathBuf]) -> PathBuf {
 /// The database must exist already: a scan run in some checkout must not leave a new
 /// `switchyard.db` behind.
 async fn open_database(url: &str) -> Result<db::Db, Failure> {
+    if db::is_postgres_url(url) {
+        return Ok(db::connect(url).await?);
+    }
     let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
         .map_err(|e| Refusal(format!("the database URL {url:?} is not valid: {e}")))?;
     let file = options.get_filename();

@@ -3,10 +3,10 @@
 
 use super::{link, store};
 use crate::catalog::store as catalog;
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::projects::Project;
 use serde::Serialize;
-use sqlx::SqliteConnection;
 
 /// A repository's latest scan, counted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -89,17 +89,14 @@ pub struct FlagReferences {
     pub repositories: Vec<RepositoryReferences>,
 }
 
-pub async fn repositories(
-    conn: &mut SqliteConnection,
-    project: &Project,
-) -> AppResult<Vec<ScanSummary>> {
+pub async fn repositories(conn: &mut Conn, project: &Project) -> AppResult<Vec<ScanSummary>> {
     let rows = store::scans(conn, project.id).await?;
     Ok(rows.into_iter().map(ScanSummary::from).collect())
 }
 
 /// One repository's latest scan with every reference it found.
 pub async fn repository_scan(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     repository: &str,
 ) -> AppResult<(ScanSummary, Vec<Located>)> {
@@ -119,7 +116,7 @@ pub async fn repository_scan(
 }
 
 pub async fn flag_references(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     key: &str,
 ) -> AppResult<FlagReferences> {
@@ -208,10 +205,7 @@ impl NoReferences {
 
 /// Which flags of the project have no references in the latest scan of every repository
 /// that reported; None while no repository has reported (no scan is no evidence).
-pub async fn unreferenced(
-    conn: &mut SqliteConnection,
-    project_id: i64,
-) -> sqlx::Result<Option<NoReferences>> {
+pub async fn unreferenced(conn: &mut Conn, project_id: i64) -> sqlx::Result<Option<NoReferences>> {
     let scans = store::scans(&mut *conn, project_id).await?;
     if scans.is_empty() {
         return Ok(None);

@@ -4,16 +4,16 @@
 use super::queries::ScanSummary;
 use super::{link, store, upload, Scan};
 use crate::audit::{self, Actor, NewEntry};
+use crate::db::Conn;
 use crate::error::{AppError, AppResult, PathError};
 use crate::projects::Project;
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 use std::collections::HashMap;
 
 /// Records `scan` as the latest of `repository`, replacing its previous scan. Every reference
 /// must name a flag of the project (archived ones too); duplicates count once.
 pub async fn record_scan(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     repository: &str,
@@ -76,7 +76,7 @@ pub async fn record_scan(
 /// Sets (or, with an empty string, removes) the project's repository URL template; audited
 /// as `project.code-url-template-set` when it changes.
 pub async fn set_url_template(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     raw: &str,

@@ -1,8 +1,8 @@
 //! SQL of code references: scans, the references they found, and the link template.
 
 use crate::clock::stamp;
+use crate::db::{Conn, QueryBuilder};
 use chrono::{DateTime, Utc};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 /// A repository's latest scan, with what it found.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -26,11 +26,8 @@ const SCAN_SELECT: &str = "select s.id, s.repository, s.commit_id, s.branch, s.s
      (select count(distinct r.file) from code_references r where r.scan_id = s.id) as files \
      from code_scans s";
 
-pub async fn scans(
-    conn: &mut SqliteConnection,
-    project_id: i64,
-) -> Result<Vec<ScanRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+pub async fn scans(conn: &mut Conn, project_id: i64) -> Result<Vec<ScanRow>, sqlx::Error> {
+    crate::db::query_as(&format!(
         "{SCAN_SELECT} where s.project_id = ? order by s.repository"
     ))
     .bind(project_id)
@@ -39,11 +36,11 @@ pub async fn scans(
 }
 
 pub async fn scan_of_repository(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     repository: &str,
 ) -> Result<Option<ScanRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    crate::db::query_as(&format!(
         "{SCAN_SELECT} where s.project_id = ? and s.repository = ?"
     ))
     .bind(project_id)
@@ -63,16 +60,16 @@ pub struct NewScan<'a> {
 
 /// Replaces the repository's previous scan (its references go with it) by a new, empty one.
 pub async fn replace_scan(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     s: &NewScan<'_>,
     now: DateTime<Utc>,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query("delete from code_scans where project_id = ? and repository = ?")
+    crate::db::query("delete from code_scans where project_id = ? and repository = ?")
         .bind(s.project_id)
         .bind(s.repository)
         .execute(&mut *conn)
         .await?;
-    sqlx::query_scalar(
+    crate::db::query_scalar(
         "insert into code_scans \
          (project_id, repository, commit_id, branch, scanned_at, recorded_at, recorded_by) \
          values (?, ?, ?, ?, ?, ?, ?) returning id",
@@ -95,12 +92,12 @@ pub type NewReference<'a> = (i64, &'a str, i64, &'a str);
 const INSERT_BATCH: usize = 500;
 
 pub async fn insert_references(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     scan_id: i64,
     refs: &[NewReference<'_>],
 ) -> Result<(), sqlx::Error> {
     for batch in refs.chunks(INSERT_BATCH) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut q: QueryBuilder = QueryBuilder::new(
             "insert into code_references (scan_id, flag_id, file, line, snippet) ",
         );
         q.push_values(batch, |mut row, (flag, file, line, snippet)| {
@@ -126,10 +123,10 @@ pub struct ReferenceRow {
 }
 
 pub async fn references_of_scan(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     scan_id: i64,
 ) -> Result<Vec<ReferenceRow>, sqlx::Error> {
-    sqlx::query_as(
+    crate::db::query_as(
         "select r.scan_id, f.key as flag, r.file, r.line, r.snippet \
          from code_references r join flags f on f.id = r.flag_id \
          where r.scan_id = ? order by r.file, r.line, f.key",
@@ -140,10 +137,10 @@ pub async fn references_of_scan(
 }
 
 pub async fn references_of_flag(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     flag_id: i64,
 ) -> Result<Vec<ReferenceRow>, sqlx::Error> {
-    sqlx::query_as(
+    crate::db::query_as(
         "select r.scan_id, f.key as flag, r.file, r.line, r.snippet \
          from code_references r join flags f on f.id = r.flag_id \
          where r.flag_id = ? order by r.scan_id, r.file, r.line",
@@ -154,11 +151,8 @@ pub async fn references_of_flag(
 }
 
 /// Every flag key of the project with its id, archived ones included.
-pub async fn flag_ids(
-    conn: &mut SqliteConnection,
-    project_id: i64,
-) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    sqlx::query_as("select key, id from flags where project_id = ?")
+pub async fn flag_ids(conn: &mut Conn, project_id: i64) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    crate::db::query_as("select key, id from flags where project_id = ?")
         .bind(project_id)
         .fetch_all(conn)
         .await
@@ -174,10 +168,10 @@ pub struct UnreferencedRow {
 /// Flags that no latest scan references and that existed before every latest scan was made
 /// (a scan made before a flag existed could not have looked for it).
 pub async fn unreferenced_flags(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
 ) -> Result<Vec<UnreferencedRow>, sqlx::Error> {
-    sqlx::query_as(
+    crate::db::query_as(
         "select f.id, f.key, f.archived_at is not null as archived from flags f \
          where f.project_id = ? \
            and f.created_at < (select min(s.scanned_at) from code_scans s where s.project_id = ?) \
@@ -190,11 +184,8 @@ pub async fn unreferenced_flags(
     .await
 }
 
-pub async fn url_template(
-    conn: &mut SqliteConnection,
-    project_id: i64,
-) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("select template from code_url_templates where project_id = ?")
+pub async fn url_template(conn: &mut Conn, project_id: i64) -> Result<Option<String>, sqlx::Error> {
+    crate::db::query_scalar("select template from code_url_templates where project_id = ?")
         .bind(project_id)
         .fetch_optional(conn)
         .await
@@ -202,13 +193,13 @@ pub async fn url_template(
 
 /// Sets the template, or removes it with None.
 pub async fn set_url_template(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     template: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     match template {
         Some(t) => {
-            sqlx::query(
+            crate::db::query(
                 "insert into code_url_templates (project_id, template) values (?, ?) \
                  on conflict (project_id) do update set template = excluded.template",
             )
@@ -218,7 +209,7 @@ pub async fn set_url_template(
             .await?
         }
         None => {
-            sqlx::query("delete from code_url_templates where project_id = ?")
+            crate::db::query("delete from code_url_templates where project_id = ?")
                 .bind(project_id)
                 .execute(conn)
                 .await?

@@ -91,7 +91,7 @@ impl ProjectChange {
 
 /// Projects changed since audit entry `since` (every project, whole, when None).
 pub async fn changed_since(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut crate::db::Conn,
     since: Option<i64>,
 ) -> sqlx::Result<Vec<ProjectChange>> {
     let Some(since) = since else {

@@ -1,23 +1,20 @@
 //! What the watcher reads to keep the feed in step: the audit head, a project's environments,
 //! flag tags and the tokens the feed accepts. Requests never call these.
 
-use sqlx::SqliteConnection;
+use crate::db::Conn;
 use std::collections::HashMap;
 
 /// The sequence number of the newest audit entry (0 for an empty log): every change is
 /// audited, so a new head means something may have changed.
-pub async fn audit_head(conn: &mut SqliteConnection) -> sqlx::Result<i64> {
-    sqlx::query_scalar("select coalesce(max(seq), 0) from audit_log")
+pub async fn audit_head(conn: &mut Conn) -> sqlx::Result<i64> {
+    crate::db::query_scalar("select coalesce(max(seq), 0) from audit_log")
         .fetch_one(conn)
         .await
 }
 
 /// A project's environments: id and key.
-pub async fn environments_of(
-    conn: &mut SqliteConnection,
-    project_id: i64,
-) -> sqlx::Result<Vec<(i64, String)>> {
-    sqlx::query_as("select id, key from environments where project_id = ?")
+pub async fn environments_of(conn: &mut Conn, project_id: i64) -> sqlx::Result<Vec<(i64, String)>> {
+    crate::db::query_as("select id, key from environments where project_id = ?")
         .bind(project_id)
         .fetch_all(conn)
         .await
@@ -25,19 +22,21 @@ pub async fn environments_of(
 
 /// Each flag's tags, for the flags in `only` (all of the project's when None).
 pub async fn flag_tags(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     only: Option<&[String]>,
 ) -> sqlx::Result<HashMap<String, Vec<String>>> {
     let keys = only.map(|keys| serde_json::json!(keys).to_string());
-    let rows: Vec<(String, String)> = sqlx::query_as(
+    let sql = format!(
         "select f.key, t.tag from flag_tags t join flags f on f.id = t.flag_id \
-         where f.project_id = ? and (?2 is null or f.key in (select value from json_each(?2)))",
-    )
-    .bind(project_id)
-    .bind(&keys)
-    .fetch_all(conn)
-    .await?;
+         where f.project_id = ?1 and (?2 is null or f.key in ({}))",
+        conn.backend().json_texts("?2")
+    );
+    let rows: Vec<(String, String)> = crate::db::query_as(&sql)
+        .bind(project_id)
+        .bind(&keys)
+        .fetch_all(conn)
+        .await?;
     let mut tags = HashMap::<String, Vec<String>>::new();
     for (flag, tag) in rows {
         tags.entry(flag).or_default().push(tag);
@@ -57,12 +56,11 @@ pub struct LiveToken {
 }
 
 /// Tokens neither revoked nor expired.
-pub async fn live_tokens(conn: &mut SqliteConnection) -> sqlx::Result<Vec<LiveToken>> {
-    sqlx::query_as(
+pub async fn live_tokens(conn: &mut Conn) -> sqlx::Result<Vec<LiveToken>> {
+    let sql = format!(
         "select id, secret_hash, kind, coalesce(project_id, -1) as project_id, environment_id from api_tokens \
-         where revoked_at is null \
-         and (expires_at is null or expires_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
-    )
-    .fetch_all(conn)
-    .await
+         where revoked_at is null and (expires_at is null or expires_at > {})",
+        conn.backend().now_stamp()
+    );
+    crate::db::query_as(&sql).fetch_all(conn).await
 }

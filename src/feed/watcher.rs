@@ -194,7 +194,7 @@ async fn refresh(
 /// changes are not rebuilt yet.
 async fn token_pass(
     shared: &Shared,
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut crate::db::Conn,
     feed: &FeedState,
 ) -> anyhow::Result<()> {
     let mut held = shared.token_pass.lock().await;
@@ -241,7 +241,7 @@ async fn token_pass(
 }
 
 async fn rebuild_project(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut crate::db::Conn,
     feed: &FeedState,
     change: &ProjectChange,
 ) -> anyhow::Result<()> {
@@ -343,7 +343,7 @@ enum Input {
 /// `keys` read again, with the value types and tags of the environment updated for them: a
 /// change to a few flags reads a few rows, not the whole environment.
 async fn changed_flags(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut crate::db::Conn,
     previous: &Arc<EnvSnapshot>,
     env_id: i64,
     keys: &[String],

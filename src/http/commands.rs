@@ -7,16 +7,16 @@ use crate::authz::{Identity, ProjectAccess};
 use crate::changes::bulk::{self, BulkAction, BulkReport, FlagResult};
 use crate::changes::service::{self as changes, Change, Copied, KillView, Outcome};
 use crate::changes::service::{ProtectionChange, ProtectionOutcome};
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::projects::Environment;
 use crate::rollout::plans::{self, PlanRequest};
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 
 /// A change to a flag, its targeting or a segment: applied at once, or staged into the caller's
 /// draft change request where a protected environment reviews it.
 pub async fn propose(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     access: &ProjectAccess,
     change: Change<'_>,
     now: DateTime<Utc>,
@@ -33,7 +33,7 @@ pub async fn propose(
 
 /// Starting a release plan: a change proposed like any other.
 pub async fn start_release_plan(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     access: &ProjectAccess,
     env: &Environment,
     flag_key: &str,
@@ -46,7 +46,7 @@ pub async fn start_release_plan(
 
 /// Copying a flag's targeting from one environment to another.
 pub async fn copy_targeting(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     access: &ProjectAccess,
     flag_key: &str,
     from: &Environment,
@@ -60,7 +60,7 @@ pub async fn copy_targeting(
 
 /// One action on many flags of the catalog.
 pub async fn bulk(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     access: &ProjectAccess,
     keys: &[String],
     action: BulkAction,
@@ -88,7 +88,7 @@ pub struct ProjectReport {
 /// environment) is reported for each of its flags and the others go on. Input that is bad for
 /// every project (no flags, no tag) refuses the whole, with nothing changed.
 pub async fn bulk_across(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     identity: &Identity,
     picks: &[(String, String)],
     action: BulkAction,
@@ -118,7 +118,7 @@ pub async fn bulk_across(
 }
 
 async fn one_project(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     identity: &Identity,
     project: &str,
     keys: &[String],
@@ -131,7 +131,7 @@ async fn one_project(
 
 /// Setting an environment's protection: raised at once, lowered through a change request.
 pub async fn set_protection(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     access: &ProjectAccess,
     env: &Environment,
     protected: bool,
@@ -151,7 +151,7 @@ pub async fn set_protection(
 
 /// Acknowledging somebody else's emergency kill.
 pub async fn acknowledge_kill(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     access: &ProjectAccess,
     id: i64,
     note: &str,

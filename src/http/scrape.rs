@@ -200,7 +200,7 @@ fn database(e: &mut Exposition, app: &AppState, answered: bool) {
         Kind::Gauge,
         "The most connections the pool opens.",
     )
-    .sample(&[], app.db.options().get_max_connections());
+    .sample(&[], app.db.max_connections());
 }
 
 fn waiting(e: &mut Exposition, backlog: &Backlog) {

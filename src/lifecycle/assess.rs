@@ -11,13 +11,13 @@ use super::stale::{Code, StaleReason};
 use super::store;
 use crate::audit::{self, Action, Actor, NewEntry};
 use crate::clock::{parse_stamp, stamp};
+use crate::db::Conn;
 use crate::error::AppResult;
 use crate::projects::Project;
 use chrono::{DateTime, Utc};
 use judge::{context, judge};
 use serde::Serialize;
 use serde_json::json;
-use sqlx::SqliteConnection;
 use std::collections::HashMap;
 
 /// An owner's "not stale until", shown beside the badge.
@@ -89,7 +89,7 @@ impl Assessment {
 
 /// One flag, assessed now (nothing stored).
 pub async fn flag(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     flag_id: i64,
     key: &str,
@@ -102,7 +102,7 @@ pub async fn flag(
 
 /// Every flag of the project, assessed now (nothing stored).
 pub async fn project(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     now: DateTime<Utc>,
 ) -> AppResult<Vec<Assessment>> {
@@ -115,7 +115,7 @@ pub async fn project(
 /// the last time are audited (and turning stale is announced to webhooks). Returns how many
 /// moved either way.
 pub async fn record(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     assessed: &[Assessment],
     now: DateTime<Utc>,
@@ -179,7 +179,7 @@ pub async fn record(
 /// Assesses one flag again and stores the result (after a change to it), inside the caller's
 /// transaction.
 pub async fn refresh_flag(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     flag_id: i64,
     key: &str,

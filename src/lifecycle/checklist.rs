@@ -9,13 +9,13 @@ use crate::catalog::store as catalog;
 use crate::changes::store as changes;
 use crate::clock::parse_stamp;
 use crate::coderefs;
+use crate::db::Conn;
 use crate::error::AppResult;
 use crate::projects::{store as projects, Project};
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 
 pub async fn checklist(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     key: &str,
     now: DateTime<Utc>,

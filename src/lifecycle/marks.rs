@@ -7,12 +7,12 @@ use super::store;
 use crate::audit::{self, Action, Actor, NewEntry};
 use crate::catalog::service::live_flag;
 use crate::clock::{parse_stamp, stamp};
+use crate::db::Conn;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::projects::Project;
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::json;
-use sqlx::SqliteConnection;
 
 /// An owner's "this flag is done", as the API and the form send it.
 #[derive(Debug, Clone, Deserialize)]
@@ -28,7 +28,7 @@ pub struct CompletionDraft {
 }
 
 pub async fn complete(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     key: &str,
@@ -77,7 +77,7 @@ pub async fn complete(
 
 /// Takes "completed" back: the flag's stage follows its environments again.
 pub async fn reopen(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     key: &str,
@@ -117,7 +117,7 @@ fn parse_until(s: &str) -> Option<DateTime<Utc>> {
 }
 
 pub async fn snooze(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     key: &str,
@@ -169,7 +169,7 @@ pub async fn snooze(
 }
 
 pub async fn unsnooze(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     key: &str,
@@ -203,7 +203,7 @@ pub struct FlagLifecycleDraft {
 }
 
 pub async fn set_flag_lifecycle(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     key: &str,
@@ -232,7 +232,7 @@ pub async fn set_flag_lifecycle(
 }
 
 pub async fn set_thresholds(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     t: Thresholds,

@@ -2,7 +2,7 @@
 //! completions, snoozes, and the stored assessments the catalog and the feed read.
 
 use super::stale::Thresholds;
-use sqlx::SqliteConnection;
+use crate::db::{Conn, FromAnyRow, IntoArg};
 
 /// One flag as the rules see it. `only` narrows every query to one flag.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -29,19 +29,36 @@ pub struct FlagFacts {
     pub snoozed_by: Option<String>,
 }
 
-/// The SQL with `{only}` replaced by `clause` when one flag is asked for, and by nothing when all
-/// are: `(? is null or f.id = ?)` would keep SQLite from using an index for one flag, so a flag
-/// page would scan the whole project's rows.
-fn narrowed(sql: &str, clause: &str, one: bool) -> String {
-    sql.replace("{only}", if one { clause } else { "" })
+/// The rows `sql` selects for `scope` (the project), narrowed to one flag when `only` names one:
+/// `{only}` becomes `and {column} = ?` then, and nothing when all are asked for.
+/// `(? is null or f.id = ?)` would keep SQLite from using an index for one flag, so a flag page
+/// would scan the whole project's rows.
+async fn narrowed<T: FromAnyRow>(
+    conn: &mut Conn,
+    sql: &str,
+    scope: impl IntoArg,
+    column: &str,
+    only: Option<impl IntoArg>,
+) -> Result<Vec<T>, sqlx::Error> {
+    let clause = match only {
+        Some(_) => format!("and {column} = ?"),
+        None => String::new(),
+    };
+    let sql = sql.replace("{only}", &clause);
+    let mut q = crate::db::query_as(&sql).bind(scope);
+    if let Some(one) = only {
+        q = q.bind(one);
+    }
+    q.fetch_all(conn).await
 }
 
 pub async fn flags(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     only: Option<i64>,
 ) -> Result<Vec<FlagFacts>, sqlx::Error> {
-    let sql = narrowed(
+    narrowed(
+        conn,
         "select f.id, f.key, f.flag_type, f.created_at, f.archived_at, f.lifetime_days, \
          f.permanent, f.first_enabled_at, u.email as owner_email, u.active as owner_active, \
          t.key as owner_team, \
@@ -54,14 +71,11 @@ pub async fn flags(
          left join flag_completions c on c.flag_id = f.id \
          left join flag_snoozes s on s.flag_id = f.id \
          where f.project_id = ? {only} order by f.key",
-        "and f.id = ?",
-        only.is_some(),
-    );
-    let q = sqlx::query_as(&sql).bind(project_id);
-    match only {
-        Some(one) => q.bind(one).fetch_all(conn).await,
-        None => q.fetch_all(conn).await,
-    }
+        project_id,
+        "f.id",
+        only,
+    )
+    .await
 }
 
 /// One flag's state in one environment.
@@ -79,23 +93,21 @@ pub struct EnvFacts {
 }
 
 pub async fn environments(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     only: Option<i64>,
 ) -> Result<Vec<EnvFacts>, sqlx::Error> {
-    let sql = narrowed(
+    narrowed(
+        conn,
         "select fe.flag_id, e.key as environment, e.protected, fe.enabled, fe.strategies, \
          fe.variants, fe.updated_at, fe.killed from flag_environments fe \
          join environments e on e.id = fe.environment_id join flags f on f.id = fe.flag_id \
          where f.project_id = ? {only} order by fe.flag_id, e.sort_order",
-        "and f.id = ?",
-        only.is_some(),
-    );
-    let q = sqlx::query_as(&sql).bind(project_id);
-    match only {
-        Some(one) => q.bind(one).fetch_all(conn).await,
-        None => q.fetch_all(conn).await,
-    }
+        project_id,
+        "f.id",
+        only,
+    )
+    .await
 }
 
 /// When each app's SDKs of each environment first and last reported (registration or metrics).
@@ -107,11 +119,8 @@ pub struct SdkSeen {
     pub last_seen: String,
 }
 
-pub async fn sdks_seen(
-    conn: &mut SqliteConnection,
-    project_id: i64,
-) -> Result<Vec<SdkSeen>, sqlx::Error> {
-    sqlx::query_as(
+pub async fn sdks_seen(conn: &mut Conn, project_id: i64) -> Result<Vec<SdkSeen>, sqlx::Error> {
+    crate::db::query_as(
         "select e.key as environment, a.app_name, min(a.first_seen) as first_seen, \
          max(a.last_seen) as last_seen from client_applications a \
          join environments e on e.id = a.environment_id where e.project_id = ? \
@@ -131,22 +140,20 @@ pub struct LastEvaluation {
 }
 
 pub async fn last_evaluations(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     only: Option<&str>,
 ) -> Result<Vec<LastEvaluation>, sqlx::Error> {
-    let sql = narrowed(
+    narrowed(
+        conn,
         "select u.flag_key, e.key as environment, max(u.hour) as hour from usage_hourly u \
          join environments e on e.id = u.environment_id \
          where e.project_id = ? and u.yes + u.no > 0 {only} group by u.flag_key, e.key",
-        "and u.flag_key = ?",
-        only.is_some(),
-    );
-    let q = sqlx::query_as(&sql).bind(project_id);
-    match only {
-        Some(one) => q.bind(one).fetch_all(conn).await,
-        None => q.fetch_all(conn).await,
-    }
+        project_id,
+        "u.flag_key",
+        only,
+    )
+    .await
 }
 
 #[derive(sqlx::FromRow)]
@@ -159,11 +166,8 @@ struct ThresholdRow {
 }
 
 /// The project's thresholds (the defaults until an owner sets them).
-pub async fn thresholds(
-    conn: &mut SqliteConnection,
-    project_id: i64,
-) -> Result<Thresholds, sqlx::Error> {
-    let row: Option<ThresholdRow> = sqlx::query_as(
+pub async fn thresholds(conn: &mut Conn, project_id: i64) -> Result<Thresholds, sqlx::Error> {
+    let row: Option<ThresholdRow> = crate::db::query_as(
         "select grace_days, unused_days, fully_rolled_out_days, off_days, retirement_quiet_days \
          from project_lifecycle where project_id = ?",
     )
@@ -180,11 +184,11 @@ pub async fn thresholds(
 }
 
 pub async fn set_thresholds(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     t: &Thresholds,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    crate::db::query(
         "insert into project_lifecycle (project_id, grace_days, unused_days, \
          fully_rolled_out_days, off_days, retirement_quiet_days) values (?, ?, ?, ?, ?, ?) \
          on conflict (project_id) do update set grace_days = excluded.grace_days, \
@@ -215,47 +219,43 @@ pub struct HistoryRow {
 
 /// What moved the stages of the project's flags (or of one), oldest first.
 pub async fn history(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_key: &str,
     only: Option<&str>,
 ) -> Result<Vec<HistoryRow>, sqlx::Error> {
-    let sql = narrowed(
+    narrowed(
+        conn,
         "select flag_key, at, action, environment_key as environment, after_json as after \
          from audit_log where project_key = ? and flag_key is not null \
          {only} and action in ('flag.created', 'flag.imported', 'flag.enabled', \
          'flag.disabled', 'flag.killed', 'flag.archived', 'flag.revived', 'flag.completed', \
          'flag.reopened') order by seq",
-        "and flag_key = ?",
-        only.is_some(),
-    );
-    let q = sqlx::query_as(&sql).bind(project_key);
-    match only {
-        Some(one) => q.bind(one).fetch_all(conn).await,
-        None => q.fetch_all(conn).await,
-    }
+        project_key,
+        "flag_key",
+        only,
+    )
+    .await
 }
 
 /// Records the first time a flag is switched on anywhere (later switches change nothing).
-pub async fn mark_enabled(
-    conn: &mut SqliteConnection,
-    flag_id: i64,
-    now: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("update flags set first_enabled_at = ? where id = ? and first_enabled_at is null")
-        .bind(now)
-        .bind(flag_id)
-        .execute(conn)
-        .await?;
+pub async fn mark_enabled(conn: &mut Conn, flag_id: i64, now: &str) -> Result<(), sqlx::Error> {
+    crate::db::query(
+        "update flags set first_enabled_at = ? where id = ? and first_enabled_at is null",
+    )
+    .bind(now)
+    .bind(flag_id)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 pub async fn set_flag_lifecycle(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     flag_id: i64,
     lifetime_days: Option<i64>,
     permanent: bool,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("update flags set lifetime_days = ?, permanent = ? where id = ?")
+    crate::db::query("update flags set lifetime_days = ?, permanent = ? where id = ?")
         .bind(lifetime_days)
         .bind(permanent)
         .bind(flag_id)
@@ -273,11 +273,11 @@ pub struct Completion<'a> {
 }
 
 pub async fn complete(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     flag_id: i64,
     c: &Completion<'_>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    crate::db::query(
         "insert into flag_completions (flag_id, outcome, variant, note, completed_by, \
          completed_at) values (?, ?, ?, ?, ?, ?) on conflict (flag_id) do update set \
          outcome = excluded.outcome, variant = excluded.variant, note = excluded.note, \
@@ -295,8 +295,8 @@ pub async fn complete(
 }
 
 /// Takes the completion back; false when the flag was not completed.
-pub async fn reopen(conn: &mut SqliteConnection, flag_id: i64) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("delete from flag_completions where flag_id = ?")
+pub async fn reopen(conn: &mut Conn, flag_id: i64) -> Result<bool, sqlx::Error> {
+    let r = crate::db::query("delete from flag_completions where flag_id = ?")
         .bind(flag_id)
         .execute(conn)
         .await?;
@@ -304,14 +304,14 @@ pub async fn reopen(conn: &mut SqliteConnection, flag_id: i64) -> Result<bool, s
 }
 
 pub async fn snooze(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     flag_id: i64,
     until: &str,
     reason: &str,
     by: &str,
     at: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    crate::db::query(
         "insert into flag_snoozes (flag_id, until, reason, snoozed_by, snoozed_at) \
          values (?, ?, ?, ?, ?) on conflict (flag_id) do update set until = excluded.until, \
          reason = excluded.reason, snoozed_by = excluded.snoozed_by, \
@@ -327,8 +327,8 @@ pub async fn snooze(
     Ok(())
 }
 
-pub async fn unsnooze(conn: &mut SqliteConnection, flag_id: i64) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("delete from flag_snoozes where flag_id = ?")
+pub async fn unsnooze(conn: &mut Conn, flag_id: i64) -> Result<bool, sqlx::Error> {
+    let r = crate::db::query("delete from flag_snoozes where flag_id = ?")
         .bind(flag_id)
         .execute(conn)
         .await?;
@@ -357,21 +357,19 @@ pub struct Kept {
 
 /// The stored assessments of a project's flags, or of one of them.
 pub async fn kept(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     flag_id: Option<i64>,
 ) -> Result<Vec<Kept>, sqlx::Error> {
-    let sql = narrowed(
+    narrowed(
+        conn,
         "select flag_id, stage, stage_entered_at, stale, reasons from flag_assessments \
          where project_id = ? {only}",
-        "and flag_id = ?",
-        flag_id.is_some(),
-    );
-    let q = sqlx::query_as(&sql).bind(project_id);
-    match flag_id {
-        Some(one) => q.bind(one).fetch_all(conn).await,
-        None => q.fetch_all(conn).await,
-    }
+        project_id,
+        "flag_id",
+        flag_id,
+    )
+    .await
 }
 
 impl Stored<'_> {
@@ -385,12 +383,12 @@ impl Stored<'_> {
 }
 
 pub async fn save(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     a: &Stored<'_>,
     now: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    crate::db::query(
         "insert into flag_assessments (flag_id, project_id, stage, stage_entered_at, stale, \
          reasons, assessed_at) values (?, ?, ?, ?, ?, ?, ?) on conflict (flag_id) do update set \
          stage = excluded.stage, stage_entered_at = excluded.stage_entered_at, \
@@ -405,13 +403,13 @@ pub async fn save(
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    sqlx::query("delete from flag_stale_codes where flag_id = ?")
+    crate::db::query("delete from flag_stale_codes where flag_id = ?")
         .bind(a.flag_id)
         .execute(&mut *conn)
         .await?;
     if a.stale {
         for code in &a.codes {
-            sqlx::query("insert into flag_stale_codes (flag_id, code) values (?, ?)")
+            crate::db::query("insert into flag_stale_codes (flag_id, code) values (?, ?)")
                 .bind(a.flag_id)
                 .bind(code)
                 .execute(&mut *conn)
@@ -422,11 +420,8 @@ pub async fn save(
 }
 
 /// The keys of the project's flags stored as stale, for the feed's `stale` field.
-pub async fn stale_keys(
-    conn: &mut SqliteConnection,
-    project_id: i64,
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
+pub async fn stale_keys(conn: &mut Conn, project_id: i64) -> Result<Vec<String>, sqlx::Error> {
+    crate::db::query_scalar(
         "select f.key from flag_assessments a join flags f on f.id = a.flag_id \
          where a.project_id = ? and a.stale",
     )
@@ -437,13 +432,13 @@ pub async fn stale_keys(
 
 /// The stored stale reasons (with evidence) of the flags among `ids` that are stale, by id.
 pub async fn stale_reasons_of(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     ids: &[i64],
 ) -> Result<std::collections::HashMap<i64, serde_json::Value>, sqlx::Error> {
     if ids.is_empty() {
         return Ok(Default::default());
     }
-    let mut q: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new(
+    let mut q: crate::db::QueryBuilder = crate::db::QueryBuilder::new(
         "select flag_id, reasons from flag_assessments where stale and flag_id in (",
     );
     let mut sep = q.separated(", ");

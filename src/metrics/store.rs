@@ -2,7 +2,7 @@
 //! webhook deliverer. Each is answered from an index (`change_requests_due`,
 //! `webhook_outbox_due`), so a scrape stays cheap however long the history grows.
 
-use sqlx::SqliteConnection;
+use crate::db::Conn;
 
 /// Change-request states that still wait for someone (or for the scheduler).
 pub const OPEN_STATES: [&str; 5] = ["draft", "in-review", "approved", "scheduled", "failed"];
@@ -18,9 +18,9 @@ pub struct Backlog {
     pub outbox_retrying: i64,
 }
 
-pub async fn backlog(conn: &mut SqliteConnection) -> Result<Backlog, sqlx::Error> {
+pub async fn backlog(conn: &mut Conn) -> Result<Backlog, sqlx::Error> {
     let mut out = Backlog::default();
-    let rows: Vec<(String, i64)> = sqlx::query_as(
+    let rows: Vec<(String, i64)> = crate::db::query_as(
         "select state, count(*) from change_requests
          where state in ('draft', 'in-review', 'approved', 'scheduled', 'failed')
          group by state",
@@ -32,7 +32,7 @@ pub async fn backlog(conn: &mut SqliteConnection) -> Result<Backlog, sqlx::Error
             out.change_requests[i] = n;
         }
     }
-    let (pending, retrying): (i64, i64) = sqlx::query_as(
+    let (pending, retrying): (i64, i64) = crate::db::query_as(
         "select count(*), coalesce(sum(case when attempts > 0 then 1 else 0 end), 0)
          from webhook_outbox where next_attempt_at is not null",
     )

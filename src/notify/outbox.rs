@@ -6,15 +6,15 @@ use super::store;
 use crate::audit::{self, Actor};
 use crate::changes::store as changes;
 use crate::clock::stamp;
+use crate::db::Conn;
 use crate::error::AppResult;
 use crate::projects::Project;
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 
 /// Queues `payload` for every active webhook of the project listening to `event`. Call it inside
 /// the transaction that makes the event happen.
 pub async fn enqueue(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     event: Event,
     payload: &Payload,
@@ -36,7 +36,7 @@ pub async fn enqueue(
 
 /// Queues `event` about change request `id` as it is now (inside the transaction).
 pub async fn change_request(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     event: Event,
     actor: &Actor,
@@ -79,11 +79,7 @@ pub async fn change_request(
 }
 
 /// The request's changes in words, as reviewers read them on its page.
-async fn described(
-    conn: &mut SqliteConnection,
-    project_id: i64,
-    id: i64,
-) -> AppResult<Vec<Described>> {
+async fn described(conn: &mut Conn, project_id: i64, id: i64) -> AppResult<Vec<Described>> {
     let names = audit::describe::Names::with_segments(
         crate::targeting::store::segment_names_of(&mut *conn, project_id).await?,
     );
@@ -111,7 +107,7 @@ async fn described(
 
 /// Queues `flag.killed` for an emergency kill (inside the transaction).
 pub async fn killed(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     flag: &str,
     environment: &str,
@@ -139,7 +135,7 @@ pub async fn killed(
 
 /// Queues `release-plan.rolled-back` for an automatic rollback, with its evidence in words.
 pub async fn rolled_back(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     flag: &str,
     environment: &str,
@@ -167,7 +163,7 @@ pub async fn rolled_back(
 
 /// Queues `flag.stale` for a flag that turned stale, with its reasons in words.
 pub async fn stale(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     flag: &str,
     reasons: &str,
@@ -194,7 +190,7 @@ pub async fn stale(
 /// Queues `report.stale` for a kept weekly report (inside the transaction that keeps it): the
 /// report's JSON for generic bodies, `headline` and a line per owner for Slack.
 pub async fn report(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     report: serde_json::Value,
     headline: String,

@@ -1,7 +1,8 @@
 //! The SQL of webhooks and their outbox.
 
+use crate::db::Conn;
 use serde::Serialize;
-use sqlx::{FromRow, SqliteConnection};
+use sqlx::FromRow;
 
 #[derive(Clone, FromRow)]
 pub struct WebhookRow {
@@ -77,14 +78,10 @@ pub struct NewWebhook<'a> {
     pub secret: &'a str,
 }
 
-pub async fn insert(
-    conn: &mut SqliteConnection,
-    w: &NewWebhook<'_>,
-    now: &str,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+pub async fn insert(conn: &mut Conn, w: &NewWebhook<'_>, now: &str) -> Result<i64, sqlx::Error> {
+    crate::db::query_scalar(
         "insert into webhooks (project_id, url, format, events, created_by, active, created_at, secret)
-         values (?, ?, ?, ?, ?, 1, ?, ?) returning id",
+         values (?, ?, ?, ?, ?, true, ?, ?) returning id",
     )
     .bind(w.project_id)
     .bind(w.url)
@@ -97,11 +94,8 @@ pub async fn insert(
     .await
 }
 
-pub async fn list(
-    conn: &mut SqliteConnection,
-    project_id: i64,
-) -> Result<Vec<WebhookRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+pub async fn list(conn: &mut Conn, project_id: i64) -> Result<Vec<WebhookRow>, sqlx::Error> {
+    crate::db::query_as(&format!(
         "{WEBHOOK_SELECT} where project_id = ? order by id"
     ))
     .bind(project_id)
@@ -110,11 +104,11 @@ pub async fn list(
 }
 
 pub async fn get(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     id: i64,
 ) -> Result<Option<WebhookRow>, sqlx::Error> {
-    sqlx::query_as(&format!("{WEBHOOK_SELECT} where project_id = ? and id = ?"))
+    crate::db::query_as(&format!("{WEBHOOK_SELECT} where project_id = ? and id = ?"))
         .bind(project_id)
         .bind(id)
         .fetch_optional(conn)
@@ -122,17 +116,13 @@ pub async fn get(
 }
 
 /// Deletes the webhook and its pending and past deliveries.
-pub async fn delete(
-    conn: &mut SqliteConnection,
-    project_id: i64,
-    id: i64,
-) -> Result<bool, sqlx::Error> {
-    sqlx::query("delete from webhook_outbox where webhook_id = (select id from webhooks where project_id = ? and id = ?)")
+pub async fn delete(conn: &mut Conn, project_id: i64, id: i64) -> Result<bool, sqlx::Error> {
+    crate::db::query("delete from webhook_outbox where webhook_id = (select id from webhooks where project_id = ? and id = ?)")
         .bind(project_id)
         .bind(id)
         .execute(&mut *conn)
         .await?;
-    let done = sqlx::query("delete from webhooks where project_id = ? and id = ?")
+    let done = crate::db::query("delete from webhooks where project_id = ? and id = ?")
         .bind(project_id)
         .bind(id)
         .execute(conn)
@@ -142,26 +132,29 @@ pub async fn delete(
 
 /// One outbox row per active webhook of the project that listens to `event`, due at once.
 pub async fn enqueue(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     event: &str,
     body: &str,
     now: &str,
 ) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
+    let sql = format!(
         "insert into webhook_outbox (webhook_id, event, body, attempts, next_attempt_at, created_at)
          select id, ?, ?, 0, ?, ? from webhooks
-         where project_id = ? and active = 1
-           and (events = '' or instr(',' || events || ',', ',' || ? || ',') > 0)",
-    )
-    .bind(event)
-    .bind(body)
-    .bind(now)
-    .bind(now)
-    .bind(project_id)
-    .bind(event)
-    .execute(conn)
-    .await?;
+         where project_id = ? and active
+           and (events = '' or {})",
+        conn.backend()
+            .contains("',' || events || ','", "',' || ? || ','")
+    );
+    let done = crate::db::query(&sql)
+        .bind(event)
+        .bind(body)
+        .bind(now)
+        .bind(now)
+        .bind(project_id)
+        .bind(event)
+        .execute(conn)
+        .await?;
     Ok(done.rows_affected())
 }
 
@@ -179,15 +172,11 @@ pub struct DueRow {
     pub secret: String,
 }
 
-pub async fn due(
-    conn: &mut SqliteConnection,
-    now: &str,
-    limit: i64,
-) -> Result<Vec<DueRow>, sqlx::Error> {
-    sqlx::query_as(
+pub async fn due(conn: &mut Conn, now: &str, limit: i64) -> Result<Vec<DueRow>, sqlx::Error> {
+    crate::db::query_as(
         "select o.id, o.webhook_id, o.body, o.attempts, w.url, w.format, w.secret
          from webhook_outbox o join webhooks w on w.id = o.webhook_id
-         where o.next_attempt_at is not null and o.next_attempt_at <= ? and w.active = 1
+         where o.next_attempt_at is not null and o.next_attempt_at <= ? and w.active
            and not exists (select 1 from webhook_outbox p
                            where p.webhook_id = o.webhook_id and p.id < o.id
                              and p.next_attempt_at is not null and p.next_attempt_at > ?)
@@ -200,12 +189,8 @@ pub async fn due(
     .await
 }
 
-pub async fn mark_delivered(
-    conn: &mut SqliteConnection,
-    id: i64,
-    now: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn mark_delivered(conn: &mut Conn, id: i64, now: &str) -> Result<(), sqlx::Error> {
+    crate::db::query(
         "update webhook_outbox set attempts = attempts + 1, delivered_at = ?,
              next_attempt_at = null, last_error = null where id = ?",
     )
@@ -218,12 +203,12 @@ pub async fn mark_delivered(
 
 /// Records a failed attempt; `next` is when to try again, or none to give up.
 pub async fn mark_failed(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     error: &str,
     next: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    crate::db::query(
         "update webhook_outbox set attempts = attempts + 1, last_error = ?, next_attempt_at = ?
          where id = ?",
     )
@@ -249,11 +234,11 @@ pub struct DeliveryRow {
 
 /// The latest deliveries of a webhook, newest first.
 pub async fn deliveries(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     webhook_id: i64,
     limit: i64,
 ) -> Result<Vec<DeliveryRow>, sqlx::Error> {
-    sqlx::query_as(
+    crate::db::query_as(
         "select id, event, body, attempts, next_attempt_at, delivered_at, last_error, created_at
          from webhook_outbox where webhook_id = ? order by id desc limit ?",
     )

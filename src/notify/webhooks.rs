@@ -6,11 +6,11 @@ use super::store::{self, WebhookView};
 use super::target::Target;
 use crate::audit::{self, Actor, NewEntry};
 use crate::clock::stamp;
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::projects::Project;
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::SqliteConnection;
 
 pub struct WebhookDraft<'a> {
     /// Checked by [`super::target::vet`] before the transaction begins (it may wait for DNS).
@@ -46,7 +46,7 @@ pub struct Created {
 }
 
 pub async fn create(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     draft: &WebhookDraft<'_>,
@@ -91,7 +91,7 @@ pub async fn create(
 }
 
 pub async fn delete(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     id: i64,
@@ -116,18 +116,14 @@ pub async fn delete(
     Ok(view)
 }
 
-pub async fn get(
-    conn: &mut SqliteConnection,
-    project: &Project,
-    id: i64,
-) -> AppResult<WebhookView> {
+pub async fn get(conn: &mut Conn, project: &Project, id: i64) -> AppResult<WebhookView> {
     store::get(conn, project.id, id)
         .await?
         .map(WebhookView::from)
         .ok_or_else(|| AppError::not_found(format!("there is no webhook #{id} in {}", project.key)))
 }
 
-pub async fn list(conn: &mut SqliteConnection, project: &Project) -> AppResult<Vec<WebhookView>> {
+pub async fn list(conn: &mut Conn, project: &Project) -> AppResult<Vec<WebhookView>> {
     Ok(store::list(conn, project.id)
         .await?
         .into_iter()
@@ -172,7 +168,7 @@ impl From<store::DeliveryRow> for DeliveryView {
 }
 
 pub async fn deliveries(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     id: i64,
 ) -> AppResult<Vec<DeliveryView>> {
@@ -186,7 +182,7 @@ pub async fn deliveries(
 
 /// Every webhook of the project with its latest delivery, if any (the settings page's list).
 pub async fn list_with_last(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
 ) -> AppResult<Vec<(WebhookView, Option<DeliveryView>)>> {
     let mut out = Vec::new();

@@ -5,22 +5,18 @@ use crate::accounts::store as accounts;
 use crate::audit::{self, Actor, NewEntry};
 use crate::authz::Role;
 use crate::catalog::flag;
+use crate::db::Conn;
 use crate::error::{AppError, AppResult, FieldError};
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 use std::collections::HashMap;
 
-pub async fn project(conn: &mut SqliteConnection, key: &str) -> AppResult<Project> {
+pub async fn project(conn: &mut Conn, key: &str) -> AppResult<Project> {
     store::project_by_key(conn, key)
         .await?
         .ok_or_else(|| AppError::not_found(format!("there is no project {key:?}")))
 }
 
-pub async fn environment(
-    conn: &mut SqliteConnection,
-    project: &Project,
-    key: &str,
-) -> AppResult<Environment> {
+pub async fn environment(conn: &mut Conn, project: &Project, key: &str) -> AppResult<Environment> {
     store::environment(conn, project.id, key)
         .await?
         .ok_or_else(|| {
@@ -47,7 +43,7 @@ impl Health {
 
 /// Health per project key (projects without flags are absent): stale as the lifecycle
 /// assessment last found it. Callers keep the projects the caller's `authz::Reach` holds.
-pub async fn health(conn: &mut SqliteConnection) -> AppResult<HashMap<String, Health>> {
+pub async fn health(conn: &mut Conn) -> AppResult<HashMap<String, Health>> {
     Ok(store::health_counts(conn)
         .await?
         .into_iter()
@@ -57,7 +53,7 @@ pub async fn health(conn: &mut SqliteConnection) -> AppResult<HashMap<String, He
 
 /// Creates a project with the default environments; the creator (a person) becomes its owner.
 pub async fn create(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     key: &str,
     name: &str,
@@ -115,7 +111,7 @@ pub async fn create(
 }
 
 pub async fn set_member(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     user_id: i64,
@@ -146,7 +142,7 @@ pub async fn set_member(
 }
 
 pub async fn add_member_by_email(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     email: &str,
@@ -161,7 +157,7 @@ pub async fn add_member_by_email(
 }
 
 pub async fn remove_member(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     user_id: i64,
@@ -202,7 +198,7 @@ pub async fn remove_member(
 }
 
 pub async fn add_environment(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     key: &str,
@@ -240,7 +236,7 @@ pub async fn add_environment(
 }
 
 pub async fn set_protection(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     env: &Environment,
@@ -277,7 +273,7 @@ pub struct Settings<'a> {
 }
 
 pub async fn update_settings(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     s: Settings<'_>,

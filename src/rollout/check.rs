@@ -3,9 +3,9 @@
 //! the exposure label, exposed against unexposed traffic.
 
 use super::guard::{self, Aggregation, Comparison, Guard, Reading, EXPOSURE_LABEL};
+use crate::db::Conn;
 use crate::signals::{self, aggregate, Point, Series};
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 use std::collections::{BTreeMap, HashMap};
 
 /// Series read in one pass, by environment and metric, each with its labels and its points
@@ -61,7 +61,7 @@ impl PointCache {
     /// start any guard needs, so that no metric is read twice.
     pub async fn prepare<'a>(
         &mut self,
-        conn: &mut SqliteConnection,
+        conn: &mut Conn,
         guards: impl IntoIterator<Item = (i64, &'a Guard)>,
         now: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
@@ -84,7 +84,7 @@ impl PointCache {
     /// (any application), oldest first.
     pub async fn points(
         &mut self,
-        conn: &mut SqliteConnection,
+        conn: &mut Conn,
         environment_id: i64,
         name: &str,
         labels: &BTreeMap<String, String>,
@@ -111,7 +111,7 @@ impl PointCache {
 
 /// The guard's aggregated value at `now` over the points matching `labels`.
 async fn value_with(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     cache: &mut PointCache,
     environment_id: i64,
     g: &Guard,
@@ -134,7 +134,7 @@ async fn value_with(
 }
 
 pub async fn value(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     cache: &mut PointCache,
     environment_id: i64,
     g: &Guard,
@@ -153,7 +153,7 @@ pub struct GuardCheck {
 
 /// Reads every guard of a plan: `since[i]` is when guard `i` was first seen over its limit.
 pub async fn check(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     cache: &mut PointCache,
     environment_id: i64,
     guards: &[Guard],
@@ -178,7 +178,7 @@ pub async fn check(
 /// Exposed against unexposed traffic of a ratio guard, where its samples carry the `exposure`
 /// label (`exposed` / `unexposed`); None when they do not, or for other aggregations.
 pub async fn exposure(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     cache: &mut PointCache,
     environment_id: i64,
     g: &Guard,

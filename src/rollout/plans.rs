@@ -15,13 +15,13 @@ use crate::catalog::service::{self as catalog, Switch};
 use crate::changes::service::Change;
 use crate::changes::Proposal;
 use crate::clock::{parse_stamp, stamp};
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::projects::{Environment, Project};
 use crate::targeting::service as targeting;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sqlx::SqliteConnection;
 
 /// What `POST .../release-plan` asks for.
 #[derive(Debug, Clone, Deserialize)]
@@ -85,11 +85,7 @@ impl Plan {
 
 /// The template, its segment names resolved to the project's segments, and the guards checked:
 /// everything the plan will do, fixed before anybody approves it.
-pub async fn prepare(
-    conn: &mut SqliteConnection,
-    project: &Project,
-    req: PlanRequest,
-) -> AppResult<PlanDraft> {
+pub async fn prepare(conn: &mut Conn, project: &Project, req: PlanRequest) -> AppResult<PlanDraft> {
     let errors = guard::validate(&req.guards);
     if !errors.is_empty() {
         return Err(AppError::InvalidPaths(errors));
@@ -131,7 +127,7 @@ pub async fn prepare(
 /// other (`changes::plan`, `changes::carry_out`), it starts at once, or, in a protected
 /// environment, goes as a whole into the caller's change request.
 pub async fn start_change<'a>(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     env: &'a Environment,
     flag_key: &'a str,
@@ -150,7 +146,7 @@ pub async fn start_change<'a>(
 
 /// Serves one milestone: its strategies, and the flag on.
 pub(super) async fn serve(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     env: &Environment,
@@ -174,7 +170,7 @@ pub(super) async fn serve(
 }
 
 pub(super) async fn event(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     plan_id: i64,
     kind: &str,
     at: usize,
@@ -211,7 +207,7 @@ pub(super) fn entry<'a>(
 /// Starts an approved (or unreviewed) plan: records each guard's baseline just before, then
 /// serves the first milestone. Runs inside the write that applies the proposal.
 pub async fn start(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     env: &Environment,
@@ -277,7 +273,7 @@ pub async fn start(
     Ok(id)
 }
 
-pub async fn plan_by_id(conn: &mut SqliteConnection, id: i64) -> AppResult<Plan> {
+pub async fn plan_by_id(conn: &mut Conn, id: i64) -> AppResult<Plan> {
     store::plan_by_id(conn, id)
         .await?
         .map(Plan::from_row)

@@ -12,13 +12,13 @@ use crate::audit::{self, Actor};
 use crate::authz::Identity;
 use crate::changes::service as changes;
 use crate::clock::stamp;
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::notify;
 use crate::projects::{Environment, Project};
 use crate::targeting::service as targeting;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use sqlx::SqliteConnection;
 
 /// Who rolls back: the server itself.
 pub const ACTOR: &str = "release guard";
@@ -40,7 +40,7 @@ pub fn evidence(c: &GuardCheck, now: DateTime<Utc>) -> Value {
 /// Rolls the plan back from the state it was read in; false when somebody moved it since (the
 /// other process already rolled it back, say).
 pub async fn roll_back(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     env: &Environment,
     plan: &Plan,
@@ -154,7 +154,7 @@ fn shown(v: Option<f64>) -> String {
 /// An approver completes the review of a rollback with a note, once. The caller asked the
 /// policy for `Action::ReviewRollback`.
 pub async fn complete_review(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     who: &Identity,
     project: &Project,
     plan: &Plan,

@@ -7,14 +7,14 @@ use super::plans::{entry, event, plan_by_id, serve, Plan};
 use super::store;
 use crate::audit::{self, Actor};
 use crate::clock::stamp;
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::projects::{Environment, Project};
 use chrono::{DateTime, TimeDelta, Utc};
-use sqlx::SqliteConnection;
 
 /// The plan in progress of a flag in an environment.
 pub async fn in_progress(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     env: &Environment,
     flag_key: &str,
@@ -33,7 +33,7 @@ pub async fn in_progress(
 /// The flag's latest plan in the environment (in progress or finished): where the reviews of
 /// its rollbacks are completed, even after it was resumed and completed.
 pub async fn latest(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     env: &Environment,
     flag_key: &str,
@@ -52,7 +52,7 @@ pub async fn latest(
 /// A person's move. In a protected environment too: the milestones were approved with the plan.
 /// The caller asked the policy for `Action::StepReleasePlan`.
 pub async fn step(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     env: &Environment,
@@ -82,7 +82,7 @@ pub fn hold_passed(plan: &Plan, now: DateTime<Utc>) -> bool {
 
 /// Applies a move from the state `plan` was read in; false when somebody moved it since.
 pub(super) async fn move_plan(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     env: &Environment,

@@ -6,12 +6,12 @@ use super::template::{self, Milestone, TemplateDraft};
 use crate::audit::{self, Actor, NewEntry};
 use crate::authz::Action;
 use crate::clock::stamp;
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::projects::Project;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
-use sqlx::SqliteConnection;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -76,29 +76,19 @@ impl Owner<'_> {
 }
 
 /// Only the instance-wide templates (`None`), or only the project's own.
-pub async fn own(
-    conn: &mut SqliteConnection,
-    project: Option<&Project>,
-) -> AppResult<Vec<TemplateView>> {
+pub async fn own(conn: &mut Conn, project: Option<&Project>) -> AppResult<Vec<TemplateView>> {
     let rows = store::own_templates(conn, project.map(|p| p.id)).await?;
     Ok(rows.into_iter().map(TemplateView::from_row).collect())
 }
 
 /// What a project may apply: the instance-wide templates and its own.
-pub async fn offered(
-    conn: &mut SqliteConnection,
-    project: &Project,
-) -> AppResult<Vec<TemplateView>> {
+pub async fn offered(conn: &mut Conn, project: &Project) -> AppResult<Vec<TemplateView>> {
     let rows = store::templates(conn, Some(project.id)).await?;
     Ok(rows.into_iter().map(TemplateView::from_row).collect())
 }
 
 /// The template `key` as a project sees it: its own first, else the instance-wide one.
-pub async fn for_project(
-    conn: &mut SqliteConnection,
-    project: &Project,
-    key: &str,
-) -> AppResult<TemplateView> {
+pub async fn for_project(conn: &mut Conn, project: &Project, key: &str) -> AppResult<TemplateView> {
     if let Some(row) = store::template(&mut *conn, Some(project.id), key).await? {
         return Ok(TemplateView::from_row(row));
     }
@@ -114,11 +104,7 @@ pub async fn for_project(
 }
 
 /// One template of the owner (instance-wide or the project's own).
-pub async fn get(
-    conn: &mut SqliteConnection,
-    project: Option<&Project>,
-    key: &str,
-) -> AppResult<TemplateView> {
+pub async fn get(conn: &mut Conn, project: Option<&Project>, key: &str) -> AppResult<TemplateView> {
     store::template(conn, project.map(|p| p.id), key)
         .await?
         .map(TemplateView::from_row)
@@ -144,7 +130,7 @@ fn to_text<T: Serialize>(v: &T) -> AppResult<String> {
 /// Creates a template; its key is the owner's to choose once. Like every edit here, the caller
 /// asked the policy for [`Owner::action`].
 pub async fn create(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     owner: &Owner<'_>,
     draft: TemplateDraft,
     now: DateTime<Utc>,
@@ -183,7 +169,7 @@ pub async fn create(
 
 /// Replaces a template's name and milestones (plans already started keep theirs).
 pub async fn update(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     owner: &Owner<'_>,
     key: &str,
     mut draft: TemplateDraft,
@@ -217,7 +203,7 @@ pub async fn update(
 }
 
 pub async fn delete(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     owner: &Owner<'_>,
     key: &str,
     now: DateTime<Utc>,
@@ -241,13 +227,13 @@ pub async fn delete(
 
 /// The project's setting: switching a flag on in a protected environment must go through a
 /// release plan or start below 100 %.
-pub async fn require_gradual(conn: &mut SqliteConnection, project: &Project) -> AppResult<bool> {
+pub async fn require_gradual(conn: &mut Conn, project: &Project) -> AppResult<bool> {
     Ok(store::require_gradual(conn, project.id).await?)
 }
 
 /// The caller asked the policy for `Action::ManageSettings`.
 pub async fn set_require_gradual(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     on: bool,

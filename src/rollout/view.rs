@@ -10,13 +10,13 @@ use super::store;
 use super::template;
 use crate::audit::describe::{plans as words, Names};
 use crate::clock::{parse_stamp, stamp};
+use crate::db::Conn;
 use crate::error::AppResult;
 use crate::evaluation::StrategyDraft;
 use crate::projects::{Environment, Project};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::SqliteConnection;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -109,7 +109,7 @@ fn drafts(m: &template::Milestone) -> Vec<StrategyDraft> {
 
 /// The plan as it stands at `now`, its guards read live.
 pub async fn view(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     plan: &Plan,
     names: &Names,
     now: DateTime<Utc>,
@@ -229,7 +229,7 @@ pub async fn view(
 
 /// The flag's latest plan in the environment (in progress or finished), if any.
 pub async fn latest(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     env: &Environment,
     flag_key: &str,
@@ -249,7 +249,7 @@ pub async fn latest(
 /// for the flag page's environment rows. Read through the partial index of plans in progress:
 /// a flag without any costs one lookup per environment.
 pub async fn in_progress(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     envs: &[Environment],
     flag_key: &str,

@@ -14,11 +14,11 @@ use super::plans::Plan;
 use super::{rollback, steps, store};
 use crate::audit::Actor;
 use crate::clock::{parse_stamp, stamp, SharedClock};
+use crate::db::Conn;
 use crate::db::Writes;
 use crate::error::AppResult;
 use crate::projects::store as projects;
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -66,10 +66,7 @@ pub struct Pass {
 }
 
 /// Reads every watched plan and decides; nothing is written.
-pub async fn read_pass(
-    conn: &mut SqliteConnection,
-    now: DateTime<Utc>,
-) -> AppResult<Vec<(Plan, Decision)>> {
+pub async fn read_pass(conn: &mut Conn, now: DateTime<Utc>) -> AppResult<Vec<(Plan, Decision)>> {
     let plans = store::watched_plans(&mut *conn).await?;
     let mut over: HashMap<i64, Vec<(i64, String)>> = HashMap::new();
     for (plan, i, s) in store::guards_over(&mut *conn).await? {

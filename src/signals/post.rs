@@ -2,12 +2,12 @@
 //! stored on its own, so one bad sample is refused with its reason and costs no other.
 
 use super::{record, sample, Sample, MAX_SAMPLES_PER_POST};
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::projects::{store as projects_store, Project};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::SqliteConnection;
 
 #[derive(Debug, Serialize)]
 pub struct BatchOutcome {
@@ -24,7 +24,7 @@ pub struct Rejection {
 /// Reads `{"samples": [...]}` and stores what is good. Only a body without a samples list, or
 /// with more than [`MAX_SAMPLES_PER_POST`], is refused whole.
 pub async fn post_batch(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     body: &Value,
     now: DateTime<Utc>,

@@ -4,9 +4,9 @@
 use super::histogram::Histogram;
 use super::{store, Kind, Point, PointValue, EVALUATIONS};
 use crate::clock::{parse_stamp, stamp};
+use crate::db::Conn;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::SqliteConnection;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Serialize)]
@@ -47,7 +47,7 @@ fn point(kind: Kind, row: store::PointRow) -> Option<Point> {
 }
 
 async fn with_points(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     row: store::SeriesRow,
     since: &str,
 ) -> Result<Option<Series>, sqlx::Error> {
@@ -68,7 +68,7 @@ async fn with_points(
 /// The project's series with their points since `q.since`; series with no point in that time
 /// are left out.
 pub async fn series(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     q: &SeriesQuery<'_>,
 ) -> Result<Vec<Series>, sqlx::Error> {
@@ -88,7 +88,7 @@ pub async fn series(
 /// Every series of the metric `name` in the environment with its points since `since` (series
 /// without any left out), in two reads: what a guard pass filters by label set.
 pub async fn series_named(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     environment_id: i64,
     name: &str,
     since: DateTime<Utc>,
@@ -118,7 +118,7 @@ pub async fn series_named(
 /// Every point of the metric `name` in the environment since `since`, from the series of `app`
 /// (any app when None) whose labels include all of `labels`: what a guard aggregates.
 pub async fn guard_points(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     environment_id: i64,
     name: &str,
     app: Option<&str>,
@@ -148,7 +148,7 @@ pub async fn guard_points(
 /// [`EVALUATIONS`] at hour resolution: labels `{flag, enabled: "true"|"false"}`, and one series
 /// per variant `{flag, variant}`. Read from the usage tables: nothing is stored twice.
 pub async fn evaluations(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     environment_id: i64,
     environment: &str,
     flag: &str,

@@ -1,7 +1,7 @@
 //! SQL for signals: series, their minute points, the retention sweep, and the usage tables read
 //! as evaluation counters.
 
-use sqlx::SqliteConnection;
+use crate::db::Conn;
 
 /// A series as stored, with its environment's key.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -27,13 +27,13 @@ pub struct PointRow {
 
 /// The series' id and kind, if it exists.
 pub async fn find_series(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     environment_id: i64,
     app_name: &str,
     name: &str,
     labels: &str,
 ) -> Result<Option<(i64, String)>, sqlx::Error> {
-    sqlx::query_as(
+    crate::db::query_as(
         "select id, kind from signal_series \
          where environment_id = ? and app_name = ? and name = ? and labels = ?",
     )
@@ -47,10 +47,10 @@ pub async fn find_series(
 
 /// How many series the project of `environment_id` holds, in all its environments.
 pub async fn project_series_count(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     environment_id: i64,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+    crate::db::query_scalar(
         "select count(*) from signal_series s join environments e on e.id = s.environment_id \
          where e.project_id = (select project_id from environments where id = ?)",
     )
@@ -60,7 +60,7 @@ pub async fn project_series_count(
 }
 
 pub async fn insert_series(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     environment_id: i64,
     app_name: &str,
     name: &str,
@@ -68,7 +68,7 @@ pub async fn insert_series(
     labels: &str,
     now: &str,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+    crate::db::query_scalar(
         "insert into signal_series (environment_id, app_name, name, kind, labels, created_at, last_at) \
          values (?, ?, ?, ?, ?, ?, ?) returning id",
     )
@@ -84,12 +84,8 @@ pub async fn insert_series(
 }
 
 /// Notes the series' latest point, which the retention sweep reads.
-pub async fn touch_series(
-    conn: &mut SqliteConnection,
-    id: i64,
-    at: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("update signal_series set last_at = ? where id = ? and last_at < ?")
+pub async fn touch_series(conn: &mut Conn, id: i64, at: &str) -> Result<(), sqlx::Error> {
+    crate::db::query("update signal_series set last_at = ? where id = ? and last_at < ?")
         .bind(at)
         .bind(id)
         .bind(at)
@@ -100,13 +96,13 @@ pub async fn touch_series(
 
 /// Adds `count` and `sum` to the point (a counter's increments, a gauge's readings).
 pub async fn add_to_point(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     series_id: i64,
     at: &str,
     count: i64,
     sum: f64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    crate::db::query(
         "insert into signal_points (series_id, at, count, sum) values (?, ?, ?, ?) \
          on conflict (series_id, at) do update set \
          count = signal_points.count + excluded.count, sum = signal_points.sum + excluded.sum",
@@ -122,11 +118,11 @@ pub async fn add_to_point(
 
 /// The histogram point's buckets, for merging a new observation set into it.
 pub async fn histogram_point(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     series_id: i64,
     at: &str,
 ) -> Result<Option<PointRow>, sqlx::Error> {
-    sqlx::query_as(
+    crate::db::query_as(
         "select series_id, at, count, sum, buckets from signal_points where series_id = ? and at = ?",
     )
     .bind(series_id)
@@ -136,14 +132,14 @@ pub async fn histogram_point(
 }
 
 pub async fn put_histogram_point(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     series_id: i64,
     at: &str,
     count: i64,
     sum: f64,
     buckets: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    crate::db::query(
         "insert into signal_points (series_id, at, count, sum, buckets) values (?, ?, ?, ?, ?) \
          on conflict (series_id, at) do update set \
          count = excluded.count, sum = excluded.sum, buckets = excluded.buckets",
@@ -160,12 +156,12 @@ pub async fn put_histogram_point(
 
 /// The project's series, optionally of one environment and one name.
 pub async fn series_of_project(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     environment_id: Option<i64>,
     name: Option<&str>,
 ) -> Result<Vec<SeriesRow>, sqlx::Error> {
-    sqlx::query_as(
+    crate::db::query_as(
         "select s.id, s.environment_id, e.key as environment, s.app_name, s.name, s.kind, s.labels \
          from signal_series s join environments e on e.id = s.environment_id \
          where e.project_id = ? and (? is null or s.environment_id = ?) and (? is null or s.name = ?) \
@@ -182,11 +178,11 @@ pub async fn series_of_project(
 
 /// The series of one metric in one environment, for a guard.
 pub async fn series_named(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     environment_id: i64,
     name: &str,
 ) -> Result<Vec<SeriesRow>, sqlx::Error> {
-    sqlx::query_as(
+    crate::db::query_as(
         "select s.id, s.environment_id, e.key as environment, s.app_name, s.name, s.kind, s.labels \
          from signal_series s join environments e on e.id = s.environment_id \
          where s.environment_id = ? and s.name = ?",
@@ -199,11 +195,11 @@ pub async fn series_named(
 
 /// Points of the series `id` from `since` (a stamp) on, oldest first.
 pub async fn points_since(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     series_id: i64,
     since: &str,
 ) -> Result<Vec<PointRow>, sqlx::Error> {
-    sqlx::query_as(
+    crate::db::query_as(
         "select series_id, at, count, sum, buckets from signal_points \
          where series_id = ? and at >= ? order by at",
     )
@@ -216,12 +212,12 @@ pub async fn points_since(
 /// Points of every series of one metric in one environment from `since` on, by series then
 /// time: one read where a guard pass watches many label sets of the same metric.
 pub async fn points_of_name_since(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     environment_id: i64,
     name: &str,
     since: &str,
 ) -> Result<Vec<PointRow>, sqlx::Error> {
-    sqlx::query_as(
+    crate::db::query_as(
         "select p.series_id, p.at, p.count, p.sum, p.buckets from signal_points p \
          join signal_series s on s.id = p.series_id \
          where s.environment_id = ? and s.name = ? and p.at >= ? order by p.series_id, p.at",
@@ -234,13 +230,13 @@ pub async fn points_of_name_since(
 }
 
 /// Deletes points before `before` and series with no point since; returns the points deleted.
-pub async fn prune(conn: &mut SqliteConnection, before: &str) -> Result<u64, sqlx::Error> {
-    let points = sqlx::query("delete from signal_points where at < ?")
+pub async fn prune(conn: &mut Conn, before: &str) -> Result<u64, sqlx::Error> {
+    let points = crate::db::query("delete from signal_points where at < ?")
         .bind(before)
         .execute(&mut *conn)
         .await?
         .rows_affected();
-    sqlx::query("delete from signal_series where last_at < ?")
+    crate::db::query("delete from signal_series where last_at < ?")
         .bind(before)
         .execute(&mut *conn)
         .await?;
@@ -249,12 +245,12 @@ pub async fn prune(conn: &mut SqliteConnection, before: &str) -> Result<u64, sql
 
 /// The feed's evaluation counts of a flag in one environment from `since` on: (hour, yes, no).
 pub async fn evaluation_hours(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     environment_id: i64,
     flag_key: &str,
     since: &str,
 ) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
-    sqlx::query_as(
+    crate::db::query_as(
         "select hour, yes, no from usage_hourly \
          where environment_id = ? and flag_key = ? and hour >= ? order by hour",
     )
@@ -267,12 +263,12 @@ pub async fn evaluation_hours(
 
 /// The same per variant: (hour, variant, count).
 pub async fn variant_hours(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     environment_id: i64,
     flag_key: &str,
     since: &str,
 ) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
-    sqlx::query_as(
+    crate::db::query_as(
         "select hour, variant, count from usage_variants_hourly \
          where environment_id = ? and flag_key = ? and hour >= ? order by variant, hour",
     )

@@ -3,8 +3,8 @@
 use super::histogram::Histogram;
 use super::{labels_key, minute_of, store, Sample, SampleValue, MAX_SERIES_PER_PROJECT};
 use crate::clock::stamp;
+use crate::db::Conn;
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 use std::collections::HashMap;
 
 /// (environment, app, name, labels) -> (series id, kind).
@@ -14,7 +14,7 @@ type Known = HashMap<(i64, String, String, String), (i64, String)>;
 /// already another type of metric, or that would start a series past the project's limit, is
 /// refused with the reason; the others are stored.
 pub async fn record(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     samples: &[Sample],
     now: DateTime<Utc>,
 ) -> Result<Vec<Result<(), String>>, sqlx::Error> {
@@ -42,7 +42,7 @@ pub async fn record(
 }
 
 async fn series_for(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     known: &mut Known,
     counts: &mut HashMap<i64, i64>,
     s: &Sample,
@@ -82,7 +82,7 @@ async fn series_for(
 }
 
 async fn add_histogram(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     series: i64,
     at: &str,
     h: &Histogram,

@@ -6,12 +6,12 @@ use super::strategies::{path_error, to_json};
 use crate::audit::{self, Actor, NewEntry};
 use crate::catalog::service::live_flag;
 use crate::clock::stamp;
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::projects::Project;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::SqliteConnection;
 use std::collections::HashSet;
 
 /// A parent the flag depends on (Unleash's shape).
@@ -30,7 +30,7 @@ pub(super) fn yes() -> bool {
 }
 
 pub async fn dependencies(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     flag_key: &str,
 ) -> AppResult<Vec<DependencyDraft>> {
@@ -41,7 +41,7 @@ pub async fn dependencies(
 }
 
 pub(super) async fn read_dependencies(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     flag_id: i64,
 ) -> AppResult<Vec<DependencyDraft>> {
     Ok(store::dependencies_of(conn, flag_id)
@@ -68,7 +68,7 @@ pub struct DependenciesSet {
 /// Replaces the flag's dependencies. Unleash allows one level only: a parent must not depend on
 /// anything, and a flag that others depend on cannot get parents itself.
 pub async fn set_dependencies(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     flag_key: &str,

@@ -9,12 +9,12 @@ use crate::audit::{self, Actor, NewEntry};
 use crate::catalog::flag::{check_key, FlagType};
 use crate::catalog::store as catalog;
 use crate::clock::stamp;
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::projects::{Environment, Project};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
-use sqlx::SqliteConnection;
 use std::collections::HashMap;
 use unleash_types::client_features::{ClientFeature, Constraint};
 
@@ -35,7 +35,7 @@ struct RawSegment {
 }
 
 pub async fn unleash_state(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     env: &Environment,
@@ -95,7 +95,7 @@ pub async fn unleash_state(
 /// Creates or updates each segment by name, each audited (a segment is project-wide: the feed
 /// reads the whole project again).
 async fn import_segments(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     segments: &[RawSegment],
@@ -124,7 +124,7 @@ async fn import_segments(
 
 /// Returns true when the flag was created, false when an existing one was updated.
 async fn import_feature(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     (project, env): (&Project, &Environment),
     // The typed feature, and its JSON as written in the file.

@@ -4,13 +4,13 @@ use super::store::{self, SegmentRecord};
 use super::strategies::{json_list, path_error, paths, to_json};
 use crate::audit::{self, Actor, NewEntry};
 use crate::clock::stamp;
+use crate::db::Conn;
 use crate::error::{AppError, AppResult, PathError};
 use crate::evaluation::validate_constraints;
 use crate::projects::Project;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sqlx::SqliteConnection;
 use unleash_types::client_features::Constraint;
 
 /// A segment as the admin API receives it.
@@ -97,10 +97,7 @@ fn segment_ids(strategies: &str) -> Vec<i64> {
 
 /// Every use of each segment id in the project's stored strategies (archived flags included: a
 /// revived flag must not point at a segment that is gone).
-pub(super) async fn usage(
-    conn: &mut SqliteConnection,
-    project: &Project,
-) -> AppResult<Vec<(i64, SegmentUse)>> {
+pub(super) async fn usage(conn: &mut Conn, project: &Project) -> AppResult<Vec<(i64, SegmentUse)>> {
     let mut out = Vec::new();
     for (flag, environment, protected, strategies) in
         store::strategies_using_segments(conn, project.id).await?
@@ -123,7 +120,7 @@ pub(super) async fn usage(
 }
 
 pub async fn segment_usage(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     id: i64,
 ) -> AppResult<Vec<SegmentUse>> {
@@ -136,17 +133,11 @@ pub async fn segment_usage(
 }
 
 /// The project's segments as (id, name), without their uses: what a strategy's picker needs.
-pub async fn segment_names(
-    conn: &mut SqliteConnection,
-    project: &Project,
-) -> AppResult<Vec<(i64, String)>> {
+pub async fn segment_names(conn: &mut Conn, project: &Project) -> AppResult<Vec<(i64, String)>> {
     Ok(store::segment_names_of(conn, project.id).await?)
 }
 
-pub async fn segments(
-    conn: &mut SqliteConnection,
-    project: &Project,
-) -> AppResult<Vec<SegmentView>> {
+pub async fn segments(conn: &mut Conn, project: &Project) -> AppResult<Vec<SegmentView>> {
     let uses = usage(&mut *conn, project).await?;
     Ok(store::segments_of(&mut *conn, project.id)
         .await?
@@ -169,11 +160,7 @@ pub(super) fn segment_not_found(project: &Project, id: i64) -> AppError {
     ))
 }
 
-pub async fn segment(
-    conn: &mut SqliteConnection,
-    project: &Project,
-    id: i64,
-) -> AppResult<SegmentView> {
+pub async fn segment(conn: &mut Conn, project: &Project, id: i64) -> AppResult<SegmentView> {
     let r = store::segment_by_id(&mut *conn, project.id, id)
         .await?
         .ok_or_else(|| segment_not_found(project, id))?;
@@ -183,7 +170,7 @@ pub async fn segment(
 
 /// The draft's name and description, checked, plus its constraints' problems.
 pub(super) async fn check_segment(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     draft: &SegmentDraft,
     id: Option<i64>,
@@ -224,7 +211,7 @@ pub(super) async fn check_segment(
 }
 
 pub async fn create_segment(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     draft: SegmentDraft,
@@ -256,7 +243,7 @@ pub async fn create_segment(
 }
 
 pub async fn update_segment(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     id: i64,
@@ -292,7 +279,7 @@ pub async fn update_segment(
 
 /// Deletes a segment no strategy uses; otherwise refuses, naming the flags that use it.
 pub async fn delete_segment(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     id: i64,

@@ -6,9 +6,9 @@
 //! parent decides the child.
 
 use super::store;
+use crate::db::Conn;
 use crate::projects::{Environment, Project};
 use serde_json::{json, Value};
-use sqlx::SqliteConnection;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use unleash_types::client_features::ClientFeature;
 
@@ -17,7 +17,7 @@ pub type Served = BTreeMap<String, Value>;
 
 /// What `keys` serve in each of `envs`, by environment key.
 pub async fn read(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     envs: &[Environment],
     keys: &[String],
@@ -34,7 +34,7 @@ pub async fn read(
 }
 
 async fn read_one(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     env: &Environment,
     keys: &[String],

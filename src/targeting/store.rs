@@ -1,8 +1,8 @@
 //! SQL of targeting: reading an environment's whole Unleash-shaped state for the feed.
 
+use crate::db::Conn;
 use crate::evaluation::ValueType;
 use serde::de::DeserializeOwned;
-use sqlx::SqliteConnection;
 use std::collections::HashMap;
 use unleash_types::client_features::{
     ClientFeature, ClientFeatures, Constraint, FeatureDependency, Segment, Strategy, Variant,
@@ -48,14 +48,15 @@ fn parse<T: DeserializeOwned + Default>(what: &str, key: &str, json: &str) -> T 
 
 /// Each segment's constraints, as JSON, by id.
 pub async fn segment_constraints(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
 ) -> Result<HashMap<i64, serde_json::Value>, sqlx::Error> {
-    let segments: Vec<SegmentRow> =
-        sqlx::query_as("select id, constraints from segments where project_id = ? order by id")
-            .bind(project_id)
-            .fetch_all(&mut *conn)
-            .await?;
+    let segments: Vec<SegmentRow> = crate::db::query_as(
+        "select id, constraints from segments where project_id = ? order by id",
+    )
+    .bind(project_id)
+    .fetch_all(&mut *conn)
+    .await?;
     Ok(segments
         .into_iter()
         .map(|s| {
@@ -70,18 +71,19 @@ pub async fn segment_constraints(
 
 /// One environment's flags as an Unleash client-API state, plus each flag's value type.
 pub async fn environment_state(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     project_key: &str,
     environment_id: i64,
 ) -> Result<(ClientFeatures, HashMap<String, ValueType>), sqlx::Error> {
     let (features, value_types) =
         environment_flags(conn, project_id, project_key, environment_id, None).await?;
-    let segments: Vec<SegmentRow> =
-        sqlx::query_as("select id, constraints from segments where project_id = ? order by id")
-            .bind(project_id)
-            .fetch_all(&mut *conn)
-            .await?;
+    let segments: Vec<SegmentRow> = crate::db::query_as(
+        "select id, constraints from segments where project_id = ? order by id",
+    )
+    .bind(project_id)
+    .fetch_all(&mut *conn)
+    .await?;
     let segments = segments
         .into_iter()
         .map(|s| Segment {
@@ -104,7 +106,7 @@ pub async fn environment_state(
 /// The flags named in `only` (all of them when None) as they are served in one environment,
 /// sorted by key, with their value types; archived and unknown keys are left out.
 pub async fn environment_flags(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     project_key: &str,
     environment_id: i64,
@@ -112,28 +114,32 @@ pub async fn environment_flags(
 ) -> Result<(Vec<ClientFeature>, HashMap<String, ValueType>), sqlx::Error> {
     // The keys travel as one JSON parameter, so any number of them is a single statement.
     let keys = only.map(|keys| serde_json::json!(keys).to_string());
-    let rows: Vec<FeedFlagRow> = sqlx::query_as(
+    let sql = format!(
         "select f.id, f.key, f.description, f.flag_type, f.value_type, f.impression_data, \
          fe.enabled, fe.strategies, fe.variants, coalesce(a.stale, false) as stale from flags f \
-         join flag_environments fe on fe.flag_id = f.id and fe.environment_id = ? \
+         join flag_environments fe on fe.flag_id = f.id and fe.environment_id = ?1 \
          left join flag_assessments a on a.flag_id = f.id \
-         where f.project_id = ? and f.archived_at is null \
-         and (?3 is null or f.key in (select value from json_each(?3))) order by f.key",
-    )
-    .bind(environment_id)
-    .bind(project_id)
-    .bind(&keys)
-    .fetch_all(&mut *conn)
-    .await?;
-    let deps: Vec<DependencyRow> = sqlx::query_as(
+         where f.project_id = ?2 and f.archived_at is null \
+         and (?3 is null or f.key in ({})) order by f.key",
+        conn.backend().json_texts("?3")
+    );
+    let rows: Vec<FeedFlagRow> = crate::db::query_as(&sql)
+        .bind(environment_id)
+        .bind(project_id)
+        .bind(&keys)
+        .fetch_all(&mut *conn)
+        .await?;
+    let sql = format!(
         "select d.flag_id, d.parent_key, d.enabled, d.variants from flag_dependencies d \
-         join flags f on f.id = d.flag_id where f.project_id = ? \
-         and (?2 is null or f.key in (select value from json_each(?2))) order by d.parent_key",
-    )
-    .bind(project_id)
-    .bind(&keys)
-    .fetch_all(&mut *conn)
-    .await?;
+         join flags f on f.id = d.flag_id where f.project_id = ?1 \
+         and (?2 is null or f.key in ({})) order by d.parent_key",
+        conn.backend().json_texts("?2")
+    );
+    let deps: Vec<DependencyRow> = crate::db::query_as(&sql)
+        .bind(project_id)
+        .bind(&keys)
+        .fetch_all(&mut *conn)
+        .await?;
 
     let mut by_flag: HashMap<i64, Vec<FeatureDependency>> = HashMap::new();
     for d in deps {
@@ -186,11 +192,11 @@ pub struct TargetingRow {
 }
 
 pub async fn targeting_of(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     flag_id: i64,
     environment_id: i64,
 ) -> Result<Option<TargetingRow>, sqlx::Error> {
-    sqlx::query_as(
+    crate::db::query_as(
         "select enabled, strategies, variants, version, updated_at from flag_environments \
          where flag_id = ? and environment_id = ?",
     )
@@ -209,7 +215,7 @@ pub enum Column {
 
 /// Stores one JSON column and bumps the row's version.
 pub async fn set_targeting(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     flag_id: i64,
     environment_id: i64,
     column: Column,
@@ -226,7 +232,7 @@ pub async fn set_targeting(
              where flag_id = ? and environment_id = ?"
         }
     };
-    sqlx::query(sql)
+    crate::db::query(sql)
         .bind(json)
         .bind(now)
         .bind(flag_id)
@@ -245,10 +251,10 @@ pub struct Dependency {
 }
 
 pub async fn dependencies_of(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     flag_id: i64,
 ) -> Result<Vec<Dependency>, sqlx::Error> {
-    sqlx::query_as(
+    crate::db::query_as(
         "select parent_key, enabled, variants from flag_dependencies where flag_id = ? \
          order by parent_key",
     )
@@ -259,11 +265,11 @@ pub async fn dependencies_of(
 
 /// Keys of the project's flags that depend on `parent_key`.
 pub async fn children_of(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     parent_key: &str,
 ) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
+    crate::db::query_scalar(
         "select f.key from flag_dependencies d join flags f on f.id = d.flag_id \
          where f.project_id = ? and d.parent_key = ? order by f.key",
     )
@@ -275,12 +281,8 @@ pub async fn children_of(
 
 /// Bumps the flag's version, so that a change request proposed on the old one sees the
 /// conflict.
-pub async fn touch_flag(
-    conn: &mut SqliteConnection,
-    flag_id: i64,
-    now: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("update flags set version = version + 1, updated_at = ? where id = ?")
+pub async fn touch_flag(conn: &mut Conn, flag_id: i64, now: &str) -> Result<(), sqlx::Error> {
+    crate::db::query("update flags set version = version + 1, updated_at = ? where id = ?")
         .bind(now)
         .bind(flag_id)
         .execute(conn)
@@ -289,16 +291,16 @@ pub async fn touch_flag(
 }
 
 pub async fn replace_dependencies(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     flag_id: i64,
     deps: &[(String, bool, String)],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("delete from flag_dependencies where flag_id = ?")
+    crate::db::query("delete from flag_dependencies where flag_id = ?")
         .bind(flag_id)
         .execute(&mut *conn)
         .await?;
     for (parent, enabled, variants) in deps {
-        sqlx::query(
+        crate::db::query(
             "insert into flag_dependencies (flag_id, parent_key, enabled, variants) values (?, ?, ?, ?) \
              on conflict (flag_id, parent_key) do update set enabled = excluded.enabled, \
              variants = excluded.variants",
@@ -328,10 +330,10 @@ pub struct SegmentRecord {
 const SEGMENT_COLUMNS: &str = "id, name, description, constraints, version, created_at, updated_at";
 
 pub async fn segments_of(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
 ) -> Result<Vec<SegmentRecord>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    crate::db::query_as(&format!(
         "select {SEGMENT_COLUMNS} from segments where project_id = ? order by name, id"
     ))
     .bind(project_id)
@@ -341,21 +343,21 @@ pub async fn segments_of(
 
 /// The project's segments as (id, name), for pickers.
 pub async fn segment_names_of(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
 ) -> Result<Vec<(i64, String)>, sqlx::Error> {
-    sqlx::query_as("select id, name from segments where project_id = ? order by name, id")
+    crate::db::query_as("select id, name from segments where project_id = ? order by name, id")
         .bind(project_id)
         .fetch_all(conn)
         .await
 }
 
 pub async fn segment_by_id(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     id: i64,
 ) -> Result<Option<SegmentRecord>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    crate::db::query_as(&format!(
         "select {SEGMENT_COLUMNS} from segments where project_id = ? and id = ?"
     ))
     .bind(project_id)
@@ -365,11 +367,11 @@ pub async fn segment_by_id(
 }
 
 pub async fn segment_by_name(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     name: &str,
 ) -> Result<Option<SegmentRecord>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    crate::db::query_as(&format!(
         "select {SEGMENT_COLUMNS} from segments where project_id = ? and name = ?"
     ))
     .bind(project_id)
@@ -379,12 +381,12 @@ pub async fn segment_by_name(
 }
 
 pub async fn insert_segment(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     (name, description, constraints): (&str, &str, &str),
     now: &str,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+    crate::db::query_scalar(
         "insert into segments (project_id, name, description, constraints, created_at, updated_at) \
          values (?, ?, ?, ?, ?, ?) returning id",
     )
@@ -399,12 +401,12 @@ pub async fn insert_segment(
 }
 
 pub async fn update_segment(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     (name, description, constraints): (&str, &str, &str),
     now: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    crate::db::query(
         "update segments set name = ?, description = ?, constraints = ?, version = version + 1, \
          updated_at = ? where id = ?",
     )
@@ -418,8 +420,8 @@ pub async fn update_segment(
     Ok(())
 }
 
-pub async fn delete_segment(conn: &mut SqliteConnection, id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("delete from segments where id = ?")
+pub async fn delete_segment(conn: &mut Conn, id: i64) -> Result<(), sqlx::Error> {
+    crate::db::query("delete from segments where id = ?")
         .bind(id)
         .execute(conn)
         .await?;
@@ -437,10 +439,10 @@ pub async fn delete_segment(conn: &mut SqliteConnection, id: i64) -> Result<(), 
 /// `flag_environments_using_segments` (migration 0093, with this very condition) are read, then
 /// joined to their flag (`cross join` fixes that order).
 pub async fn strategies_using_segments(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
 ) -> Result<Vec<(String, String, bool, String)>, sqlx::Error> {
-    sqlx::query_as(STRATEGIES_USING_SEGMENTS)
+    crate::db::query_as(STRATEGIES_USING_SEGMENTS)
         .bind(project_id)
         .fetch_all(conn)
         .await
@@ -456,13 +458,13 @@ const STRATEGIES_USING_SEGMENTS: &str = "select f.key, e.key, e.protected, fe.st
 
 /// Creates the segment, or replaces the constraints of the one of that name; its id.
 pub async fn upsert_segment(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     name: &str,
     constraints: &str,
     now: &str,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+    crate::db::query_scalar(
         "insert into segments (project_id, name, constraints, created_at, updated_at) \
          values (?, ?, ?, ?, ?) on conflict (project_id, name) do update set \
          constraints = excluded.constraints, updated_at = excluded.updated_at, \
@@ -479,13 +481,13 @@ pub async fn upsert_segment(
 
 /// An imported flag's state in one environment: (enabled, strategies JSON, variants JSON).
 pub async fn import_environment(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     flag_id: i64,
     environment_id: i64,
     (enabled, strategies, variants): (bool, &str, &str),
     now: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    crate::db::query(
         "update flag_environments set enabled = ?, strategies = ?, variants = ?, \
          version = version + 1, updated_at = ? where flag_id = ? and environment_id = ?",
     )
@@ -502,12 +504,12 @@ pub async fn import_environment(
 
 /// An imported flag is live again (an import of an archived key revives it).
 pub async fn revive_imported(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     flag_id: i64,
     impression_data: bool,
     now: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    crate::db::query(
         "update flags set impression_data = ?, archived_at = null, updated_at = ? where id = ?",
     )
     .bind(impression_data)
@@ -520,8 +522,6 @@ pub async fn revive_imported(
 
 #[cfg(test)]
 mod tests {
-    use sqlx::Row;
-
     /// The segments list reads the rows that may name a segment through their partial index, not
     /// every flag's targeting: the query's condition must stay the index's.
     #[tokio::test]
@@ -530,14 +530,12 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("plan.db").display());
         let db = crate::db::connect(&url).await.unwrap();
         let explain = format!("explain query plan {}", super::STRATEGIES_USING_SEGMENTS);
-        let plan: Vec<String> = sqlx::query(&explain)
+        let rows: Vec<(i64, i64, i64, String)> = crate::db::query_as(&explain)
             .bind(1)
             .fetch_all(&db)
             .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get::<String, _>("detail"))
-            .collect();
+            .unwrap();
+        let plan: Vec<String> = rows.into_iter().map(|r| r.3).collect();
         let through_index = "USING INDEX flag_environments_using_segments";
         assert!(plan.iter().any(|s| s.contains(through_index)), "{plan:?}");
     }

@@ -7,6 +7,7 @@ use super::store::{self, Column};
 use crate::audit::{self, Actor, NewEntry};
 use crate::catalog::service::live_flag;
 use crate::clock::stamp;
+use crate::db::Conn;
 use crate::error::{AppError, AppResult, PathError};
 use crate::evaluation::{
     normalize_weights, validate_strategies, validate_variants, FieldError, StrategyDraft,
@@ -16,7 +17,6 @@ use crate::projects::{Environment, Project};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
-use sqlx::SqliteConnection;
 use std::collections::HashSet;
 use unleash_types::client_features::WeightType;
 
@@ -68,7 +68,7 @@ pub(super) fn json_list(text: &str) -> Vec<Value> {
 }
 
 pub async fn targeting(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     flag_key: &str,
     env: &Environment,
@@ -80,7 +80,7 @@ pub async fn targeting(
 }
 
 pub(super) async fn read_targeting(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     flag_id: i64,
     flag_key: &str,
     env: &Environment,
@@ -166,7 +166,7 @@ pub(super) fn stored_strategy(s: &StrategyDraft, flag_key: &str) -> AppResult<Va
 
 /// Replaces one environment's strategies (an empty list means on for everyone when enabled).
 pub async fn replace_strategies(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     flag_key: &str,
@@ -230,7 +230,7 @@ pub async fn replace_strategies(
 
 /// Replaces one environment's flag-level variants (with overrides and stickiness).
 pub async fn replace_variants(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     flag_key: &str,

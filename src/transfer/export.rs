@@ -4,18 +4,18 @@ use super::document::*;
 use super::store;
 use crate::catalog::filter::CatalogFilter;
 use crate::catalog::store as catalog;
+use crate::db::Conn;
 use crate::error::AppResult;
 use crate::projects::{store as projects, Environment, Project};
 use crate::targeting::store as targeting;
 use serde_json::Value;
-use sqlx::SqliteConnection;
 use std::collections::BTreeMap;
 
 fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or(Value::Array(vec![]))
 }
 
-pub async fn project(conn: &mut SqliteConnection, project: &Project) -> AppResult<Document> {
+pub async fn project(conn: &mut Conn, project: &Project) -> AppResult<Document> {
     let envs = projects::environments(&mut *conn, project.id).await?;
     let segments = targeting::segments_of(&mut *conn, project.id)
         .await?
@@ -64,7 +64,7 @@ pub async fn project(conn: &mut SqliteConnection, project: &Project) -> AppResul
 
 /// One flag as the document holds it, or None when the project has no such flag.
 pub async fn project_flag(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     key: &str,
 ) -> AppResult<Option<FlagDoc>> {
@@ -80,7 +80,7 @@ pub async fn project_flag(
 }
 
 async fn flag_doc(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     envs: &[Environment],
     f: catalog::FlagRow,
     tags: Vec<String>,
@@ -132,7 +132,7 @@ async fn flag_doc(
 /// One environment in Unleash's client-API shape, with segment names kept (Unleash's type drops
 /// them, and an import needs them to match segments by name).
 pub async fn unleash_state(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     env: &Environment,
 ) -> AppResult<Value> {

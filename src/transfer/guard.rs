@@ -10,12 +10,12 @@
 //! either, and switching it on later does.
 
 use crate::audit::{self, Actor, NewEntry};
+use crate::db::Conn;
 use crate::error::AppResult;
 use crate::projects::{store as projects, Project};
 use crate::targeting::store::environment_state;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use sqlx::SqliteConnection;
 use std::collections::{BTreeMap, HashMap};
 
 /// What one protected environment serves, flag by flag, as comparable JSON.
@@ -27,10 +27,7 @@ pub struct Served {
 }
 
 /// The protected environments of the project, by key, with what each serves.
-pub async fn protected(
-    conn: &mut SqliteConnection,
-    project: &Project,
-) -> AppResult<BTreeMap<String, Served>> {
+pub async fn protected(conn: &mut Conn, project: &Project) -> AppResult<BTreeMap<String, Served>> {
     let mut out = BTreeMap::new();
     for env in projects::environments(&mut *conn, project.id).await? {
         if !env.protected {
@@ -122,7 +119,7 @@ pub fn refusal(envs: &[String]) -> String {
 
 /// Records that an operator let an import change protected environments without review.
 pub async fn record_override(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     envs: &[String],

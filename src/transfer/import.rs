@@ -8,12 +8,12 @@ use crate::audit::{self, Actor, NewEntry};
 use crate::catalog::flag::{check_key, FlagType, OwnerRef, ValueType};
 use crate::catalog::store as catalog;
 use crate::clock::stamp;
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::projects::{store as projects, Environment, Project};
 use crate::targeting::import::remap_segments;
 use crate::targeting::store as targeting;
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 use std::collections::HashMap;
 
 #[derive(Debug, Default)]
@@ -28,7 +28,7 @@ fn bad(message: String) -> AppError {
 }
 
 pub async fn document(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     doc: &Document,
@@ -61,7 +61,7 @@ pub async fn document(
 
 /// The document's archived flags that are active (or absent) in the project now.
 async fn flags_to_archive(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     doc: &Document,
 ) -> AppResult<Vec<String>> {
@@ -78,7 +78,7 @@ async fn flags_to_archive(
 }
 
 async fn environments(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     docs: &[EnvironmentDoc],
     now: DateTime<Utc>,
@@ -121,7 +121,7 @@ async fn environments(
 /// Segments are matched by name; returns the document's ids mapped to ours. Each one created or
 /// changed is audited.
 async fn segments(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     docs: &[SegmentDoc],
@@ -177,10 +177,7 @@ enum Outcome {
     Unchanged,
 }
 
-async fn owner_ids(
-    conn: &mut SqliteConnection,
-    owner: Option<&str>,
-) -> AppResult<(Option<i64>, Option<i64>)> {
+async fn owner_ids(conn: &mut Conn, owner: Option<&str>) -> AppResult<(Option<i64>, Option<i64>)> {
     Ok(match owner.and_then(OwnerRef::parse) {
         None => (None, None),
         Some(OwnerRef::User(email)) => match accounts::user_by_email(conn, &email).await? {
@@ -203,7 +200,7 @@ async fn owner_ids(
 }
 
 async fn flag(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     project: &Project,
     envs: &HashMap<String, Environment>,

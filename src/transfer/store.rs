@@ -1,6 +1,6 @@
 //! SQL of the transfer that no other domain needs.
 
-use sqlx::SqliteConnection;
+use crate::db::Conn;
 
 #[derive(sqlx::FromRow)]
 pub struct FlagExtras {
@@ -8,23 +8,20 @@ pub struct FlagExtras {
     pub impression_data: bool,
 }
 
-pub async fn flag_extras(
-    conn: &mut SqliteConnection,
-    flag_id: i64,
-) -> Result<FlagExtras, sqlx::Error> {
-    sqlx::query_as("select value_type, impression_data from flags where id = ?")
+pub async fn flag_extras(conn: &mut Conn, flag_id: i64) -> Result<FlagExtras, sqlx::Error> {
+    crate::db::query_as("select value_type, impression_data from flags where id = ?")
         .bind(flag_id)
         .fetch_one(conn)
         .await
 }
 
 pub async fn set_flag_extras(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     flag_id: i64,
     value_type: &str,
     impression_data: bool,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("update flags set value_type = ?, impression_data = ? where id = ?")
+    crate::db::query("update flags set value_type = ?, impression_data = ? where id = ?")
         .bind(value_type)
         .bind(impression_data)
         .bind(flag_id)
@@ -35,7 +32,7 @@ pub async fn set_flag_extras(
 
 /// Sets one environment's whole targeting; the version moves only when something changed.
 pub async fn set_environment(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     flag_id: i64,
     environment_id: i64,
     enabled: bool,
@@ -43,7 +40,7 @@ pub async fn set_environment(
     variants: &str,
     now: &str,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
+    let r = crate::db::query(
         "update flag_environments set enabled = ?, strategies = ?, variants = ?, \
          version = version + 1, updated_at = ? where flag_id = ? and environment_id = ? \
          and (enabled <> ? or strategies <> ? or variants <> ?)",

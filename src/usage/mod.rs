@@ -9,11 +9,11 @@ pub use store::Application;
 use crate::catalog::service::flag_not_found;
 use crate::catalog::store as catalog_store;
 use crate::clock::{parse_stamp, stamp};
+use crate::db::Conn;
 use crate::error::AppResult;
 use crate::projects::{store as projects_store, Environment, Project};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::Serialize;
-use sqlx::SqliteConnection;
 
 /// Days shown, today (UTC) included.
 pub const WINDOW_DAYS: i64 = 14;
@@ -81,7 +81,7 @@ pub fn first_day(now: DateTime<Utc>) -> NaiveDate {
 }
 
 pub async fn flag_usage(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     key: &str,
     now: DateTime<Utc>,

@@ -1,20 +1,20 @@
 //! SQL for usage: the hourly counts and variant counts the feed writes and the pages read, and
 //! connected SDKs.
 
+use crate::db::{Conn, QueryBuilder};
 use serde::Serialize;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::HashMap;
 
 /// An SDK instance seen reporting now; a blank SDK version keeps the one it had.
 pub async fn record_application(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     environment_id: i64,
     app_name: &str,
     instance_id: &str,
     sdk_version: &str,
     seen: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    crate::db::query(
         "insert into client_applications (environment_id, app_name, instance_id, sdk_version, first_seen, last_seen) \
          values (?, ?, ?, ?, ?, ?) on conflict (environment_id, app_name, instance_id) do update set \
          last_seen = excluded.last_seen, sdk_version = case when excluded.sdk_version = '' \
@@ -33,14 +33,14 @@ pub async fn record_application(
 
 /// Adds evaluations of a flag to its hour.
 pub async fn add_hour(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     environment_id: i64,
     flag_key: &str,
     hour: &str,
     yes: i64,
     no: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    crate::db::query(
         "insert into usage_hourly (environment_id, flag_key, hour, yes, no) values (?, ?, ?, ?, ?) \
          on conflict (environment_id, flag_key, hour) do update set \
          yes = usage_hourly.yes + excluded.yes, no = usage_hourly.no + excluded.no",
@@ -57,13 +57,13 @@ pub async fn add_hour(
 
 /// Adds answers of one variant of a flag to its hour.
 pub async fn add_variant_hour(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     environment_id: i64,
     (flag_key, variant): (&str, &str),
     hour: &str,
     count: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    crate::db::query(
         "insert into usage_variants_hourly (environment_id, flag_key, hour, variant, count) \
          values (?, ?, ?, ?, ?) on conflict (environment_id, flag_key, hour, variant) \
          do update set count = usage_variants_hourly.count + excluded.count",
@@ -102,12 +102,12 @@ pub struct Application {
 
 /// The flag's hourly counts in the project's environments from `since` (a stamp) on.
 pub async fn hours_since(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     flag_key: &str,
     since: &str,
 ) -> Result<Vec<HourRow>, sqlx::Error> {
-    sqlx::query_as(
+    crate::db::query_as(
         "select u.environment_id, u.hour, u.yes, u.no from usage_hourly u \
          join environments e on e.id = u.environment_id \
          where e.project_id = ? and u.flag_key = ? and u.hour >= ? \
@@ -122,11 +122,11 @@ pub async fn hours_since(
 
 /// The last hour with any report of the flag, per environment, however long ago.
 pub async fn last_hours(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     flag_key: &str,
 ) -> Result<Vec<(i64, String)>, sqlx::Error> {
-    sqlx::query_as(
+    crate::db::query_as(
         "select u.environment_id, max(u.hour) from usage_hourly u \
          join environments e on e.id = u.environment_id \
          where e.project_id = ? and u.flag_key = ? and (u.yes > 0 or u.no > 0) \
@@ -140,16 +140,16 @@ pub async fn last_hours(
 
 /// Variant counts of the flag from `since` on: (environment id, variant, count), most used first.
 pub async fn variants_since(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     flag_key: &str,
     since: &str,
 ) -> Result<Vec<(i64, String, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "select v.environment_id, v.variant, sum(v.count) as n from usage_variants_hourly v \
+    crate::db::query_as(
+        "select v.environment_id, v.variant, cast(sum(v.count) as bigint) as n from usage_variants_hourly v \
          join environments e on e.id = v.environment_id \
          where e.project_id = ? and v.flag_key = ? and v.hour >= ? \
-         group by v.environment_id, v.variant having n > 0 \
+         group by v.environment_id, v.variant having sum(v.count) > 0 \
          order by n desc, v.variant",
     )
     .bind(project_id)
@@ -161,11 +161,11 @@ pub async fn variants_since(
 
 /// SDK instances of the project's environments, most recently seen first.
 pub async fn applications(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     limit: i64,
 ) -> Result<Vec<Application>, sqlx::Error> {
-    sqlx::query_as(
+    crate::db::query_as(
         "select e.key as environment, e.protected as environment_protected, a.app_name, a.instance_id, a.sdk_version, a.first_seen, \
            a.last_seen from client_applications a \
          join environments e on e.id = a.environment_id \
@@ -181,7 +181,7 @@ pub async fn applications(
 /// The last hour each of `flags` (project id, key) was evaluated in any environment of its
 /// project: one indexed look-up per environment and key (`usage_hourly`'s primary key).
 pub async fn last_seen_of(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     flags: &[(i64, &str)],
 ) -> Result<HashMap<(i64, String), String>, sqlx::Error> {
     if flags.is_empty() {
@@ -190,7 +190,7 @@ pub async fn last_seen_of(
     let mut projects: Vec<i64> = flags.iter().map(|(p, _)| *p).collect();
     projects.sort_unstable();
     projects.dedup();
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+    let mut q: QueryBuilder = QueryBuilder::new(
         "select e.project_id, u.flag_key, max(u.hour) from usage_hourly u \
          join environments e on e.id = u.environment_id \
          where (u.yes > 0 or u.no > 0) and u.environment_id in \

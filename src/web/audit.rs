@@ -5,6 +5,7 @@ use super::described::{self, EntryRow};
 use super::{render, Layout, PageResult};
 use crate::audit::store::{self as audit_store, Entry, Filter, Visibility};
 use crate::authz::Identity;
+use crate::db::Conn;
 use crate::http::extract::CurrentUser;
 use crate::state::AppState;
 use askama::Template;
@@ -15,7 +16,6 @@ use axum::routing::get;
 use axum::Router;
 use axum_htmx::{HxHistoryRestoreRequest, HxRequest};
 use serde::Deserialize;
-use sqlx::SqliteConnection;
 use tower_sessions::Session;
 
 pub fn routes() -> Router<AppState> {
@@ -28,10 +28,7 @@ const PAGE_SIZE: i64 = 50;
 const CSV_LIMIT: i64 = 10_000;
 
 /// Admins read everything; everyone else the entries of the projects they are members of.
-pub async fn visibility(
-    conn: &mut SqliteConnection,
-    identity: &Identity,
-) -> Result<Visibility, sqlx::Error> {
+pub async fn visibility(conn: &mut Conn, identity: &Identity) -> Result<Visibility, sqlx::Error> {
     Ok(crate::authz::Reach::of(conn, identity).await?.key_filter())
 }
 

@@ -8,8 +8,8 @@ use crate::audit::describe::{self, Line, Names};
 use crate::audit::store::Entry;
 use crate::audit::via::{self, Via};
 use crate::audit::Action;
+use crate::db::Conn;
 use serde_json::Value;
-use sqlx::SqliteConnection;
 
 /// "via change request #n — proposed by A, approved by B, C, applied by D".
 pub struct ViaView {
@@ -107,7 +107,7 @@ fn row(e: Entry, names: &Names, via: Option<Via>) -> EntryRow {
 }
 
 /// The segment names of the projects the entries belong to.
-async fn names(conn: &mut SqliteConnection, entries: &[Entry]) -> Result<Names, sqlx::Error> {
+async fn names(conn: &mut Conn, entries: &[Entry]) -> Result<Names, sqlx::Error> {
     let mut keys: Vec<&str> = entries
         .iter()
         .filter_map(|e| e.project_key.as_deref())
@@ -124,10 +124,7 @@ async fn names(conn: &mut SqliteConnection, entries: &[Entry]) -> Result<Names, 
 }
 
 /// The entries as rows, in words, each naming the change request it was applied through.
-pub async fn rows(
-    conn: &mut SqliteConnection,
-    entries: Vec<Entry>,
-) -> Result<Vec<EntryRow>, sqlx::Error> {
+pub async fn rows(conn: &mut Conn, entries: Vec<Entry>) -> Result<Vec<EntryRow>, sqlx::Error> {
     let names = names(&mut *conn, &entries).await?;
     let mut vias = via::of(&mut *conn, &entries).await?;
     Ok(entries

@@ -6,13 +6,13 @@ use super::{render, Layout, PageResult};
 use crate::audit::store::{self as audit_store, Filter};
 use crate::authz::Identity;
 use crate::catalog::store as catalog_store;
+use crate::db::Conn;
 use crate::http::extract::CurrentUser;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
-use sqlx::SqliteConnection;
 use tower_sessions::Session;
 
 pub fn routes() -> Router<AppState> {
@@ -72,10 +72,7 @@ async fn home(
 
 /// Stale flags first (oldest first within each group, as the query orders them), with the
 /// reasons the last assessment found.
-async fn owned_flags(
-    conn: &mut SqliteConnection,
-    identity: &Identity,
-) -> Result<Vec<OwnedRow>, sqlx::Error> {
+async fn owned_flags(conn: &mut Conn, identity: &Identity) -> Result<Vec<OwnedRow>, sqlx::Error> {
     let flags = catalog_store::flags_owned_by(&mut *conn, identity.user.id).await?;
     let ids: Vec<i64> = flags.iter().map(|f| f.id).collect();
     let mut reasons = crate::lifecycle::store::stale_reasons_of(&mut *conn, &ids).await?;

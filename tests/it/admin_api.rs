@@ -214,11 +214,12 @@ async fn unicode_keys_and_html_in_free_text_are_stored_byte_identical() {
     assert_eq!(read["flag"]["name"], "<b>bold</b>");
 
     let mut c = app.sql().await;
-    let stored: String = sqlx::query_scalar("select description from flags where key = ?")
-        .bind(key)
-        .fetch_one(&mut c)
-        .await
-        .unwrap();
+    let stored: String =
+        switchyard::db::query_scalar("select description from flags where key = ?")
+            .bind(key)
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
     assert_eq!(stored.as_bytes(), description.as_bytes());
 
     // Text search treats SQL wildcards as data.
@@ -436,7 +437,7 @@ async fn odd_paths_and_methods_never_bypass_authentication() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
     let mut c = app.sql().await;
-    let projects: i64 = sqlx::query_scalar("select count(*) from projects")
+    let projects: i64 = switchyard::db::query_scalar("select count(*) from projects")
         .fetch_one(&mut c)
         .await
         .unwrap();

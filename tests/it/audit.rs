@@ -1,6 +1,6 @@
 //! The audit log: one entry per change, append-only, tamper-evident (reliability plan J1–J3).
 
-use crate::support::{cli_on, connect, TestApp, PROJECT};
+use crate::support::{cli_on, connect, on_postgres, TestApp, PROJECT};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -186,12 +186,12 @@ async fn the_audit_table_refuses_updates_and_deletes() {
     let app = TestApp::spawn().await;
     app.admin().api.new_flag(PROJECT, "some-flag").await;
     let mut c = app.sql().await;
-    let err = sqlx::query("update audit_log set action = 'x' where seq = 1")
+    let err = switchyard::db::query("update audit_log set action = 'x' where seq = 1")
         .execute(&mut c)
         .await
         .expect_err("UPDATE on the audit log must abort");
     assert!(err.to_string().contains("append-only"), "{err}");
-    let err = sqlx::query("delete from audit_log where seq = 1")
+    let err = switchyard::db::query("delete from audit_log where seq = 1")
         .execute(&mut c)
         .await
         .expect_err("DELETE on the audit log must abort");
@@ -213,6 +213,56 @@ async fn the_audit_table_refuses_updates_and_deletes() {
     }
 }
 
+/// On PostgreSQL the same tampering happens in place, the append-only triggers switched off by
+/// the table's owner (as a database administrator could), then the entry put back.
+#[tokio::test]
+async fn audit_verify_names_an_entry_tampered_in_place_on_postgresql() {
+    if !on_postgres() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let admin = app.admin().api;
+    for i in 0..5 {
+        admin.new_flag(PROJECT, &format!("f{i}")).await;
+    }
+    let mut c = app.sql().await;
+    let action: String = switchyard::db::query_scalar("select action from audit_log where seq = 3")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    for sql in [
+        "alter table audit_log disable trigger user",
+        "update audit_log set action = 'x' where seq = 3",
+    ] {
+        switchyard::db::query(sql).execute(&mut c).await.unwrap();
+    }
+    let out = app.cli(&["audit", "verify"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "tampering went unnoticed: {stderr}");
+    assert!(stderr.contains("entry 3"), "{stderr}");
+
+    switchyard::db::query("update audit_log set action = ? where seq = 3")
+        .bind(&action)
+        .execute(&mut c)
+        .await
+        .unwrap();
+    assert!(app.cli(&["audit", "verify"]).status.success());
+    switchyard::db::query("delete from audit_log where seq = 3")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let out = app.cli(&["audit", "verify"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        !out.status.success(),
+        "a deleted entry went unnoticed: {stderr}"
+    );
+    assert!(
+        stderr.contains("entry 3") || stderr.contains("entry 4"),
+        "{stderr}"
+    );
+}
+
 #[tokio::test]
 async fn audit_verify_names_the_first_tampered_entry() {
     let app = TestApp::spawn().await;
@@ -222,7 +272,11 @@ async fn audit_verify_names_the_first_tampered_entry() {
     }
     assert!(app.audit_count().await >= 5);
 
-    // Work on copies taken while the server runs (VACUUM INTO is a consistent snapshot).
+    // Work on copies taken while the server runs (VACUUM INTO is a consistent snapshot): SQLite
+    // only.
+    let Some(mut c) = app.sqlite_file().await else {
+        return;
+    };
     let copy = |name: &str| {
         let path = app.dir().join(name);
         let path_str = path.display().to_string();
@@ -231,7 +285,6 @@ async fn audit_verify_names_the_first_tampered_entry() {
     let (changed, changed_str) = copy("changed.db");
     let (deleted, deleted_str) = copy("deleted.db");
     {
-        let mut c = app.sql().await;
         for p in [&changed_str, &deleted_str] {
             sqlx::query(&format!("vacuum into '{p}'"))
                 .execute(&mut c)

@@ -386,7 +386,7 @@ async fn each_environment_cell_says_how_far_the_flag_reaches_and_when_it_was_las
         .format("%Y-%m-%dT%H:00:00.000Z")
         .to_string();
     let mut db = app.sql().await;
-    sqlx::query(
+    switchyard::db::query(
         "insert into usage_hourly (environment_id, flag_key, hour, yes, no) \
          select e.id, 'rollout', ?, 5, 1 from environments e join projects p on p.id = e.project_id \
          where p.key = ? and e.key = 'development'",

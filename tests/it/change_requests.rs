@@ -483,7 +483,7 @@ async fn concurrent_approvals_and_applies_count_once_and_apply_once() {
     );
     assert_eq!(distinct.len(), 3);
     let mut db = app.sql().await;
-    let rows: i64 = sqlx::query_scalar(
+    let rows: i64 = switchyard::db::query_scalar(
         "select count(*) from change_request_approvals where change_request_id = ?",
     )
     .bind(id)

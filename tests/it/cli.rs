@@ -49,8 +49,7 @@ async fn token_create_prints_only_the_secret_and_stores_only_its_hash() {
     }
 
     // Flush the WAL into the main file, then look for the secret's bytes anywhere on disk.
-    {
-        let mut c = app.sql().await;
+    if let Some(mut c) = app.sqlite_file().await {
         sqlx::query("pragma wal_checkpoint(full)")
             .execute(&mut c)
             .await
@@ -186,11 +185,12 @@ async fn a_user_created_on_the_command_line_can_sign_in() {
     let b = app.signed_in("cli-user@example.com").await;
     assert!(b.is_signed_in().await);
     let mut c = app.sql().await;
-    let hash: String = sqlx::query_scalar("select password_hash from users where email = ?")
-        .bind("cli-user@example.com")
-        .fetch_one(&mut c)
-        .await
-        .unwrap();
+    let hash: String =
+        switchyard::db::query_scalar("select password_hash from users where email = ?")
+            .bind("cli-user@example.com")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
     assert!(
         hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
         "{hash}"

@@ -816,7 +816,7 @@ async fn the_url_template_is_checked_and_audited_in_the_settings_form_and_the_ap
 
 async fn project_id(app: &TestApp) -> i64 {
     let mut c = app.sql().await;
-    sqlx::query_scalar("select id from projects where key = 'web'")
+    switchyard::db::query_scalar("select id from projects where key = 'web'")
         .fetch_one(&mut c)
         .await
         .unwrap()
@@ -828,8 +828,9 @@ async fn unreferenced_flags_come_with_the_scans_that_found_nothing() {
     let app = TestApp::spawn().await;
     fixture_flags(&app).await;
     let id = project_id(&app).await;
+    let pool = app.pool().await;
     {
-        let mut c = app.sql().await;
+        let mut c = pool.acquire().await.unwrap();
         let none = switchyard::coderefs::unreferenced(&mut c, id)
             .await
             .unwrap();
@@ -850,7 +851,7 @@ async fn unreferenced_flags_come_with_the_scans_that_found_nothing() {
         &[("SWITCHYARD_TEST_CLOCK_FILE", &clock)],
     );
     assert_success(&out, "scan");
-    let mut c = app.sql().await;
+    let mut c = pool.acquire().await.unwrap();
     let found = switchyard::coderefs::unreferenced(&mut c, id)
         .await
         .unwrap()

@@ -324,7 +324,7 @@ async fn sdk_reports_are_recorded_as_applications_and_hourly_counts() {
 
     wait_for("the usage to be written", || async {
         let mut c = app.sql().await;
-        let row: Option<(i64, i64)> = sqlx::query_as(
+        let row: Option<(i64, i64)> = switchyard::db::query_as(
             "select yes, no from usage_hourly where flag_key = 'checkout' and hour = ?",
         )
         .bind(&hour)
@@ -335,17 +335,18 @@ async fn sdk_reports_are_recorded_as_applications_and_hourly_counts() {
     })
     .await;
     let mut c = app.sql().await;
-    let apps: Vec<(String, String, String)> =
-        sqlx::query_as("select app_name, instance_id, sdk_version from client_applications")
-            .fetch_all(&mut c)
-            .await
-            .unwrap();
+    let apps: Vec<(String, String, String)> = switchyard::db::query_as(
+        "select app_name, instance_id, sdk_version from client_applications",
+    )
+    .fetch_all(&mut c)
+    .await
+    .unwrap();
     assert_eq!(
         apps,
         [("shop".into(), "i-1".into(), "unleash-node-sdk:6.1.0".into())]
     );
     let used: Option<String> =
-        sqlx::query_scalar("select last_used_at from api_tokens where kind = 'client'")
+        switchyard::db::query_scalar("select last_used_at from api_tokens where kind = 'client'")
             .fetch_one(&mut c)
             .await
             .unwrap();
@@ -417,8 +418,8 @@ async fn server_side_evaluations_are_counted_as_usage() {
     }
     wait_for("server-side evaluations in usage", || async {
         let mut c = app.sql().await;
-        let yes: i64 = sqlx::query_scalar(
-            "select coalesce(sum(yes), 0) from usage_hourly where flag_key = 'checkout'",
+        let yes: i64 = switchyard::db::query_scalar(
+            "select cast(coalesce(sum(yes), 0) as bigint) from usage_hourly where flag_key = 'checkout'",
         )
         .fetch_one(&mut c)
         .await

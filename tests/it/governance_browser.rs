@@ -227,11 +227,13 @@ async fn the_inbox_closed_tab_and_a_stale_draft_at_both_sizes() {
     }
     let stale = staged("search").await;
     let mut db = app.sql().await;
-    sqlx::query("update change_requests set updated_at = '2020-01-01T00:00:00.000Z' where id = ?")
-        .bind(stale)
-        .execute(&mut db)
-        .await
-        .unwrap();
+    switchyard::db::query(
+        "update change_requests set updated_at = '2020-01-01T00:00:00.000Z' where id = ?",
+    )
+    .bind(stale)
+    .execute(&mut db)
+    .await
+    .unwrap();
 
     let chrome = Chrome::start(&app.base).await;
     chrome.client.set_window_size(1440, 900).await.unwrap();

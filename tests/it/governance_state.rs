@@ -385,11 +385,13 @@ async fn a_draft_untouched_for_two_weeks_is_stale_and_cancelled_in_one_click() {
 
     // Fifteen days later (the server's clock is real: the draft is made older instead).
     let mut db = app.sql().await;
-    sqlx::query("update change_requests set updated_at = '2020-01-01T00:00:00.000Z' where id = ?")
-        .bind(draft)
-        .execute(&mut db)
-        .await
-        .unwrap();
+    switchyard::db::query(
+        "update change_requests set updated_at = '2020-01-01T00:00:00.000Z' where id = ?",
+    )
+    .bind(draft)
+    .execute(&mut db)
+    .await
+    .unwrap();
 
     let cancel = format!("/change-requests/{draft}/cancel");
     let ob = app.signed_in(&other_editor.email).await;

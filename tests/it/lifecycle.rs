@@ -281,7 +281,7 @@ async fn unused_only_while_sdks_were_connected_then_stale_in_the_feed_and_once_t
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     let mut sql = app.sql().await;
     let announced: Vec<String> =
-        sqlx::query_scalar("select body from webhook_outbox where event = 'flag.stale'")
+        switchyard::db::query_scalar("select body from webhook_outbox where event = 'flag.stale'")
             .fetch_all(&mut sql)
             .await
             .unwrap();

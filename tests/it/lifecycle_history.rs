@@ -76,7 +76,7 @@ async fn the_lifecycle_page_counts_created_and_archived_per_month_and_the_median
 
 async fn recorded_days(app: &TestApp) -> Vec<(String, i64, i64, i64)> {
     let mut sql = app.sql().await;
-    sqlx::query_as(
+    switchyard::db::query_as(
         "select day, stale_flags, live_flags, total_flags from project_stale_counts \
          order by day",
     )

@@ -99,7 +99,7 @@ async fn segment_uses_are_found_beside_strategies_without_segments() {
     put("plain", plain).await;
     // Stored in another shape (as an older writer or a hand edit might): still found.
     let spaced = format!(r#"[{{"name": "default", "segments": [ {id} ]}}]"#);
-    sqlx::query(
+    switchyard::db::query(
         "update flag_environments set strategies = ? where flag_id = \
          (select id from flags where key = 'spaced') and environment_id = \
          (select id from environments where key = 'development')",

@@ -298,14 +298,14 @@ async fn start_plan(root: &Api, key: &str) -> i64 {
 /// (tests/it/release_guards.rs does it the real way).
 async fn rolled_back(f: &Fixture, plan: i64) -> i64 {
     let mut c = f.app.sql().await;
-    sqlx::query(
+    switchyard::db::query(
         "update release_plans set state = 'rolled-back', version = version + 1 where id = ?",
     )
     .bind(plan)
     .execute(&mut c)
     .await
     .unwrap();
-    sqlx::query_scalar(
+    switchyard::db::query_scalar(
         "insert into release_rollback_reviews (plan_id, project_id, what, evidence, rolled_back_at) \
          select ?, id, 'went back automatically', '{}', '2026-01-01T00:00:00.000Z' \
          from projects where key = ? returning id",

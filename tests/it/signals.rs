@@ -330,10 +330,10 @@ async fn a_project_holds_a_bounded_number_of_series_and_old_points_are_swept() {
     let later = chrono::Utc::now() + chrono::TimeDelta::days(15);
     std::fs::write(&clock, later.to_rfc3339()).unwrap();
     app.restart().await;
-    let db = app.db_path();
+    let app = &app;
     wait_for("old signals to be swept", || async {
-        let mut conn = crate::support::connect(&db).await;
-        let left: i64 = sqlx::query_scalar("select count(*) from signal_series")
+        let mut conn = app.sql().await;
+        let left: i64 = switchyard::db::query_scalar("select count(*) from signal_series")
             .fetch_one(&mut conn)
             .await
             .unwrap();

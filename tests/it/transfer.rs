@@ -299,7 +299,7 @@ async fn an_import_that_would_change_a_protected_environment_is_refused_unless_o
         true
     );
     let mut c = app.sql().await;
-    let (actor, after): (String, String) = sqlx::query_as(
+    let (actor, after): (String, String) = switchyard::db::query_as(
         "select actor_label, after_json from audit_log where action = 'import.protected-override'",
     )
     .fetch_one(&mut c)

@@ -397,19 +397,19 @@ async fn targets(app: &TestApp, admin: &crate::support::Actor, tag: &str) -> Tar
     app.add_member(PROJECT, &email, "viewer");
     app.feed_token("client", PROJECT, "development");
     let mut c = app.sql().await;
-    let victim = sqlx::query_scalar("select id from users where email = ?")
+    let victim = switchyard::db::query_scalar("select id from users where email = ?")
         .bind(&email)
         .fetch_one(&mut c)
         .await
         .unwrap();
-    sqlx::query(
+    switchyard::db::query(
         "insert into teams (key, name, created_at) values (?, 'Crew', '2026-01-01T00:00:00.000Z')",
     )
     .bind(format!("crew-{tag}"))
     .execute(&mut c)
     .await
     .unwrap();
-    let token = sqlx::query_scalar("select max(id) from api_tokens")
+    let token = switchyard::db::query_scalar("select max(id) from api_tokens")
         .fetch_one(&mut c)
         .await
         .unwrap();
@@ -431,14 +431,14 @@ async fn targets(app: &TestApp, admin: &crate::support::Actor, tag: &str) -> Tar
     // Rolled back as a breach leaves it (written directly: tests/it/release_guards.rs breaches
     // a guard the real way), its review open.
     let rolled = plan_on(admin, &format!("rolled-{tag}")).await;
-    sqlx::query(
+    switchyard::db::query(
         "update release_plans set state = 'rolled-back', version = version + 1 where id = ?",
     )
     .bind(rolled)
     .execute(&mut c)
     .await
     .unwrap();
-    let review = sqlx::query_scalar(
+    let review = switchyard::db::query_scalar(
         "insert into release_rollback_reviews (plan_id, project_id, what, evidence, rolled_back_at) \
          select ?, id, 'went back automatically', '{}', '2026-01-01T00:00:00.000Z' \
          from projects where key = ? returning id",

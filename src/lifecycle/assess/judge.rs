@@ -6,6 +6,7 @@ use crate::audit::Action;
 use crate::catalog::FlagType;
 use crate::clock::{parse_stamp, stamp};
 use crate::coderefs::{self, NoReferences};
+use crate::db::Conn;
 use crate::error::AppResult;
 use crate::lifecycle::stage::{self, Event, Span};
 use crate::lifecycle::stale::{self, Owner, Thresholds};
@@ -13,7 +14,6 @@ use crate::lifecycle::store::{self, EnvFacts, FlagFacts, LastEvaluation, SdkSeen
 use crate::projects::{store as projects, Project};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::SqliteConnection;
 use std::collections::{HashMap, HashSet};
 
 /// What the rules need beyond one flag's own rows, read once per project.
@@ -30,7 +30,7 @@ pub(super) struct Context {
 }
 
 pub(super) async fn context(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     only: Option<(i64, &str)>,
 ) -> AppResult<Context> {

@@ -6,20 +6,16 @@
 pub mod store;
 
 use crate::clock::{parse_stamp, stamp};
+use crate::db::Conn;
 use crate::error::AppResult;
 use crate::projects::Project;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
-use sqlx::SqliteConnection;
 use std::collections::HashMap;
 
 pub use store::{Counts, DayRow};
 
 /// Records today's counts of the project unless today already has them; true when written.
-pub async fn record_today(
-    conn: &mut SqliteConnection,
-    project_id: i64,
-    now: DateTime<Utc>,
-) -> AppResult<bool> {
+pub async fn record_today(conn: &mut Conn, project_id: i64, now: DateTime<Utc>) -> AppResult<bool> {
     let day = now.format("%Y-%m-%d").to_string();
     // Most runs find the day counted already: skip counting then.
     if store::day_recorded(&mut *conn, project_id, &day).await? {
@@ -55,11 +51,7 @@ pub struct Numbers {
 pub const MONTHS: u32 = 12;
 pub const DAYS: i64 = 90;
 
-pub async fn numbers(
-    conn: &mut SqliteConnection,
-    project: &Project,
-    now: DateTime<Utc>,
-) -> AppResult<Numbers> {
+pub async fn numbers(conn: &mut Conn, project: &Project, now: DateTime<Utc>) -> AppResult<Numbers> {
     let months = last_months(now.date_naive(), MONTHS);
     let first = format!("{}-01T00:00:00.000Z", months[0]);
     let created: HashMap<String, i64> = store::created_by_month(&mut *conn, project.id, &first)

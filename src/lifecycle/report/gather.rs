@@ -4,13 +4,13 @@
 use super::build::{self, Baseline, FlagInfo, Happened, Inputs};
 use super::{store, Owner, ProjectRef, StaleReport};
 use crate::clock::{parse_stamp, stamp};
+use crate::db::Conn;
 use crate::error::AppResult;
 use crate::evaluation::ValueType;
 use crate::lifecycle::assess;
 use crate::lifecycle::store::{self as lifecycle_store, EnvFacts};
 use crate::projects::Project;
 use chrono::{DateTime, Duration, Utc};
-use sqlx::SqliteConnection;
 use std::collections::HashMap;
 
 fn owner_of(f: &store::FlagRow) -> Owner {
@@ -42,7 +42,7 @@ fn happened(action: &str) -> Option<Happened> {
 /// The kept report to compare with: the project's newest before `week` (the newest of all when
 /// None).
 async fn baseline(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     before_week: Option<&str>,
 ) -> AppResult<Option<Baseline>> {
@@ -60,7 +60,7 @@ async fn baseline(
 /// The report of `project` as of `now`, for `week`; changes are counted from the newest kept
 /// report before `week` (`baseline_before`), or from the newest of all when None.
 pub async fn compute(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     now: DateTime<Utc>,
     week: &str,
@@ -121,7 +121,7 @@ pub async fn compute(
 
 /// The report computed now (compared with the newest kept report).
 pub async fn current(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     now: DateTime<Utc>,
 ) -> AppResult<StaleReport> {
@@ -131,7 +131,7 @@ pub async fn current(
 /// What everyone gets today from one flag, per environment, and the code change removing it
 /// needs (the flag page's Lifecycle tab).
 pub async fn what_everyone_gets(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     flag_id: i64,
     value_type: ValueType,

@@ -1,6 +1,6 @@
 //! SQL for what happened to a plan: its events and the reviews of its rollbacks.
 
-use sqlx::SqliteConnection;
+use crate::db::Conn;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EventRow {
@@ -13,7 +13,7 @@ pub struct EventRow {
 }
 
 pub async fn insert_event(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     plan_id: i64,
     at: &str,
     kind: &str,
@@ -21,7 +21,7 @@ pub async fn insert_event(
     actor: &str,
     detail: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    crate::db::query(
         "insert into release_plan_events (plan_id, at, kind, milestone, actor, detail) \
          values (?, ?, ?, ?, ?, ?)",
     )
@@ -36,11 +36,8 @@ pub async fn insert_event(
     .map(|_| ())
 }
 
-pub async fn events_of(
-    conn: &mut SqliteConnection,
-    plan_id: i64,
-) -> Result<Vec<EventRow>, sqlx::Error> {
-    sqlx::query_as(
+pub async fn events_of(conn: &mut Conn, plan_id: i64) -> Result<Vec<EventRow>, sqlx::Error> {
+    crate::db::query_as(
         "select id, at, kind, milestone, actor, detail from release_plan_events \
          where plan_id = ? order by id",
     )
@@ -62,14 +59,14 @@ pub struct ReviewRow {
 }
 
 pub async fn insert_review(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     plan_id: i64,
     project_id: i64,
     what: &str,
     evidence: &str,
     at: &str,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+    crate::db::query_scalar(
         "insert into release_rollback_reviews (plan_id, project_id, what, evidence, rolled_back_at) \
          values (?, ?, ?, ?, ?) returning id",
     )
@@ -82,11 +79,8 @@ pub async fn insert_review(
     .await
 }
 
-pub async fn reviews_of(
-    conn: &mut SqliteConnection,
-    plan_id: i64,
-) -> Result<Vec<ReviewRow>, sqlx::Error> {
-    sqlx::query_as(
+pub async fn reviews_of(conn: &mut Conn, plan_id: i64) -> Result<Vec<ReviewRow>, sqlx::Error> {
+    crate::db::query_as(
         "select id, plan_id, what, evidence, rolled_back_at, completed_by, completed_at, note \
          from release_rollback_reviews where plan_id = ? order by id",
     )
@@ -97,14 +91,14 @@ pub async fn reviews_of(
 
 /// Completes an open review; false when it was completed already.
 pub async fn complete_review(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     plan_id: i64,
     by: (i64, &str),
     note: &str,
     at: &str,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let done = crate::db::query(
         "update release_rollback_reviews set completed_by_id = ?, completed_by = ?, note = ?, \
          completed_at = ? where id = ? and plan_id = ? and completed_at is null",
     )

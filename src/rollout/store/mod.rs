@@ -7,7 +7,7 @@ mod plans;
 pub use history::*;
 pub use plans::*;
 
-use sqlx::SqliteConnection;
+use crate::db::Conn;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TemplateRow {
@@ -25,10 +25,10 @@ const TEMPLATE: &str =
 
 /// The instance-wide templates, then the project's (when given), each by name.
 pub async fn templates(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: Option<i64>,
 ) -> Result<Vec<TemplateRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    crate::db::query_as(&format!(
         "{TEMPLATE} where project_id is null or project_id = ? \
          order by project_id is not null, name"
     ))
@@ -39,10 +39,10 @@ pub async fn templates(
 
 /// Only the project's own templates (`None`: only the instance-wide ones).
 pub async fn own_templates(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: Option<i64>,
 ) -> Result<Vec<TemplateRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    crate::db::query_as(&format!(
         "{TEMPLATE} where coalesce(project_id, 0) = coalesce(?, 0) order by name"
     ))
     .bind(project_id)
@@ -52,11 +52,11 @@ pub async fn own_templates(
 
 /// The template `key` of the project (`None`: instance-wide).
 pub async fn template(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: Option<i64>,
     key: &str,
 ) -> Result<Option<TemplateRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    crate::db::query_as(&format!(
         "{TEMPLATE} where coalesce(project_id, 0) = coalesce(?, 0) and key = ?"
     ))
     .bind(project_id)
@@ -66,14 +66,14 @@ pub async fn template(
 }
 
 pub async fn insert_template(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: Option<i64>,
     key: &str,
     name: &str,
     milestones: &str,
     now: &str,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+    crate::db::query_scalar(
         "insert into release_templates (project_id, key, name, milestones, created_at, updated_at) \
          values (?, ?, ?, ?, ?, ?) returning id",
     )
@@ -88,13 +88,13 @@ pub async fn insert_template(
 }
 
 pub async fn update_template(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     name: &str,
     milestones: &str,
     now: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    crate::db::query(
         "update release_templates set name = ?, milestones = ?, updated_at = ?, \
          version = version + 1 where id = ?",
     )
@@ -107,8 +107,8 @@ pub async fn update_template(
     .map(|_| ())
 }
 
-pub async fn delete_template(conn: &mut SqliteConnection, id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("delete from release_templates where id = ?")
+pub async fn delete_template(conn: &mut Conn, id: i64) -> Result<(), sqlx::Error> {
+    crate::db::query("delete from release_templates where id = ?")
         .bind(id)
         .execute(conn)
         .await
@@ -116,24 +116,22 @@ pub async fn delete_template(conn: &mut SqliteConnection, id: i64) -> Result<(),
 }
 
 /// Whether the project asks switching on in a protected environment to be gradual.
-pub async fn require_gradual(
-    conn: &mut SqliteConnection,
-    project_id: i64,
-) -> Result<bool, sqlx::Error> {
-    let v: Option<bool> =
-        sqlx::query_scalar("select require_gradual from release_settings where project_id = ?")
-            .bind(project_id)
-            .fetch_optional(conn)
-            .await?;
+pub async fn require_gradual(conn: &mut Conn, project_id: i64) -> Result<bool, sqlx::Error> {
+    let v: Option<bool> = crate::db::query_scalar(
+        "select require_gradual from release_settings where project_id = ?",
+    )
+    .bind(project_id)
+    .fetch_optional(conn)
+    .await?;
     Ok(v.unwrap_or(false))
 }
 
 pub async fn set_require_gradual(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     on: bool,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    crate::db::query(
         "insert into release_settings (project_id, require_gradual) values (?, ?) \
          on conflict (project_id) do update set require_gradual = excluded.require_gradual",
     )

@@ -1,6 +1,6 @@
 //! SQL for release plans and their guards' breach state.
 
-use sqlx::SqliteConnection;
+use crate::db::Conn;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PlanRow {
@@ -47,12 +47,8 @@ pub struct NewPlan<'a> {
     pub started_by: &'a str,
 }
 
-pub async fn insert_plan(
-    conn: &mut SqliteConnection,
-    p: &NewPlan<'_>,
-    now: &str,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+pub async fn insert_plan(conn: &mut Conn, p: &NewPlan<'_>, now: &str) -> Result<i64, sqlx::Error> {
+    crate::db::query_scalar(
         "insert into release_plans (project_id, environment_id, flag_key, template_key, \
          template_name, milestones, guards, baselines, on_breach, auto_advance, state, milestone, \
          milestone_started_at, started_at, started_by) \
@@ -75,11 +71,8 @@ pub async fn insert_plan(
     .await
 }
 
-pub async fn plan_by_id(
-    conn: &mut SqliteConnection,
-    id: i64,
-) -> Result<Option<PlanRow>, sqlx::Error> {
-    sqlx::query_as(&format!("{PLAN} where r.id = ?"))
+pub async fn plan_by_id(conn: &mut Conn, id: i64) -> Result<Option<PlanRow>, sqlx::Error> {
+    crate::db::query_as(&format!("{PLAN} where r.id = ?"))
         .bind(id)
         .fetch_optional(conn)
         .await
@@ -87,11 +80,11 @@ pub async fn plan_by_id(
 
 /// The flag's latest plan in the environment that was not cancelled.
 pub async fn latest_plan(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     environment_id: i64,
     flag_key: &str,
 ) -> Result<Option<PlanRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    crate::db::query_as(&format!(
         "{PLAN} where r.environment_id = ? and r.flag_key = ? and r.state <> 'cancelled' \
          order by r.id desc limit 1"
     ))
@@ -102,11 +95,11 @@ pub async fn latest_plan(
 }
 
 pub async fn plan_in_progress(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     environment_id: i64,
     flag_key: &str,
 ) -> Result<Option<PlanRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    crate::db::query_as(&format!(
         "{PLAN} where r.environment_id = ? and r.flag_key = ? \
          and r.state in ('running', 'paused', 'rolled-back')"
     ))
@@ -117,8 +110,8 @@ pub async fn plan_in_progress(
 }
 
 /// The plans the guard job watches: running or paused.
-pub async fn watched_plans(conn: &mut SqliteConnection) -> Result<Vec<PlanRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+pub async fn watched_plans(conn: &mut Conn) -> Result<Vec<PlanRow>, sqlx::Error> {
+    crate::db::query_as(&format!(
         "{PLAN} where r.state in ('running', 'paused') order by r.id"
     ))
     .fetch_all(conn)
@@ -127,11 +120,11 @@ pub async fn watched_plans(conn: &mut SqliteConnection) -> Result<Vec<PlanRow>, 
 
 /// The plans of a project in progress, for its pages.
 pub async fn plans_of_flag(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project_id: i64,
     flag_key: &str,
 ) -> Result<Vec<PlanRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    crate::db::query_as(&format!(
         "{PLAN} where r.project_id = ? and r.flag_key = ? order by r.id desc"
     ))
     .bind(project_id)
@@ -143,7 +136,7 @@ pub async fn plans_of_flag(
 /// Moves a plan only if nobody moved it since it was read at `version`: the guard of
 /// exactly-once when two processes run the job. Returns whether this caller moved it.
 pub async fn move_plan(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: i64,
     version: i64,
     state: &str,
@@ -151,7 +144,7 @@ pub async fn move_plan(
     milestone_started_at: &str,
     ended_at: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let done = crate::db::query(
         "update release_plans set state = ?, milestone = ?, milestone_started_at = ?, \
          ended_at = ?, version = version + 1 where id = ? and version = ?",
     )
@@ -168,10 +161,10 @@ pub async fn move_plan(
 
 /// When each guard of the plan was first seen over its limit: (guard index, since).
 pub async fn guard_states(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     plan_id: i64,
 ) -> Result<Vec<(i64, Option<String>)>, sqlx::Error> {
-    sqlx::query_as(
+    crate::db::query_as(
         "select guard_index, breaching_since from release_guard_states where plan_id = ?",
     )
     .bind(plan_id)
@@ -180,10 +173,8 @@ pub async fn guard_states(
 }
 
 /// Every guard seen over its limit, of every plan: (plan, guard index, since). One read per pass.
-pub async fn guards_over(
-    conn: &mut SqliteConnection,
-) -> Result<Vec<(i64, i64, String)>, sqlx::Error> {
-    sqlx::query_as(
+pub async fn guards_over(conn: &mut Conn) -> Result<Vec<(i64, i64, String)>, sqlx::Error> {
+    crate::db::query_as(
         "select plan_id, guard_index, breaching_since from release_guard_states \
          where breaching_since is not null",
     )
@@ -192,12 +183,12 @@ pub async fn guards_over(
 }
 
 pub async fn set_guard_state(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     plan_id: i64,
     guard_index: i64,
     since: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    crate::db::query(
         "insert into release_guard_states (plan_id, guard_index, breaching_since) values (?, ?, ?) \
          on conflict (plan_id, guard_index) do update set breaching_since = excluded.breaching_since",
     )
@@ -209,11 +200,8 @@ pub async fn set_guard_state(
     .map(|_| ())
 }
 
-pub async fn clear_guard_states(
-    conn: &mut SqliteConnection,
-    plan_id: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("delete from release_guard_states where plan_id = ?")
+pub async fn clear_guard_states(conn: &mut Conn, plan_id: i64) -> Result<(), sqlx::Error> {
+    crate::db::query("delete from release_guard_states where plan_id = ?")
         .bind(plan_id)
         .execute(conn)
         .await
@@ -222,10 +210,10 @@ pub async fn clear_guard_states(
 
 /// The project an environment belongs to.
 pub async fn project_of_environment(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     environment_id: i64,
 ) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("select project_id from environments where id = ?")
+    crate::db::query_scalar("select project_id from environments where id = ?")
         .bind(environment_id)
         .fetch_optional(conn)
         .await

@@ -7,6 +7,7 @@ use crate::authz::Identity;
 use crate::authz::{allows, Action, Principal};
 use crate::changes::service::{self, ChangeRequestSummary, KillView, ListQuery};
 use crate::changes::{store, State as CrState};
+use crate::db::Conn;
 use crate::db::Db;
 use crate::error::AppResult;
 use crate::http::extract::CurrentUser;
@@ -20,7 +21,6 @@ use axum::extract::{FromRequestParts, Query, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use serde::Deserialize;
-use sqlx::SqliteConnection;
 use tower_sessions::Session;
 
 tokio::task_local! {
@@ -217,7 +217,7 @@ async fn closed_tab(
     Ok((list, filter))
 }
 
-async fn open_kills(conn: &mut SqliteConnection, who: &Identity) -> AppResult<Vec<KillRow>> {
+async fn open_kills(conn: &mut Conn, who: &Identity) -> AppResult<Vec<KillRow>> {
     let mut out = Vec::new();
     for p in crate::authz::Reach::of(&mut *conn, who).await?.projects() {
         let kills = service::kills(&mut *conn, p, true).await?;

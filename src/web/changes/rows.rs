@@ -6,11 +6,11 @@ use crate::authz::{Identity, Principal};
 use crate::changes::change_request::{decide, is_stale_draft, Asker, Facts, Transition};
 use crate::changes::service::ChangeRequestSummary;
 use crate::clock::parse_stamp;
+use crate::db::Conn;
 use crate::error::AppResult;
 use crate::projects::store as projects;
 use crate::web::text::short_time;
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 use std::collections::HashMap;
 
 pub(super) struct Row {
@@ -64,7 +64,7 @@ impl Row {
 }
 
 pub(super) async fn principal(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     who: &Identity,
     project_id: i64,
 ) -> AppResult<Principal> {
@@ -75,7 +75,7 @@ pub(super) async fn principal(
 /// The lines of a list as `who` sees them at `now`: stale drafts marked, and cancellable where
 /// the state machine (through the policy) would let this person cancel them.
 pub(super) async fn rows(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     who: &Identity,
     list: Vec<ChangeRequestSummary>,
     now: DateTime<Utc>,

@@ -5,12 +5,12 @@ use crate::authz::Action;
 use crate::catalog::service::{self, FlagDetail, FlagInput, FlagPatch};
 use crate::catalog::{flag::split_tags, FlagType, ValueType};
 use crate::db::begin_write;
+use crate::db::Conn;
 use crate::projects::Project;
 use crate::web::{render_form, Errors, Layout, PageError, PageResult, ProjectCtx, WebForm};
 use askama::Template;
 use axum::extract::Path;
 use serde::Deserialize;
-use sqlx::SqliteConnection;
 // ---------- Create and edit ----------
 
 #[derive(Deserialize, Default)]
@@ -86,10 +86,7 @@ pub(super) struct FlagFormPage {
     errors: Errors,
 }
 
-async fn type_choices(
-    conn: &mut SqliteConnection,
-    project: &Project,
-) -> Result<Vec<TypeChoice>, PageError> {
+async fn type_choices(conn: &mut Conn, project: &Project) -> Result<Vec<TypeChoice>, PageError> {
     let mut out = Vec::new();
     for t in FlagType::ALL {
         let days = service::lifetime_days(&mut *conn, project, t.as_str()).await?;

@@ -5,9 +5,9 @@
 use crate::authz::{Action, ProjectAccess};
 use crate::changes::service::{self as changes, KillView, Pending};
 use crate::changes::State;
+use crate::db::Conn;
 use crate::error::AppResult;
 use crate::web::text::short_time;
-use sqlx::SqliteConnection;
 
 /// One request under way on the flag.
 #[derive(Debug, Clone)]
@@ -30,7 +30,7 @@ impl From<Pending> for PendingBadge {
 
 /// The flag's requests under way as the viewer may see them (their own drafts included).
 pub async fn pending(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     access: &ProjectAccess,
     flag_id: i64,
 ) -> AppResult<Vec<PendingBadge>> {
@@ -67,7 +67,7 @@ pub struct KillBanner {
 }
 
 pub async fn kill_banners(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     access: &ProjectAccess,
     flag_key: &str,
 ) -> AppResult<Vec<KillBanner>> {

@@ -95,7 +95,7 @@ impl LifecycleView {
     /// Adds what everyone gets today and the code change removing the flag needs.
     pub async fn everyone_now(
         &mut self,
-        conn: &mut sqlx::SqliteConnection,
+        conn: &mut crate::db::Conn,
         project: &crate::projects::Project,
         d: &FlagDetail,
     ) -> AppResult<()> {

@@ -10,6 +10,7 @@ use crate::authz::{Action, ProjectAccess};
 use crate::catalog::service::{self, FlagDetail};
 use crate::changes::service as changes;
 use crate::db::begin_write;
+use crate::db::Conn;
 use crate::error::AppError;
 use crate::http::commands;
 use crate::projects::{service as projects, store as projects_store, Environment};
@@ -23,7 +24,6 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum_htmx::HxRequest;
 use serde::Deserialize;
-use sqlx::SqliteConnection;
 use tower_sessions::Session;
 // ---------- One flag ----------
 
@@ -197,7 +197,7 @@ fn archive_confirm(d: &FlagDetail) -> String {
 
 /// The release plans under way for the flag, in brief, for its environment rows.
 async fn plan_briefs(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     access: &ProjectAccess,
     envs: &[Environment],
     key: &str,
@@ -211,7 +211,7 @@ async fn plan_briefs(
 /// The flag's changes, newest first, in words; a change request's own bookkeeping stays on the
 /// request's page (each change it applied names it).
 async fn history(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     access: &ProjectAccess,
     key: &str,
 ) -> Result<Vec<EntryRow>, PageError> {

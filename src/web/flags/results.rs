@@ -7,6 +7,7 @@ use crate::audit::describe::Names;
 use crate::catalog::filter::{CatalogFilter, Sort, PAGE_SIZE};
 use crate::catalog::store::{self, EnvState, FlagRow};
 use crate::changes::service as changes;
+use crate::db::Conn;
 use crate::projects::{store as projects_store, Project};
 use crate::targeting::exposure;
 use crate::targeting::store as targeting_store;
@@ -15,7 +16,6 @@ use crate::web::text::{ago, short_date, short_time};
 use crate::web::PageError;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::SqliteConnection;
 use std::collections::HashMap;
 
 /// One cell of the environment columns: `known` is false where a project lacks the environment.
@@ -209,7 +209,7 @@ impl Results {
 /// flags, one per project for its environments, one for its segment names and one for its
 /// change requests under way.
 pub async fn results(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     projects: &[Project],
     filter: CatalogFilter,
     place: Place,
@@ -277,10 +277,7 @@ pub async fn results(
 }
 
 /// Environment keys in order; across projects, each key once, in its lowest position.
-async fn env_columns(
-    conn: &mut SqliteConnection,
-    projects: &[Project],
-) -> Result<Vec<String>, PageError> {
+async fn env_columns(conn: &mut Conn, projects: &[Project]) -> Result<Vec<String>, PageError> {
     let mut seen: Vec<(i64, String)> = Vec::new();
     for p in projects {
         for e in projects_store::environments(&mut *conn, p.id).await? {

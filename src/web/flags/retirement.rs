@@ -5,6 +5,7 @@
 use crate::audit::store as audit_store;
 use crate::catalog::service::FlagDetail;
 use crate::clock::stamp;
+use crate::db::Conn;
 use crate::error::AppResult;
 use crate::lifecycle::retirement::{self, Check, Evidence, Item, Verdict};
 use crate::lifecycle::{checklist, Stage};
@@ -12,7 +13,6 @@ use crate::projects::Project;
 use crate::web::href;
 use crate::web::text::short_time;
 use chrono::{DateTime, Utc};
-use sqlx::SqliteConnection;
 
 /// One line of evidence, linked when there is a page for it.
 pub struct EvidenceLine {
@@ -53,7 +53,7 @@ pub struct RetirementView {
 
 /// The checklist of a completed or stale flag that is not archived; None for any other.
 pub async fn retirement_view(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     d: &FlagDetail,
     now: DateTime<Utc>,
@@ -88,7 +88,7 @@ pub async fn retirement_view(
 }
 
 async fn archived_record(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     key: &str,
 ) -> AppResult<Option<ArchivedRecord>> {

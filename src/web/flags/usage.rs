@@ -3,12 +3,12 @@
 //! applications connected to the project. The numbers are `usage::flag_usage`'s, as in the API.
 
 use super::short_time;
+use crate::db::Conn;
 use crate::projects::Project;
 use crate::usage::{self, DayCount, EnvUsage, FlagUsage, VariantCount, WINDOW_DAYS};
 use crate::web::chart;
 use crate::web::PageError;
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::SqliteConnection;
 
 pub struct UsageView {
     /// No SDK has ever reported this flag: the tab shows how to connect one.
@@ -47,7 +47,7 @@ pub struct AppView {
 }
 
 pub async fn usage_view(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     key: &str,
     now: DateTime<Utc>,

@@ -3,6 +3,7 @@
 //! numbers in tables; and the health card of the project's overview (with a sparkline).
 
 use crate::authz::Action;
+use crate::db::Conn;
 use crate::error::AppResult;
 use crate::lifecycle::history::{self, DayRow, Numbers};
 use crate::projects::service::Health;
@@ -15,7 +16,6 @@ use askama::Template;
 use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use sqlx::SqliteConnection;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/projects/{project}/lifecycle", get(show_lifecycle))
@@ -31,7 +31,7 @@ pub(super) struct HealthCard {
 }
 
 pub(super) async fn health_card(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     now: DateTime<Utc>,
 ) -> AppResult<HealthCard> {

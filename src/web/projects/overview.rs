@@ -162,7 +162,7 @@ fn your_role(access: &ProjectAccess) -> &'static str {
 }
 
 async fn flag_counts(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut crate::db::Conn,
     access: &ProjectAccess,
 ) -> Result<(i64, i64), PageError> {
     let all = store::summaries(conn).await?;

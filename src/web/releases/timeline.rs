@@ -6,6 +6,7 @@
 use crate::audit::describe::{self, Names};
 use crate::audit::store::{self as audit, Filter};
 use crate::clock::parse_stamp;
+use crate::db::Conn;
 use crate::error::AppResult;
 use crate::projects::{Environment, Project};
 use crate::rollout::check::PointCache;
@@ -13,7 +14,6 @@ use crate::rollout::PlanView;
 use crate::signals::{self, PointValue};
 use crate::web::chart::timeline::{self, Line, Mark, MarkKind};
 use chrono::{DateTime, TimeDelta, Utc};
-use sqlx::SqliteConnection;
 use std::collections::BTreeMap;
 
 /// Steps a guard's value is read at across the chart.
@@ -33,7 +33,7 @@ fn kind_of(action: &str) -> Option<MarkKind> {
 
 /// The chart's SVG: since an hour before the plan started (the last six hours without one).
 pub async fn chart(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     project: &Project,
     env: &Environment,
     flag: &str,

@@ -1,5 +1,7 @@
 //! `TestApp`: the real `switchyard serve` on a temp SQLite file and a free port, plus actors
-//! (browser sessions and admin-token API clients) with one helper per endpoint.
+//! (browser sessions and admin-token API clients) with one helper per endpoint. With
+//! `SWITCHYARD_TEST_DATABASE_URL=postgres://user@host/` each app gets a fresh PostgreSQL
+//! database of its own instead, dropped with the app.
 
 #![allow(dead_code)]
 
@@ -47,10 +49,81 @@ pub struct Governance {
     pub approver: Api,
 }
 
+/// The PostgreSQL server the suite runs on instead of SQLite, as `postgres://user@host/`.
+pub fn postgres_base() -> Option<String> {
+    std::env::var("SWITCHYARD_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
+        .map(|u| if u.ends_with('/') { u } else { format!("{u}/") })
+}
+
+/// Whether the suite runs on PostgreSQL (`SWITCHYARD_TEST_DATABASE_URL`).
+pub fn on_postgres() -> bool {
+    postgres_base().is_some()
+}
+
+/// The database of the app whose files are in `dir`: `dir/sy.db`, or on PostgreSQL a database
+/// named after the temp dir.
+pub fn database_url_of(dir: &Path) -> String {
+    match postgres_base() {
+        Some(base) => format!("{base}{}", postgres_name(dir)),
+        None => format!("sqlite://{}", dir.join("sy.db").display()),
+    }
+}
+
+fn postgres_name(dir: &Path) -> String {
+    let tail: String = dir
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("sy_test_{tail}")
+}
+
+/// Runs one statement on the PostgreSQL server's `postgres` database (create or drop).
+fn postgres_admin(base: &str, sql: &str) {
+    let out = Command::new("psql")
+        .arg(format!("{base}postgres"))
+        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A fresh PostgreSQL database for the app in `dir`, when the suite runs on PostgreSQL.
+fn create_database(dir: &Path) {
+    if let Some(base) = postgres_base() {
+        postgres_admin(&base, &format!("create database {}", postgres_name(dir)));
+    }
+}
+
+fn drop_database(dir: &Path) {
+    if let Some(base) = postgres_base() {
+        postgres_admin(
+            &base,
+            &format!(
+                "drop database if exists {} with (force)",
+                postgres_name(dir)
+            ),
+        );
+    }
+}
+
 /// Starts `switchyard serve` on `dir/sy.db` and waits for its address line.
 fn start_server(dir: &Path, envs: &[(String, String)]) -> (Child, String, Arc<Mutex<String>>) {
-    let db = dir.join("sy.db");
-    let url = format!("sqlite://{}", db.display());
+    let url = database_url_of(dir);
     let mut child = Command::new(bin())
         .args(["--database-url", &url, "serve", "--bind", "127.0.0.1:0"])
         .env("SWITCHYARD_ADMIN_EMAIL", ADMIN_EMAIL)
@@ -138,6 +211,7 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        drop_database(self.dir.path());
     }
 }
 
@@ -155,6 +229,7 @@ impl TestApp {
     /// for [`TestApp::restart`]).
     pub async fn spawn_with_env(envs: &[(&str, &str)]) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
+        create_database(dir.path());
         let envs: Vec<(String, String)> = envs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -229,7 +304,7 @@ impl TestApp {
     }
 
     pub fn database_url(&self) -> String {
-        format!("sqlite://{}", self.db_path().display())
+        database_url_of(self.dir.path())
     }
 
     /// Runs the binary against this app's database.
@@ -412,14 +487,35 @@ impl TestApp {
         b
     }
 
-    /// A direct connection to the database file (the server keeps running; WAL allows it).
-    pub async fn sql(&self) -> SqliteConnection {
-        connect(&self.db_path()).await
+    /// A connection to the server's database through switchyard's own layer (the server keeps
+    /// running; on SQLite WAL allows it), so the same statements run on either backend.
+    pub async fn sql(&self) -> switchyard::db::Pooled {
+        self.pool()
+            .await
+            .acquire()
+            .await
+            .unwrap_or_else(|e| panic!("connect to {}: {e}", self.database_url()))
+    }
+
+    /// A raw connection to the SQLite file, for what only SQLite has (`vacuum into`, locks,
+    /// pragmas); `None` when the suite runs on PostgreSQL.
+    pub async fn sqlite_file(&self) -> Option<SqliteConnection> {
+        match on_postgres() {
+            true => None,
+            false => Some(connect(&self.db_path()).await),
+        }
+    }
+
+    /// The server's database through switchyard's own pool, for calling its stores directly.
+    pub async fn pool(&self) -> switchyard::db::Db {
+        switchyard::db::connect(&self.database_url())
+            .await
+            .unwrap_or_else(|e| panic!("open {}: {e}", self.database_url()))
     }
 
     pub async fn audit_count(&self) -> i64 {
         let mut c = self.sql().await;
-        sqlx::query_scalar("select count(*) from audit_log")
+        switchyard::db::query_scalar("select count(*) from audit_log")
             .fetch_one(&mut c)
             .await
             .unwrap()
@@ -867,7 +963,7 @@ impl TestApp {
              from (select * from release_plans order by id)",
             "select count(*) || ':' || coalesce(group_concat(key || '|' || name || '|' || version, ','), '') \
              from (select * from release_templates order by id)",
-            "select count(*) || ':' || coalesce(group_concat(require_gradual, ','), '') \
+            "select count(*) || ':' || coalesce(group_concat(cast(require_gradual as text), ','), '') \
              from (select * from release_settings order by project_id)",
             "select count(*) || ':' || coalesce(group_concat(coalesce(completed_at, '-'), ','), '') \
              from (select * from release_rollback_reviews order by id)",
@@ -877,13 +973,29 @@ impl TestApp {
         ];
         let mut out = Vec::new();
         for q in queries {
-            let v: String = sqlx::query_scalar(q)
+            let q = for_backend(q);
+            let v: String = switchyard::db::query_scalar(&q)
                 .fetch_one(&mut c)
                 .await
                 .unwrap_or_else(|e| panic!("{q}: {e}"));
             out.push(v);
         }
         out.join("\n")
+    }
+}
+
+/// A fingerprint query as PostgreSQL writes it: `string_agg` for `group_concat`, and a name
+/// for each subquery in `from`.
+fn for_backend(q: &str) -> String {
+    if !on_postgres() {
+        return q.to_string();
+    }
+    let q = q.replace("group_concat(", "string_agg(");
+    match q.rfind(')') {
+        Some(end) if q[..end].contains("from (select") => {
+            format!("{}) as rows{}", &q[..end], &q[end + 1..])
+        }
+        _ => q,
     }
 }
 

@@ -1,0 +1,277 @@
+//! The database, chosen by the URL's scheme: embedded SQLite (the default: a file path or
+//! `sqlite:`) in WAL mode with foreign keys, a busy timeout and full sync, or PostgreSQL
+//! (`postgres://`, `postgresql://`). Stores take one connection type, [`Conn`], and build
+//! their SQL once with [`query`] and friends. Here too are the write path's two ends,
+//! [`begin_write`] and [`Writes::commit`], after which whoever serves the data is told.
+
+mod builder;
+mod conn;
+mod query;
+
+pub use builder::{QueryBuilder, Separated};
+pub use conn::{Conn, Pooled, Savepoint, Tx};
+pub use query::{
+    numbered, query, query_as, query_scalar, AnyScalar, Arg, Done, Exec, FromAnyRow, IntoArg,
+    Query, QueryAs, QueryScalar,
+};
+
+use crate::error::AppResult;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Which database a connection speaks to, for the few statements written differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// A subquery of the texts in a JSON array parameter (`param` such as `?2`), for
+    /// `key in (…)` with any number of keys in one statement.
+    pub fn json_texts(self, param: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("select value from json_each({param})"),
+            Backend::Postgres => format!("select json_array_elements_text(cast({param} as json))"),
+        }
+    }
+
+    /// The current time as a stamp (`clock::stamp`'s format), for comparing stored stamps.
+    pub fn now_stamp(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+            Backend::Postgres => {
+                "to_char(now() at time zone 'utc', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+            }
+        }
+    }
+
+    /// Whether text `needle` occurs in text `haystack` (both SQL expressions).
+    pub fn contains(self, haystack: &str, needle: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("instr({haystack}, {needle}) > 0"),
+            Backend::Postgres => format!("strpos({haystack}, {needle}) > 0"),
+        }
+    }
+
+    /// LIKE that ignores ASCII case on both (SQLite's LIKE does; PostgreSQL's is ILIKE).
+    pub fn like(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "like",
+            Backend::Postgres => "ilike",
+        }
+    }
+}
+
+/// The pool (cheap to clone).
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Db {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// A connection for reads.
+    pub async fn acquire(&self) -> Result<Pooled, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite(p) => Pooled::sqlite(p.acquire().await?),
+            Db::Postgres(p) => Pooled::postgres(p.acquire().await?),
+        })
+    }
+
+    /// The SQLite pool, for what only SQLite does (its session store, its file checks).
+    pub fn sqlite(&self) -> Option<&SqlitePool> {
+        match self {
+            Db::Sqlite(p) => Some(p),
+            Db::Postgres(_) => None,
+        }
+    }
+
+    /// Connections the pool holds now, idle or in use.
+    pub fn size(&self) -> u32 {
+        match self {
+            Db::Sqlite(p) => p.size(),
+            Db::Postgres(p) => p.size(),
+        }
+    }
+
+    /// Connections the pool holds idle.
+    pub fn num_idle(&self) -> usize {
+        match self {
+            Db::Sqlite(p) => p.num_idle(),
+            Db::Postgres(p) => p.num_idle(),
+        }
+    }
+
+    /// The most connections the pool opens.
+    pub fn max_connections(&self) -> u32 {
+        match self {
+            Db::Sqlite(p) => p.options().get_max_connections(),
+            Db::Postgres(p) => p.options().get_max_connections(),
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(p) => p.close().await,
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// The error for what is not yet written for PostgreSQL: said plainly, never a wrong answer.
+pub fn unsupported(what: &str) -> sqlx::Error {
+    sqlx::Error::Configuration(format!("{what} is not supported on PostgreSQL yet").into())
+}
+
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Whether the URL names a PostgreSQL database (anything else is SQLite).
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+pub async fn connect(url: &str) -> anyhow::Result<Db> {
+    if is_postgres_url(url) {
+        return connect_postgres(url).await;
+    }
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|e| anyhow::anyhow!("the database URL {url:?} is not valid: {e}"))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // FULL: an acknowledged write survives power loss, not only a crash of the process.
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(BUSY_TIMEOUT);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(BUSY_TIMEOUT + Duration::from_secs(1))
+        .connect_with(options)
+        .await
+        .map_err(|e| anyhow::anyhow!("could not open the database {url}: {e}"))?;
+    sqlx::migrate!("./migrations/sqlite")
+        .run(&pool)
+        .await
+        .map_err(|e| anyhow::anyhow!("could not prepare the database schema: {e}"))?;
+    Ok(Db::Sqlite(pool))
+}
+
+async fn connect_postgres(url: &str) -> anyhow::Result<Db> {
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|e| anyhow::anyhow!("the database URL {url:?} is not valid: {e}"))?;
+    let pool = PgPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(BUSY_TIMEOUT + Duration::from_secs(1))
+        .connect_with(options)
+        .await
+        .map_err(|e| anyhow::anyhow!("could not open the database {url}: {e}"))?;
+    sqlx::migrate!("./migrations/postgres")
+        .run(&pool)
+        .await
+        .map_err(|e| anyhow::anyhow!("could not prepare the database schema: {e}"))?;
+    Ok(Db::Postgres(pool))
+}
+
+/// Whether the database answers (the readiness probe).
+pub async fn ping(db: &Db) -> Result<(), sqlx::Error> {
+    use sqlx::Connection;
+    match db {
+        Db::Sqlite(p) => p.acquire().await?.ping().await,
+        Db::Postgres(p) => p.acquire().await?.ping().await,
+    }
+}
+
+/// Writes take the lock up front: a deferred SQLite transaction that reads first and writes
+/// later can fail with SQLITE_BUSY_SNAPSHOT, which the busy timeout does not retry. On
+/// PostgreSQL the same one-writer-at-a-time is a transaction-scoped advisory lock, so what a
+/// write reads (the audit chain's head, a version it checks) stays true until it commits,
+/// whichever replica writes.
+pub fn begin_write(db: &Db) -> futures_util::future::BoxFuture<'_, Result<Tx, sqlx::Error>> {
+    Box::pin(async move {
+        Ok(match db {
+            Db::Sqlite(p) => Tx::sqlite(p.begin_with("begin immediate").await?),
+            Db::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                sqlx::query("select pg_advisory_xact_lock($1)")
+                    .bind(WRITE_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                Tx::postgres(tx)
+            }
+        })
+    })
+}
+
+/// The advisory lock key every PostgreSQL write holds ("SWYD").
+const WRITE_LOCK: i64 = 0x5357_5944;
+
+/// What a commit is followed by: in a server, the feed's watcher catching up with it (waited for,
+/// so a write is answered once the feed serves it: read-your-writes). Handed in by whoever
+/// starts the server, so the write path stays below the feed.
+pub type AfterCommit = Arc<dyn Fn() -> futures_util::future::BoxFuture<'static, ()> + Send + Sync>;
+
+/// Where writes are committed: the pool, and what follows each commit.
+#[derive(Clone)]
+pub struct Writes {
+    pub db: Db,
+    after_commit: AfterCommit,
+}
+
+impl Writes {
+    pub fn new(db: Db, after_commit: AfterCommit) -> Self {
+        Writes { db, after_commit }
+    }
+
+    /// For writes no feed in this process serves: the CLI's, and the server's own before its
+    /// feed starts (the feed's first load reads them). A running server's watcher finds them
+    /// by polling the audit head.
+    pub fn unobserved(db: Db) -> Self {
+        Writes::new(db, Arc::new(|| Box::pin(std::future::ready(()))))
+    }
+
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        begin_write(&self.db).await
+    }
+
+    /// Commits, then tells the feed (and waits, within its bound, until it serves the write).
+    pub async fn commit(&self, tx: Tx) -> Result<(), sqlx::Error> {
+        #[allow(clippy::disallowed_methods)] // the one commit of a whole write
+        tx.commit().await?;
+        (self.after_commit)().await;
+        Ok(())
+    }
+
+    /// Commits when the step succeeded; a failed step's transaction rolls back when dropped.
+    pub async fn commit_if_ok<T>(&self, tx: Tx, step: AppResult<T>) -> AppResult<T> {
+        if step.is_ok() {
+            self.commit(tx).await?;
+        }
+        step
+    }
+}
+
+/// True when a database error is a unique-constraint violation on the given column.
+/// SQLite has no constraint names, so the column in the message is what tells them apart;
+/// PostgreSQL names the constraint, whose name holds the column (`table_column_key`).
+pub fn is_unique_violation(err: &sqlx::Error, column: &str) -> bool {
+    match err {
+        sqlx::Error::Database(db) => {
+            let column = column.rsplit('.').next().unwrap_or(column);
+            db.kind() == sqlx::error::ErrorKind::UniqueViolation
+                && (db.message().contains(column)
+                    || db.constraint().is_some_and(|c| c.contains(column)))
+        }
+        _ => false,
+    }
+}
