@@ -1,7 +1,7 @@
 //! Switchyard: a feature-flag governance server. `ARCHITECTURE.md` draws the write and the read
 //! path through these modules.
 //!
-//! Domain folders hold types, rules and SQL (in their `store.rs`), and know nothing of HTTP:
+//! Domain folders hold types, rules and SQL (in their `store.rs` or `store/`), and know nothing of HTTP:
 //! `accounts` (users, teams), `projects` (projects, environments, members), `catalog` (flags),
 //! `targeting` (strategies, segments, dependencies), `evaluation` (compiled evaluation for the
 //! feed), `changes` (change requests, the kill switch), `lifecycle` (stages, stale reasons, retirement, reports),

@@ -153,3 +153,52 @@ fn only_transports_ask_for_permissions() {
         found.join("\n")
     );
 }
+
+/// Where SQL is written: calls that run a statement or build one.
+const SQL_CALLS: [&str; 4] = ["db::query", "sqlx::query", "QueryBuilder::new", "raw_sql("];
+
+/// SQL lives in a folder's `store.rs` or the files of its `store/` folder (issue 14), so a second
+/// backend is added beside the statements rather than hunted for. `db/` is the layer they run
+/// through; `auth/token_store.rs` is the API tokens' store.
+fn may_hold_sql(rel: &Path) -> bool {
+    rel.starts_with("db")
+        || rel == Path::new("auth/token_store.rs")
+        || rel.file_name().is_some_and(|n| n == "store.rs")
+        || rel
+            .parent()
+            .is_some_and(|dir| dir.components().any(|c| c.as_os_str() == "store"))
+}
+
+#[test]
+fn sql_lives_in_stores() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut found = Vec::new();
+    let mut stores = 0;
+    for file in files {
+        let rel = file.strip_prefix(&src).unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        if may_hold_sql(rel) {
+            stores += usize::from(SQL_CALLS.iter().any(|c| text.contains(c)));
+            continue;
+        }
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            let grouped = code.contains("use crate::db::{") && code.contains("query");
+            if grouped || SQL_CALLS.iter().any(|c| code.contains(c)) {
+                found.push(format!("src/{}:{}: {}", rel.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        stores > 20,
+        "only {stores} store files with SQL found under {}",
+        src.display()
+    );
+    assert!(
+        found.is_empty(),
+        "SQL outside a store (move it to the folder's `store.rs` or `store/`):\n{}",
+        found.join("\n")
+    );
+}
