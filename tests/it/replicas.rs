@@ -1,12 +1,15 @@
 //! Several replicas on one PostgreSQL database (issue 10, point 2): three `switchyard serve`
 //! processes behind no balancer, each asked directly. A change through one reaches the others'
 //! feeds and streams within a second; concurrent writes through all three keep one audit chain;
-//! a session signed in on one works on another. SQLite is one process's database: these tests
+//! a session signed in on one works on another; a scheduled change request is applied and a
+//! webhook delivery sent once, whichever replica's job gets it first. SQLite is one process's database: these tests
 //! return at once when the suite runs on it.
 
+use crate::support::clock::TestClock;
 use crate::support::{on_postgres, TestApp, Twin, PROJECT};
+use crate::webhooks::{allow, Receiver};
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 /// How long a change may take to reach another replica (issue 10: "within one second").
@@ -220,4 +223,143 @@ async fn a_session_signed_in_on_one_replica_works_on_another() {
         .await;
     assert!(r.status().is_redirection(), "{}", r.status());
     assert!(!crate::support::signed_in_with_cookie(&a.base, &cookie).await);
+}
+
+async fn actions(api: &crate::support::Api, action: &str) -> Vec<Value> {
+    let r = api.audit(&format!("action={action}")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    body["entries"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn background_work_happens_once_across_three_replicas() {
+    if !on_postgres() {
+        return;
+    }
+    let clock = TestClock::at("2026-11-02T08:00:00Z");
+    let (receiver, hook) = Receiver::start(0).await;
+    let (k, hosts) = allow(&[&hook]);
+    let a = TestApp::spawn_with_env(&[clock.env(), (k, &hosts)]).await;
+    let (b, c) = two_more(&a).await;
+    let admin = a.admin();
+    let r = admin
+        .api
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/admin/projects/{PROJECT}/webhooks"),
+            Some(&json!({"url": format!("{hook}/generic"), "format": "generic"})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+
+    // A request scheduled for 09:00, approved the reviewed way.
+    let editor = a.user("editor");
+    let approver = a.user("approver");
+    admin.api.new_flag(PROJECT, "launch").await;
+    let r = editor
+        .api
+        .toggle(PROJECT, "launch", "production", true)
+        .await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let id = r.json::<Value>().await.unwrap()["changeRequest"]["id"]
+        .as_i64()
+        .unwrap();
+    let submit = json!({"title": "Launch", "reason": "at nine"});
+    for (api, verb, body) in [
+        (&editor.api, "submit", Some(submit)),
+        (&approver.api, "approve", None),
+        (
+            &editor.api,
+            "schedule",
+            Some(json!({"at": "2026-11-02T09:00:00Z"})),
+        ),
+    ] {
+        let r = api.change_request_step(id, verb, body.as_ref()).await;
+        assert_eq!(r.status(), StatusCode::OK, "{verb}");
+    }
+
+    // Kills through all three replicas at once: one webhook event each.
+    const KILLS: usize = 9;
+    for i in 0..KILLS {
+        admin.api.new_flag(PROJECT, &format!("k{i}")).await;
+        let r = admin
+            .api
+            .toggle(PROJECT, &format!("k{i}"), "development", true)
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let apis = [admin.api.clone(), b.api(&admin.api), c.api(&admin.api)];
+    let mut kills = tokio::task::JoinSet::new();
+    for i in 0..KILLS {
+        let api = apis[i % 3].clone();
+        kills.spawn(async move {
+            let body = json!({"reason": "incident"});
+            let r = api
+                .kill(PROJECT, &format!("k{i}"), "development", &body)
+                .await;
+            (r.status(), r.text().await.unwrap())
+        });
+    }
+    while let Some(k) = kills.join_next().await {
+        let (status, body) = k.unwrap();
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    // Nine o'clock passes for all three schedulers at once.
+    clock.set(clock.start + chrono::TimeDelta::hours(2));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r: Value = admin.api.change_request(id).await.json().await.unwrap();
+        if r["changeRequest"]["state"] == "applied" {
+            assert_eq!(r["changeRequest"]["appliedBy"], "scheduler");
+            break;
+        }
+        assert!(Instant::now() < deadline, "not applied: {r}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Every replica ticks a few more times: still one application, and each event sent once.
+    let mut conn = a.sql().await;
+    let queued: i64 = switchyard::db::query_scalar("select count(*) from webhook_outbox")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    receiver.wait_for("generic", queued as usize).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let applied = actions(&admin.api, "change-request.applied").await;
+    assert_eq!(applied.len(), 1, "{applied:?}");
+    let launch: Value = admin.api.audit("flag=launch").await.json().await.unwrap();
+    let switched: Vec<&Value> = launch["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "flag.enabled")
+        .collect();
+    assert_eq!(switched.len(), 1, "{launch}");
+    assert_eq!(switched[0]["actorLabel"], "scheduler");
+    let pending: i64 = switchyard::db::query_scalar(
+        "select count(*) from webhook_outbox where delivered_at is null",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(pending, 0);
+    let got = receiver.bodies("generic");
+    let events: Vec<&str> = got.iter().filter_map(|b| b["event"].as_str()).collect();
+    eprintln!(
+        "{queued} deliveries queued, {} received: {events:?}",
+        got.len()
+    );
+    assert_eq!(got.len() as i64, queued, "each delivery sent exactly once");
+    assert_eq!(
+        events.iter().filter(|e| **e == "flag.killed").count(),
+        KILLS
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| **e == "change-request.applied")
+            .count(),
+        1
+    );
 }
