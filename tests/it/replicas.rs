@@ -355,6 +355,27 @@ async fn background_work_happens_once_across_three_replicas() {
         assert_eq!(status, StatusCode::OK, "{body}");
     }
 
+    // The deliveries so far are sent before the clock jumps: a claim lasts minutes of the
+    // server's clock, and two hours passing in an instant would end the claims in flight.
+    let mut conn = a.sql().await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let pending: i64 = switchyard::db::query_scalar(
+            "select count(*) from webhook_outbox where delivered_at is null",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        if pending == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{pending} deliveries still pending"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     // Nine o'clock passes for all three schedulers at once.
     clock.set(clock.start + chrono::TimeDelta::hours(2));
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -368,7 +389,6 @@ async fn background_work_happens_once_across_three_replicas() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Every replica ticks a few more times: still one application, and each event sent once.
-    let mut conn = a.sql().await;
     let queued: i64 = switchyard::db::query_scalar("select count(*) from webhook_outbox")
         .fetch_one(&mut conn)
         .await
@@ -414,4 +434,43 @@ async fn background_work_happens_once_across_three_replicas() {
             .count(),
         1
     );
+}
+
+#[tokio::test]
+async fn the_commit_signal_alone_brings_a_change_to_the_other_replicas() {
+    if !on_postgres() {
+        return;
+    }
+    // A poll of once a minute: within a second, only PostgreSQL's commit signal can tell them.
+    let a = TestApp::spawn_with_env(&[("SWITCHYARD_FEED_POLL_MS", "60000")]).await;
+    let (b, c) = two_more(&a).await;
+    let admin = a.admin();
+    admin.api.new_flag(PROJECT, "checkout").await;
+    // A token made by the CLI (another process) is known everywhere at once too.
+    let token = a.feed_token("client", PROJECT, "development");
+    for base in [&a.base, &b.base, &c.base] {
+        served_within(base, &token, "checkout", false, WITHIN).await;
+    }
+    let mut stream = open_stream(&b.base, &token).await;
+    let mut seen = Vec::new();
+    for on in [true, false, true, false, true] {
+        let start = Instant::now();
+        let r = admin
+            .api
+            .toggle(PROJECT, "checkout", "development", on)
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let (on_b, on_c) = tokio::join!(
+            served_within(&b.base, &token, "checkout", on, WITHIN),
+            served_within(&c.base, &token, "checkout", on, WITHIN),
+        );
+        update_naming(&mut stream, "checkout", WITHIN).await;
+        seen.push((
+            start.elapsed() - on_b.max(on_c),
+            on_b,
+            on_c,
+            start.elapsed(),
+        ));
+    }
+    eprintln!("(A answered, B served it after, C after, B's stream had it) per switch: {seen:?}");
 }
