@@ -30,19 +30,23 @@ pub async fn apply(
 }
 
 /// What the scheduler does with a due request: apply it, or mark it failed with the reason.
+/// `None` when it is no longer scheduled and due: another replica (or a person) took it first.
 pub async fn apply_scheduled(
     writes: &Writes,
     id: i64,
     now: DateTime<Utc>,
-) -> AppResult<ChangeRequestView> {
+) -> AppResult<Option<ChangeRequestView>> {
     let actor = Actor::system("scheduler");
     let mut tx = writes.begin().await?;
+    if !store::claim_scheduled(&mut tx, id, &stamp(now)).await? {
+        return Ok(None);
+    }
     let row = store::request_by_id(&mut tx, id)
         .await?
         .ok_or_else(|| not_found(id))?;
     let f = facts(&mut tx, &row, None, now).await?;
     match decide(Transition::Apply, &f, Asker::Scheduler, None) {
-        Ok(_) => apply_in(writes, tx, row, &actor, now).await,
+        Ok(_) => apply_in(writes, tx, row, &actor, now).await.map(Some),
         Err(r) if row.state() == State::Scheduled => {
             let e = refusal(r);
             fail(&mut tx, &row, &actor, &e.to_string(), now).await?;

@@ -2,6 +2,8 @@
 //!
 //! State lives in the database (`state = 'scheduled'`, `scheduled_at`), so a request scheduled
 //! before a restart is applied by the next process. Time comes from the application's clock.
+//! Every replica on a shared database ticks; each due request is claimed inside its write
+//! transaction (`store::claim_scheduled`), so it is applied once whichever replica gets it.
 
 use super::{service, store};
 use crate::clock::{stamp, SharedClock};
@@ -34,7 +36,10 @@ pub async fn run_due(writes: &Writes, clock: &SharedClock) -> anyhow::Result<()>
     };
     for id in due {
         match service::apply_scheduled(writes, id, now).await {
-            Ok(_) => tracing::info!(change_request = id, "applied a scheduled change request"),
+            Ok(Some(_)) => {
+                tracing::info!(change_request = id, "applied a scheduled change request")
+            }
+            Ok(None) => tracing::debug!(change_request = id, "another process took the request"),
             Err(e) => {
                 tracing::warn!(change_request = id, error = %e, "a scheduled change request failed")
             }

@@ -261,6 +261,25 @@ pub async fn due(conn: &mut Conn, now: &str) -> Result<Vec<i64>, sqlx::Error> {
     .await
 }
 
+/// Claims due request `id` for the transaction: true when it is still scheduled and due, its
+/// row then locked until commit. Asked inside a write transaction, which holds the one write
+/// lock on either database, so of several replicas that found it due one applies it and the
+/// others find it no longer scheduled.
+pub async fn claim_scheduled(conn: &mut Conn, id: i64, now: &str) -> Result<bool, sqlx::Error> {
+    let lock = match conn.backend() {
+        crate::db::Backend::Postgres => " for update",
+        crate::db::Backend::Sqlite => "",
+    };
+    let found: Option<i64> = crate::db::query_scalar(&format!(
+        "select id from change_requests where id = ? and state = 'scheduled' and scheduled_at <= ?{lock}"
+    ))
+    .bind(id)
+    .bind(now)
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.is_some())
+}
+
 const ITEM_COLUMNS: &str =
     "id, kind, flag_key, segment_id, payload, base_version, before_json, after_json, created_at";
 

@@ -6,6 +6,7 @@
 
 mod builder;
 mod conn;
+pub mod notify;
 mod query;
 
 pub use builder::{QueryBuilder, Separated};
@@ -200,15 +201,18 @@ pub async fn ping(db: &Db) -> Result<(), sqlx::Error> {
 /// later can fail with SQLITE_BUSY_SNAPSHOT, which the busy timeout does not retry. On
 /// PostgreSQL the same one-writer-at-a-time is a transaction-scoped advisory lock, so what a
 /// write reads (the audit chain's head, a version it checks) stays true until it commits,
-/// whichever replica writes.
+/// whichever replica writes; the same statement queues the commit's signal to the other
+/// replicas (`notify`).
 pub fn begin_write(db: &Db) -> futures_util::future::BoxFuture<'_, Result<Tx, sqlx::Error>> {
     Box::pin(async move {
         Ok(match db {
             Db::Sqlite(p) => Tx::sqlite(p.begin_with("begin immediate").await?),
             Db::Postgres(p) => {
                 let mut tx = p.begin().await?;
-                sqlx::query("select pg_advisory_xact_lock($1)")
+                // The signal goes out at commit (`notify::listen` in every replica hears it).
+                sqlx::query("select pg_advisory_xact_lock($1), pg_notify($2, '')")
                     .bind(WRITE_LOCK)
+                    .bind(notify::CHANNEL)
                     .execute(&mut *tx)
                     .await?;
                 Tx::postgres(tx)

@@ -2,8 +2,9 @@
 //!
 //! Every change is audited, so the audit log's head is the change signal: in-process writers
 //! `sync` the watcher after they commit (`db::Writes` runs [`Watcher::after_commit`]), waiting for
-//! an immediate rebuild that includes their write, and a poll four times a second
-//! catches writes from other processes (the CLI, other replicas). Rebuilds read the database;
+//! an immediate rebuild that includes their write. Writes from other processes (the CLI, other
+//! replicas) wake it through PostgreSQL's commit signal (`db::notify`), and a poll four times
+//! a second catches what no signal announced (SQLite, a listener reconnecting). Rebuilds read the database;
 //! requests never do. A change to a few flags re-reads those flags' rows and patches the
 //! previous state (see `scope`), and the compile reuses what did not change, so a change
 //! reaches the stream in tens of milliseconds however many flags an environment has.
@@ -32,8 +33,24 @@ use std::time::{Duration, Instant};
 use tokio::sync::{watch, Mutex, Notify};
 use unleash_types::client_features::{ClientFeature, ClientFeatures};
 
-/// How often the watcher looks for changes made by other processes.
+/// How often the watcher looks for changes made by other processes. On PostgreSQL a write's
+/// commit signal wakes it at once (`db::notify`); the poll is the catch-up for a lost signal.
 const POLL: Duration = Duration::from_millis(250);
+
+/// Overrides [`POLL`] in milliseconds (tests: a long poll shows the signal alone suffices).
+pub const POLL_ENV: &str = "SWITCHYARD_FEED_POLL_MS";
+
+fn poll() -> Duration {
+    static POLL_EVERY: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *POLL_EVERY.get_or_init(|| {
+        std::env::var(POLL_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis)
+            .unwrap_or(POLL)
+    })
+}
 
 /// The longest a new token waits for its project's pending changes.
 const HOLD_BACK: Duration = Duration::from_secs(10);
@@ -108,12 +125,14 @@ impl Watcher {
             }
         }
         tokio::spawn(follow_tokens(self.shared.clone(), db.clone(), feed.clone()));
+        let watcher = self.clone();
+        crate::db::notify::listen(&db, move || watcher.poke());
         let shared = self.shared.clone();
         tokio::spawn(async move {
             loop {
                 tokio::select! {
                     _ = shared.rebuild.notified() => {},
-                    _ = tokio::time::sleep(POLL) => {},
+                    _ = tokio::time::sleep(poll()) => {},
                 }
                 // Read before the head: every ticket seen here was asked after its write
                 // committed, so the head read next includes that write.
@@ -142,7 +161,7 @@ async fn follow_tokens(shared: Arc<Shared>, db: Db, feed: FeedState) {
     loop {
         tokio::select! {
             _ = shared.tokens.notified() => {},
-            _ = tokio::time::sleep(POLL) => {},
+            _ = tokio::time::sleep(poll()) => {},
         }
         let reloaded = async {
             let mut conn = db.acquire().await?;

@@ -25,6 +25,10 @@ pub const TIMEOUT: Duration = Duration::from_secs(5);
 pub const MAX_ATTEMPTS: i64 = 8;
 /// Rows sent per tick at most.
 const BATCH: i64 = 32;
+/// How long a claimed row stays this process's (see `store::claim_due`): longer than a whole
+/// batch sent to one webhook one after another, so no other replica sends a row while this one
+/// may; a process that dies holding rows delays them by this much.
+pub const LEASE: Duration = Duration::from_secs(BATCH as u64 * TIMEOUT.as_secs() + 60);
 
 /// Multiples of the backoff base after the 1st, 2nd, ... failed attempt; the last repeats.
 /// With the default base of 5 s: 5 s, 30 s, 2 min, 10 min, 1 h.
@@ -122,7 +126,8 @@ pub fn start(db: Db, clock: SharedClock, allow: AllowList) {
     });
 }
 
-/// Sends every due delivery once, concurrently, and records each outcome.
+/// Sends every due delivery once, concurrently, and records each outcome. The rows are claimed
+/// first, so with several replicas on one database each is sent by one of them.
 pub async fn run_due(
     db: &Db,
     clients: &Clients,
@@ -130,9 +135,10 @@ pub async fn run_due(
     clock: &SharedClock,
 ) -> anyhow::Result<usize> {
     let now = clock.now();
+    let lease_until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
     let due = {
         let mut conn = db.acquire().await?;
-        store::due(&mut conn, &stamp(now), BATCH).await?
+        store::claim_due(&mut conn, &stamp(now), &stamp(lease_until), BATCH).await?
     };
     let count = due.len();
     // One task per webhook, sending its rows in order; webhooks proceed side by side.
@@ -148,12 +154,17 @@ pub async fn run_due(
         let (db, clients, config, clock) =
             (db.clone(), clients.clone(), config.clone(), clock.clone());
         sends.spawn(async move {
-            for row in queue {
+            let mut rows = queue.into_iter();
+            while let Some(row) = rows.next() {
                 let outcome = send(&clients, &config, &row).await;
                 let failed = outcome.is_err();
                 record(&db, &config, &row, outcome, now, clock.now()).await?;
-                // The later rows wait for the next tick, so they do not overtake this one.
+                // The later rows go back unsent: due again, they wait behind this one's retry,
+                // so they do not overtake it.
                 if failed {
+                    let rest: Vec<i64> = rows.map(|r| r.id).collect();
+                    let mut conn = db.acquire().await?;
+                    store::release(&mut conn, &rest, &stamp(now)).await?;
                     break;
                 }
             }

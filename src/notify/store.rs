@@ -172,21 +172,69 @@ pub struct DueRow {
     pub secret: String,
 }
 
-pub async fn due(conn: &mut Conn, now: &str, limit: i64) -> Result<Vec<DueRow>, sqlx::Error> {
-    crate::db::query_as(
-        "select o.id, o.webhook_id, o.body, o.attempts, w.url, w.format, w.secret
-         from webhook_outbox o join webhooks w on w.id = o.webhook_id
-         where o.next_attempt_at is not null and o.next_attempt_at <= ? and w.active
-           and not exists (select 1 from webhook_outbox p
-                           where p.webhook_id = o.webhook_id and p.id < o.id
-                             and p.next_attempt_at is not null and p.next_attempt_at > ?)
-         order by o.id limit ?",
-    )
+/// Claims the due deliveries (at most `limit`, oldest first) for this process: their next
+/// attempt moves to `lease_until`, so no other replica sends them meanwhile; the outcome
+/// ([`mark_delivered`], [`mark_failed`]) or [`release`] replaces it. A process that dies while
+/// holding a claim only delays those rows until the lease ends. The claim is one statement: on
+/// PostgreSQL two replicas claiming at once skip each other's locked rows (`skip locked`), and
+/// one that finds a row claimed meanwhile re-reads it, no longer due; SQLite has one process.
+pub async fn claim_due(
+    conn: &mut Conn,
+    now: &str,
+    lease_until: &str,
+    limit: i64,
+) -> Result<Vec<DueRow>, sqlx::Error> {
+    let lock = match conn.backend() {
+        crate::db::Backend::Postgres => " for update of o skip locked",
+        crate::db::Backend::Sqlite => "",
+    };
+    let claimed: Vec<i64> = crate::db::query_scalar(&format!(
+        "update webhook_outbox set next_attempt_at = ?
+         where id in (
+           select o.id from webhook_outbox o join webhooks w on w.id = o.webhook_id
+           where o.next_attempt_at is not null and o.next_attempt_at <= ? and w.active
+             and not exists (select 1 from webhook_outbox p
+                             where p.webhook_id = o.webhook_id and p.id < o.id
+                               and p.next_attempt_at is not null and p.next_attempt_at > ?)
+           order by o.id limit ?{lock})
+         returning id"
+    ))
+    .bind(lease_until)
     .bind(now)
     .bind(now)
     .bind(limit)
-    .fetch_all(conn)
-    .await
+    .fetch_all(&mut *conn)
+    .await?;
+    if claimed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = crate::db::QueryBuilder::new(
+        "select o.id, o.webhook_id, o.body, o.attempts, w.url, w.format, w.secret
+         from webhook_outbox o join webhooks w on w.id = o.webhook_id where o.id in (",
+    );
+    let mut ids = q.separated(", ");
+    for id in claimed {
+        ids.push_bind(id);
+    }
+    q.push(") order by o.id");
+    q.build_query_as().fetch_all(conn).await
+}
+
+/// Gives back claimed deliveries not attempted (held back behind a failed one), due at `now`.
+pub async fn release(conn: &mut Conn, ids: &[i64], now: &str) -> Result<(), sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut q = crate::db::QueryBuilder::new("update webhook_outbox set next_attempt_at = ");
+    q.push_bind(now.to_string());
+    q.push(" where delivered_at is null and id in (");
+    let mut sep = q.separated(", ");
+    for id in ids {
+        sep.push_bind(*id);
+    }
+    q.push(")");
+    q.build().execute(conn).await?;
+    Ok(())
 }
 
 pub async fn mark_delivered(conn: &mut Conn, id: i64, now: &str) -> Result<(), sqlx::Error> {

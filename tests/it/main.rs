@@ -38,6 +38,7 @@ mod release_flag_page;
 mod release_guards;
 mod release_plans;
 mod release_templates;
+mod replicas;
 mod reports;
 mod retirement;
 mod review_guarantee;

@@ -198,6 +198,34 @@ fn start_server(dir: &Path, envs: &[(String, String)]) -> (Child, String, Arc<Mu
 pub struct Twin {
     child: Child,
     pub base: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Twin {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// `api`'s caller (its token), talking to this replica instead.
+    pub fn api(&self, api: &Api) -> Api {
+        Api {
+            base: self.base.clone(),
+            ..api.clone()
+        }
+    }
+
+    /// A browser on this replica sharing `browser`'s cookie jar (cookies ignore the port).
+    pub fn browser(&self, browser: &Browser) -> Browser {
+        Browser {
+            client: browser.client.clone(),
+            jar: browser.jar.clone(),
+            base: self.base.clone(),
+        }
+    }
 }
 
 impl Drop for Twin {
@@ -212,6 +240,22 @@ impl Drop for TestApp {
         let _ = self.child.kill();
         let _ = self.child.wait();
         drop_database(self.dir.path());
+    }
+}
+
+async fn wait_healthy(base: &str, stderr: &dyn Fn() -> String) {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
+            if r.status() == StatusCode::OK {
+                return;
+            }
+        }
+        if Instant::now() > deadline {
+            panic!("GET /healthz never answered 200\nstderr:\n{}", stderr());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -252,8 +296,20 @@ impl TestApp {
 
     /// Starts a second server on the same database and settings (stopped when dropped).
     pub fn twin(&self) -> Twin {
-        let (child, base, _) = start_server(self.dir.path(), &self.envs);
-        Twin { child, base }
+        let (child, base, stderr) = start_server(self.dir.path(), &self.envs);
+        Twin {
+            child,
+            base,
+            stderr,
+        }
+    }
+
+    /// Another replica on the same database and settings (as [`TestApp::twin`]), once it
+    /// answers `/healthz`.
+    pub async fn replica(&self) -> Twin {
+        let twin = self.twin();
+        wait_healthy(&twin.base, &|| twin.stderr()).await;
+        twin
     }
 
     /// Stops the server and starts a new one on the same database (on a new port: make new
@@ -269,22 +325,7 @@ impl TestApp {
     }
 
     async fn wait_healthy(&self) {
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Ok(r) = client.get(self.url("/healthz")).send().await {
-                if r.status() == StatusCode::OK {
-                    return;
-                }
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "GET /healthz never answered 200\nstderr:\n{}",
-                    self.stderr()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_healthy(&self.base, &|| self.stderr()).await;
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,0 +1,476 @@
+//! Several replicas on one PostgreSQL database (issue 10, point 2): three `switchyard serve`
+//! processes behind no balancer, each asked directly. A change through one reaches the others'
+//! feeds and streams within a second; concurrent writes through all three keep one audit chain;
+//! a session signed in on one works on another; a scheduled change request is applied and a
+//! webhook delivery sent once, whichever replica's job gets it first. SQLite is one process's database: these tests
+//! return at once when the suite runs on it.
+
+use crate::support::clock::TestClock;
+use crate::support::{on_postgres, TestApp, Twin, PROJECT};
+use crate::webhooks::allow;
+use axum::http::HeaderMap;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a change may take to reach another replica (issue 10: "within one second").
+const WITHIN: Duration = Duration::from_secs(1);
+
+/// Two more replicas of `app`, both serving.
+async fn two_more(app: &TestApp) -> (Twin, Twin) {
+    let (b, c) = tokio::join!(app.replica(), app.replica());
+    (b, c)
+}
+
+async fn features(base: &str, token: &str) -> Option<Value> {
+    let r = reqwest::Client::new()
+        .get(format!("{base}/api/client/features"))
+        .header("Authorization", token)
+        .send()
+        .await
+        .ok()?;
+    match r.status() {
+        StatusCode::OK => r.json().await.ok(),
+        _ => None,
+    }
+}
+
+fn enabled(body: &Value, key: &str) -> Option<bool> {
+    body["features"]
+        .as_array()?
+        .iter()
+        .find(|f| f["name"] == key)?["enabled"]
+        .as_bool()
+}
+
+/// Polls `base`'s client API every 5 ms until `key` is served `on`; how long that took.
+async fn served_within(base: &str, token: &str, key: &str, on: bool, limit: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        if let Some(body) = features(base, token).await {
+            if enabled(&body, key) == Some(on) {
+                return start.elapsed();
+            }
+        }
+        assert!(
+            start.elapsed() < limit,
+            "{base} did not serve {key} enabled={on} within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// An SDK stream on `base`, read past its hydration.
+async fn open_stream(base: &str, token: &str) -> reqwest::Response {
+    let mut res = reqwest::Client::new()
+        .get(format!("{base}/api/client/streaming"))
+        .header("Authorization", token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "stream refused on {base}");
+    let mut seen = String::new();
+    while !seen.contains("unleash-connected") {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), res.chunk())
+            .await
+            .expect("no hydration within 10 s")
+            .unwrap()
+            .expect("the stream ended before its hydration");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    res
+}
+
+/// Reads `stream` until an update naming `key` arrives; what arrived.
+async fn update_naming(stream: &mut reqwest::Response, key: &str, limit: Duration) -> String {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut seen = String::new();
+    let needle = format!("\"name\":\"{key}\"");
+    while !(seen.contains("event: unleash-updated") && seen.contains(&needle)) {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no update naming {key} within {limit:?}: {seen}"))
+            .unwrap()
+            .expect("the stream ended");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    seen
+}
+
+#[tokio::test]
+async fn a_change_through_one_replica_reaches_the_others_feeds_and_streams_within_a_second() {
+    if !on_postgres() {
+        return;
+    }
+    let a = TestApp::spawn().await;
+    let (b, c) = two_more(&a).await;
+    let admin = a.admin();
+    admin.api.new_flag(PROJECT, "checkout").await;
+    let token = a.feed_token("client", PROJECT, "development");
+    // Every replica knows the new token and serves the new flag (off) before the change.
+    for base in [&a.base, &b.base, &c.base] {
+        served_within(base, &token, "checkout", false, Duration::from_secs(5)).await;
+    }
+    let mut stream = open_stream(&c.base, &token).await;
+
+    let mut worst = Duration::ZERO;
+    for (round, on) in [true, false, true].into_iter().enumerate() {
+        let start = Instant::now();
+        let r = admin
+            .api
+            .toggle(PROJECT, "checkout", "development", on)
+            .await;
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+        let answered = start.elapsed();
+        let (on_b, on_c) = tokio::join!(
+            served_within(&b.base, &token, "checkout", on, WITHIN),
+            served_within(&c.base, &token, "checkout", on, WITHIN),
+        );
+        let update = update_naming(&mut stream, "checkout", WITHIN).await;
+        let streamed = start.elapsed();
+        assert!(
+            update.contains(&format!("\"enabled\":{on}")),
+            "round {round}: {update}"
+        );
+        eprintln!(
+            "round {round}: A answered in {answered:?}; B served it {:?} later, C {:?}; C's stream had it {streamed:?} after the write began",
+            on_b, on_c
+        );
+        worst = worst.max(answered + on_b.max(on_c)).max(streamed);
+    }
+    assert!(worst < WITHIN, "{worst:?}");
+}
+
+#[tokio::test]
+async fn concurrent_writes_through_three_replicas_keep_one_audit_chain() {
+    if !on_postgres() {
+        return;
+    }
+    let a = TestApp::spawn().await;
+    let (b, c) = two_more(&a).await;
+    let admin = a.admin();
+    const FLAGS: usize = 30;
+    for i in 0..FLAGS {
+        admin.api.new_flag(PROJECT, &format!("f{i}")).await;
+    }
+    let apis = [admin.api.clone(), b.api(&admin.api), c.api(&admin.api)];
+    let before = a.audit_count().await;
+
+    // 30 switches at once, 10 through each replica: each flag on through one of them.
+    let started = Instant::now();
+    let mut writes = tokio::task::JoinSet::new();
+    for i in 0..FLAGS {
+        let api = apis[i % 3].clone();
+        writes.spawn(async move {
+            let key = format!("f{i}");
+            let r = api.toggle(PROJECT, &key, "development", true).await;
+            (i % 3, key, r.status(), r.text().await.unwrap())
+        });
+    }
+    while let Some(w) = writes.join_next().await {
+        let (n, key, status, body) = w.unwrap();
+        assert_eq!(status, StatusCode::OK, "replica {n}, {key}: {body}");
+    }
+    let took = started.elapsed();
+    let after = a.audit_count().await;
+    eprintln!("{FLAGS} switches through three replicas at once in {took:?}");
+    assert_eq!(after - before, FLAGS as i64, "one audit entry per switch");
+
+    let out = a.cli(&["audit", "verify"]);
+    crate::support::assert_success(&out, "audit verify");
+    eprintln!("{}", String::from_utf8_lossy(&out.stdout).trim());
+
+    // Every replica serves every flag on.
+    let token = a.feed_token("client", PROJECT, "development");
+    for base in [&a.base, &b.base, &c.base] {
+        for i in 0..FLAGS {
+            served_within(base, &token, &format!("f{i}"), true, Duration::from_secs(5)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_session_signed_in_on_one_replica_works_on_another() {
+    if !on_postgres() {
+        return;
+    }
+    let a = TestApp::spawn().await;
+    let b = a.replica().await;
+    let on_a = a.signed_in(crate::support::ADMIN_EMAIL).await;
+    let cookie = on_a.session_cookie().expect("a session cookie");
+    assert!(crate::support::signed_in_with_cookie(&b.base, &cookie).await);
+
+    // A form on B with the session (and its CSRF token) from A: the write goes through.
+    let on_b = b.browser(&on_a);
+    let csrf = on_a.csrf().await;
+    let form = [("key", "from-b"), ("name", "From B"), ("csrf_token", &csrf)];
+    let r = on_b.post_form("/projects", &form, &[]).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let r = on_a.get("/projects/from-b").await;
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "the project made on B, seen on A"
+    );
+
+    // Signing out on B ends the session on A too.
+    let r = on_b
+        .post_form("/logout", &[("csrf_token", &csrf)], &[])
+        .await;
+    assert!(r.status().is_redirection(), "{}", r.status());
+    assert!(!crate::support::signed_in_with_cookie(&a.base, &cookie).await);
+}
+
+/// A webhook endpoint that takes its time (so a delivery is still in flight when the other
+/// replicas' deliverers tick) and counts the hits of each delivery by its id header.
+#[derive(Clone, Default)]
+struct SlowReceiver {
+    hits: Arc<Mutex<BTreeMap<String, (usize, String)>>>,
+}
+
+const SLOW: Duration = Duration::from_millis(700);
+
+impl SlowReceiver {
+    async fn start() -> (SlowReceiver, String) {
+        let r = SlowReceiver::default();
+        let app = axum::Router::new()
+            .route("/hook", axum::routing::post(slow_hit))
+            .with_state(r.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (r, base)
+    }
+
+    fn hits(&self) -> BTreeMap<String, (usize, String)> {
+        self.hits.lock().unwrap().clone()
+    }
+}
+
+async fn slow_hit(
+    axum::extract::State(r): axum::extract::State<SlowReceiver>,
+    headers: HeaderMap,
+) -> axum::http::StatusCode {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let (id, event) = (
+        header("X-Switchyard-Delivery"),
+        header("X-Switchyard-Event"),
+    );
+    r.hits.lock().unwrap().entry(id).or_insert((0, event)).0 += 1;
+    tokio::time::sleep(SLOW).await;
+    axum::http::StatusCode::OK
+}
+
+async fn actions(api: &crate::support::Api, action: &str) -> Vec<Value> {
+    let r = api.audit(&format!("action={action}")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    body["entries"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn background_work_happens_once_across_three_replicas() {
+    if !on_postgres() {
+        return;
+    }
+    let clock = TestClock::at("2026-11-02T08:00:00Z");
+    let (receiver, hook) = SlowReceiver::start().await;
+    let (k, hosts) = allow(&[&hook]);
+    let a = TestApp::spawn_with_env(&[clock.env(), (k, &hosts)]).await;
+    let (b, c) = two_more(&a).await;
+    let admin = a.admin();
+    let r = admin
+        .api
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/admin/projects/{PROJECT}/webhooks"),
+            Some(&json!({"url": format!("{hook}/hook"), "format": "generic"})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+
+    // A request scheduled for 09:00, approved the reviewed way.
+    let editor = a.user("editor");
+    let approver = a.user("approver");
+    admin.api.new_flag(PROJECT, "launch").await;
+    let r = editor
+        .api
+        .toggle(PROJECT, "launch", "production", true)
+        .await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let id = r.json::<Value>().await.unwrap()["changeRequest"]["id"]
+        .as_i64()
+        .unwrap();
+    let submit = json!({"title": "Launch", "reason": "at nine"});
+    for (api, verb, body) in [
+        (&editor.api, "submit", Some(submit)),
+        (&approver.api, "approve", None),
+        (
+            &editor.api,
+            "schedule",
+            Some(json!({"at": "2026-11-02T09:00:00Z"})),
+        ),
+    ] {
+        let r = api.change_request_step(id, verb, body.as_ref()).await;
+        assert_eq!(r.status(), StatusCode::OK, "{verb}");
+    }
+
+    // Kills through all three replicas at once: one webhook event each.
+    const KILLS: usize = 6;
+    for i in 0..KILLS {
+        admin.api.new_flag(PROJECT, &format!("k{i}")).await;
+        let r = admin
+            .api
+            .toggle(PROJECT, &format!("k{i}"), "development", true)
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let apis = [admin.api.clone(), b.api(&admin.api), c.api(&admin.api)];
+    let mut kills = tokio::task::JoinSet::new();
+    for i in 0..KILLS {
+        let api = apis[i % 3].clone();
+        kills.spawn(async move {
+            let body = json!({"reason": "incident"});
+            let r = api
+                .kill(PROJECT, &format!("k{i}"), "development", &body)
+                .await;
+            (r.status(), r.text().await.unwrap())
+        });
+    }
+    while let Some(k) = kills.join_next().await {
+        let (status, body) = k.unwrap();
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    // The deliveries so far are sent before the clock jumps: a claim lasts minutes of the
+    // server's clock, and two hours passing in an instant would end the claims in flight.
+    let mut conn = a.sql().await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let pending: i64 = switchyard::db::query_scalar(
+            "select count(*) from webhook_outbox where delivered_at is null",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        if pending == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{pending} deliveries still pending"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Nine o'clock passes for all three schedulers at once.
+    clock.set(clock.start + chrono::TimeDelta::hours(2));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r: Value = admin.api.change_request(id).await.json().await.unwrap();
+        if r["changeRequest"]["state"] == "applied" {
+            assert_eq!(r["changeRequest"]["appliedBy"], "scheduler");
+            break;
+        }
+        assert!(Instant::now() < deadline, "not applied: {r}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Every replica ticks a few more times: still one application, and each event sent once.
+    let queued: i64 = switchyard::db::query_scalar("select count(*) from webhook_outbox")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while receiver.hits().len() < queued as usize {
+        assert!(Instant::now() < deadline, "received {:?}", receiver.hits());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let applied = actions(&admin.api, "change-request.applied").await;
+    assert_eq!(applied.len(), 1, "{applied:?}");
+    let launch: Value = admin.api.audit("flag=launch").await.json().await.unwrap();
+    let switched: Vec<&Value> = launch["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "flag.enabled")
+        .collect();
+    assert_eq!(switched.len(), 1, "{launch}");
+    assert_eq!(switched[0]["actorLabel"], "scheduler");
+    let pending: i64 = switchyard::db::query_scalar(
+        "select count(*) from webhook_outbox where delivered_at is null",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(pending, 0);
+    let hits = receiver.hits();
+    eprintln!("{queued} deliveries queued; hits per delivery: {hits:?}");
+    assert_eq!(hits.len() as i64, queued);
+    let twice: Vec<_> = hits.iter().filter(|(_, (n, _))| *n != 1).collect();
+    assert!(twice.is_empty(), "sent more than once: {twice:?}");
+    let events: Vec<&str> = hits.values().map(|(_, e)| e.as_str()).collect();
+    assert_eq!(
+        events.iter().filter(|e| **e == "flag.killed").count(),
+        KILLS
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| **e == "change-request.applied")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn the_commit_signal_alone_brings_a_change_to_the_other_replicas() {
+    if !on_postgres() {
+        return;
+    }
+    // A poll of once a minute: within a second, only PostgreSQL's commit signal can tell them.
+    let a = TestApp::spawn_with_env(&[("SWITCHYARD_FEED_POLL_MS", "60000")]).await;
+    let (b, c) = two_more(&a).await;
+    let admin = a.admin();
+    admin.api.new_flag(PROJECT, "checkout").await;
+    // A token made by the CLI (another process) is known everywhere at once too.
+    let token = a.feed_token("client", PROJECT, "development");
+    for base in [&a.base, &b.base, &c.base] {
+        served_within(base, &token, "checkout", false, WITHIN).await;
+    }
+    let mut stream = open_stream(&b.base, &token).await;
+    let mut seen = Vec::new();
+    for on in [true, false, true, false, true] {
+        let start = Instant::now();
+        let r = admin
+            .api
+            .toggle(PROJECT, "checkout", "development", on)
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let (on_b, on_c) = tokio::join!(
+            served_within(&b.base, &token, "checkout", on, WITHIN),
+            served_within(&c.base, &token, "checkout", on, WITHIN),
+        );
+        update_naming(&mut stream, "checkout", WITHIN).await;
+        seen.push((
+            start.elapsed() - on_b.max(on_c),
+            on_b,
+            on_c,
+            start.elapsed(),
+        ));
+    }
+    eprintln!("(A answered, B served it after, C after, B's stream had it) per switch: {seen:?}");
+}
