@@ -317,6 +317,20 @@ impl<'q, T: AnyScalar> QueryScalar<'q, T> {
     }
 }
 
+/// The connection a statement runs on: the caller's own, or one taken from the pool for just
+/// this statement and kept alive in `$pooled` (declared by the caller, so it outlives the borrow).
+macro_rules! connection {
+    ($on:expr, $pooled:ident) => {
+        match $on {
+            Exec::Conn(c) => c,
+            Exec::Db(db) => {
+                $pooled = db.acquire().await?;
+                &mut *$pooled
+            }
+        }
+    };
+}
+
 // The futures are boxed where every lifetime has a name: the compiler then proves them `Send`
 // here, once, instead of failing to in each handler (sqlx's executors are generic over
 // higher-ranked lifetimes that async handlers cannot prove `Send` for).
@@ -328,13 +342,7 @@ fn run_execute<'a>(
 ) -> BoxFuture<'a, Result<Done, sqlx::Error>> {
     Box::pin(async move {
         let mut pooled;
-        let conn = match on {
-            Exec::Conn(c) => c,
-            Exec::Db(db) => {
-                pooled = db.acquire().await?;
-                &mut *pooled
-            }
-        };
+        let conn = connection!(on, pooled);
         let rows = match conn.raw().await? {
             Raw::Sqlite(c) => sqlite_execute(c, sql, sqlite_args(args)?).await?,
             Raw::Postgres(c) => pg_execute(c, numbered(sql), pg_args(args)?).await?,
@@ -376,13 +384,7 @@ fn run_all<'a, T: FromAnyRow + 'a>(
 ) -> BoxFuture<'a, Result<Vec<T>, sqlx::Error>> {
     Box::pin(async move {
         let mut pooled;
-        let conn = match on {
-            Exec::Conn(c) => c,
-            Exec::Db(db) => {
-                pooled = db.acquire().await?;
-                &mut *pooled
-            }
-        };
+        let conn = connection!(on, pooled);
         match conn.raw().await? {
             Raw::Sqlite(c) => sqlite_all(c, sql, sqlite_args(args)?).await,
             Raw::Postgres(c) => pg_all(c, numbered(sql), pg_args(args)?).await,
@@ -417,13 +419,7 @@ fn run_optional<'a, T: FromAnyRow + 'a>(
 ) -> BoxFuture<'a, Result<Option<T>, sqlx::Error>> {
     Box::pin(async move {
         let mut pooled;
-        let conn = match on {
-            Exec::Conn(c) => c,
-            Exec::Db(db) => {
-                pooled = db.acquire().await?;
-                &mut *pooled
-            }
-        };
+        let conn = connection!(on, pooled);
         match conn.raw().await? {
             Raw::Sqlite(c) => sqlite_optional(c, sql, sqlite_args(args)?).await,
             Raw::Postgres(c) => pg_optional(c, numbered(sql), pg_args(args)?).await,
