@@ -2,7 +2,8 @@
 //! processes behind no balancer, each asked directly. A change through one reaches the others'
 //! feeds and streams within a second; concurrent writes through all three keep one audit chain;
 //! a session signed in on one works on another; a scheduled change request is applied and a
-//! webhook delivery sent once, whichever replica's job gets it first. SQLite is one process's database: these tests
+//! webhook delivery sent once, whichever replica's job gets it first; `kill -9` of one replica
+//! during writes loses no acknowledged write. SQLite is one process's database: these tests
 //! return at once when the suite runs on it.
 
 use crate::support::clock::TestClock;
@@ -12,7 +13,8 @@ use crate::webhooks::allow;
 use axum::http::HeaderMap;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -437,4 +439,145 @@ async fn the_commit_signal_alone_brings_a_change_to_the_other_replicas() {
         ));
     }
     eprintln!("(A answered, B served it after, C after, B's stream had it) per switch: {seen:?}");
+}
+
+#[tokio::test]
+async fn kill_9_of_one_replica_during_writes_loses_no_acknowledged_write() {
+    if !on_postgres() {
+        return;
+    }
+    let a = TestApp::spawn().await;
+    let (b, mut c) = two_more(&a).await;
+    let admin = a.admin();
+    let apis = [admin.api.clone(), b.api(&admin.api), c.api(&admin.api)];
+
+    // Two writers per replica, each creating flags one after another and keeping the keys
+    // whose creation was acknowledged; C's stop at their first failure (C is gone then).
+    const WRITERS: usize = 2;
+    const EACH: usize = 20;
+    let acked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let killed = Arc::new(AtomicBool::new(false));
+    let acked_after_kill = Arc::new(AtomicUsize::new(0));
+    let c_acked = Arc::new(AtomicUsize::new(0));
+    let mut writers = tokio::task::JoinSet::new();
+    for (n, api) in apis.iter().enumerate() {
+        for w in 0..WRITERS {
+            let api = api.clone();
+            let (acked, killed, acked_after_kill, c_acked) = (
+                acked.clone(),
+                killed.clone(),
+                acked_after_kill.clone(),
+                c_acked.clone(),
+            );
+            writers.spawn(async move {
+                let mut refused = Vec::new();
+                for i in 0..EACH {
+                    let key = format!("r{n}-w{w}-{i}");
+                    let sent = api
+                        .request(
+                            reqwest::Method::POST,
+                            &format!("/api/admin/projects/{PROJECT}/flags"),
+                        )
+                        .json(&json!({ "key": key }))
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(r) if r.status() == StatusCode::CREATED => {
+                            acked.lock().unwrap().push(key);
+                            if killed.load(Ordering::SeqCst) {
+                                acked_after_kill.fetch_add(1, Ordering::SeqCst);
+                            }
+                            if n == 2 {
+                                c_acked.fetch_add(1, Ordering::SeqCst);
+                            }
+                        }
+                        Ok(r) => refused.push(format!(
+                            "{key}: {} {}",
+                            r.status(),
+                            r.text().await.unwrap_or_default()
+                        )),
+                        // Only C's connections may break.
+                        Err(e) if n == 2 => return (n, refused, Some(e.to_string())),
+                        Err(e) => refused.push(format!("{key}: {e}")),
+                    }
+                }
+                (n, refused, None)
+            });
+        }
+    }
+
+    // Mid-way, once C has acknowledged a few writes: kill -9, its writers' requests in flight.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while c_acked.load(Ordering::SeqCst) < 5 {
+        assert!(Instant::now() < deadline, "C acknowledged no writes");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    killed.store(true, Ordering::SeqCst);
+    c.kill();
+    let mut cut_off = Vec::new();
+    while let Some(w) = writers.join_next().await {
+        let (n, refused, broke) = w.unwrap();
+        assert!(refused.is_empty(), "replica {n} refused: {refused:?}");
+        cut_off.extend(broke);
+    }
+    let acked = acked.lock().unwrap().clone();
+    let after_kill = acked_after_kill.load(Ordering::SeqCst);
+    eprintln!(
+        "{} writes acknowledged, {after_kill} of them after the kill; C's writers cut off by: {cut_off:?}",
+        acked.len()
+    );
+    assert_eq!(
+        cut_off.len(),
+        WRITERS,
+        "both of C's writers stopped by the kill"
+    );
+    assert!(after_kill > 0, "the others kept writing after the kill");
+
+    // Every acknowledged write is there: through a surviving replica's API and in its log.
+    let on_b = b.api(&admin.api);
+    for key in &acked {
+        let r = on_b.flag(PROJECT, key).await;
+        assert_eq!(r.status(), StatusCode::OK, "acknowledged {key} is gone");
+    }
+    let r = on_b.audit("action=flag.created&limit=1000").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let log: Value = r.json().await.unwrap();
+    let logged: BTreeSet<&str> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["flagKey"].as_str())
+        .collect();
+    let missing: Vec<&String> = acked
+        .iter()
+        .filter(|k| !logged.contains(k.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "not in the audit log: {missing:?}");
+    crate::support::assert_success(&a.cli(&["audit", "verify"]), "audit verify");
+
+    // The two survivors serve the same flags, every acknowledged one among them.
+    let token = a.feed_token("client", PROJECT, "development");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (on_a, on_b) = tokio::join!(features(&a.base, &token), features(&b.base, &token));
+        if let (Some(on_a), Some(on_b)) = (on_a, on_b) {
+            let served = |body: &Value| {
+                body["features"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|f| f["name"].as_str().map(str::to_string))
+                    .collect::<BTreeSet<String>>()
+            };
+            if on_a == on_b && acked.iter().all(|k| served(&on_a).contains(k)) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the survivors' feeds differ or miss acknowledged flags:\nA: {on_a}\nB: {on_b}"
+            );
+        }
+        assert!(Instant::now() < deadline, "no feed from A or B");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
