@@ -51,6 +51,18 @@ impl Backend {
         }
     }
 
+    /// The current time plus `secs` seconds as a stamp, for a lease every process measures on
+    /// the database's one clock.
+    pub fn stamp_in(self, secs: u64) -> String {
+        match self {
+            Backend::Sqlite => format!("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+{secs} seconds')"),
+            Backend::Postgres => format!(
+                "to_char((now() + interval '{secs} seconds') at time zone 'utc', \
+                 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+            ),
+        }
+    }
+
     /// Whether text `needle` occurs in text `haystack` (both SQL expressions).
     pub fn contains(self, haystack: &str, needle: &str) -> String {
         match self {

@@ -196,16 +196,19 @@ async fn a_session_signed_in_on_one_replica_works_on_another() {
 
 /// A webhook endpoint that takes its time (so a delivery is still in flight when the other
 /// replicas' deliverers tick) and counts the hits of each delivery by its id header.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct SlowReceiver {
     hits: Arc<Mutex<BTreeMap<String, (usize, String)>>>,
+    /// How long each hit is answered after.
+    slow: Duration,
 }
 
-const SLOW: Duration = Duration::from_millis(700);
-
 impl SlowReceiver {
-    async fn start() -> (SlowReceiver, String) {
-        let r = SlowReceiver::default();
+    async fn start(slow: Duration) -> (SlowReceiver, String) {
+        let r = SlowReceiver {
+            hits: Arc::default(),
+            slow,
+        };
         let app = axum::Router::new()
             .route("/hook", axum::routing::post(slow_hit))
             .with_state(r.clone());
@@ -236,7 +239,7 @@ async fn slow_hit(
         header("X-Switchyard-Event"),
     );
     r.hits.lock().unwrap().entry(id).or_insert((0, event)).0 += 1;
-    tokio::time::sleep(SLOW).await;
+    tokio::time::sleep(r.slow).await;
     axum::http::StatusCode::OK
 }
 
@@ -253,7 +256,7 @@ async fn background_work_happens_once_across_three_replicas() {
         return;
     }
     let clock = TestClock::at("2026-11-02T08:00:00Z");
-    let (receiver, hook) = SlowReceiver::start().await;
+    let (receiver, hook) = SlowReceiver::start(Duration::from_millis(700)).await;
     let (k, hosts) = allow(&[&hook]);
     let a = TestApp::spawn_with_env(&[clock.env(), (k, &hosts)]).await;
     let (b, c) = two_more(&a).await;
@@ -321,8 +324,8 @@ async fn background_work_happens_once_across_three_replicas() {
         assert_eq!(status, StatusCode::OK, "{body}");
     }
 
-    // The deliveries so far are sent before the clock jumps: a claim lasts minutes of the
-    // server's clock, and two hours passing in an instant would end the claims in flight.
+    // The deliveries so far are sent before the clock jumps, so that what follows is the
+    // scheduler's alone.
     let mut conn = a.sql().await;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -580,4 +583,64 @@ async fn kill_9_of_one_replica_during_writes_loses_no_acknowledged_write() {
         assert!(Instant::now() < deadline, "no feed from A or B");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn replicas_whose_clocks_disagree_still_send_a_delivery_once() {
+    if !on_postgres() {
+        return;
+    }
+    // A claim must hold whatever another replica's clock says: A's clock at 08:00, B's at 07:00
+    // (the delivery not due yet for B) until A is sending it, then at 09:00, long past any lease
+    // A's clock would have set.
+    let (receiver, hook) = SlowReceiver::start(Duration::from_secs(3)).await;
+    let (k, hosts) = allow(&[&hook]);
+    let clock_a = TestClock::at("2026-11-02T08:00:00Z");
+    let clock_b = TestClock::at("2026-11-02T07:00:00Z");
+    let a = TestApp::spawn_with_env(&[clock_a.env(), (k, &hosts)]).await;
+    let _b = a.replica_with_env(&[clock_b.env()]).await;
+    let admin = a.admin();
+    let r = admin
+        .api
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/admin/projects/{PROJECT}/webhooks"),
+            Some(&json!({"url": format!("{hook}/hook"), "format": "generic"})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    admin.api.new_flag(PROJECT, "k").await;
+    let r = admin.api.toggle(PROJECT, "k", "development", true).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = admin
+        .api
+        .kill(PROJECT, "k", "development", &json!({"reason": "incident"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while receiver.hits().is_empty() {
+        assert!(Instant::now() < deadline, "A never sent the delivery");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    clock_b.set(clock_a.start + chrono::TimeDelta::hours(1));
+    let mut conn = a.sql().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let pending: i64 = switchyard::db::query_scalar(
+            "select count(*) from webhook_outbox where delivered_at is null",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        if pending == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not delivered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let hits = receiver.hits();
+    eprintln!("hits per delivery: {hits:?}");
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert!(hits.values().all(|(n, _)| *n == 1), "sent twice: {hits:?}");
 }

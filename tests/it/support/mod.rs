@@ -337,6 +337,21 @@ impl TestApp {
         twin
     }
 
+    /// As [`TestApp::replica`], with environment variables of its own besides the app's (its
+    /// own test clock, say).
+    pub async fn replica_with_env(&self, envs: &[(&str, &str)]) -> Twin {
+        let mut all = self.envs.clone();
+        all.extend(envs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let (child, base, stderr) = start_server(&self.database_url(), &all);
+        let twin = Twin {
+            child,
+            base,
+            stderr,
+        };
+        wait_healthy(&twin.base, &|| twin.stderr()).await;
+        twin
+    }
+
     /// Stops the server and starts a new one on the same database (on a new port: make new
     /// clients with [`TestApp::api`]).
     pub async fn restart(&mut self) {
