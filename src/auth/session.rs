@@ -36,6 +36,22 @@ pub async fn current(session: &Session) -> Option<SessionUser> {
     session.get::<SessionUser>(KEY).await.ok().flatten()
 }
 
+/// The session's user, telling a session store that cannot be read (the database away) from
+/// a visitor who is not signed in: the first is answered 503, so that a signed-in person is not
+/// sent to the sign-in form by an outage.
+pub async fn signed_in(session: &Session) -> Result<Option<SessionUser>, AppError> {
+    use tower_sessions::session::Error;
+    use tower_sessions::session_store::Error as Store;
+    match session.get::<SessionUser>(KEY).await {
+        Ok(su) => Ok(su),
+        Err(Error::Store(Store::Backend(m))) => {
+            tracing::warn!(error = %m, "the session store could not be read");
+            Err(AppError::Unavailable)
+        }
+        Err(_) => Ok(None),
+    }
+}
+
 /// A new session id at sign-in (against fixation) and a new CSRF token, stored before the
 /// answer: a database that cannot take it then answers 503 here, where the session layer
 /// would answer a bare 500 after the fact.

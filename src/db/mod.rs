@@ -51,6 +51,18 @@ impl Backend {
         }
     }
 
+    /// The current time plus `secs` seconds as a stamp, for a lease every process measures on
+    /// the database's one clock.
+    pub fn stamp_in(self, secs: u64) -> String {
+        match self {
+            Backend::Sqlite => format!("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+{secs} seconds')"),
+            Backend::Postgres => format!(
+                "to_char((now() + interval '{secs} seconds') at time zone 'utc', \
+                 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+            ),
+        }
+    }
+
     /// Whether text `needle` occurs in text `haystack` (both SQL expressions).
     pub fn contains(self, haystack: &str, needle: &str) -> String {
         match self {
@@ -138,6 +150,12 @@ pub fn unsupported(what: &str) -> sqlx::Error {
 
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a request waits for a PostgreSQL connection. While the server is away sqlx retries
+/// the refused connection until then, and the request is answered 503 after it: short, so that
+/// a write is refused within a few seconds instead of hanging, yet far above a wait for a free
+/// connection under load (writes hold one only while they run).
+const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Whether the URL names a PostgreSQL database (anything else is SQLite).
 pub fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
@@ -177,7 +195,7 @@ async fn connect_postgres(url: &str) -> anyhow::Result<Db> {
         .map_err(|e| anyhow::anyhow!("the database URL {url:?} is not valid: {e}"))?;
     let pool = PgPoolOptions::new()
         .max_connections(8)
-        .acquire_timeout(BUSY_TIMEOUT + Duration::from_secs(1))
+        .acquire_timeout(PG_ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await
         .map_err(|e| anyhow::anyhow!("could not open the database {url}: {e}"))?;

@@ -45,7 +45,7 @@ where
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|_| AppError::Unauthorized)?;
-        let Some(su) = session::current(&session).await else {
+        let Some(su) = session::signed_in(&session).await? else {
             return Err(AppError::Unauthorized);
         };
         let now = app.now();

@@ -100,7 +100,12 @@ impl PathKind {
 impl Envelope {
     /// The envelope's part of every answer, wherever it was made.
     fn finish(&self, kind: PathKind, id: Option<HeaderValue>, res: Response) -> Response {
-        let mut res = fill_empty_errors(kind.api, res, self.render_error);
+        // The probes answer orchestrators and operators in plain text, the reason for a 503
+        // included: an error page in its place would hide why the replica is not ready.
+        let mut res = match kind.family {
+            crate::metrics::traffic::Family::Probes => res,
+            _ => fill_empty_errors(kind.api, res, self.render_error),
+        };
         headers::secure(self.secure, kind.is_static, res.headers_mut());
         crate::metrics::traffic::answered(kind.family, res.status().as_u16());
         if let Some(v) = id {

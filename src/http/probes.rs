@@ -33,7 +33,8 @@ async fn readyz(State(app): State<AppState>) -> Response {
         Ok(Ok(_)) => (StatusCode::OK, "ready").into_response(),
         _ => (
             StatusCode::SERVICE_UNAVAILABLE,
-            "the database does not answer",
+            "the database does not answer: writes are refused, SDKs are served the flag state \
+             loaded before",
         )
             .into_response(),
     }

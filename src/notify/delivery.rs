@@ -135,10 +135,9 @@ pub async fn run_due(
     clock: &SharedClock,
 ) -> anyhow::Result<usize> {
     let now = clock.now();
-    let lease_until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
     let due = {
         let mut conn = db.acquire().await?;
-        store::claim_due(&mut conn, &stamp(now), &stamp(lease_until), BATCH).await?
+        store::claim_due(&mut conn, &stamp(now), LEASE, BATCH).await?
     };
     let count = due.len();
     // One task per webhook, sending its rows in order; webhooks proceed side by side.

@@ -172,34 +172,40 @@ pub struct DueRow {
     pub secret: String,
 }
 
-/// Claims the due deliveries (at most `limit`, oldest first) for this process: their next
-/// attempt moves to `lease_until`, so no other replica sends them meanwhile; the outcome
-/// ([`mark_delivered`], [`mark_failed`]) or [`release`] replaces it. A process that dies while
-/// holding a claim only delays those rows until the lease ends. The claim is one statement: on
-/// PostgreSQL two replicas claiming at once skip each other's locked rows (`skip locked`), and
-/// one that finds a row claimed meanwhile re-reads it, no longer due; SQLite has one process.
+/// Claims the due deliveries (at most `limit`, oldest first) for this process for `lease`: no
+/// other replica sends them meanwhile, nor a later delivery to the same webhook; the outcome
+/// ([`mark_delivered`], [`mark_failed`]) or [`release`] ends the claim. A process that dies
+/// while holding a claim only delays those rows until the lease ends. Due is by the server's
+/// clock (`now`), the lease by the database's, which all replicas share: with the replicas'
+/// clocks apart by more than a lease, one would otherwise take a delivery another is sending.
+/// The claim is one statement: on PostgreSQL two replicas claiming at once skip each other's
+/// locked rows (`skip locked`), and one that finds a row claimed meanwhile re-reads it, leased;
+/// SQLite has one process.
 pub async fn claim_due(
     conn: &mut Conn,
     now: &str,
-    lease_until: &str,
+    lease: std::time::Duration,
     limit: i64,
 ) -> Result<Vec<DueRow>, sqlx::Error> {
-    let lock = match conn.backend() {
+    let backend = conn.backend();
+    let lock = match backend {
         crate::db::Backend::Postgres => " for update of o skip locked",
         crate::db::Backend::Sqlite => "",
     };
+    let (db_now, lease_until) = (backend.now_stamp(), backend.stamp_in(lease.as_secs()));
     let claimed: Vec<i64> = crate::db::query_scalar(&format!(
-        "update webhook_outbox set next_attempt_at = ?
+        "update webhook_outbox set lease_until = {lease_until}
          where id in (
            select o.id from webhook_outbox o join webhooks w on w.id = o.webhook_id
            where o.next_attempt_at is not null and o.next_attempt_at <= ? and w.active
+             and (o.lease_until is null or o.lease_until <= {db_now})
              and not exists (select 1 from webhook_outbox p
                              where p.webhook_id = o.webhook_id and p.id < o.id
-                               and p.next_attempt_at is not null and p.next_attempt_at > ?)
+                               and p.next_attempt_at is not null
+                               and (p.next_attempt_at > ? or p.lease_until > {db_now}))
            order by o.id limit ?{lock})
          returning id"
     ))
-    .bind(lease_until)
     .bind(now)
     .bind(now)
     .bind(limit)
@@ -225,7 +231,9 @@ pub async fn release(conn: &mut Conn, ids: &[i64], now: &str) -> Result<(), sqlx
     if ids.is_empty() {
         return Ok(());
     }
-    let mut q = crate::db::QueryBuilder::new("update webhook_outbox set next_attempt_at = ");
+    let mut q = crate::db::QueryBuilder::new(
+        "update webhook_outbox set lease_until = null, next_attempt_at = ",
+    );
     q.push_bind(now.to_string());
     q.push(" where delivered_at is null and id in (");
     let mut sep = q.separated(", ");
@@ -240,7 +248,7 @@ pub async fn release(conn: &mut Conn, ids: &[i64], now: &str) -> Result<(), sqlx
 pub async fn mark_delivered(conn: &mut Conn, id: i64, now: &str) -> Result<(), sqlx::Error> {
     crate::db::query(
         "update webhook_outbox set attempts = attempts + 1, delivered_at = ?,
-             next_attempt_at = null, last_error = null where id = ?",
+             next_attempt_at = null, lease_until = null, last_error = null where id = ?",
     )
     .bind(now)
     .bind(id)
@@ -257,8 +265,8 @@ pub async fn mark_failed(
     next: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     crate::db::query(
-        "update webhook_outbox set attempts = attempts + 1, last_error = ?, next_attempt_at = ?
-         where id = ?",
+        "update webhook_outbox set attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
+             lease_until = null where id = ?",
     )
     .bind(error)
     .bind(next)

@@ -18,6 +18,7 @@ mod cleanup_journey;
 mod cli;
 mod code_references;
 mod csrf;
+mod database_outage;
 mod described_changes;
 mod edges_hardening;
 mod explain;

@@ -2,16 +2,19 @@
 //! processes behind no balancer, each asked directly. A change through one reaches the others'
 //! feeds and streams within a second; concurrent writes through all three keep one audit chain;
 //! a session signed in on one works on another; a scheduled change request is applied and a
-//! webhook delivery sent once, whichever replica's job gets it first. SQLite is one process's database: these tests
+//! webhook delivery sent once, whichever replica's job gets it first; `kill -9` of one replica
+//! during writes loses no acknowledged write. SQLite is one process's database: these tests
 //! return at once when the suite runs on it.
 
 use crate::support::clock::TestClock;
+use crate::support::stream::EventStream;
 use crate::support::{on_postgres, TestApp, Twin, PROJECT};
 use crate::webhooks::allow;
 use axum::http::HeaderMap;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -62,43 +65,6 @@ async fn served_within(base: &str, token: &str, key: &str, on: bool, limit: Dura
     }
 }
 
-/// An SDK stream on `base`, read past its hydration.
-async fn open_stream(base: &str, token: &str) -> reqwest::Response {
-    let mut res = reqwest::Client::new()
-        .get(format!("{base}/api/client/streaming"))
-        .header("Authorization", token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "stream refused on {base}");
-    let mut seen = String::new();
-    while !seen.contains("unleash-connected") {
-        let chunk = tokio::time::timeout(Duration::from_secs(10), res.chunk())
-            .await
-            .expect("no hydration within 10 s")
-            .unwrap()
-            .expect("the stream ended before its hydration");
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
-    res
-}
-
-/// Reads `stream` until an update naming `key` arrives; what arrived.
-async fn update_naming(stream: &mut reqwest::Response, key: &str, limit: Duration) -> String {
-    let deadline = tokio::time::Instant::now() + limit;
-    let mut seen = String::new();
-    let needle = format!("\"name\":\"{key}\"");
-    while !(seen.contains("event: unleash-updated") && seen.contains(&needle)) {
-        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
-            .await
-            .unwrap_or_else(|_| panic!("no update naming {key} within {limit:?}: {seen}"))
-            .unwrap()
-            .expect("the stream ended");
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
-    seen
-}
-
 #[tokio::test]
 async fn a_change_through_one_replica_reaches_the_others_feeds_and_streams_within_a_second() {
     if !on_postgres() {
@@ -113,7 +79,7 @@ async fn a_change_through_one_replica_reaches_the_others_feeds_and_streams_withi
     for base in [&a.base, &b.base, &c.base] {
         served_within(base, &token, "checkout", false, Duration::from_secs(5)).await;
     }
-    let mut stream = open_stream(&c.base, &token).await;
+    let mut stream = EventStream::open(&c.base, &token).await;
 
     let mut worst = Duration::ZERO;
     for (round, on) in [true, false, true].into_iter().enumerate() {
@@ -128,7 +94,7 @@ async fn a_change_through_one_replica_reaches_the_others_feeds_and_streams_withi
             served_within(&b.base, &token, "checkout", on, WITHIN),
             served_within(&c.base, &token, "checkout", on, WITHIN),
         );
-        let update = update_naming(&mut stream, "checkout", WITHIN).await;
+        let update = stream.update_naming("checkout", WITHIN).await;
         let streamed = start.elapsed();
         assert!(
             update.contains(&format!("\"enabled\":{on}")),
@@ -230,16 +196,19 @@ async fn a_session_signed_in_on_one_replica_works_on_another() {
 
 /// A webhook endpoint that takes its time (so a delivery is still in flight when the other
 /// replicas' deliverers tick) and counts the hits of each delivery by its id header.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct SlowReceiver {
     hits: Arc<Mutex<BTreeMap<String, (usize, String)>>>,
+    /// How long each hit is answered after.
+    slow: Duration,
 }
 
-const SLOW: Duration = Duration::from_millis(700);
-
 impl SlowReceiver {
-    async fn start() -> (SlowReceiver, String) {
-        let r = SlowReceiver::default();
+    async fn start(slow: Duration) -> (SlowReceiver, String) {
+        let r = SlowReceiver {
+            hits: Arc::default(),
+            slow,
+        };
         let app = axum::Router::new()
             .route("/hook", axum::routing::post(slow_hit))
             .with_state(r.clone());
@@ -270,7 +239,7 @@ async fn slow_hit(
         header("X-Switchyard-Event"),
     );
     r.hits.lock().unwrap().entry(id).or_insert((0, event)).0 += 1;
-    tokio::time::sleep(SLOW).await;
+    tokio::time::sleep(r.slow).await;
     axum::http::StatusCode::OK
 }
 
@@ -287,7 +256,7 @@ async fn background_work_happens_once_across_three_replicas() {
         return;
     }
     let clock = TestClock::at("2026-11-02T08:00:00Z");
-    let (receiver, hook) = SlowReceiver::start().await;
+    let (receiver, hook) = SlowReceiver::start(Duration::from_millis(700)).await;
     let (k, hosts) = allow(&[&hook]);
     let a = TestApp::spawn_with_env(&[clock.env(), (k, &hosts)]).await;
     let (b, c) = two_more(&a).await;
@@ -355,8 +324,8 @@ async fn background_work_happens_once_across_three_replicas() {
         assert_eq!(status, StatusCode::OK, "{body}");
     }
 
-    // The deliveries so far are sent before the clock jumps: a claim lasts minutes of the
-    // server's clock, and two hours passing in an instant would end the claims in flight.
+    // The deliveries so far are sent before the clock jumps, so that what follows is the
+    // scheduler's alone.
     let mut conn = a.sql().await;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -451,7 +420,7 @@ async fn the_commit_signal_alone_brings_a_change_to_the_other_replicas() {
     for base in [&a.base, &b.base, &c.base] {
         served_within(base, &token, "checkout", false, WITHIN).await;
     }
-    let mut stream = open_stream(&b.base, &token).await;
+    let mut stream = EventStream::open(&b.base, &token).await;
     let mut seen = Vec::new();
     for on in [true, false, true, false, true] {
         let start = Instant::now();
@@ -464,7 +433,7 @@ async fn the_commit_signal_alone_brings_a_change_to_the_other_replicas() {
             served_within(&b.base, &token, "checkout", on, WITHIN),
             served_within(&c.base, &token, "checkout", on, WITHIN),
         );
-        update_naming(&mut stream, "checkout", WITHIN).await;
+        stream.update_naming("checkout", WITHIN).await;
         seen.push((
             start.elapsed() - on_b.max(on_c),
             on_b,
@@ -473,4 +442,205 @@ async fn the_commit_signal_alone_brings_a_change_to_the_other_replicas() {
         ));
     }
     eprintln!("(A answered, B served it after, C after, B's stream had it) per switch: {seen:?}");
+}
+
+#[tokio::test]
+async fn kill_9_of_one_replica_during_writes_loses_no_acknowledged_write() {
+    if !on_postgres() {
+        return;
+    }
+    let a = TestApp::spawn().await;
+    let (b, mut c) = two_more(&a).await;
+    let admin = a.admin();
+    let apis = [admin.api.clone(), b.api(&admin.api), c.api(&admin.api)];
+
+    // Two writers per replica, each creating flags one after another and keeping the keys
+    // whose creation was acknowledged; C's stop at their first failure (C is gone then).
+    const WRITERS: usize = 2;
+    const EACH: usize = 20;
+    let acked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let killed = Arc::new(AtomicBool::new(false));
+    let acked_after_kill = Arc::new(AtomicUsize::new(0));
+    let c_acked = Arc::new(AtomicUsize::new(0));
+    let mut writers = tokio::task::JoinSet::new();
+    for (n, api) in apis.iter().enumerate() {
+        for w in 0..WRITERS {
+            let api = api.clone();
+            let (acked, killed, acked_after_kill, c_acked) = (
+                acked.clone(),
+                killed.clone(),
+                acked_after_kill.clone(),
+                c_acked.clone(),
+            );
+            writers.spawn(async move {
+                let mut refused = Vec::new();
+                for i in 0..EACH {
+                    let key = format!("r{n}-w{w}-{i}");
+                    let sent = api
+                        .request(
+                            reqwest::Method::POST,
+                            &format!("/api/admin/projects/{PROJECT}/flags"),
+                        )
+                        .json(&json!({ "key": key }))
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(r) if r.status() == StatusCode::CREATED => {
+                            acked.lock().unwrap().push(key);
+                            if killed.load(Ordering::SeqCst) {
+                                acked_after_kill.fetch_add(1, Ordering::SeqCst);
+                            }
+                            if n == 2 {
+                                c_acked.fetch_add(1, Ordering::SeqCst);
+                            }
+                        }
+                        Ok(r) => refused.push(format!(
+                            "{key}: {} {}",
+                            r.status(),
+                            r.text().await.unwrap_or_default()
+                        )),
+                        // Only C's connections may break.
+                        Err(e) if n == 2 => return (n, refused, Some(e.to_string())),
+                        Err(e) => refused.push(format!("{key}: {e}")),
+                    }
+                }
+                (n, refused, None)
+            });
+        }
+    }
+
+    // Mid-way, once C has acknowledged a few writes: kill -9, its writers' requests in flight.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while c_acked.load(Ordering::SeqCst) < 5 {
+        assert!(Instant::now() < deadline, "C acknowledged no writes");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    killed.store(true, Ordering::SeqCst);
+    c.kill();
+    let mut cut_off = Vec::new();
+    while let Some(w) = writers.join_next().await {
+        let (n, refused, broke) = w.unwrap();
+        assert!(refused.is_empty(), "replica {n} refused: {refused:?}");
+        cut_off.extend(broke);
+    }
+    let acked = acked.lock().unwrap().clone();
+    let after_kill = acked_after_kill.load(Ordering::SeqCst);
+    eprintln!(
+        "{} writes acknowledged, {after_kill} of them after the kill; C's writers cut off by: {cut_off:?}",
+        acked.len()
+    );
+    assert_eq!(
+        cut_off.len(),
+        WRITERS,
+        "both of C's writers stopped by the kill"
+    );
+    assert!(after_kill > 0, "the others kept writing after the kill");
+
+    // Every acknowledged write is there: through a surviving replica's API and in its log.
+    let on_b = b.api(&admin.api);
+    for key in &acked {
+        let r = on_b.flag(PROJECT, key).await;
+        assert_eq!(r.status(), StatusCode::OK, "acknowledged {key} is gone");
+    }
+    let r = on_b.audit("action=flag.created&limit=1000").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let log: Value = r.json().await.unwrap();
+    let logged: BTreeSet<&str> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["flagKey"].as_str())
+        .collect();
+    let missing: Vec<&String> = acked
+        .iter()
+        .filter(|k| !logged.contains(k.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "not in the audit log: {missing:?}");
+    crate::support::assert_success(&a.cli(&["audit", "verify"]), "audit verify");
+
+    // The two survivors serve the same flags, every acknowledged one among them.
+    let token = a.feed_token("client", PROJECT, "development");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (on_a, on_b) = tokio::join!(features(&a.base, &token), features(&b.base, &token));
+        if let (Some(on_a), Some(on_b)) = (on_a, on_b) {
+            let served = |body: &Value| {
+                body["features"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|f| f["name"].as_str().map(str::to_string))
+                    .collect::<BTreeSet<String>>()
+            };
+            if on_a == on_b && acked.iter().all(|k| served(&on_a).contains(k)) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the survivors' feeds differ or miss acknowledged flags:\nA: {on_a}\nB: {on_b}"
+            );
+        }
+        assert!(Instant::now() < deadline, "no feed from A or B");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn replicas_whose_clocks_disagree_still_send_a_delivery_once() {
+    if !on_postgres() {
+        return;
+    }
+    // A claim must hold whatever another replica's clock says: A's clock at 08:00, B's at 07:00
+    // (the delivery not due yet for B) until A is sending it, then at 09:00, long past any lease
+    // A's clock would have set.
+    let (receiver, hook) = SlowReceiver::start(Duration::from_secs(3)).await;
+    let (k, hosts) = allow(&[&hook]);
+    let clock_a = TestClock::at("2026-11-02T08:00:00Z");
+    let clock_b = TestClock::at("2026-11-02T07:00:00Z");
+    let a = TestApp::spawn_with_env(&[clock_a.env(), (k, &hosts)]).await;
+    let _b = a.replica_with_env(&[clock_b.env()]).await;
+    let admin = a.admin();
+    let r = admin
+        .api
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/admin/projects/{PROJECT}/webhooks"),
+            Some(&json!({"url": format!("{hook}/hook"), "format": "generic"})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    admin.api.new_flag(PROJECT, "k").await;
+    let r = admin.api.toggle(PROJECT, "k", "development", true).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = admin
+        .api
+        .kill(PROJECT, "k", "development", &json!({"reason": "incident"}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while receiver.hits().is_empty() {
+        assert!(Instant::now() < deadline, "A never sent the delivery");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    clock_b.set(clock_a.start + chrono::TimeDelta::hours(1));
+    let mut conn = a.sql().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let pending: i64 = switchyard::db::query_scalar(
+            "select count(*) from webhook_outbox where delivered_at is null",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        if pending == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not delivered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let hits = receiver.hits();
+    eprintln!("hits per delivery: {hits:?}");
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert!(hits.values().all(|(n, _)| *n == 1), "sent twice: {hits:?}");
 }

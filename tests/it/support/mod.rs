@@ -7,8 +7,10 @@
 
 pub mod browser;
 pub mod clock;
+pub mod postgres;
 pub mod process;
 pub mod prometheus;
+pub mod stream;
 
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{header, Method, Response, StatusCode};
@@ -38,6 +40,9 @@ pub struct TestApp {
     stderr: Arc<Mutex<String>>,
     counter: AtomicUsize,
     envs: Vec<(String, String)>,
+    /// The database when the test brought its own ([`TestApp::spawn_on`]); otherwise one made
+    /// for the app (`database_url_of`) and dropped with it.
+    given_database: Option<String>,
     /// Two more admins, made on first use, through whom `Api::force_toggle` changes a protected
     /// environment the reviewed way.
     governance: std::sync::OnceLock<Arc<Governance>>,
@@ -121,11 +126,10 @@ fn drop_database(dir: &Path) {
     }
 }
 
-/// Starts `switchyard serve` on `dir/sy.db` and waits for its address line.
-fn start_server(dir: &Path, envs: &[(String, String)]) -> (Child, String, Arc<Mutex<String>>) {
-    let url = database_url_of(dir);
+/// Starts `switchyard serve` on the database `url` and waits for its address line.
+fn start_server(url: &str, envs: &[(String, String)]) -> (Child, String, Arc<Mutex<String>>) {
     let mut child = Command::new(bin())
-        .args(["--database-url", &url, "serve", "--bind", "127.0.0.1:0"])
+        .args(["--database-url", url, "serve", "--bind", "127.0.0.1:0"])
         .env("SWITCHYARD_ADMIN_EMAIL", ADMIN_EMAIL)
         .env("SWITCHYARD_ADMIN_PASSWORD", PASSWORD)
         .env("SWITCHYARD_LOG", "warn")
@@ -239,7 +243,9 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        drop_database(self.dir.path());
+        if self.given_database.is_none() {
+            drop_database(self.dir.path());
+        }
     }
 }
 
@@ -274,11 +280,29 @@ impl TestApp {
     pub async fn spawn_with_env(envs: &[(&str, &str)]) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         create_database(dir.path());
+        TestApp::start(dir, None, envs).await
+    }
+
+    /// As [`TestApp::spawn`], on a database the test provides (and keeps: it is not dropped
+    /// with the app), such as one on a PostgreSQL server the test stops and starts.
+    pub async fn spawn_on(database_url: &str) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        TestApp::start(dir, Some(database_url.to_string()), &[]).await
+    }
+
+    async fn start(
+        dir: tempfile::TempDir,
+        given_database: Option<String>,
+        envs: &[(&str, &str)],
+    ) -> TestApp {
         let envs: Vec<(String, String)> = envs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let (child, base, stderr) = start_server(dir.path(), &envs);
+        let url = given_database
+            .clone()
+            .unwrap_or_else(|| database_url_of(dir.path()));
+        let (child, base, stderr) = start_server(&url, &envs);
         let app = TestApp {
             base,
             dir,
@@ -286,6 +310,7 @@ impl TestApp {
             stderr,
             counter: AtomicUsize::new(0),
             envs,
+            given_database,
             governance: std::sync::OnceLock::new(),
         };
         app.wait_healthy().await;
@@ -296,7 +321,7 @@ impl TestApp {
 
     /// Starts a second server on the same database and settings (stopped when dropped).
     pub fn twin(&self) -> Twin {
-        let (child, base, stderr) = start_server(self.dir.path(), &self.envs);
+        let (child, base, stderr) = start_server(&self.database_url(), &self.envs);
         Twin {
             child,
             base,
@@ -312,12 +337,27 @@ impl TestApp {
         twin
     }
 
+    /// As [`TestApp::replica`], with environment variables of its own besides the app's (its
+    /// own test clock, say).
+    pub async fn replica_with_env(&self, envs: &[(&str, &str)]) -> Twin {
+        let mut all = self.envs.clone();
+        all.extend(envs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let (child, base, stderr) = start_server(&self.database_url(), &all);
+        let twin = Twin {
+            child,
+            base,
+            stderr,
+        };
+        wait_healthy(&twin.base, &|| twin.stderr()).await;
+        twin
+    }
+
     /// Stops the server and starts a new one on the same database (on a new port: make new
     /// clients with [`TestApp::api`]).
     pub async fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let (child, base, stderr) = start_server(self.dir.path(), &self.envs);
+        let (child, base, stderr) = start_server(&self.database_url(), &self.envs);
         self.child = child;
         self.base = base;
         self.stderr = stderr;
@@ -345,7 +385,9 @@ impl TestApp {
     }
 
     pub fn database_url(&self) -> String {
-        database_url_of(self.dir.path())
+        self.given_database
+            .clone()
+            .unwrap_or_else(|| database_url_of(self.dir.path()))
     }
 
     /// Runs the binary against this app's database.

@@ -53,7 +53,7 @@ impl TestApp {
 
     /// A second `switchyard serve` on this app's database.
     pub fn spawn_replica(&self) -> Replica {
-        let (child, base, stderr) = start_server(self.dir.path(), &self.envs);
+        let (child, base, stderr) = start_server(&self.database_url(), &self.envs);
         Replica {
             child,
             base,
@@ -72,5 +72,18 @@ impl Drop for Replica {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl super::Twin {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `kill -9`: the process ends at once, its requests in flight cut off unanswered and its
+    /// database connections dropped mid-transaction.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL the replica");
+        self.child.wait().expect("reap the replica");
     }
 }
