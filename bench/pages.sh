@@ -120,6 +120,7 @@ ROWS=$WORK/pages.tsv
 : >"$ROWS"
 page() { # NAME PATH
   local name=$1 path=$2 code
+  reset_peak
   code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $COOKIE" "$BASE$path")
   [ "$code" = 200 ] || { echo "$name ($path) answered $code" >&2; exit 1; }
   local times
@@ -135,13 +136,14 @@ page() { # NAME PATH
   p99=$(awk '$1 == "99%" { print $2 }' "$WORK/wrk.txt")
   rps=$(awk '$1 == "Requests/sec:" { print $2 }' "$WORK/wrk.txt")
   non2xx=$(awk '/Non-2xx/ { print $NF }' "$WORK/wrk.txt")
-  printf '%s\t%s\t%.1f\t%.1f\t%s\t%s\t%s\t%s\n' "$name" "$path" "$(echo "$median * 1000" | bc -l)" \
-    "$(echo "$max * 1000" | bc -l)" "$p50" "$p99" "$rps" "${non2xx:-0}" | tee -a "$ROWS" >&2
+  printf '%s\t%s\t%.1f\t%.1f\t%s\t%s\t%s\t%s\t%s\n' "$name" "$path" "$(echo "$median * 1000" | bc -l)" \
+    "$(echo "$max * 1000" | bc -l)" "$p50" "$p99" "$rps" "${non2xx:-0}" "$(rss VmHWM)" | tee -a "$ROWS" >&2
+  PAGES_PEAK=$(python3 -c "print(max(${PAGES_PEAK:-0}, $(rss VmHWM)))")
 }
 
 if [ "$ONLY" != memory ]; then
   say "pages, $ROUNDS sequential requests each, then c=10 for $PAGE_DURATION"
-  reset_peak
+  PAGES_PEAK=0
   page "targeting page" "/projects/bench/flags/$FLAG/targeting?env=development"
   page "flag page" "/projects/bench/flags/$FLAG"
   page "flag history tab" "/projects/bench/flags/$FLAG?tab=history"
@@ -156,7 +158,7 @@ if [ "$ONLY" != memory ]; then
   page "change request" "/change-requests/$CR"
   page "audit" "/audit"
   page "home" "/"
-  say "after the pages: VmRSS $(rss VmRSS) MiB, peak during them $(rss VmHWM) MiB"
+  say "after the pages: VmRSS $(rss VmRSS) MiB, peak during them $PAGES_PEAK MiB"
 fi
 
 MEM=$WORK/memory.tsv
@@ -193,7 +195,7 @@ if [ "$ONLY" != pages ]; then
 fi
 
 say "results ($WORK)"
-echo "page	path	seq median ms	seq max ms	c=10 p50	c=10 p99	c=10 req/s	non-2xx"
+echo "page	path	seq median ms	seq max ms	c=10 p50	c=10 p99	c=10 req/s	non-2xx	peak MiB"
 cat "$ROWS"
 echo
 echo "feed load	req/s	peak (VmHWM) MiB	VmRSS 1 s after"

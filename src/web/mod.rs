@@ -24,6 +24,7 @@ mod search;
 mod targeting;
 pub mod text;
 mod tokens;
+mod turns;
 
 pub use errors::{error_page, not_found};
 pub use form::{Errors, WebForm};
@@ -65,6 +66,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             changes::with_db,
+        ))
+        .layer(middleware::from_fn_with_state(
+            turns::Turns::per_core(),
+            turns::take_turns,
         ));
     let static_files = Router::new()
         .nest_service("/static", ServeDir::new(static_dir()))
