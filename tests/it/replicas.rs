@@ -6,6 +6,7 @@
 //! return at once when the suite runs on it.
 
 use crate::support::clock::TestClock;
+use crate::support::stream::EventStream;
 use crate::support::{on_postgres, TestApp, Twin, PROJECT};
 use crate::webhooks::allow;
 use axum::http::HeaderMap;
@@ -62,43 +63,6 @@ async fn served_within(base: &str, token: &str, key: &str, on: bool, limit: Dura
     }
 }
 
-/// An SDK stream on `base`, read past its hydration.
-async fn open_stream(base: &str, token: &str) -> reqwest::Response {
-    let mut res = reqwest::Client::new()
-        .get(format!("{base}/api/client/streaming"))
-        .header("Authorization", token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200, "stream refused on {base}");
-    let mut seen = String::new();
-    while !seen.contains("unleash-connected") {
-        let chunk = tokio::time::timeout(Duration::from_secs(10), res.chunk())
-            .await
-            .expect("no hydration within 10 s")
-            .unwrap()
-            .expect("the stream ended before its hydration");
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
-    res
-}
-
-/// Reads `stream` until an update naming `key` arrives; what arrived.
-async fn update_naming(stream: &mut reqwest::Response, key: &str, limit: Duration) -> String {
-    let deadline = tokio::time::Instant::now() + limit;
-    let mut seen = String::new();
-    let needle = format!("\"name\":\"{key}\"");
-    while !(seen.contains("event: unleash-updated") && seen.contains(&needle)) {
-        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
-            .await
-            .unwrap_or_else(|_| panic!("no update naming {key} within {limit:?}: {seen}"))
-            .unwrap()
-            .expect("the stream ended");
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
-    seen
-}
-
 #[tokio::test]
 async fn a_change_through_one_replica_reaches_the_others_feeds_and_streams_within_a_second() {
     if !on_postgres() {
@@ -113,7 +77,7 @@ async fn a_change_through_one_replica_reaches_the_others_feeds_and_streams_withi
     for base in [&a.base, &b.base, &c.base] {
         served_within(base, &token, "checkout", false, Duration::from_secs(5)).await;
     }
-    let mut stream = open_stream(&c.base, &token).await;
+    let mut stream = EventStream::open(&c.base, &token).await;
 
     let mut worst = Duration::ZERO;
     for (round, on) in [true, false, true].into_iter().enumerate() {
@@ -128,7 +92,7 @@ async fn a_change_through_one_replica_reaches_the_others_feeds_and_streams_withi
             served_within(&b.base, &token, "checkout", on, WITHIN),
             served_within(&c.base, &token, "checkout", on, WITHIN),
         );
-        let update = update_naming(&mut stream, "checkout", WITHIN).await;
+        let update = stream.update_naming("checkout", WITHIN).await;
         let streamed = start.elapsed();
         assert!(
             update.contains(&format!("\"enabled\":{on}")),
@@ -451,7 +415,7 @@ async fn the_commit_signal_alone_brings_a_change_to_the_other_replicas() {
     for base in [&a.base, &b.base, &c.base] {
         served_within(base, &token, "checkout", false, WITHIN).await;
     }
-    let mut stream = open_stream(&b.base, &token).await;
+    let mut stream = EventStream::open(&b.base, &token).await;
     let mut seen = Vec::new();
     for on in [true, false, true, false, true] {
         let start = Instant::now();
@@ -464,7 +428,7 @@ async fn the_commit_signal_alone_brings_a_change_to_the_other_replicas() {
             served_within(&b.base, &token, "checkout", on, WITHIN),
             served_within(&c.base, &token, "checkout", on, WITHIN),
         );
-        update_naming(&mut stream, "checkout", WITHIN).await;
+        stream.update_naming("checkout", WITHIN).await;
         seen.push((
             start.elapsed() - on_b.max(on_c),
             on_b,

@@ -1,6 +1,7 @@
 //! The server's connection lifecycle and the feed's promptness (issue 11: items 5, 6, 8, 18, 19;
 //! reliability plan L4, L5, L7, L12, G8).
 
+use crate::support::stream::{EventStream, StreamEnd};
 use crate::support::{assert_success, TestApp, PROJECT};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -234,58 +235,6 @@ async fn an_applied_change_request_is_served_by_the_time_it_is_answered() {
         production
             .assert_serves("rw", on, &format!("apply {i}"))
             .await;
-    }
-}
-
-/// An SDK's `/api/client/streaming` connection, read past its hydration.
-struct EventStream {
-    res: reqwest::Response,
-}
-
-/// How a stream that was read to its end finished.
-#[derive(Debug, PartialEq)]
-enum StreamEnd {
-    /// The server ended the response.
-    Ended,
-    /// The connection broke.
-    Broken(String),
-    /// Still open when we stopped reading.
-    Open,
-}
-
-impl EventStream {
-    async fn open(base: &str, token: &str) -> EventStream {
-        let mut res = reqwest::Client::new()
-            .get(format!("{base}/api/client/streaming"))
-            .header("Authorization", token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200, "stream refused");
-        let mut seen = String::new();
-        while !seen.contains("unleash-connected") {
-            let chunk = tokio::time::timeout(Duration::from_secs(10), res.chunk())
-                .await
-                .expect("no hydration within 10 s")
-                .unwrap()
-                .expect("the stream ended before its hydration");
-            seen.push_str(&String::from_utf8_lossy(&chunk));
-        }
-        EventStream { res }
-    }
-
-    /// Reads until the stream ends or `limit` passes: what arrived, and how it finished.
-    async fn rest(mut self, limit: Duration) -> (String, StreamEnd) {
-        let deadline = tokio::time::Instant::now() + limit;
-        let mut seen = String::new();
-        loop {
-            match tokio::time::timeout_at(deadline, self.res.chunk()).await {
-                Err(_) => return (seen, StreamEnd::Open),
-                Ok(Ok(Some(chunk))) => seen.push_str(&String::from_utf8_lossy(&chunk)),
-                Ok(Ok(None)) => return (seen, StreamEnd::Ended),
-                Ok(Err(e)) => return (seen, StreamEnd::Broken(e.to_string())),
-            }
-        }
     }
 }
 

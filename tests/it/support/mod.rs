@@ -9,6 +9,7 @@ pub mod browser;
 pub mod clock;
 pub mod process;
 pub mod prometheus;
+pub mod stream;
 
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{header, Method, Response, StatusCode};
