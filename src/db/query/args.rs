@@ -1,9 +1,7 @@
 //! The values bound to a query, owned so that either driver can take them, and their
 //! conversion into each driver's arguments.
 
-use sqlx::postgres::PgArguments;
-use sqlx::sqlite::SqliteArguments;
-use sqlx::Arguments;
+use sqlx::{Arguments, Encode, Type};
 
 /// One bound value. A null keeps its type: PostgreSQL types every parameter.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,28 +82,23 @@ impl<T: IntoArg + Clone> IntoArg for &Option<T> {
     }
 }
 
-pub(super) fn sqlite_args<'q>(args: Vec<Arg>) -> Result<SqliteArguments<'q>, sqlx::Error> {
-    let mut out = SqliteArguments::default();
-    for a in args {
-        match a {
-            Arg::I64(v) => out.add(v),
-            Arg::F64(v) => out.add(v),
-            Arg::Bool(v) => out.add(v),
-            Arg::Text(v) => out.add(v),
-            Arg::Bytes(v) => out.add(v),
-            Arg::NullI64 => out.add(None::<i64>),
-            Arg::NullF64 => out.add(None::<f64>),
-            Arg::NullBool => out.add(None::<bool>),
-            Arg::NullText => out.add(None::<String>),
-            Arg::NullBytes => out.add(None::<Vec<u8>>),
-        }
-        .map_err(sqlx::Error::Encode)?;
-    }
-    Ok(out)
-}
-
-pub(super) fn pg_args(args: Vec<Arg>) -> Result<PgArguments, sqlx::Error> {
-    let mut out = PgArguments::default();
+/// The values as a driver's arguments (`SqliteArguments` or `PgArguments`): the same calls for
+/// either, since each driver encodes these types itself.
+pub(super) fn arguments<'q, A>(args: Vec<Arg>) -> Result<A, sqlx::Error>
+where
+    A: Arguments<'q> + Default,
+    i64: Encode<'q, A::Database> + Type<A::Database>,
+    f64: Encode<'q, A::Database> + Type<A::Database>,
+    bool: Encode<'q, A::Database> + Type<A::Database>,
+    String: Encode<'q, A::Database> + Type<A::Database>,
+    Vec<u8>: Encode<'q, A::Database> + Type<A::Database>,
+    Option<i64>: Encode<'q, A::Database>,
+    Option<f64>: Encode<'q, A::Database>,
+    Option<bool>: Encode<'q, A::Database>,
+    Option<String>: Encode<'q, A::Database>,
+    Option<Vec<u8>>: Encode<'q, A::Database>,
+{
+    let mut out = A::default();
     for a in args {
         match a {
             Arg::I64(v) => out.add(v),

@@ -1,6 +1,6 @@
 //! Running a query: where it runs (a connection or the pool), and the call into each driver.
 
-use super::args::{pg_args, sqlite_args, Arg};
+use super::args::{arguments, Arg};
 use super::numbered::numbered;
 use super::FromAnyRow;
 use crate::db::conn::{Conn, Pooled, Raw, Savepoint, Tx};
@@ -86,8 +86,8 @@ pub(super) fn run_execute<'a>(
         let mut pooled;
         let conn = connection!(on, pooled);
         let rows = match conn.raw().await? {
-            Raw::Sqlite(c) => sqlite_execute(c, sql, sqlite_args(args)?).await?,
-            Raw::Postgres(c) => pg_execute(c, numbered(sql), pg_args(args)?).await?,
+            Raw::Sqlite(c) => sqlite_execute(c, sql, arguments(args)?).await?,
+            Raw::Postgres(c) => pg_execute(c, numbered(sql), arguments(args)?).await?,
         };
         Ok(Done { rows })
     })
@@ -128,8 +128,8 @@ pub(super) fn run_all<'a, T: FromAnyRow + 'a>(
         let mut pooled;
         let conn = connection!(on, pooled);
         match conn.raw().await? {
-            Raw::Sqlite(c) => sqlite_all(c, sql, sqlite_args(args)?).await,
-            Raw::Postgres(c) => pg_all(c, numbered(sql), pg_args(args)?).await,
+            Raw::Sqlite(c) => sqlite_all(c, sql, arguments(args)?).await,
+            Raw::Postgres(c) => pg_all(c, numbered(sql), arguments(args)?).await,
         }
     })
 }
@@ -163,8 +163,8 @@ pub(super) fn run_optional<'a, T: FromAnyRow + 'a>(
         let mut pooled;
         let conn = connection!(on, pooled);
         match conn.raw().await? {
-            Raw::Sqlite(c) => sqlite_optional(c, sql, sqlite_args(args)?).await,
-            Raw::Postgres(c) => pg_optional(c, numbered(sql), pg_args(args)?).await,
+            Raw::Sqlite(c) => sqlite_optional(c, sql, arguments(args)?).await,
+            Raw::Postgres(c) => pg_optional(c, numbered(sql), arguments(args)?).await,
         }
     })
 }
