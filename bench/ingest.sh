@@ -22,6 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+. bench/lib.sh
 BENCH_DIR=$(cd "${BENCH_DIR:-$ROOT/../shared/bench}" && pwd)
 PLANS=${PLANS:-1000}
 RATE=${RATE:-2000}
@@ -34,45 +35,26 @@ BASE=http://$HOST:$PORT
 POSTERS=20
 INTERVAL=$((POSTERS * 1000 / RATE))
 
-say() { printf '\n== %s\n' "$*" >&2; }
-
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
 [ -r "$BENCH_DIR/features-1000.json" ] || { echo "missing $BENCH_DIR/features-1000.json (set BENCH_DIR)" >&2; exit 1; }
-if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
-  say "building (release)"
-  cargo build --release --quiet --bin switchyard
-fi
+build_release
 SY=${SWITCHYARD_BIN:-$ROOT/target/release/switchyard}
 BUILD="release build"
 [ -n "${SWITCHYARD_BIN:-}" ] && BUILD="binary $SWITCHYARD_BIN (not a measurement)"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-ingest.XXXXXX")
-SERVER_PID=
-cleanup() {
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-  rm -rf "$WORK"
-}
 trap cleanup EXIT
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 say "loading features-1000.json"
 export SWITCHYARD_DATABASE_URL="sqlite://$WORK/bench.db"
-"$SY" project create --key bench --name Bench >/dev/null
-"$SY" import --project bench --environment development --format unleash "$BENCH_DIR/features-1000.json" >&2
-printf 'bench-%s-%s\n' "$RANDOM$RANDOM" "$RANDOM$RANDOM" |
-  "$SY" user create --email bench@example.com --admin --password-stdin >/dev/null
+load_project "$SY"
 CLIENT=$("$SY" token create --type client --project bench --environment development --name bench-client)
 ADMIN=$("$SY" token create --type admin --project bench --user bench@example.com --name bench-admin)
 
 # Posts at RATE per second from one token: far past the default allowance per token.
-SWITCHYARD_LOG="warn,switchyard::rollout::watch=debug" SWITCHYARD_METRICS_POSTS_PER_MINUTE=100000000 \
-  "$SY" serve --bind "$HOST:$PORT" >"$WORK/serve.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 300); do
-  curl -fsS -o /dev/null "$BASE/readyz" 2>/dev/null && break
-  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/serve.log" >&2; exit 1; }
-  sleep 0.1
-done
+start_server "$WORK/serve.log" env SWITCHYARD_LOG="warn,switchyard::rollout::watch=debug" \
+  SWITCHYARD_METRICS_POSTS_PER_MINUTE=100000000 "$SY" serve --bind "$HOST:$PORT"
 
 python3 - "$BENCH_DIR/features-1000.json" "$WORK" <<'EOF'
 import datetime, json, sys
@@ -161,9 +143,9 @@ echo "posts $(wrk_json "$WORK/posts.txt")" >>"$ROWS"
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 POINTS=$(sqlite3 "$WORK/bench.db" 'select coalesce(sum(count), 0) from signal_points' 2>/dev/null || echo "?")
 
-python3 - "$ROWS" "$OUT" "$LOAD_BEFORE" "$LOAD_AFTER" "$PLANS" "$RUNNING" "$RATE" "$DURATION" "$(git rev-parse --short HEAD)" "$(nproc)" "$BUILD" <<'EOF'
-import json, re, statistics, sys, datetime
-rows_path, out, load_before, load_after, plans, running, rate, duration, commit, cores, build = sys.argv[1:]
+TABLE=$(python3 - "$ROWS" "$LOAD_BEFORE" "$LOAD_AFTER" "$PLANS" "$RUNNING" "$RATE" "$DURATION" "$(git rev-parse --short HEAD)" "$(nproc)" "$BUILD" <<'EOF'
+import json, statistics, sys, datetime
+rows_path, load_before, load_after, plans, running, rate, duration, commit, cores, build = sys.argv[1:]
 polls, passes, posts = {}, {}, None
 for line in open(rows_path):
     parts = line.split(maxsplit=3)
@@ -205,18 +187,9 @@ for stat, f in (("median", lambda x: statistics.median(x) if x else float("nan")
     a, b = passes.get("without", []), passes.get("with", [])
     lines.append(f"| guard pass ms, {stat} | {f(a):.1f} | {f(b):.1f} | |")
 lines.append(f"| guard passes measured | {len(passes.get('without', []))} | {len(passes.get('with', []))} | |")
-table = "\n".join(lines)
-print(table)
-try:
-    text = open(out).read()
-except FileNotFoundError:
-    text = ""
-start, end = "<!-- ingest:start -->", "<!-- ingest:end -->"
-block = f"{start}\n{table}\n{end}\n"
-if start in text and end in text:
-    text = re.sub(re.escape(start) + ".*?" + re.escape(end) + "\n?", lambda _: block, text, flags=re.S)
-else:
-    text = text.rstrip("\n") + "\n\n" + block
-open(out, "w").write(text)
+print("\n".join(lines))
 EOF
+)
+echo "$TABLE"
+write_section "$OUT" ingest "$TABLE"
 echo "signal points stored (sum of counts): $POINTS" >&2

@@ -16,29 +16,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+. bench/lib.sh
 BENCH_DIR=$(cd "${BENCH_DIR:-$ROOT/../shared/bench}" && pwd)
 FILES=${FILES:-100000}
 RUNS=${RUNS:-5}
 PORT=${PORT:-18181}
+BASE=http://127.0.0.1:$PORT
 OUT=$ROOT/bench/results.md
 WORK=$(mktemp -d)
 # Outside any checkout, so that nothing of this repository (its .gitignore, its HEAD) applies.
 TREE=${SCAN_TREE:-${TMPDIR:-/tmp}/switchyard-bench-scan/tree-$FILES}
 SY=$ROOT/target/release/switchyard
 LOAD_BEFORE=$(cut -d" " -f1-3 /proc/loadavg)
-say() { printf '== %s\n' "$*" >&2; }
-SERVER_PID=
-cleanup() {
-  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
 trap cleanup EXIT
 
 command -v rg >/dev/null 2>&1 || { say "installing ripgrep from Debian"; apt-get install -y -qq ripgrep >/dev/null; }
-if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
-  say "building (release)"
-  cargo build --release --quiet --bin switchyard
-fi
+build_release
 
 python3 - "$BENCH_DIR/features-1000.json" > "$WORK/keys" <<'EOF'
 import json, sys
@@ -54,17 +47,13 @@ fi
 
 DB="sqlite://$WORK/bench.db"
 export SWITCHYARD_LOG=warn
-"$SY" --database-url "$DB" project create --key bench --name Bench >/dev/null
-"$SY" --database-url "$DB" import --project bench --environment development --format unleash \
-  "$BENCH_DIR/features-1000.json" >/dev/null
-printf '%s' 'bench-pass-phrase-umbrella-42' | "$SY" --database-url "$DB" user create \
-  --email bench@example.com --admin --password-stdin >/dev/null
+load_project "$SY" --database-url "$DB"
 TOKEN=$("$SY" --database-url "$DB" token create --type admin --project bench \
   --user bench@example.com --name bench)
 
 rg_run() { rg -w -F -f "$WORK/keys" --no-require-git -n "$TREE" >"$WORK/rg.out" || [ $? -eq 1 ]; }
 scan_db() { "$SY" --database-url "$DB" scan --project bench --repository bench "$TREE" >"$WORK/said"; }
-scan_url() { "$SY" scan --project bench --repository bench --url "http://127.0.0.1:$PORT" --token "$TOKEN" "$TREE" >/dev/null; }
+scan_url() { "$SY" scan --project bench --repository bench --url "$BASE" --token "$TOKEN" "$TREE" >/dev/null; }
 
 # Wall time of one command in seconds.
 timed() {
@@ -76,9 +65,7 @@ timed() {
 }
 median() { sort -n | awk '{a[NR]=$1} END {printf "%.2f", a[int((NR+1)/2)]}'; }
 
-"$SY" --database-url "$DB" serve --bind "127.0.0.1:$PORT" >"$WORK/serve.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+start_server "$WORK/serve.log" "$SY" --database-url "$DB" serve --bind "127.0.0.1:$PORT"
 
 # One warm-up of each, then RUNS rounds, the three commands in turn in each round, so that other
 # work on the machine weighs on all three alike.
@@ -118,18 +105,4 @@ switchyard said: $SAID
 EOF
 )
 echo "$TABLE"
-python3 - "$OUT" "$TABLE" <<'EOF'
-import re, sys
-path, table = sys.argv[1], sys.argv[2]
-try:
-    text = open(path).read()
-except FileNotFoundError:
-    text = ""
-start, end = "<!-- scan:start -->", "<!-- scan:end -->"
-block = f"{start}\n{table}\n{end}\n"
-if start in text and end in text:
-    text = re.sub(re.escape(start) + ".*?" + re.escape(end) + "\n?", lambda _: block, text, flags=re.S)
-else:
-    text = text.rstrip("\n") + "\n\n" + block
-open(path, "w").write(text)
-EOF
+write_section "$OUT" scan "$TABLE"

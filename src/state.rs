@@ -28,7 +28,11 @@ pub use crate::auth::throttle::LoginThrottle;
 
 impl AppState {
     pub fn new(db: Db, settings: Settings, clock: SharedClock) -> Self {
-        let throttle = LoginThrottle::new(&settings);
+        let throttle = LoginThrottle::new(
+            settings.login_burst,
+            settings.login_address_burst,
+            settings.login_window,
+        );
         let usage = Arc::new(crate::feed::usage::Usage::new(
             clock.clone(),
             settings.metrics_posts_per_minute,

@@ -8,7 +8,6 @@
 //! (the app's clock). The map is capped so a flood of distinct keys cannot grow memory without
 //! bound.
 
-use crate::config::Settings;
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -121,10 +120,11 @@ pub struct SignInSlots {
 }
 
 impl LoginThrottle {
-    pub fn new(settings: &Settings) -> Self {
+    /// `per_account` and `per_address` failed sign-ins allowed within each `window`.
+    pub fn new(per_account: usize, per_address: usize, window: Duration) -> Self {
         LoginThrottle {
-            per_account: Throttle::new(settings.login_burst, settings.login_window),
-            per_address: Throttle::new(settings.login_address_burst, settings.login_window),
+            per_account: Throttle::new(per_account, window),
+            per_address: Throttle::new(per_address, window),
             password_change: Throttle::new(PASSWORD_CHANGE_LIMIT, PASSWORD_CHANGE_WINDOW),
         }
     }
@@ -220,12 +220,7 @@ mod tests {
 
     #[test]
     fn a_sign_in_refused_by_its_address_leaves_the_account_untouched() {
-        let settings = Settings {
-            login_burst: 2,
-            login_address_burst: 1,
-            ..Settings::default()
-        };
-        let t = LoginThrottle::new(&settings);
+        let t = LoginThrottle::new(2, 1, Duration::from_secs(60));
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         t.failed(t.reserve_sign_in("a@x", ip, at(0)).unwrap());
         assert!(t.reserve_sign_in("b@x", ip, at(0)).is_err());

@@ -23,7 +23,12 @@ pub async fn names(conn: &mut Conn, project_key: &str) -> AppResult<Names> {
     let Some(project) = projects::project_by_key(&mut *conn, project_key).await? else {
         return Ok(Names::default());
     };
-    let segments = targeting_store::segment_names_of(conn, project.id).await?;
+    names_in(conn, project.id).await
+}
+
+/// The same by the project's id (for the webhook that tells reviewers of a request).
+pub async fn names_in(conn: &mut Conn, project_id: i64) -> AppResult<Names> {
+    let segments = targeting_store::segment_names_of(conn, project_id).await?;
     Ok(Names::with_segments(segments))
 }
 

@@ -38,7 +38,7 @@ mod workflow;
 /// Every operation on change requests, by the name the transports call it.
 pub mod service {
     pub use super::apply::{apply, apply_scheduled};
-    pub use super::configurations::{configurations, names, FlagConfigurations};
+    pub use super::configurations::{configurations, names, names_in, FlagConfigurations};
     pub use super::copy::{copy_targeting, plan_copy, Copied, CopyPlan};
     pub use super::edit::{refresh, remove_item, reword};
     pub use super::kill::{

@@ -69,7 +69,7 @@ impl Conn {
     }
 
     /// A statement without values (transaction control). Boxed, so the future is proven
-    /// `Send` here with named lifetimes (see `query.rs`).
+    /// `Send` here with named lifetimes (see `query/run.rs`).
     fn plain<'a>(&'a mut self, sql: &'a str) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         use sqlx::Executor;
         match self.raw_now() {

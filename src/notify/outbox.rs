@@ -80,9 +80,7 @@ pub async fn change_request(
 
 /// The request's changes in words, as reviewers read them on its page.
 async fn described(conn: &mut Conn, project_id: i64, id: i64) -> AppResult<Vec<Described>> {
-    let names = audit::describe::Names::with_segments(
-        crate::targeting::store::segment_names_of(&mut *conn, project_id).await?,
-    );
+    let names = crate::changes::service::names_in(&mut *conn, project_id).await?;
     let parse = |s: &str| serde_json::from_str(s).unwrap_or(serde_json::Value::Null);
     Ok(changes::items_of(&mut *conn, id)
         .await?

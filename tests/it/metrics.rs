@@ -3,6 +3,7 @@
 //! traffic implies; labels never carry a flag key or a token.
 
 use crate::support::prometheus::Scrape;
+use crate::support::stream::EventStream;
 use crate::support::{TestApp, PROJECT};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -73,27 +74,6 @@ async fn post(url: String, token: &str, body: &str) -> StatusCode {
         .status()
 }
 
-/// Opens an event stream and reads its hydration; the response stays open while held.
-async fn open_stream(app: &TestApp, token: &str) -> reqwest::Response {
-    let mut res = reqwest::Client::new()
-        .get(app.url("/api/client/streaming"))
-        .header("Authorization", token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let mut seen = String::new();
-    while !seen.contains("unleash-connected") {
-        let chunk = tokio::time::timeout(Duration::from_secs(10), res.chunk())
-            .await
-            .expect("a hydration")
-            .unwrap()
-            .expect("the stream ended early");
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
-    res
-}
-
 #[tokio::test]
 async fn a_scrape_after_traffic_shows_what_an_operator_alerts_on() {
     // A webhook target that refuses connections, retried only after a minute.
@@ -160,8 +140,8 @@ async fn a_scrape_after_traffic_shows_what_an_operator_alerts_on() {
     let ofrep = app.url("/ofrep/v1/evaluate/flags/checkout");
     assert_eq!(post(ofrep, &client, r#"{"context": {}}"#).await, 200);
     let streams = [
-        open_stream(&app, &client).await,
-        open_stream(&app, &client).await,
+        EventStream::open(&app.base, &client).await,
+        EventStream::open(&app.base, &client).await,
     ];
     assert_eq!(reqwest::get(app.url("/login")).await.unwrap().status(), 200);
     // A change: the development snapshot is rebuilt.
