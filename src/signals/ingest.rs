@@ -1,19 +1,23 @@
-//! The SDKs' way in: impact metrics handed over by the feed go into a bounded queue, and a
-//! background task writes them every few seconds and sweeps out points past [`RETENTION`]. A
-//! flood can only drop reports (SDKs send again next interval), never grow memory or slow the
-//! feed. Also the per-project allowance of admin posts.
+//! The SDKs' way in: impact metrics handed over by the feed are summed into their points in
+//! memory ([`Pending`]), and a background task writes them every few seconds and sweeps out
+//! points past [`RETENTION`]. A fleet reporting the same metrics adds to the same points, so
+//! memory and the writes grow with the number of series, not of reports; past
+//! [`PENDING_POINTS`] new points are dropped until the next write (SDKs send again next
+//! interval), never growing memory or slowing the feed. Also the per-project allowance of admin
+//! posts.
 
-use super::{record, sample, Sample, MAX_SAMPLES_PER_REPORT, RETENTION};
+use super::write::{record_pending, Pending};
+use super::{sample, MAX_SAMPLES_PER_REPORT, RETENTION};
 use crate::clock::{stamp, SharedClock};
 use crate::db::{begin_write, Db};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 
-/// Reports waiting to be written.
-const QUEUE: usize = 2_000;
+/// Points (series and minute) waiting to be written: a few minutes of every series the
+/// projects may hold.
+const PENDING_POINTS: usize = 20_000;
 const FLUSH_EVERY: Duration = Duration::from_secs(5);
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// Admin posts each project may make per minute unless configured.
@@ -21,8 +25,8 @@ pub const DEFAULT_POSTS_PER_MINUTE: u32 = 600;
 
 pub struct Ingest {
     clock: SharedClock,
-    queue: mpsc::Sender<Vec<Sample>>,
-    receiver: Mutex<Option<mpsc::Receiver<Vec<Sample>>>>,
+    pending: Mutex<Pending>,
+    started: std::sync::atomic::AtomicBool,
     posts_per_minute: u32,
     /// Per project: the minute's start and the posts made in it.
     posts: Mutex<HashMap<i64, (Instant, u32)>>,
@@ -30,22 +34,21 @@ pub struct Ingest {
 
 impl Ingest {
     pub fn new(clock: SharedClock, posts_per_minute: u32) -> Ingest {
-        let (queue, receiver) = mpsc::channel(QUEUE);
         Ingest {
             clock,
-            queue,
-            receiver: Mutex::new(Some(receiver)),
+            pending: Mutex::new(Pending::new(PENDING_POINTS)),
+            started: Default::default(),
             posts_per_minute: posts_per_minute.max(1),
             posts: Mutex::default(),
         }
     }
 
     /// Reads an SDK report's `impactMetrics` as samples of the token's environment and the SDK's
-    /// application, and queues them. Bad samples are dropped (the contract has SDKs drop NaN and
-    /// infinities themselves), as is anything past [`MAX_SAMPLES_PER_REPORT`].
+    /// application, and adds them to their points. Bad samples are dropped (the contract has
+    /// SDKs drop NaN and infinities themselves), as is anything past [`MAX_SAMPLES_PER_REPORT`].
     pub fn impact_metrics(&self, environment_id: i64, app_name: &str, metrics: &[Value]) {
         let now = self.clock.now();
-        let samples: Vec<Sample> = metrics
+        let samples: Vec<_> = metrics
             .iter()
             .flat_map(|m| sample::from_impact_metric(m, environment_id, app_name, now))
             .filter_map(Result::ok)
@@ -54,8 +57,13 @@ impl Ingest {
         if samples.is_empty() {
             return;
         }
-        if self.queue.try_send(samples).is_err() {
-            tracing::debug!("signal queue full; impact metrics were dropped");
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let dropped = samples.iter().filter(|s| !pending.add(s)).count();
+        if dropped > 0 {
+            tracing::debug!(
+                dropped,
+                "too many signal points waiting; impact metrics were dropped"
+            );
         }
     }
 
@@ -77,14 +85,9 @@ impl Ingest {
 
     /// Starts the writer and the retention sweep; call once.
     pub fn start(self: &Arc<Self>, db: Db) {
-        let Some(mut rx) = self
-            .receiver
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        else {
+        if self.started.swap(true, std::sync::atomic::Ordering::SeqCst) {
             return;
-        };
+        }
         let ingest = self.clone();
         tokio::spawn(async move {
             let mut last_prune: Option<Instant> = None;
@@ -97,31 +100,29 @@ impl Ingest {
                     }
                 }
                 tokio::time::sleep(FLUSH_EVERY).await;
-                let mut batch = Vec::new();
-                while let Ok(samples) = rx.try_recv() {
-                    batch.extend(samples);
-                }
+                let batch = ingest
+                    .pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take();
                 if !batch.is_empty() {
-                    if let Err(e) = ingest.write(&db, &batch).await {
-                        tracing::warn!(error = %e, samples = batch.len(), "could not record signals");
+                    let points = batch.len();
+                    if let Err(e) = ingest.write(&db, batch).await {
+                        tracing::warn!(error = %e, points, "could not record signals");
                     }
                 }
             }
         });
     }
 
-    async fn write(&self, db: &Db, batch: &[Sample]) -> Result<(), sqlx::Error> {
+    async fn write(&self, db: &Db, batch: Pending) -> Result<(), sqlx::Error> {
         let mut tx = begin_write(db).await?;
-        let outcome = record(&mut tx, batch, self.clock.now()).await?;
+        let refused = record_pending(&mut tx, batch, self.clock.now()).await?;
         // Signals change nothing the feed serves, and ingest must never wait for a rebuild.
         #[allow(clippy::disallowed_methods)]
         tx.commit().await?;
-        let refused = outcome.iter().filter(|o| o.is_err()).count();
         if refused > 0 {
-            tracing::debug!(
-                refused,
-                "impact-metric samples refused by the series limits"
-            );
+            tracing::debug!(refused, "impact-metric points refused by the series limits");
         }
         Ok(())
     }

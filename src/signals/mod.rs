@@ -2,8 +2,8 @@
 //! label set, which release guards read to tell a healthy rollout from a regression.
 //!
 //! Samples arrive three ways: Unleash SDKs' impact metrics inside `POST /api/client/metrics`
-//! (queued by the feed and written every few seconds by [`ingest::Ingest`], so reporting never
-//! waits on the database), services posting to the admin API (written at once, each sample
+//! (summed into their points by the feed and written every few seconds by [`ingest::Ingest`],
+//! so reporting never waits on the database), services posting to the admin API (written at once, each sample
 //! accepted or refused with a reason), and the feed's own evaluation counts, which are read from
 //! the usage tables as counters ([`evaluations`]) rather than stored twice.
 //!
@@ -45,7 +45,7 @@ pub const MAX_SAMPLES_PER_REPORT: usize = 1_000;
 /// The name of the counter series read from the feed's own evaluation counts.
 pub const EVALUATIONS: &str = "feature_evaluations";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Counter,
