@@ -14,7 +14,13 @@ pub async fn session_layer(
     db: &Db,
     settings: &Settings,
 ) -> anyhow::Result<SessionManagerLayer<Sessions>> {
-    crate::auth::csrf::configure(settings.secure_cookies);
+    let secret = {
+        use crate::auth::csrf;
+        let mut conn = db.acquire().await?;
+        crate::auth::store::shared_secret(&mut conn, csrf::SECRET_NAME, &csrf::candidate_secret())
+            .await?
+    };
+    crate::auth::csrf::configure(settings.secure_cookies, &secret);
     let store = Sessions::open(db).await?;
     tokio::spawn({
         use tower_sessions::ExpiredDeletion;

@@ -5,8 +5,10 @@
 //! sign-in and first-admin forms) there is no session, and a visit must not create one just to
 //! hold a token (issue 11: every anonymous `GET /login` stored a row, and failed while the
 //! database was locked). Those forms use a signed double-submit cookie instead (OWASP CSRF cheat
-//! sheet): the cookie holds a random nonce, the form carries the nonce's HMAC under a key that
-//! never leaves the process. Another site can neither read the cookie nor compute the HMAC;
+//! sheet): the cookie holds a random nonce, the form carries the nonce's HMAC under a key kept in
+//! the database and never sent out, the same for every replica on that database (a form loaded
+//! from one is posted to whichever a load balancer picks). Another site can neither read the
+//! cookie nor compute the HMAC;
 //! `__Host-` (in TLS mode) keeps subdomains from planting the cookie. A token seen before
 //! sign-in is worthless after: the session then has its own, and only that one is accepted.
 
@@ -17,7 +19,7 @@ use axum::response::Response;
 use hmac::{Hmac, Mac};
 use rand::rngs::OsRng;
 use rand::RngCore;
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use std::convert::Infallible;
 use std::sync::OnceLock;
 use subtle::ConstantTimeEq;
@@ -76,7 +78,7 @@ pub async fn matches(
     }
 }
 
-/// The process's signing key and cookie settings, set once when the session layer is built.
+/// The signing key and cookie settings, set once when the session layer is built.
 struct FormKey {
     key: [u8; 32],
     secure: bool,
@@ -84,14 +86,25 @@ struct FormKey {
 
 static FORM_KEY: OnceLock<FormKey> = OnceLock::new();
 
-/// Sets whether the signed-out cookie is `Secure` with the `__Host-` prefix (TLS mode). The key
-/// is random per process: a form loaded before a restart asks to be reloaded, as it would
-/// after a session expired.
-/// The first call wins (one server per process).
-pub fn configure(secure: bool) {
-    FORM_KEY.get_or_init(|| FormKey::new(secure));
+/// The name of the signing key's secret in the database (`auth::store::shared_secret`).
+pub const SECRET_NAME: &str = "csrf-signed-out-forms";
+
+/// A secret to offer the database when it has none yet.
+pub fn candidate_secret() -> String {
+    fresh()
 }
 
+/// Sets the signing key, derived from the database's shared `secret`, and whether the
+/// signed-out cookie is `Secure` with the `__Host-` prefix (TLS mode).
+/// The first call wins (one server per process).
+pub fn configure(secure: bool, secret: &str) {
+    FORM_KEY.get_or_init(|| FormKey {
+        key: Sha256::digest(secret.as_bytes()).into(),
+        secure,
+    });
+}
+
+/// Unconfigured (a process that serves nothing, or unit tests): a random key of its own.
 fn form_key() -> &'static FormKey {
     FORM_KEY.get_or_init(|| FormKey::new(false))
 }

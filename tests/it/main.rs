@@ -30,6 +30,7 @@ mod headers;
 mod hostile_input;
 mod lifecycle;
 mod lifecycle_history;
+mod load_balancer;
 mod login;
 mod metrics;
 mod openapi;

@@ -57,6 +57,27 @@ impl EventStream {
         seen
     }
 
+    /// Reads until an update with `key` as `on` arrives (`"updated"`) or the stream ends or
+    /// breaks (`"ended"`); panics when `limit` passes first.
+    pub async fn updated_or_ended(&mut self, key: &str, on: bool, limit: Duration) -> &'static str {
+        let deadline = tokio::time::Instant::now() + limit;
+        let (name, enabled) = (format!("\"name\":\"{key}\""), format!("\"enabled\":{on}"));
+        let mut seen = String::new();
+        loop {
+            match tokio::time::timeout_at(deadline, self.res.chunk()).await {
+                Err(_) => panic!("neither an update nor the end within {limit:?}: {seen}"),
+                Ok(Ok(Some(chunk))) => seen.push_str(&String::from_utf8_lossy(&chunk)),
+                Ok(Ok(None)) | Ok(Err(_)) => return "ended",
+            }
+            if seen.contains("event: unleash-updated")
+                && seen.contains(&name)
+                && seen.contains(&enabled)
+            {
+                return "updated";
+            }
+        }
+    }
+
     /// Reads until the stream ends or `limit` passes: what arrived, and how it finished.
     pub async fn rest(mut self, limit: Duration) -> (String, StreamEnd) {
         let deadline = tokio::time::Instant::now() + limit;
