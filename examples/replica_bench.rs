@@ -11,6 +11,10 @@
 //! sending the admin request until each reader's stream has the `unleash-updated` event with
 //! the flag's new state.
 
+#[path = "common/sse.rs"]
+mod sse;
+
+use sse::Events;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -152,85 +156,6 @@ async fn writes(opts: HashMap<String, String>) -> anyhow::Result<serde_json::Val
     }))
 }
 
-/// Server-sent events read off a streaming response, one `(event, data)` at a time.
-struct Events {
-    res: reqwest::Response,
-    buf: Vec<u8>,
-}
-
-impl Events {
-    async fn open(base: &str, token: &str) -> anyhow::Result<Events> {
-        let res = reqwest::Client::new()
-            .get(format!("{base}/api/client/streaming"))
-            .header("Authorization", token)
-            .header("Unleash-Client-Spec", "5.2.0")
-            .send()
-            .await?
-            .error_for_status()?;
-        let mut events = Events {
-            res,
-            buf: Vec::new(),
-        };
-        let (kind, _) = events
-            .next(Instant::now() + Duration::from_secs(30))
-            .await?;
-        anyhow::ensure!(
-            kind == "unleash-connected",
-            "expected the hydration, got {kind}"
-        );
-        Ok(events)
-    }
-
-    async fn next(&mut self, deadline: Instant) -> anyhow::Result<(String, String)> {
-        loop {
-            if let Some(end) = self.buf.windows(2).position(|w| w == b"\n\n") {
-                let raw: Vec<u8> = self.buf.drain(..end + 2).collect();
-                let text = String::from_utf8_lossy(&raw);
-                let (mut event, mut data) = (String::new(), String::new());
-                for line in text.lines() {
-                    if let Some(v) = line.strip_prefix("event:") {
-                        event = v.trim().to_string();
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        data.push_str(v.strip_prefix(' ').unwrap_or(v));
-                    }
-                }
-                if event.is_empty() && data.is_empty() {
-                    continue; // a keep-alive comment
-                }
-                return Ok((event, data));
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            let chunk = tokio::time::timeout(left, self.res.chunk())
-                .await
-                .map_err(|_| anyhow::anyhow!("no event before the deadline"))??;
-            match chunk {
-                Some(c) => self.buf.extend_from_slice(&c),
-                None => anyhow::bail!("the stream ended"),
-            }
-        }
-    }
-
-    /// When the update with `flag` (the project's only one) as `on` arrived, or `None` if it did
-    /// not before `deadline`: a late update of an earlier round is passed over.
-    async fn update_of(&mut self, flag: &str, on: bool, deadline: Instant) -> Option<Instant> {
-        let name = format!("\"name\":\"{flag}\"");
-        let enabled = format!("\"enabled\":{on}");
-        loop {
-            match self.next(deadline).await {
-                Ok((kind, data))
-                    if kind == "unleash-updated"
-                        && data.contains(&name)
-                        && data.contains(&enabled) =>
-                {
-                    return Some(Instant::now())
-                }
-                Ok(_) => continue,
-                Err(_) => return None,
-            }
-        }
-    }
-}
-
 async fn latency(opts: HashMap<String, String>) -> anyhow::Result<serde_json::Value> {
     let readers: Vec<String> = get(&opts, "readers")
         .split(',')
@@ -242,7 +167,7 @@ async fn latency(opts: HashMap<String, String>) -> anyhow::Result<serde_json::Va
     let writer = switch(&opts, get(&opts, "writer"));
     let mut streams = Vec::new();
     for r in &readers {
-        streams.push(Events::open(r, token).await?);
+        streams.push(Events::open(r, token).await?.0);
     }
     let mut per_reader = vec![Vec::new(); readers.len()];
     let (mut all, mut admin, mut missed) = (Vec::new(), Vec::new(), 0usize);
@@ -254,7 +179,9 @@ async fn latency(opts: HashMap<String, String>) -> anyhow::Result<serde_json::Va
         let deadline = t0 + Duration::from_secs(5);
         // Every stream is read at once, so one slow reader does not delay the others' times.
         let seen = futures_util::future::join_all(
-            streams.iter_mut().map(|s| s.update_of(&flag, on, deadline)),
+            streams
+                .iter_mut()
+                .map(|s| update_of(s, &flag, on, deadline)),
         )
         .await;
         let mut last = 0.0f64;
@@ -296,4 +223,26 @@ async fn main() -> anyhow::Result<()> {
     };
     println!("{out}");
     Ok(())
+}
+
+/// When `events` carried the update that switched `flag` to `on`; None past the deadline.
+async fn update_of(
+    events: &mut Events,
+    flag: &str,
+    on: bool,
+    deadline: Instant,
+) -> Option<Instant> {
+    let name = format!("\"name\":\"{flag}\"");
+    let enabled = format!("\"enabled\":{on}");
+    loop {
+        match events.next(deadline).await {
+            Ok((kind, data))
+                if kind == "unleash-updated" && data.contains(&name) && data.contains(&enabled) =>
+            {
+                return Some(Instant::now())
+            }
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    }
 }

@@ -7,6 +7,10 @@
 //! `stream_latency --base http://127.0.0.1:8080 --client-token T --admin-token A --project P
 //!  --environment E --flag F [--rounds 20]` prints one JSON object with the figures in ms.
 
+#[path = "common/sse.rs"]
+mod sse;
+
+use sse::Events;
 use std::time::{Duration, Instant};
 
 struct Args {
@@ -61,43 +65,6 @@ fn args() -> Args {
     a
 }
 
-/// Server-sent events read off a streaming response, one `(event, data)` at a time.
-struct Events {
-    res: reqwest::Response,
-    buf: Vec<u8>,
-}
-
-impl Events {
-    async fn next(&mut self, deadline: Instant) -> anyhow::Result<(String, String)> {
-        loop {
-            if let Some(end) = self.buf.windows(2).position(|w| w == b"\n\n") {
-                let raw: Vec<u8> = self.buf.drain(..end + 2).collect();
-                let text = String::from_utf8_lossy(&raw);
-                let (mut event, mut data) = (String::new(), String::new());
-                for line in text.lines() {
-                    if let Some(v) = line.strip_prefix("event:") {
-                        event = v.trim().to_string();
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        data.push_str(v.strip_prefix(' ').unwrap_or(v));
-                    }
-                }
-                if event.is_empty() && data.is_empty() {
-                    continue; // a keep-alive comment
-                }
-                return Ok((event, data));
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            let chunk = tokio::time::timeout(left, self.res.chunk())
-                .await
-                .map_err(|_| anyhow::anyhow!("no event before the deadline"))??;
-            match chunk {
-                Some(c) => self.buf.extend_from_slice(&c),
-                None => anyhow::bail!("the stream ended"),
-            }
-        }
-    }
-}
-
 fn enabled_in_hydration(data: &str, flag: &str) -> anyhow::Result<bool> {
     let v: serde_json::Value = serde_json::from_str(data)?;
     let features = v["events"][0]["features"]
@@ -123,24 +90,7 @@ async fn main() -> anyhow::Result<()> {
     let a = args();
     let http = reqwest::Client::new();
     let connected = Instant::now();
-    let res = http
-        .get(format!("{}/api/client/streaming", a.base))
-        .header("Authorization", &a.client_token)
-        .header("Unleash-Client-Spec", "5.2.0")
-        .send()
-        .await?
-        .error_for_status()?;
-    let mut events = Events {
-        res,
-        buf: Vec::new(),
-    };
-    let (kind, data) = events
-        .next(Instant::now() + Duration::from_secs(30))
-        .await?;
-    anyhow::ensure!(
-        kind == "unleash-connected",
-        "expected the hydration, got {kind}"
-    );
+    let (mut events, data) = Events::open(&a.base, &a.client_token).await?;
     let hydration_ms = connected.elapsed().as_secs_f64() * 1e3;
     let mut on = enabled_in_hydration(&data, &a.flag)?;
 
