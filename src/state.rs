@@ -29,6 +29,7 @@ pub use crate::auth::throttle::LoginThrottle;
 impl AppState {
     pub fn new(db: Db, settings: Settings, clock: SharedClock) -> Self {
         let throttle = LoginThrottle::new(
+            &db,
             settings.login_burst,
             settings.login_address_burst,
             settings.login_window,

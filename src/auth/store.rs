@@ -1,4 +1,5 @@
-//! SQL for the secrets every server on one database shares.
+//! SQL for what every server on one database shares: secrets, and the password guesses the
+//! throttles count.
 
 use crate::db::Conn;
 
@@ -20,4 +21,84 @@ pub async fn shared_secret(
         .bind(name)
         .fetch_one(conn)
         .await
+}
+
+/// Forgets `throttle`'s attempts of `key` made at or before `cutoff` (out of the window).
+pub async fn forget_attempts(
+    conn: &mut Conn,
+    throttle: &str,
+    key: &str,
+    cutoff: &str,
+) -> Result<(), sqlx::Error> {
+    crate::db::query("delete from throttle_attempts where throttle = ? and key = ? and at <= ?")
+        .bind(throttle)
+        .bind(key)
+        .bind(cutoff)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Forgets every attempt of `throttle` made at or before `cutoff`, whatever its key.
+pub async fn forget_all_attempts(
+    conn: &mut Conn,
+    throttle: &str,
+    cutoff: &str,
+) -> Result<(), sqlx::Error> {
+    crate::db::query("delete from throttle_attempts where throttle = ? and at <= ?")
+        .bind(throttle)
+        .bind(cutoff)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// How many attempts of `key` the throttle holds, and when the oldest was made.
+pub async fn attempts(
+    conn: &mut Conn,
+    throttle: &str,
+    key: &str,
+) -> Result<(i64, Option<String>), sqlx::Error> {
+    crate::db::query_as(
+        "select count(*), min(at) from throttle_attempts where throttle = ? and key = ?",
+    )
+    .bind(throttle)
+    .bind(key)
+    .fetch_one(conn)
+    .await
+}
+
+/// Records an attempt; its id, to give it back.
+pub async fn add_attempt(
+    conn: &mut Conn,
+    throttle: &str,
+    key: &str,
+    at: &str,
+) -> Result<i64, sqlx::Error> {
+    crate::db::query_scalar(
+        "insert into throttle_attempts (throttle, key, at) values (?, ?, ?) returning id",
+    )
+    .bind(throttle)
+    .bind(key)
+    .bind(at)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn remove_attempt(conn: &mut Conn, id: i64) -> Result<(), sqlx::Error> {
+    crate::db::query("delete from throttle_attempts where id = ?")
+        .bind(id)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Forgets every attempt of `key` (a right password ends an account's streak).
+pub async fn clear_attempts(conn: &mut Conn, throttle: &str, key: &str) -> Result<(), sqlx::Error> {
+    crate::db::query("delete from throttle_attempts where throttle = ? and key = ?")
+        .bind(throttle)
+        .bind(key)
+        .execute(conn)
+        .await
+        .map(|_| ())
 }

@@ -72,7 +72,7 @@ struct PasswordForm {
 async fn change_password(ctx: UserCtx, WebForm(form): WebForm<PasswordForm>) -> PageResult {
     let throttle = &ctx.app.throttle.password_change;
     let key = ctx.identity().user.id.to_string();
-    let slot = match throttle.reserve(&key, ctx.app.now()) {
+    let slot = match throttle.reserve(&key, ctx.app.now()).await? {
         Ok(slot) => slot,
         Err(wait) => return too_many_attempts(&ctx, wait).await,
     };
@@ -81,12 +81,12 @@ async fn change_password(ctx: UserCtx, WebForm(form): WebForm<PasswordForm>) -> 
         tracing::warn!(target: "security", user = %ctx.identity().user.email, "wrong current password");
     } else {
         // The right current password is not a guess.
-        throttle.release(slot);
+        throttle.release(slot).await?;
     }
     if !errors.is_empty() {
         return page(&ctx, errors).await;
     }
-    throttle.clear(&key);
+    throttle.clear(&key).await?;
     store_password(&ctx, ctx.identity().user.id, form.new).await?;
     let msg = "Your password has been changed. Your other sessions have been signed out.";
     ctx.done(msg, "/account").await

@@ -106,7 +106,11 @@ async fn login(
         email: &email,
         next: &next,
     };
-    let slots = match app.throttle.reserve_sign_in(&email, address, app.now()) {
+    let slots = match app
+        .throttle
+        .reserve_sign_in(&email, address, app.now())
+        .await?
+    {
         Ok(slots) => slots,
         Err(wait) => {
             tracing::warn!(target: "security", email = %email, address = %address, "sign-in throttled");
@@ -118,7 +122,7 @@ async fn login(
         tracing::warn!(target: "security", email = %email, address = %address, "sign-in failed");
         return again.form(WRONG.into(), StatusCode::UNAUTHORIZED).await;
     };
-    app.throttle.signed_in(slots);
+    app.throttle.signed_in(slots).await?;
     session::sign_in(&session, &user, app.now().timestamp()).await?;
     tracing::info!(user = %user.email, address = %address, "signed in");
     Ok(see_other(&next))

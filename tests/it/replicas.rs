@@ -230,6 +230,44 @@ async fn a_sign_in_form_from_one_replica_is_accepted_by_another() {
     assert!(on_a.is_signed_in().await, "signed in on A too");
 }
 
+#[tokio::test]
+async fn wrong_sign_ins_spread_over_three_replicas_are_throttled_at_the_limit_in_all() {
+    if !on_postgres() {
+        return;
+    }
+    // A balancer spreads one attacker's guesses over every replica: the limit (10 per account
+    // and window) holds for the database, not for each process.
+    let a = TestApp::spawn().await;
+    let (b, c) = two_more(&a).await;
+    let on_a = a.browser();
+    let token = on_a.csrf_from("/login").await.unwrap();
+    let browsers = [on_a.clone(), b.browser(&on_a), c.browser(&on_a)];
+    let attempts = (0..60).map(|i| {
+        let browser = browsers[i % 3].clone();
+        let token = token.clone();
+        async move {
+            let form = [
+                ("email", crate::support::ADMIN_EMAIL),
+                ("password", "a-wrong-guess-at-it"),
+                ("csrf_token", token.as_str()),
+            ];
+            browser
+                .post_form("/login", &form, &[])
+                .await
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures_util::future::join_all(attempts).await;
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert!(
+        checked <= 10,
+        "{checked} passwords were checked: {statuses:?}"
+    );
+    assert_eq!(checked + refused, 60, "{statuses:?}");
+}
+
 /// A webhook endpoint that takes its time (so a delivery is still in flight when the other
 /// replicas' deliverers tick) and counts the hits of each delivery by its id header.
 #[derive(Clone)]

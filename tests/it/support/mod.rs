@@ -892,7 +892,9 @@ impl Api {
     }
 }
 
-/// A browser: cookie jar, no automatic redirects, same-origin `Origin` on every POST.
+/// A browser: cookie jar, no automatic redirects, same-origin `Origin` on every POST. A clone
+/// is the same browser (one cookie jar).
+#[derive(Clone)]
 pub struct Browser {
     pub client: reqwest::Client,
     pub jar: Arc<Jar>,
