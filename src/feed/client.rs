@@ -249,7 +249,7 @@ pub fn accept_report(
     if let Err(wait) = feed.usage.admit_post(token.id) {
         return too_many_posts(wait);
     }
-    let mut body = match serde_json::from_slice::<ReportBody>(body) {
+    let body = match serde_json::from_slice::<ReportBody>(body) {
         Ok(body) => body,
         Err(e) => return invalid_report(format!("the report could not be read: {e}")),
     };
@@ -259,12 +259,10 @@ pub fn accept_report(
     };
     let known = |flag: &str| snap.compiled.value_type(flag).is_some();
     // Server SDKs only: frontend tokens are public, so they may not write signals.
-    if let Some(serde_json::Value::Array(metrics)) = body.impact_metrics.take() {
-        if kinds.contains(&TokenKind::Client) {
-            let app = body.app_name.as_deref().unwrap_or("");
-            feed.signals
-                .impact_metrics(token.environment_id, app, &metrics);
-        }
+    if kinds.contains(&TokenKind::Client) && !body.impact_metrics.0.is_empty() {
+        let app = body.app_name.as_deref().unwrap_or("");
+        feed.signals
+            .impact_metrics(token.environment_id, app, &body.impact_metrics);
     }
     match feed.usage.accept(token.environment_id, body, known) {
         Ok(()) => ok.into_response(),

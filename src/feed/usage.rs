@@ -20,6 +20,7 @@ pub use bounds::{
 };
 
 use crate::clock::{SharedClock, SystemClock};
+use crate::signals::raw::RawMetrics;
 use arc_swap::ArcSwap;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::Deserialize;
@@ -35,21 +36,35 @@ const QUEUE: usize = 10_000;
 #[derive(Debug)]
 pub struct Report {
     pub environment_id: i64,
-    pub body: ReportBody,
+    pub body: ReportBody<'static>,
     /// When it arrived: an SDK was seen then, whenever the batch is written.
     pub received: DateTime<Utc>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-pub struct ReportBody {
+pub struct ReportBody<'a> {
     pub app_name: Option<String>,
     pub instance_id: Option<String>,
     pub sdk_version: Option<String>,
     pub bucket: Option<Bucket>,
-    /// Unleash impact metrics (counters, gauges, histograms), read by `crate::signals`; kept as
-    /// JSON so that one malformed metric never costs the report.
-    pub impact_metrics: Option<serde_json::Value>,
+    /// Unleash impact metrics (counters, gauges, histograms) for `crate::signals`, borrowed
+    /// from the request and read leniently, so one malformed metric never costs the report.
+    #[serde(borrow)]
+    pub impact_metrics: RawMetrics<'a>,
+}
+
+impl ReportBody<'_> {
+    /// The report as the usage writer keeps it, once its impact metrics have been read.
+    pub fn without_metrics(self) -> ReportBody<'static> {
+        ReportBody {
+            app_name: self.app_name,
+            instance_id: self.instance_id,
+            sdk_version: self.sdk_version,
+            bucket: self.bucket,
+            impact_metrics: RawMetrics::default(),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -113,10 +128,11 @@ impl Usage {
     pub fn accept(
         &self,
         environment_id: i64,
-        mut body: ReportBody,
+        body: ReportBody,
         known: impl Fn(&str) -> bool,
     ) -> Result<(), String> {
         let now = self.clock.now();
+        let mut body = body.without_metrics();
         if let Some(bucket) = &mut body.bucket {
             bound(bucket, &known, now)?;
         }

@@ -6,11 +6,11 @@
 //! interval), never growing memory or slowing the feed. Also the per-project allowance of admin
 //! posts.
 
+use super::raw::RawMetrics;
 use super::write::{record_pending, Pending};
 use super::{sample, MAX_SAMPLES_PER_REPORT, RETENTION};
 use crate::clock::{stamp, SharedClock};
 use crate::db::{begin_write, Db};
-use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -46,11 +46,16 @@ impl Ingest {
     /// Reads an SDK report's `impactMetrics` as samples of the token's environment and the SDK's
     /// application, and adds them to their points. Bad samples are dropped (the contract has
     /// SDKs drop NaN and infinities themselves), as is anything past [`MAX_SAMPLES_PER_REPORT`].
-    pub fn impact_metrics(&self, environment_id: i64, app_name: &str, metrics: &[Value]) {
+    pub fn impact_metrics(&self, environment_id: i64, app_name: &str, metrics: &RawMetrics) {
         let now = self.clock.now();
+        let app = sample::sdk_app_name(app_name);
+        // Read and checked before the lock is taken: posts on other threads wait only for the
+        // additions.
         let samples: Vec<_> = metrics
+            .0
             .iter()
-            .flat_map(|m| sample::from_impact_metric(m, environment_id, app_name, now))
+            .filter_map(|m| sample::from_impact_metric(m, environment_id, app, now).ok())
+            .flatten()
             .filter_map(Result::ok)
             .take(MAX_SAMPLES_PER_REPORT)
             .collect();

@@ -14,6 +14,7 @@ pub mod aggregate;
 pub mod histogram;
 pub mod ingest;
 mod post;
+pub mod raw;
 mod read;
 pub mod sample;
 pub mod store;

@@ -1,12 +1,13 @@
 //! A service's batch of samples (`POST /api/admin/projects/{p}/signals`): each sample read and
 //! stored on its own, so one bad sample is refused with its reason and costs no other.
 
+use super::raw::RawBatch;
 use super::{record, sample, Sample, MAX_SAMPLES_PER_POST};
 use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::projects::{store as projects_store, Project};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 #[derive(Debug, Serialize)]
@@ -29,7 +30,9 @@ pub async fn post_batch(
     body: &Value,
     now: DateTime<Utc>,
 ) -> AppResult<BatchOutcome> {
-    let Some(raw) = body.get("samples").and_then(Value::as_array) else {
+    // Reading into the lenient form cannot fail: what is wrong is refused below, per sample.
+    let batch = RawBatch::deserialize(body).unwrap_or_default();
+    let Some(raw) = batch.samples else {
         return Err(AppError::invalid(
             "samples",
             "send {\"samples\": [...]}, a list of samples",

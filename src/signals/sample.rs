@@ -1,13 +1,15 @@
-//! Reading one sample: from a service's JSON (`POST .../signals`) or an SDK's impact metric,
-//! into a [`Sample`] or the sentence saying why it is refused. Pure: the caller says which
+//! Reading one sample: from a service's post (`POST .../signals`) or an SDK's impact metric,
+//! into a [`SampleRef`] or the sentence saying why it is refused. The rules are written once,
+//! over the lenient [`raw`](super::raw) reading both ways in share. Pure: the caller says which
 //! environments exist and what time it is.
 
 use super::histogram::{Bucket, Histogram};
+use super::raw::{Labels, RawMetric, RawSample, Scalar};
 use super::{Kind, Sample, SampleValue, EARLIEST, LATEST};
 use crate::clock::stamp;
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use serde::ser::{SerializeMap, Serializer};
+use std::borrow::Cow;
 
 /// Longest metric name and label name.
 pub const MAX_NAME: usize = 100;
@@ -24,103 +26,145 @@ pub const MAX_COUNT: i64 = 1_000_000_000_000;
 /// application, so they are not kept twice.
 const AUTOMATIC_LABELS: [&str; 2] = ["appName", "environment"];
 
+/// An accepted sample whose text still lives in the request it came in: the SDK path sums it
+/// into its point without copying a name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampleRef<'r> {
+    pub environment_id: i64,
+    /// "" when the sender named no application.
+    pub app_name: &'r str,
+    pub name: &'r str,
+    /// Sorted by name, each name once: the order and meaning of the stored label set.
+    pub labels: Vec<(&'r str, Cow<'r, str>)>,
+    pub at: DateTime<Utc>,
+    pub value: SampleValue,
+}
+
+impl SampleRef<'_> {
+    pub fn to_sample(&self) -> Sample {
+        Sample {
+            environment_id: self.environment_id,
+            app_name: self.app_name.to_owned(),
+            name: self.name.to_owned(),
+            labels: self
+                .labels
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone().into_owned()))
+                .collect(),
+            at: self.at,
+            value: self.value.clone(),
+        }
+    }
+
+    /// Appends the label set as stored (canonical JSON, the same text as
+    /// [`labels_key`](super::labels_key) gives for the same labels).
+    pub fn write_labels_key(&self, out: &mut Vec<u8>) {
+        let mut ser = serde_json::Serializer::new(out);
+        let written = (|| {
+            let mut map = ser.serialize_map(Some(self.labels.len()))?;
+            for (k, v) in &self.labels {
+                map.serialize_entry(k, v)?;
+            }
+            map.end()
+        })();
+        debug_assert!(written.is_ok(), "writing to a Vec cannot fail");
+    }
+}
+
 /// A service's sample, `{"name","type","environment","appName"?,"labels"?,"value"?,"count"?,
 /// "sum"?,"buckets"?,"at"?}`. `environment` maps an environment key to its id.
 pub fn from_service(
-    raw: &Value,
+    raw: &RawSample,
     environment: impl Fn(&str) -> Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<Sample, String> {
-    let Some(obj) = raw.as_object() else {
+    if !raw.object {
         return Err("a sample must be a JSON object".into());
-    };
-    let name = metric_name(obj.get("name"))?;
-    let kind = match obj.get("type").and_then(Value::as_str) {
+    }
+    let name = metric_name(&raw.name)?;
+    let kind = match raw.kind.as_str() {
         Some(t) => Kind::parse(t).ok_or_else(|| {
             format!("unknown type {t:?}: a sample is a counter, gauge or histogram")
         })?,
         None => return Err("type is required: counter, gauge or histogram".into()),
     };
-    let env_key = obj
-        .get("environment")
-        .and_then(Value::as_str)
+    let env_key = raw
+        .environment
+        .as_str()
         .ok_or("environment is required (an environment key of this project)")?;
     let environment_id =
         environment(env_key).ok_or_else(|| format!("unknown environment {env_key:?}"))?;
-    let app_name = match obj.get("appName") {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(a)) if a.chars().count() <= MAX_VALUE => a.trim().to_string(),
-        Some(_) => {
+    let app_name = match &raw.app_name {
+        Scalar::Null => "",
+        Scalar::Text(a) if a.chars().count() <= MAX_VALUE => a.trim(),
+        _ => {
             return Err(format!(
                 "appName must be text of at most {MAX_VALUE} characters"
             ))
         }
     };
-    let labels = labels(obj.get("labels"))?;
-    let at = time(obj.get("at"), now)?;
-    let value = match kind {
-        Kind::Counter => SampleValue::Counter(counter(obj.get("value"))?),
-        Kind::Gauge => SampleValue::Gauge(finite(obj.get("value"), "value")?),
-        Kind::Histogram => SampleValue::Histogram(histogram(obj)?),
-    };
-    Ok(Sample {
+    let labels = labels(&raw.labels)?;
+    let at = time(&raw.at, now)?;
+    let value = value(kind, raw)?;
+    let sample = SampleRef {
         environment_id,
         app_name,
         name,
         labels,
         at,
         value,
-    })
+    };
+    Ok(sample.to_sample())
+}
+
+/// An SDK report's application name as its samples carry it: trimmed and cut to
+/// [`MAX_VALUE`] characters (an SDK cannot act on a refusal, so it is not refused).
+pub fn sdk_app_name(app_name: &str) -> &str {
+    let app = app_name.trim();
+    match app.char_indices().nth(MAX_VALUE) {
+        Some((cut, _)) => &app[..cut],
+        None => app,
+    }
 }
 
 /// The samples of one SDK impact metric (`{"name","help","type","samples":[...]}`), in the
-/// token's environment and the SDK's application, at `now`. Refused samples are left out: an
-/// SDK cannot act on a reason, and one bad sample must not cost the others.
-pub fn from_impact_metric(
-    metric: &Value,
+/// token's environment and the SDK's application (see [`sdk_app_name`]), at `now`; Err when
+/// the metric itself is unreadable. Each sample is read on its own: one bad sample must not
+/// cost the others.
+pub fn from_impact_metric<'r>(
+    metric: &'r RawMetric,
     environment_id: i64,
-    app_name: &str,
+    app_name: &'r str,
     now: DateTime<Utc>,
-) -> Vec<Result<Sample, String>> {
-    let Some(obj) = metric.as_object() else {
-        return vec![Err("an impact metric must be a JSON object".into())];
-    };
-    let head = metric_name(obj.get("name")).and_then(|name| {
-        let t = obj.get("type").and_then(Value::as_str).unwrap_or("");
-        let kind = Kind::parse(t).ok_or_else(|| format!("unknown type {t:?}"))?;
-        Ok((name, kind))
-    });
-    let (name, kind) = match head {
-        Ok(head) => head,
-        Err(why) => return vec![Err(why)],
-    };
-    let samples = obj.get("samples").and_then(Value::as_array);
-    samples
-        .into_iter()
-        .flatten()
-        .map(|s| {
-            let Some(s) = s.as_object() else {
-                return Err("a sample must be a JSON object".into());
-            };
-            let value = match kind {
-                Kind::Counter => SampleValue::Counter(counter(s.get("value"))?),
-                Kind::Gauge => SampleValue::Gauge(finite(s.get("value"), "value")?),
-                Kind::Histogram => SampleValue::Histogram(histogram(s)?),
-            };
-            Ok(Sample {
-                environment_id,
-                app_name: truncate(app_name.trim(), MAX_VALUE),
-                name: name.clone(),
-                labels: labels(s.get("labels"))?,
-                at: now,
-                value,
-            })
+) -> Result<impl Iterator<Item = Result<SampleRef<'r>, String>>, String> {
+    if !metric.object {
+        return Err("an impact metric must be a JSON object".into());
+    }
+    let name = metric_name(&metric.name)?;
+    let t = metric.kind.as_str().unwrap_or("");
+    let kind = Kind::parse(t).ok_or_else(|| format!("unknown type {t:?}"))?;
+    Ok(metric.samples.iter().map(move |s| {
+        if !s.object {
+            return Err("a sample must be a JSON object".into());
+        }
+        let value = value(kind, s)?;
+        Ok(SampleRef {
+            environment_id,
+            app_name,
+            name,
+            labels: labels(&s.labels)?,
+            at: now,
+            value,
         })
-        .collect()
+    }))
 }
 
-fn truncate(s: &str, max: usize) -> String {
-    s.chars().take(max).collect()
+fn value(kind: Kind, raw: &RawSample) -> Result<SampleValue, String> {
+    Ok(match kind {
+        Kind::Counter => SampleValue::Counter(counter(&raw.value)?),
+        Kind::Gauge => SampleValue::Gauge(finite(&raw.value, "value")?),
+        Kind::Histogram => SampleValue::Histogram(histogram(raw)?),
+    })
 }
 
 /// Letters, digits, `_ . : -`, starting with a letter or `_`: names that read well in a guard
@@ -134,9 +178,9 @@ fn valid_name(name: &str) -> bool {
         && name.len() <= MAX_NAME
 }
 
-fn metric_name(raw: Option<&Value>) -> Result<String, String> {
-    match raw.and_then(Value::as_str) {
-        Some(n) if valid_name(n) => Ok(n.to_string()),
+fn metric_name<'r>(raw: &'r Scalar) -> Result<&'r str, String> {
+    match raw.as_str() {
+        Some(n) if valid_name(n) => Ok(n),
         Some(n) => Err(format!(
             "name {n:?} is not a metric name: up to {MAX_NAME} letters, digits, _ . : or -, \
              starting with a letter or _"
@@ -145,30 +189,44 @@ fn metric_name(raw: Option<&Value>) -> Result<String, String> {
     }
 }
 
-fn labels(raw: Option<&Value>) -> Result<BTreeMap<String, String>, String> {
-    let map = match raw {
-        None | Some(Value::Null) => return Ok(BTreeMap::new()),
-        Some(Value::Object(map)) => map,
-        Some(_) => return Err("labels must be an object of names to text".into()),
+/// The label set, sorted by name with the last of a repeated name kept (as a JSON object reads),
+/// each checked in that order.
+fn labels<'r>(raw: &'r Labels) -> Result<Vec<(&'r str, Cow<'r, str>)>, String> {
+    let pairs = match raw {
+        Labels::None => return Ok(Vec::new()),
+        Labels::Map(pairs) => pairs,
+        Labels::Wrong => return Err("labels must be an object of names to text".into()),
     };
-    let mut out = BTreeMap::new();
-    for (k, v) in map {
-        if AUTOMATIC_LABELS.contains(&k.as_str()) {
+    let mut sorted: Vec<(&str, &Scalar)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_ref(), v))
+        .filter(|(k, _)| !AUTOMATIC_LABELS.contains(k))
+        .collect();
+    sorted.sort_by_key(|(k, _)| *k);
+    // Stable sort: of one name's entries, the last sent is the last here.
+    let mut out: Vec<(&str, Cow<str>)> = Vec::with_capacity(sorted.len());
+    for (i, (k, v)) in sorted.iter().enumerate() {
+        if sorted.get(i + 1).is_some_and(|(next, _)| next == k) {
             continue;
         }
         if !valid_name(k) {
             return Err(format!("label name {k:?} is not a name"));
         }
-        let v = match v {
-            Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
-            Value::Bool(b) => b.to_string(),
-            _ => return Err(format!("label {k} must be text")),
+        let v: Cow<str> = match v {
+            Scalar::Text(s) => Cow::Borrowed(s),
+            Scalar::Int(n) => Cow::Owned(n.to_string()),
+            Scalar::UInt(n) => Cow::Owned(n.to_string()),
+            Scalar::Float(x) => match serde_json::Number::from_f64(*x) {
+                Some(n) => Cow::Owned(n.to_string()),
+                None => return Err(format!("label {k} must be text")),
+            },
+            Scalar::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
+            Scalar::Null | Scalar::Nested => return Err(format!("label {k} must be text")),
         };
         if v.chars().count() > MAX_VALUE {
             return Err(format!("label {k} is longer than {MAX_VALUE} characters"));
         }
-        out.insert(k.clone(), v);
+        out.push((k, v));
     }
     if out.len() > MAX_LABELS {
         return Err(format!("more than {MAX_LABELS} labels"));
@@ -176,13 +234,13 @@ fn labels(raw: Option<&Value>) -> Result<BTreeMap<String, String>, String> {
     Ok(out)
 }
 
-fn time(raw: Option<&Value>, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+fn time(raw: &Scalar, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
     let at = match raw {
-        None | Some(Value::Null) => return Ok(now),
-        Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
+        Scalar::Null => return Ok(now),
+        Scalar::Text(s) => DateTime::parse_from_rfc3339(s)
             .map_err(|_| format!("at {s:?} is not an RFC 3339 time"))?
             .with_timezone(&Utc),
-        Some(_) => return Err("at must be an RFC 3339 time".into()),
+        _ => return Err("at must be an RFC 3339 time".into()),
     };
     if at < now - EARLIEST || at > now + LATEST {
         return Err(format!(
@@ -197,22 +255,28 @@ fn time(raw: Option<&Value>, now: DateTime<Utc>) -> Result<DateTime<Utc>, String
 
 /// A number, or the reason it is not a finite one. JSON has no NaN or infinity, so clients
 /// that cannot help it send them as text.
-fn finite(raw: Option<&Value>, field: &str) -> Result<f64, String> {
-    match raw {
-        Some(Value::Number(n)) => n
-            .as_f64()
-            .filter(|v| v.is_finite())
-            .ok_or_else(|| format!("{field} is not a finite number")),
-        Some(Value::String(s)) => match s.trim().parse::<f64>() {
-            Ok(v) if v.is_finite() => Err(format!("{field} must be a number, not text")),
-            _ => Err(format!("{field} is not a finite number ({s:?})")),
-        },
-        None | Some(Value::Null) => Err(format!("{field} is required")),
-        Some(_) => Err(format!("{field} must be a number")),
+fn finite(raw: &Scalar, field: &str) -> Result<f64, String> {
+    let v = match raw {
+        Scalar::Int(n) => *n as f64,
+        Scalar::UInt(n) => *n as f64,
+        Scalar::Float(x) => *x,
+        Scalar::Text(s) => {
+            return match s.trim().parse::<f64>() {
+                Ok(v) if v.is_finite() => Err(format!("{field} must be a number, not text")),
+                _ => Err(format!("{field} is not a finite number ({s:?})")),
+            }
+        }
+        Scalar::Null => return Err(format!("{field} is required")),
+        Scalar::Bool(_) | Scalar::Nested => return Err(format!("{field} must be a number")),
+    };
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(format!("{field} is not a finite number"))
     }
 }
 
-fn whole(raw: Option<&Value>, field: &str) -> Result<i64, String> {
+fn whole(raw: &Scalar, field: &str) -> Result<i64, String> {
     let v = finite(raw, field)?;
     if v < 0.0 {
         return Err(format!("{field} is negative ({v})"));
@@ -225,7 +289,7 @@ fn whole(raw: Option<&Value>, field: &str) -> Result<i64, String> {
     Ok(v as i64)
 }
 
-fn counter(raw: Option<&Value>) -> Result<i64, String> {
+fn counter(raw: &Scalar) -> Result<i64, String> {
     whole(raw, "value").map_err(|why| {
         if why.contains("negative") {
             format!("a counter only goes up: {why}; send the increment since the last sample")
@@ -235,25 +299,25 @@ fn counter(raw: Option<&Value>) -> Result<i64, String> {
     })
 }
 
-fn histogram(obj: &Map<String, Value>) -> Result<Histogram, String> {
-    let count = whole(obj.get("count"), "count")?;
-    let sum = finite(obj.get("sum"), "sum")?;
-    let raw = obj
-        .get("buckets")
-        .and_then(Value::as_array)
+fn histogram(raw: &RawSample) -> Result<Histogram, String> {
+    let count = whole(&raw.count, "count")?;
+    let sum = finite(&raw.sum, "sum")?;
+    let raw_buckets = raw
+        .buckets
+        .as_ref()
         .ok_or("buckets is required: [{\"le\", \"count\"}, ..., {\"le\": \"+Inf\", \"count\"}]")?;
-    if raw.len() > MAX_BUCKETS {
+    if raw_buckets.len() > MAX_BUCKETS {
         return Err(format!("more than {MAX_BUCKETS} buckets"));
     }
-    let mut buckets = Vec::with_capacity(raw.len() + 1);
-    for b in raw {
-        let le = match b.get("le") {
-            Some(Value::String(s)) if s == "+Inf" || s == "Infinity" => f64::INFINITY,
-            other => finite(other, "a bucket's le")?,
+    let mut buckets = Vec::with_capacity(raw_buckets.len() + 1);
+    for b in raw_buckets {
+        let le = match b.le.as_str() {
+            Some("+Inf" | "Infinity") => f64::INFINITY,
+            _ => finite(&b.le, "a bucket's le")?,
         };
         buckets.push(Bucket {
             le,
-            count: whole(b.get("count"), "a bucket's count")?,
+            count: whole(&b.count, "a bucket's count")?,
         });
     }
     Histogram::new(count, sum, buckets)
@@ -262,7 +326,9 @@ fn histogram(obj: &Map<String, Value>) -> Result<Histogram, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde::Deserialize;
+    use serde_json::{json, Value};
+    use std::collections::BTreeMap;
 
     fn now() -> DateTime<Utc> {
         "2030-06-01T12:00:00Z".parse().unwrap()
@@ -273,7 +339,16 @@ mod tests {
     }
 
     fn read(v: Value) -> Result<Sample, String> {
-        from_service(&v, env, now())
+        from_service(&RawSample::deserialize(&v).unwrap(), env, now())
+    }
+
+    fn impact(metric: &Value, app: &str) -> Vec<Result<Sample, String>> {
+        let raw = RawMetric::deserialize(metric).unwrap();
+        let out = match from_impact_metric(&raw, 9, app, now()) {
+            Ok(samples) => samples.map(|s| s.map(|s| s.to_sample())).collect(),
+            Err(why) => vec![Err(why)],
+        };
+        out
     }
 
     #[test]
@@ -353,7 +428,7 @@ mod tests {
         let metric = json!({"name": "purchases", "help": "", "type": "counter", "samples": [
             {"labels": {"appName": "my-app", "environment": "prod", "tier": "gold"}, "value": 42},
             {"labels": {}, "value": -3}]});
-        let out = from_impact_metric(&metric, 9, "my-app", now());
+        let out = impact(&metric, "my-app");
         assert_eq!(out.len(), 2);
         let s = out[0].as_ref().unwrap();
         assert_eq!((s.environment_id, s.app_name.as_str()), (9, "my-app"));
@@ -365,6 +440,48 @@ mod tests {
         let histogram = json!({"name": "rt", "help": "", "type": "histogram", "samples": [
             {"labels": {}, "count": 2, "sum": 0.3, "buckets": [
                 {"le": 0.1, "count": 1}, {"le": 1, "count": 2}, {"le": "+Inf", "count": 2}]}]});
-        assert!(from_impact_metric(&histogram, 9, "a", now())[0].is_ok());
+        assert!(impact(&histogram, "a")[0].is_ok());
+        assert!(impact(&json!(["not", "a metric"]), "a")[0].is_err());
+    }
+
+    #[test]
+    fn labels_read_as_a_json_object_does_and_key_as_stored() {
+        let s = read(
+            json!({"name": "m", "type": "counter", "environment": "production",
+            "value": 1, "labels": {"b": 2.5, "a": "x", "on": true}}),
+        )
+        .unwrap();
+        assert_eq!(s.labels["b"], "2.5");
+        assert_eq!(s.labels["on"], "true");
+        // A repeated name keeps the last value sent, as a parsed JSON object would.
+        let body = r#"{"name":"m","type":"counter","samples":[
+            {"labels":{"z":"1","a":"first","a":"last"},"value":1}]}"#;
+        let raw: RawMetric = serde_json::from_str(body).unwrap();
+        let sample = from_impact_metric(&raw, 1, "", now())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        assert_eq!(sample.labels, [("a", "last".into()), ("z", "1".into())]);
+        let mut key = Vec::new();
+        sample.write_labels_key(&mut key);
+        assert_eq!(
+            String::from_utf8(key).unwrap(),
+            crate::signals::labels_key(&sample.to_sample().labels)
+        );
+        let too_many: serde_json::Map<String, Value> =
+            (0..11).map(|i| (format!("l{i}"), json!("v"))).collect();
+        assert!(read(
+            json!({"name": "m", "type": "counter", "environment": "production",
+            "value": 1, "labels": too_many})
+        )
+        .unwrap_err()
+        .contains("more than 10 labels"));
+        assert_eq!(
+            sdk_app_name(&format!("  {}  ", "é".repeat(300)))
+                .chars()
+                .count(),
+            200
+        );
     }
 }

@@ -5,13 +5,16 @@
 //! statement per sample (three for a histogram) kept a core busy at 1,000 reports a second.
 
 use super::histogram::Histogram;
+use super::sample::SampleRef;
 use super::{
     labels_key, minute_of, store, Kind, PointValue, Sample, SampleValue, MAX_SERIES_PER_PROJECT,
 };
 use crate::clock::stamp;
 use crate::db::Conn;
 use chrono::{DateTime, Utc};
+use hashbrown::HashTable;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, RandomState};
 
 /// What names a series: environment, app, metric name and label set (as stored).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -33,33 +36,79 @@ impl SeriesKey {
     }
 }
 
+/// A pending point: its series, kind and minute, and what has been summed into it.
+#[derive(Debug)]
+struct PendingPoint {
+    key: SeriesKey,
+    kind: Kind,
+    minute: DateTime<Utc>,
+    value: PointValue,
+}
+
 /// Samples summed into their points, not yet written: at most `capacity` points, however many
 /// samples arrive (a point takes a sample of its own series and minute whatever the count).
+///
+/// Points are found by the sample's borrowed names, so a sample adding to an existing point
+/// allocates nothing: the text of a key is copied once, when its point is made.
 #[derive(Debug)]
 pub struct Pending {
-    points: HashMap<(SeriesKey, Kind, DateTime<Utc>), PointValue>,
+    points: HashTable<PendingPoint>,
+    hasher: RandomState,
     capacity: usize,
+    /// The label set of the sample being added, as stored; kept to reuse its buffer.
+    labels: Vec<u8>,
 }
 
 impl Pending {
     pub fn new(capacity: usize) -> Pending {
         Pending {
-            points: HashMap::new(),
+            points: HashTable::new(),
+            hasher: RandomState::new(),
             capacity,
+            labels: Vec::new(),
         }
     }
 
     /// Adds the sample to its point; false when it needs a new point and there is no room.
-    pub fn add(&mut self, s: &Sample) -> bool {
-        let key = (SeriesKey::of(s), s.value.kind(), minute_of(s.at));
-        if let Some(point) = self.points.get_mut(&key) {
-            absorb(point, point_of(&s.value));
+    pub fn add(&mut self, s: &SampleRef) -> bool {
+        self.labels.clear();
+        s.write_labels_key(&mut self.labels);
+        let labels = std::str::from_utf8(&self.labels).unwrap_or_default();
+        let kind = s.value.kind();
+        let minute = minute_of(s.at);
+        let hash = hash_of(
+            &self.hasher,
+            (s.environment_id, s.app_name, s.name, labels, kind, minute),
+        );
+        let same = |p: &PendingPoint| {
+            p.key.environment_id == s.environment_id
+                && p.kind == kind
+                && p.minute == minute
+                && p.key.name == s.name
+                && p.key.app == s.app_name
+                && p.key.labels == labels
+        };
+        if let Some(point) = self.points.find_mut(hash, same) {
+            absorb(&mut point.value, point_of(&s.value));
             return true;
         }
         if self.points.len() >= self.capacity {
             return false;
         }
-        self.points.insert(key, point_of(&s.value));
+        let point = PendingPoint {
+            key: SeriesKey {
+                environment_id: s.environment_id,
+                app: s.app_name.to_owned(),
+                name: s.name.to_owned(),
+                labels: labels.to_owned(),
+            },
+            kind,
+            minute,
+            value: point_of(&s.value),
+        };
+        let hasher = &self.hasher;
+        self.points
+            .insert_unique(hash, point, |p| hash_of(hasher, p.parts()));
         true
     }
 
@@ -75,9 +124,32 @@ impl Pending {
     pub fn take(&mut self) -> Pending {
         Pending {
             points: std::mem::take(&mut self.points),
+            hasher: self.hasher.clone(),
             capacity: self.capacity,
+            labels: Vec::new(),
         }
     }
+}
+
+/// What a point is hashed by: the same parts, borrowed, whether from a sample or a point.
+type KeyParts<'a> = (i64, &'a str, &'a str, &'a str, Kind, DateTime<Utc>);
+
+impl PendingPoint {
+    fn parts(&self) -> KeyParts<'_> {
+        let k = &self.key;
+        (
+            k.environment_id,
+            &k.app,
+            &k.name,
+            &k.labels,
+            self.kind,
+            self.minute,
+        )
+    }
+}
+
+fn hash_of(hasher: &RandomState, parts: KeyParts) -> u64 {
+    hasher.hash_one(parts)
 }
 
 fn point_of(v: &SampleValue) -> PointValue {
@@ -144,10 +216,10 @@ pub async fn record_pending(
     let mut refused = 0;
     // In key order, so the series a batch creates do not depend on a hash map's order.
     let mut points: Vec<_> = pending.points.into_iter().collect();
-    points.sort_by(|a, b| a.0.cmp(&b.0));
-    for ((key, kind, minute), point) in points {
-        match series.id(conn, &key, kind, now).await? {
-            Ok(id) => add_write(&mut writes, id, minute, point),
+    points.sort_by(|a, b| (&a.key, a.kind, a.minute).cmp(&(&b.key, b.kind, b.minute)));
+    for p in points {
+        match series.id(conn, &p.key, p.kind, now).await? {
+            Ok(id) => add_write(&mut writes, id, p.minute, p.value),
             Err(_) => refused += 1,
         }
     }
@@ -272,12 +344,12 @@ mod tests {
     use super::*;
     use crate::signals::Bucket;
 
-    fn sample(name: &str, at: &str, value: SampleValue) -> Sample {
-        Sample {
+    fn sample<'a>(name: &'a str, at: &str, value: SampleValue) -> SampleRef<'a> {
+        SampleRef {
             environment_id: 1,
-            app_name: "shop".into(),
-            name: name.into(),
-            labels: BTreeMap::from([("route".into(), "/checkout".into())]),
+            app_name: "shop",
+            name,
+            labels: vec![("route", "/checkout".into())],
             at: at.parse().unwrap(),
             value,
         }
@@ -325,8 +397,8 @@ mod tests {
             let minute: DateTime<Utc> = minute.parse().unwrap();
             p.points
                 .iter()
-                .find(|((k, kd, m), _)| k.name == name && *kd == kind && *m == minute)
-                .map(|(_, v)| v.clone())
+                .find(|p| p.key.name == name && p.kind == kind && p.minute == minute)
+                .map(|p| p.value.clone())
                 .unwrap()
         };
         let ten = "2026-12-07T10:00:00Z";

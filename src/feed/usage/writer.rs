@@ -173,7 +173,7 @@ mod tests {
                     start: Some("2026-12-07T10:15:00Z".parse().unwrap()),
                     toggles,
                 }),
-                impact_metrics: None,
+                impact_metrics: Default::default(),
             },
             received: at.parse().unwrap(),
         }
