@@ -58,8 +58,8 @@ impl Usage {
     }
 }
 
-fn hour_of(t: DateTime<Utc>) -> String {
-    stamp(t.duration_trunc(TimeDelta::hours(1)).unwrap_or(t))
+fn hour_of(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.duration_trunc(TimeDelta::hours(1)).unwrap_or(t)
 }
 
 /// A flush's reports summed: each application instance, flag hour and variant hour written
@@ -68,11 +68,11 @@ fn hour_of(t: DateTime<Utc>) -> String {
 #[derive(Default)]
 struct Tally<'a> {
     /// (environment, app, instance) -> first and last seen, and the last SDK version named.
-    apps: BTreeMap<(i64, &'a str, &'a str), (String, String, &'a str)>,
+    apps: BTreeMap<(i64, &'a str, &'a str), (DateTime<Utc>, DateTime<Utc>, &'a str)>,
     /// (environment, flag, hour) -> yes, no.
-    hours: BTreeMap<(i64, &'a str, String), (i64, i64)>,
+    hours: BTreeMap<(i64, &'a str, DateTime<Utc>), (i64, i64)>,
     /// (environment, flag, variant, hour) -> count.
-    variants: BTreeMap<(i64, &'a str, &'a str, String), i64>,
+    variants: BTreeMap<(i64, &'a str, &'a str, DateTime<Utc>), i64>,
 }
 
 impl<'a> Tally<'a> {
@@ -83,14 +83,11 @@ impl<'a> Tally<'a> {
             if let Some(app) = b.app_name.as_deref().filter(|a| !a.is_empty()) {
                 let instance = truncate(b.instance_id.as_deref().unwrap_or(""), 200);
                 let sdk = truncate(b.sdk_version.as_deref().unwrap_or(""), 100);
-                let seen = stamp(r.received);
+                let seen = r.received;
                 let key = (r.environment_id, truncate(app, 200), instance);
-                let entry = t
-                    .apps
-                    .entry(key)
-                    .or_insert_with(|| (seen.clone(), seen.clone(), sdk));
-                entry.0 = entry.0.clone().min(seen.clone());
-                entry.1 = entry.1.clone().max(seen);
+                let entry = t.apps.entry(key).or_insert((seen, seen, sdk));
+                entry.0 = entry.0.min(seen);
+                entry.1 = entry.1.max(seen);
                 if !sdk.is_empty() {
                     entry.2 = sdk;
                 }
@@ -99,11 +96,11 @@ impl<'a> Tally<'a> {
             let hour = hour_of(bucket.start.unwrap_or(r.received));
             for (flag, c) in &bucket.toggles {
                 let (env, flag) = (r.environment_id, truncate(flag, 100));
-                let h = t.hours.entry((env, flag, hour.clone())).or_default();
+                let h = t.hours.entry((env, flag, hour)).or_default();
                 h.0 = h.0.saturating_add(c.yes.max(0));
                 h.1 = h.1.saturating_add(c.no.max(0));
                 for (variant, n) in &c.variants {
-                    let key = (env, flag, truncate(variant, 100), hour.clone());
+                    let key = (env, flag, truncate(variant, 100), hour);
                     let v = t.variants.entry(key).or_default();
                     *v = v.saturating_add((*n).max(0));
                 }
@@ -122,16 +119,18 @@ async fn write(
     let tally = Tally::of(batch);
     let mut tx = begin_write(db).await?;
     for ((env, app, instance), (first, last, sdk)) in &tally.apps {
-        usage_store::record_application(&mut tx, *env, app, instance, sdk, first).await?;
+        let (first, last) = (stamp(*first), stamp(*last));
+        usage_store::record_application(&mut tx, *env, app, instance, sdk, &first).await?;
         if last != first {
-            usage_store::record_application(&mut tx, *env, app, instance, sdk, last).await?;
+            usage_store::record_application(&mut tx, *env, app, instance, sdk, &last).await?;
         }
     }
     for ((env, flag, hour), (yes, no)) in &tally.hours {
-        usage_store::add_hour(&mut tx, *env, flag, hour, *yes, *no).await?;
+        usage_store::add_hour(&mut tx, *env, flag, &stamp(*hour), *yes, *no).await?;
     }
     for ((env, flag, variant, hour), n) in &tally.variants {
-        usage_store::add_variant_hour(&mut tx, *env, (flag, variant), hour, *n).await?;
+        let hour = stamp(*hour);
+        usage_store::add_variant_hour(&mut tx, *env, (flag, variant), &hour, *n).await?;
     }
     for (token, at) in used {
         let at = DateTime::from_timestamp(*at, 0).unwrap_or(now);
@@ -190,16 +189,16 @@ mod tests {
         assert_eq!(t.apps.len(), 2);
         let (first, last, sdk) = &t.apps[&(1, "shop", "pod-1")];
         assert_eq!(
-            (first.as_str(), last.as_str(), *sdk),
+            (stamp(*first).as_str(), stamp(*last).as_str(), *sdk),
             (
                 "2026-12-07T10:16:00.000Z",
                 "2026-12-07T10:16:04.000Z",
                 "unleash-node:6.12"
             )
         );
-        let hour = "2026-12-07T10:00:00.000Z".to_string();
-        assert_eq!(t.hours[&(1, "checkout", hour.clone())], (7, 2));
-        assert_eq!(t.hours[&(2, "checkout", hour.clone())], (5, 1));
+        let hour: DateTime<Utc> = "2026-12-07T10:00:00Z".parse().unwrap();
+        assert_eq!(t.hours[&(1, "checkout", hour)], (7, 2));
+        assert_eq!(t.hours[&(2, "checkout", hour)], (5, 1));
         assert_eq!(t.variants[&(1, "checkout", "blue", hour)], 7);
     }
 }
