@@ -65,10 +65,13 @@ fn hour_of(t: DateTime<Utc>) -> DateTime<Utc> {
 /// A flush's reports summed: each application instance, flag hour and variant hour written
 /// once, however many reports named it (an SDK fleet reports the same flags every few seconds;
 /// a statement per report and flag kept a core busy at 1,000 reports a second).
+/// When an application instance was first and last seen in a flush, and its SDK version.
+type Seen<'a> = (DateTime<Utc>, DateTime<Utc>, &'a str);
+
 #[derive(Default)]
 struct Tally<'a> {
     /// (environment, app, instance) -> first and last seen, and the last SDK version named.
-    apps: BTreeMap<(i64, &'a str, &'a str), (DateTime<Utc>, DateTime<Utc>, &'a str)>,
+    apps: BTreeMap<(i64, &'a str, &'a str), Seen<'a>>,
     /// (environment, flag, hour) -> yes, no.
     hours: BTreeMap<(i64, &'a str, DateTime<Utc>), (i64, i64)>,
     /// (environment, flag, variant, hour) -> count.
