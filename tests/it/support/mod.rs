@@ -596,6 +596,29 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("open {}: {e}", self.database_url()))
     }
 
+    /// Waits until every queued webhook delivery has been sent, by whichever replica; fails
+    /// after `within`.
+    pub async fn outbox_drained(&self, within: Duration) {
+        let mut conn = self.sql().await;
+        let deadline = Instant::now() + within;
+        loop {
+            let pending = pending_deliveries(&mut conn).await;
+            if pending == 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{pending} deliveries still pending after {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Webhook deliveries queued and not sent yet.
+    pub async fn pending_deliveries(&self) -> i64 {
+        pending_deliveries(&mut self.sql().await).await
+    }
+
     pub async fn audit_count(&self) -> i64 {
         let mut c = self.sql().await;
         switchyard::db::query_scalar("select count(*) from audit_log")
@@ -603,6 +626,13 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+async fn pending_deliveries(conn: &mut switchyard::db::Pooled) -> i64 {
+    switchyard::db::query_scalar("select count(*) from webhook_outbox where delivered_at is null")
+        .fetch_one(conn)
+        .await
+        .unwrap()
 }
 
 pub async fn connect(path: &Path) -> SqliteConnection {
