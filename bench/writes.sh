@@ -55,12 +55,13 @@ drop_databases() {
 trap 'cleanup; drop_databases' EXIT
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# fresh_pg NAME: creates a PostgreSQL database, dropped at the end; prints its URL.
+# fresh_pg NAME: creates a PostgreSQL database, dropped at the end; its URL in URL. Not in
+# $(...): DATABASES must grow in this shell, or the database is never dropped.
 fresh_pg() {
   local name=sy_bench_$1_$$
   psql "${PG_URL}postgres" -qc "create database $name" >/dev/null
   DATABASES+=("$name")
-  echo "${PG_URL}${name}"
+  URL="${PG_URL}${name}"
 }
 
 # serve URL PORT LOG: starts a server on PORT, waits for /readyz; its pid in STARTED_PID.
@@ -88,7 +89,7 @@ MAX_C=$(printf '%s\n' $CONCURRENCY | sort -n | tail -n1)
 FLAGS=$(seq -s, -f 'w%g' 1 "$MAX_C")
 
 for backend in sqlite postgres; do
-  if [ "$backend" = sqlite ]; then URL="sqlite://$WORK/writes.db"; else URL=$(fresh_pg writes); fi
+  if [ "$backend" = sqlite ]; then URL="sqlite://$WORK/writes.db"; else fresh_pg writes; fi
   say "$backend: writes"
   ADMIN=$(setup "$URL")
   serve "$URL" "$PORT" "$WORK/serve-$backend.log"
@@ -104,7 +105,7 @@ for backend in sqlite postgres; do
 done
 
 say "three replicas on PostgreSQL: change through A, streams on B and C"
-URL=$(fresh_pg replicas)
+fresh_pg replicas
 ADMIN=$(setup "$URL")
 "$SY" --database-url "$URL" project create --key latency --name Latency >/dev/null
 CLIENT=$("$SY" --database-url "$URL" token create --type client --project latency \
