@@ -335,14 +335,8 @@ async fn background_work_happens_once_across_three_replicas() {
     let a = TestApp::spawn_with_env(&[clock.env(), (k, &hosts)]).await;
     let (b, c) = two_more(&a).await;
     let admin = a.admin();
-    let r = admin
-        .api
-        .send(
-            reqwest::Method::POST,
-            &format!("/api/admin/projects/{PROJECT}/webhooks"),
-            Some(&json!({"url": format!("{hook}/hook"), "format": "generic"})),
-        )
-        .await;
+    let body = json!({"url": format!("{hook}/hook"), "format": "generic"});
+    let r = admin.api.add_webhook(PROJECT, &body).await;
     assert_eq!(r.status(), StatusCode::CREATED);
 
     // A request scheduled for 09:00, approved the reviewed way.
@@ -651,14 +645,8 @@ async fn replicas_whose_clocks_disagree_still_send_a_delivery_once() {
     let a = TestApp::spawn_with_env(&[clock_a.env(), (k, &hosts)]).await;
     let _b = a.replica_with_env(&[clock_b.env()]).await;
     let admin = a.admin();
-    let r = admin
-        .api
-        .send(
-            reqwest::Method::POST,
-            &format!("/api/admin/projects/{PROJECT}/webhooks"),
-            Some(&json!({"url": format!("{hook}/hook"), "format": "generic"})),
-        )
-        .await;
+    let body = json!({"url": format!("{hook}/hook"), "format": "generic"});
+    let r = admin.api.add_webhook(PROJECT, &body).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     admin.api.new_flag(PROJECT, "k").await;
     let r = admin.api.toggle(PROJECT, "k", "development", true).await;
