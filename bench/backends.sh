@@ -5,15 +5,21 @@
 # database made and dropped for the run), and wrk measures each feed cell for 10 s at c=32
 # (req/s, p99). The read path never touches the database, so the two columns should agree
 # within the machine's noise.
+#
+# Environment: BENCH_DIR, PG_URL, BENCH_SKIP_BUILD=1 (use target/release/switchyard as it is),
+# SWITCHYARD_BIN (another binary, e.g. a debug build for a quick check of the script itself).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+. bench/lib.sh
 SY=${SWITCHYARD_BIN:-$ROOT/target/release/switchyard}
 B=$(cd "${BENCH_DIR:-$ROOT/../shared/bench}" && pwd)
 PG_URL=${PG_URL:-postgres://root@127.0.0.1/}
-[ -n "${BENCH_SKIP_BUILD:-}" ] || cargo build --release --quiet --bin switchyard
-W=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-backends.XXXXXX")
+build_release
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-backends.XXXXXX")
+trap cleanup EXIT
 PORT=18400
+BASE=http://127.0.0.1:$PORT
 run_one() { # LABEL URL
   local label=$1 url=$2
   export SWITCHYARD_DATABASE_URL=$url
@@ -22,10 +28,8 @@ run_one() { # LABEL URL
   local client frontend
   client=$($SY token create --type client --project bench --environment development --name c)
   frontend=$($SY token create --type frontend --project bench --environment development --name f)
-  SWITCHYARD_LOG=warn $SY serve --bind 127.0.0.1:$PORT > $W/serve-$label.log 2>&1 &
-  local pid=$!
-  for _ in $(seq 1 300); do curl -fsS -o /dev/null http://127.0.0.1:$PORT/readyz 2>/dev/null && break; sleep 0.1; done
-  local base=http://127.0.0.1:$PORT spec="Unleash-Client-Spec: 5.2.0"
+  start_server "$WORK/serve-$label.log" env SWITCHYARD_LOG=warn "$SY" serve --bind "127.0.0.1:$PORT"
+  local base=$BASE spec="Unleash-Client-Spec: 5.2.0"
   local etag
   etag=$(curl -fsS -D - -o /dev/null -H "Authorization: $client" -H "$spec" $base/api/client/features | awk 'tolower($1)=="etag:"{sub(/\r$/,"",$2);print $2}')
   cell() { local name=$1; shift; local r; r=$(wrk -t2 -c32 -d10s --latency "$@" | awk '$1=="Requests/sec:"{rps=$2} $1=="99%"{p99=$2} END{print rps, p99}'); echo "$label	$name	$r"; }
@@ -34,12 +38,11 @@ run_one() { # LABEL URL
   cell "client gzip" -H "Authorization: $client" -H "$spec" -H "Accept-Encoding: gzip" $base/api/client/features
   cell "frontend POST" -s bench/varied.lua $base/api/frontend -- $B/frontend-contexts.jsonl "$frontend"
   cell "OFREP bulk" -s bench/varied.lua $base/ofrep/v1/evaluate/flags -- $B/ofrep-contexts.jsonl "Bearer $client"
-  kill $pid; wait $pid 2>/dev/null || true
+  stop_process "$SERVER_PID"
 }
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-run_one sqlite "sqlite://$W/feed.db"
+run_one sqlite "sqlite://$WORK/feed.db"
 psql "${PG_URL}postgres" -qc "drop database if exists sy_feedcheck" -qc "create database sy_feedcheck" 2>/dev/null
 run_one postgres "${PG_URL}sy_feedcheck"
 psql "${PG_URL}postgres" -qc "drop database if exists sy_feedcheck"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-rm -rf $W

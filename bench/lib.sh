@@ -13,14 +13,26 @@ build_release() {
   fi
 }
 
-# The server start_server started; cleanup stops it and removes WORK. Scripts set
+# The processes start_process started; cleanup stops them and removes WORK. Scripts set
 # `trap cleanup EXIT` once WORK exists.
+PIDS=()
 SERVER_PID=
+STARTED_PID=
+
+# stop_process PID: stops one of them and waits for it to exit.
+stop_process() {
+  kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+# stop_all: stops every process start_process started.
+stop_all() {
+  local p
+  for p in "${PIDS[@]}"; do stop_process "$p"; done
+}
+
 cleanup() {
-  if [ -n "$SERVER_PID" ]; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
+  stop_all
   rm -rf "$WORK"
 }
 
@@ -36,23 +48,31 @@ load_project() {
     "$@" user create --email bench@example.com --admin --password-stdin >/dev/null
 }
 
-# start_server LOG COMMAND...: runs COMMAND (a `switchyard serve` on BASE; `env VAR=value ...`
-# to give it settings) in the background with its output in LOG, sets SERVER_PID, and waits
-# until BASE/readyz answers. A server that stops, or is not ready within 30 s, ends the run
-# with its log.
-start_server() {
-  local log=$1
-  shift
+# start_process READY_URL LOG COMMAND...: runs COMMAND (`env VAR=value ...` to give it
+# settings) in the background with its output in LOG, puts its pid in STARTED_PID and PIDS, and
+# waits until READY_URL answers. A process that stops, or does not answer within 30 s, ends the
+# run with its log.
+start_process() {
+  local ready=$1 log=$2
+  shift 2
   "$@" >"$log" 2>&1 &
-  SERVER_PID=$!
+  STARTED_PID=$!
+  PIDS+=("$STARTED_PID")
   for _ in $(seq 1 300); do
-    curl -fsS -o /dev/null "$BASE/readyz" 2>/dev/null && return 0
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$log" >&2; echo "the server stopped" >&2; exit 1; }
+    curl -fsS -o /dev/null "$ready" 2>/dev/null && return 0
+    kill -0 "$STARTED_PID" 2>/dev/null || { cat "$log" >&2; echo "the process stopped before $ready answered" >&2; exit 1; }
     sleep 0.1
   done
   cat "$log" >&2
-  echo "the server was not ready within 30 s" >&2
+  echo "$ready did not answer within 30 s" >&2
   exit 1
+}
+
+# start_server LOG COMMAND...: start_process for a `switchyard serve` on BASE, ready when
+# BASE/readyz answers; its pid in SERVER_PID.
+start_server() {
+  start_process "$BASE/readyz" "$@"
+  SERVER_PID=$STARTED_PID
 }
 
 # write_section FILE NAME TEXT: puts TEXT between the `<!-- NAME:start -->` and

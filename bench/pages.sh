@@ -11,10 +11,12 @@
 #
 # Environment: BENCH_DIR (../shared/bench), PORT (18180), ROUNDS (20), PAGE_DURATION (10s),
 # FEED_DURATION (30s), PAGES_WORK (a folder kept between runs: the database is built once),
-# BENCH_SKIP_BUILD=1, ONLY=pages|memory.
+# BENCH_SKIP_BUILD=1, ONLY=pages|memory, SWITCHYARD_BIN (another binary, e.g. a debug build for a
+# quick check of the script itself).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+. bench/lib.sh
 BENCH_DIR=$(cd "${BENCH_DIR:-$ROOT/../shared/bench}" && pwd)
 PORT=${PORT:-18180}
 ROUNDS=${ROUNDS:-20}
@@ -27,13 +29,9 @@ SPEC="Unleash-Client-Spec: 5.2.0"
 EMAIL=bench@example.com
 PASSWORD="bench-pages-$(date +%s)-walrus-teapot"
 
-say() { printf '\n== %s\n' "$*" >&2; }
 command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)" >&2; exit 1; }
 
-if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
-  say "building (release)"
-  cargo build --release --quiet --bin switchyard
-fi
+build_release
 SY=${SWITCHYARD_BIN:-$ROOT/target/release/switchyard}
 
 WORK=${PAGES_WORK:-}
@@ -65,21 +63,13 @@ read -r CLIENT FRONTEND ADMIN PASSWORD <"$WORK/tokens"
 date -u -d '+60 days' +%Y-%m-%dT%H:%M:%SZ >"$WORK/now"
 export SWITCHYARD_TEST_CLOCK_FILE=$WORK/now
 
-PID=
-stop() { [ -n "$PID" ] && { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }; PID=; }
-trap 'stop; [ -z "${PAGES_WORK:-}" ] && rm -rf "$WORK"' EXIT
-SWITCHYARD_LOG=${SWITCHYARD_LOG:-warn} SWITCHYARD_LIFECYCLE_INTERVAL_SECONDS=3600 \
-  "$SY" serve --bind "$HOST:$PORT" --report-schedule off >"$WORK/serve.log" 2>&1 &
-PID=$!
-for _ in $(seq 1 300); do
-  curl -fsS -o /dev/null "$BASE/readyz" 2>/dev/null && break
-  kill -0 "$PID" 2>/dev/null || { cat "$WORK/serve.log" >&2; exit 1; }
-  sleep 0.1
-done
-rss() { awk -v k="$1:" '$1 == k { printf "%.1f", $2 / 1024 }' "/proc/$PID/status"; }
+trap 'stop_all; [ -z "${PAGES_WORK:-}" ] && rm -rf "$WORK"' EXIT
+start_server "$WORK/serve.log" env SWITCHYARD_LOG="${SWITCHYARD_LOG:-warn}" \
+  SWITCHYARD_LIFECYCLE_INTERVAL_SECONDS=3600 "$SY" serve --bind "$HOST:$PORT" --report-schedule off
+rss() { awk -v k="$1:" '$1 == k { printf "%.1f", $2 / 1024 }' "/proc/$SERVER_PID/status"; }
 # Writing 5 to clear_refs resets VmHWM to the current VmRSS (Linux >= 4.0), so each phase's
 # peak is its own: signing in (argon2 takes 19 MiB for a moment) does not count as feed load.
-reset_peak() { echo 5 >"/proc/$PID/clear_refs"; }
+reset_peak() { echo 5 >"/proc/$SERVER_PID/clear_refs"; }
 sleep 3
 say "idle, 3 s after ready: VmRSS $(rss VmRSS) MiB, VmHWM $(rss VmHWM) MiB"
 

@@ -15,6 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+. bench/lib.sh
 BENCH_DIR=$(cd "${BENCH_DIR:-$ROOT/../shared/bench}" && pwd)
 DURATION=${DURATION:-10s}
 CONCURRENCY=${CONCURRENCY:-32 128}
@@ -23,8 +24,7 @@ BARE_PORT=${BARE_PORT:-18090}
 TOOLS=${BENCH_TOOLS:-$ROOT/target/bench-tools}
 OUT=${BENCH_OUT:-$ROOT/bench/results.md}
 HOST=127.0.0.1
-
-say() { printf '\n== %s\n' "$*" >&2; }
+BASE=http://$HOST:$PORT
 
 # --- tools --------------------------------------------------------------------------------------
 OHA=$(command -v oha || true)
@@ -59,12 +59,6 @@ BARE=$ROOT/target/release/examples/bare_hyper
 LATENCY=$ROOT/target/release/examples/stream_latency
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-bench.XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
 trap cleanup EXIT
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -85,24 +79,10 @@ setup() {
   echo "$client $frontend $admin"
 }
 
-# serve DB_FILE LOG: starts the server, waits for /readyz, sets SERVER_PID
+# serve DB_FILE LOG: starts the server on BASE, waits for /readyz, sets SERVER_PID
 serve() {
-  SWITCHYARD_DATABASE_URL="sqlite://$1" SWITCHYARD_LOG=warn \
-    "$SY" serve --bind "$HOST:$PORT" >"$2" 2>&1 &
-  SERVER_PID=$!
-  PIDS+=("$SERVER_PID")
-  for _ in $(seq 1 300); do
-    if curl -fsS -o /dev/null "http://$HOST:$PORT/readyz" 2>/dev/null; then return 0; fi
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$2" >&2; echo "the server stopped" >&2; exit 1; }
-    sleep 0.1
-  done
-  echo "the server did not become ready in 30 s" >&2
-  exit 1
-}
-
-stop() {
-  kill "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
+  start_server "$2" env SWITCHYARD_DATABASE_URL="sqlite://$1" SWITCHYARD_LOG=warn \
+    "$SY" serve --bind "$HOST:$PORT"
 }
 
 rss_mib() { awk -v k="$2:" '$1 == k { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
@@ -111,7 +91,6 @@ say "loading features-1000.json"
 read -r CLIENT FRONTEND ADMIN < <(setup "$WORK/bench.db" "$BENCH_DIR/features-1000.json")
 [ -n "${ADMIN:-}" ] || { echo "could not set up the database" >&2; exit 1; }
 serve "$WORK/bench.db" "$WORK/serve.log"
-BASE=http://$HOST:$PORT
 SPEC="Unleash-Client-Spec: 5.2.0"
 
 curl -fsS -D "$WORK/features.headers" -o "$WORK/features.json" \
@@ -127,10 +106,9 @@ python3 -c 'import json,sys; [print(f["name"]) for f in json.load(open(sys.argv[
   "$WORK/features.json" >"$WORK/keys.txt"
 FIRST_FLAG=$(head -n1 "$WORK/keys.txt")
 
-"$BARE" --bind "$HOST:$BARE_PORT" --file "$WORK/features.json" --etag "$ETAG" >"$WORK/bare.log" 2>&1 &
-BARE_PID=$!
-PIDS+=("$BARE_PID")
-for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://$HOST:$BARE_PORT/" 2>/dev/null && break; sleep 0.1; done
+start_process "http://$HOST:$BARE_PORT/" "$WORK/bare.log" \
+  "$BARE" --bind "$HOST:$BARE_PORT" --file "$WORK/features.json" --etag "$ETAG"
+BARE_PID=$STARTED_PID
 
 # --- load ---------------------------------------------------------------------------------------
 ROWS=$WORK/rows.jsonl
@@ -172,7 +150,7 @@ for c in $CONCURRENCY; do
     "$BENCH_DIR/ofrep-contexts.jsonl" "Bearer $CLIENT" "$WORK/keys.txt"
   wrk_cell "frontend POST" "$c" "$BASE/api/frontend" "$BENCH_DIR/frontend-contexts.jsonl" "$FRONTEND"
 done
-stop "$BARE_PID"
+stop_process "$BARE_PID"
 
 RSS_1K=$(rss_mib "$SERVER_PID" VmRSS)
 HWM_1K=$(rss_mib "$SERVER_PID" VmHWM)
@@ -181,7 +159,7 @@ say "change -> stream, 1,000 flags"
 "$LATENCY" --base "$BASE" --client-token "$CLIENT" --admin-token "$ADMIN" --project bench \
   --environment development --flag "$FIRST_FLAG" --rounds 20 >"$WORK/latency-1k.json"
 cat "$WORK/latency-1k.json" >&2
-stop "$SERVER_PID"
+stop_process "$SERVER_PID"
 
 say "10,000 flags"
 python3 "$BENCH_DIR/gen_bootstrap.py" --count 10000 --out "$WORK/features-10000.json" >&2
@@ -204,7 +182,7 @@ say "change -> stream, 10,000 flags"
 cat "$WORK/latency-10k.json" >&2
 RSS_10K_AFTER=$(rss_mib "$SERVER_PID" VmRSS)
 HWM_10K_AFTER=$(rss_mib "$SERVER_PID" VmHWM)
-stop "$SERVER_PID"
+stop_process "$SERVER_PID"
 
 # --- report -------------------------------------------------------------------------------------
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)

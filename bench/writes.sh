@@ -21,6 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+. bench/lib.sh
 PG_URL=${PG_URL:-postgres://root@127.0.0.1/}
 case "$PG_URL" in */) ;; *) PG_URL="$PG_URL/" ;; esac
 DURATION=${DURATION:-10}
@@ -29,8 +30,6 @@ ROUNDS=${ROUNDS:-100}
 PORT=${PORT:-18280}
 OUT=${BENCH_OUT:-$ROOT/bench/results.md}
 HOST=127.0.0.1
-
-say() { printf '\n== %s\n' "$*" >&2; }
 
 command -v psql >/dev/null || { echo "psql is needed (apt-get install postgresql-client)" >&2; exit 1; }
 psql "${PG_URL}postgres" -qtAc 'select 1' >/dev/null || { echo "no PostgreSQL at $PG_URL (set PG_URL)" >&2; exit 1; }
@@ -48,43 +47,27 @@ BUILD="release build"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-writes.XXXXXX")
 DATABASES=()
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+drop_databases() {
   for d in "${DATABASES[@]}"; do
     psql "${PG_URL}postgres" -qc "drop database if exists $d with (force)" >/dev/null 2>&1 || true
   done
-  rm -rf "$WORK"
 }
-trap cleanup EXIT
+trap 'cleanup; drop_databases' EXIT
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# fresh_pg NAME: creates a PostgreSQL database, dropped at the end; prints its URL.
+# fresh_pg NAME: creates a PostgreSQL database, dropped at the end; its URL in URL. Not in
+# $(...): DATABASES must grow in this shell, or the database is never dropped.
 fresh_pg() {
   local name=sy_bench_$1_$$
   psql "${PG_URL}postgres" -qc "create database $name" >/dev/null
   DATABASES+=("$name")
-  echo "${PG_URL}${name}"
+  URL="${PG_URL}${name}"
 }
 
-# serve URL PORT LOG: starts a server, waits for /readyz; its pid in SERVER_PID.
+# serve URL PORT LOG: starts a server on PORT, waits for /readyz; its pid in STARTED_PID.
 serve() {
-  SWITCHYARD_LOG=warn "$SY" --database-url "$1" serve --bind "$HOST:$2" >"$3" 2>&1 &
-  SERVER_PID=$!
-  PIDS+=("$SERVER_PID")
-  for _ in $(seq 1 300); do
-    curl -fsS -o /dev/null "http://$HOST:$2/readyz" 2>/dev/null && return 0
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$3" >&2; echo "the server stopped" >&2; exit 1; }
-    sleep 0.1
-  done
-  echo "the server on port $2 was not ready within 30 s" >&2
-  exit 1
-}
-
-stop() {
-  kill "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
+  start_process "http://$HOST:$2/readyz" "$3" \
+    env SWITCHYARD_LOG=warn "$SY" --database-url "$1" serve --bind "$HOST:$2"
 }
 
 # setup URL: a project `bench`, an admin and an instance-wide admin token (printed).
@@ -106,7 +89,7 @@ MAX_C=$(printf '%s\n' $CONCURRENCY | sort -n | tail -n1)
 FLAGS=$(seq -s, -f 'w%g' 1 "$MAX_C")
 
 for backend in sqlite postgres; do
-  if [ "$backend" = sqlite ]; then URL="sqlite://$WORK/writes.db"; else URL=$(fresh_pg writes); fi
+  if [ "$backend" = sqlite ]; then URL="sqlite://$WORK/writes.db"; else fresh_pg writes; fi
   say "$backend: writes"
   ADMIN=$(setup "$URL")
   serve "$URL" "$PORT" "$WORK/serve-$backend.log"
@@ -118,11 +101,11 @@ for backend in sqlite postgres; do
       --flags "$FLAGS" --concurrency "$c" --seconds "$DURATION" >"$WORK/cell.json"
     echo "writes $backend $(cat "$WORK/cell.json")" | tee -a "$ROWS" >&2
   done
-  stop "$SERVER_PID"
+  stop_process "$STARTED_PID"
 done
 
 say "three replicas on PostgreSQL: change through A, streams on B and C"
-URL=$(fresh_pg replicas)
+fresh_pg replicas
 ADMIN=$(setup "$URL")
 "$SY" --database-url "$URL" project create --key latency --name Latency >/dev/null
 CLIENT=$("$SY" --database-url "$URL" token create --type client --project latency \
@@ -142,10 +125,10 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 commit=$(git rev-parse --short HEAD)
 [ -n "$(git status --porcelain)" ] && commit="$commit + uncommitted changes"
 PG_VERSION=$(psql "${PG_URL}postgres" -qtAc 'show server_version' | cut -d' ' -f1)
-python3 - "$ROWS" "$OUT" "$LOAD_BEFORE" "$LOAD_AFTER" "$commit" "$(nproc)" "$DURATION" "$PG_VERSION" \
+TABLE=$(python3 - "$ROWS" "$LOAD_BEFORE" "$LOAD_AFTER" "$commit" "$(nproc)" "$DURATION" "$PG_VERSION" \
   "${BASES[1]}" "${BASES[2]}" "$BUILD" <<'EOF'
-import datetime, json, re, sys
-rows_path, out, load_before, load_after, commit, cores, duration, pg, b, c, build = sys.argv[1:]
+import datetime, json, sys
+rows_path, load_before, load_after, commit, cores, duration, pg, b, c, build = sys.argv[1:]
 writes, latency = [], None
 for line in open(rows_path):
     kind, rest = line.split(maxsplit=1)
@@ -188,18 +171,9 @@ if latency:
         f"| C's stream has it | {ms(per[c]['p50'])} | {ms(per[c]['p99'])} | {ms(per[c]['max'])} |",
         f"| both have it | {ms(latency['every_reader_ms']['p50'])} | {ms(latency['every_reader_ms']['p99'])} | {ms(latency['every_reader_ms']['max'])} |",
     ]
-table = "\n".join(lines)
-print(table)
-try:
-    text = open(out).read()
-except FileNotFoundError:
-    text = ""
-start, end = "<!-- writes:start -->", "<!-- writes:end -->"
-block = f"{start}\n{table}\n{end}\n"
-if start in text and end in text:
-    text = re.sub(re.escape(start) + ".*?" + re.escape(end) + "\n?", lambda _: block, text, flags=re.S)
-else:
-    text = text.rstrip("\n") + "\n\n" + block
-open(out, "w").write(text)
+print("\n".join(lines))
 EOF
+)
+echo "$TABLE"
+write_section "$OUT" writes "$TABLE"
 say "written to ${OUT#"$ROOT"/}"

@@ -2,7 +2,7 @@
 //! reliability plan L6, L10, L13, D2, D10).
 
 use crate::support::{
-    assert_success, on_postgres, Browser, TestApp, ADMIN_EMAIL, PASSWORD, PROJECT,
+    assert_success, browser_at, on_postgres, Browser, TestApp, ADMIN_EMAIL, PASSWORD, PROJECT,
 };
 use futures_util::future::join_all;
 use reqwest::{header, StatusCode};
@@ -621,19 +621,6 @@ fn spawn_fresh() -> Fresh {
         base,
         setup,
         _dir: dir,
-    }
-}
-
-fn browser_at(base: &str) -> Browser {
-    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
-    Browser {
-        client: reqwest::Client::builder()
-            .cookie_provider(jar.clone())
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-        jar,
-        base: base.to_string(),
     }
 }
 

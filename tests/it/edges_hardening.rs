@@ -5,7 +5,7 @@
 use crate::support::{cli_on, connect, on_postgres, Api, TestApp, PROJECT};
 use axum::extract::State;
 use axum::Router;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -16,16 +16,7 @@ use std::time::{Duration, Instant};
 fn import_unleash(app: &TestApp, name: &str, text: &str) -> std::process::Output {
     let file = app.dir().join(name);
     std::fs::write(&file, text).unwrap();
-    app.cli(&[
-        "import",
-        "--project",
-        PROJECT,
-        "--environment",
-        "development",
-        "--format",
-        "unleash",
-        file.to_str().unwrap(),
-    ])
+    app.import_unleash(PROJECT, "development", &file)
 }
 
 #[tokio::test]
@@ -134,13 +125,7 @@ async fn name_resolving_to_loopback() -> Option<String> {
 }
 
 async fn add_webhook(api: &Api, url: &str) -> (StatusCode, Value) {
-    let r = api
-        .send(
-            Method::POST,
-            &format!("/api/admin/projects/{PROJECT}/webhooks"),
-            Some(&json!({ "url": url })),
-        )
-        .await;
+    let r = api.add_webhook(PROJECT, &json!({ "url": url })).await;
     let status = r.status();
     (status, r.json().await.unwrap_or(Value::Null))
 }

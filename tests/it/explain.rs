@@ -71,16 +71,7 @@ async fn the_explainer_answers_as_the_feed_does_for_the_client_specification() {
         );
         let state = app.dir().join(format!("{project}.json"));
         std::fs::write(&state, spec["state"].to_string()).unwrap();
-        let out = app.cli(&[
-            "import",
-            "--project",
-            &project,
-            "--environment",
-            "development",
-            "--format",
-            "unleash",
-            state.to_str().unwrap(),
-        ]);
+        let out = app.import_unleash(&project, "development", &state);
         assert_success(&out, &format!("import {file}"));
         let admin = app.admin_token(&project, crate::support::ADMIN_EMAIL);
         let frontend = app.feed_token("frontend", &project, "development");

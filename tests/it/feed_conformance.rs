@@ -144,17 +144,7 @@ async fn the_unleash_client_specification_passes_through_the_server() {
         );
         let state = app.dir().join(format!("{project}.json"));
         std::fs::write(&state, spec["state"].to_string()).unwrap();
-        let state_path = state.to_str().unwrap();
-        let out = app.cli(&[
-            "import",
-            "--project",
-            &project,
-            "--environment",
-            "development",
-            "--format",
-            "unleash",
-            state_path,
-        ]);
+        let out = app.import_unleash(&project, "development", &state);
         assert_success(&out, &format!("import {file}"));
         let feed = Feed {
             http: reqwest::Client::new(),

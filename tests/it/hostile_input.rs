@@ -1,7 +1,7 @@
 //! No context, however odd, makes the feed fail: strange shapes get a 400 with the protocol's
 //! error, everything else an answer — never a 5xx, never a hang.
 
-use crate::support::{TestApp, PROJECT};
+use crate::support::{bench_features, TestApp, PROJECT};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -89,18 +89,7 @@ fn odd_context(rng: &mut Rng) -> Value {
 #[tokio::test]
 async fn odd_contexts_never_cause_a_server_error() {
     let app = TestApp::spawn().await;
-    let state =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/features-1000.json");
-    let out = app.cli(&[
-        "import",
-        "--project",
-        PROJECT,
-        "--environment",
-        "development",
-        "--format",
-        "unleash",
-        state.to_str().unwrap(),
-    ]);
+    let out = app.import_unleash(PROJECT, "development", &bench_features());
     crate::support::assert_success(&out, "import");
     let frontend = app.feed_token("frontend", PROJECT, "development");
     let http = reqwest::Client::builder()

@@ -201,14 +201,7 @@ async fn unused_only_while_sdks_were_connected_then_stale_in_the_feed_and_once_t
     }
     let hook =
         json!({"url": "http://127.0.0.1:9/hook", "format": "generic", "events": ["flag.stale"]});
-    let r = admin
-        .api
-        .send(
-            Method::POST,
-            &format!("/api/admin/projects/{PROJECT}/webhooks"),
-            Some(&hook),
-        )
-        .await;
+    let r = admin.api.add_webhook(PROJECT, &hook).await;
     assert_eq!(
         r.status(),
         StatusCode::CREATED,

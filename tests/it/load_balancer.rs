@@ -346,24 +346,53 @@ async fn balanced_feed_serves(
     start.elapsed()
 }
 
+/// Three replicas behind nginx with a flag `checkout`, off, that every replica's feed already
+/// serves: where the SDK-facing tests start from.
+struct Checkout {
+    /// The replica the tests stop; the other two serve until the test ends.
+    b: Twin,
+    _a: TestApp,
+    _c: Twin,
+    lb: Nginx,
+    /// The admin's API, through nginx.
+    admin: Api,
+    /// A client token for development.
+    token: String,
+}
+
+impl Checkout {
+    /// `None` where [`balanced`] cannot run.
+    async fn start() -> Option<Checkout> {
+        let (a, b, c, lb) = balanced(&[]).await?;
+        let admin = lb.api(&a.admin().api);
+        admin.new_flag(PROJECT, "checkout").await;
+        let token = a.feed_token("client", PROJECT, "development");
+        for base in [&a.base, &b.base, &c.base] {
+            served_within(base, &token, "checkout", false, Duration::from_secs(5)).await;
+        }
+        Some(Checkout {
+            b,
+            _a: a,
+            _c: c,
+            lb,
+            admin,
+            token,
+        })
+    }
+}
+
 #[tokio::test]
 async fn through_nginx_a_switch_reaches_feed_and_stream_within_a_second_even_with_a_replica_down() {
-    let Some((a, mut b, c, lb)) = balanced(&[]).await else {
+    let Some(mut t) = Checkout::start().await else {
         return;
     };
-    let admin = lb.api(&a.admin().api);
-    admin.new_flag(PROJECT, "checkout").await;
-    let token = a.feed_token("client", PROJECT, "development");
-    for base in [&a.base, &b.base, &c.base] {
-        served_within(base, &token, "checkout", false, Duration::from_secs(5)).await;
-    }
-    let mut stream = EventStream::open(&lb.base, &token).await;
+    let mut stream = EventStream::open(&t.lb.base, &t.token).await;
 
     for on in [true, false, true] {
         let start = Instant::now();
-        let r = admin.toggle(PROJECT, "checkout", "development", on).await;
+        let r = t.admin.toggle(PROJECT, "checkout", "development", on).await;
         assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
-        let fed = balanced_feed_serves(&lb.base, &token, "checkout", on, 3).await;
+        let fed = balanced_feed_serves(&t.lb.base, &t.token, "checkout", on, 3).await;
         let update = stream.update_naming("checkout", WITHIN).await;
         assert!(update.contains(&format!("\"enabled\":{on}")), "{update}");
         let streamed = start.elapsed();
@@ -372,62 +401,60 @@ async fn through_nginx_a_switch_reaches_feed_and_stream_within_a_second_even_wit
     }
 
     // One replica dies: every poll through nginx is still answered, by the other two.
-    let dead = host_port(&b.base).to_string();
-    b.kill();
+    let dead = host_port(&t.b.base).to_string();
+    t.b.kill();
     for _ in 0..30 {
-        balanced_feed_serves(&lb.base, &token, "checkout", true, 1).await;
+        balanced_feed_serves(&t.lb.base, &t.token, "checkout", true, 1).await;
     }
     // Writes too, and a stream opened now gets the next change.
-    let mut stream = EventStream::open(&lb.base, &token).await;
+    let mut stream = EventStream::open(&t.lb.base, &t.token).await;
     let start = Instant::now();
-    let r = admin
+    let r = t
+        .admin
         .toggle(PROJECT, "checkout", "development", false)
         .await;
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
-    balanced_feed_serves(&lb.base, &token, "checkout", false, 2).await;
+    balanced_feed_serves(&t.lb.base, &t.token, "checkout", false, 2).await;
     let update = stream.update_naming("checkout", WITHIN).await;
     assert!(update.contains("\"enabled\":false"), "{update}");
     assert!(start.elapsed() < WITHIN, "{:?}", start.elapsed());
     // nginx did try the dead one, and took it out of the rotation.
     assert!(
-        lb.errors().contains(&dead),
+        t.lb.errors().contains(&dead),
         "nginx never noticed {dead} was down: {}",
-        lb.errors()
+        t.lb.errors()
     );
 }
 
 #[tokio::test]
 async fn through_nginx_a_replica_stopped_with_sigterm_hands_its_sdks_to_the_others() {
-    let Some((a, mut b, c, lb)) = balanced(&[]).await else {
+    let Some(mut t) = Checkout::start().await else {
         return;
     };
-    let admin = lb.api(&a.admin().api);
-    admin.new_flag(PROJECT, "checkout").await;
-    let token = a.feed_token("client", PROJECT, "development");
-    for base in [&a.base, &b.base, &c.base] {
-        served_within(base, &token, "checkout", false, Duration::from_secs(5)).await;
-    }
     // Round robin: one stream on each replica.
     let mut streams = Vec::new();
     for _ in 0..3 {
-        streams.push(EventStream::open(&lb.base, &token).await);
+        streams.push(EventStream::open(&t.lb.base, &t.token).await);
     }
-    let stopped = host_port(&b.base).to_string();
+    let stopped = host_port(&t.b.base).to_string();
 
-    b.terminate();
+    t.b.terminate();
     // SDK polls meanwhile are answered, by whichever replicas still take them.
     for _ in 0..20 {
-        balanced_feed_serves(&lb.base, &token, "checkout", false, 1).await;
+        balanced_feed_serves(&t.lb.base, &t.token, "checkout", false, 1).await;
     }
     assert!(
-        b.wait_exit(Duration::from_secs(5)).is_some(),
+        t.b.wait_exit(Duration::from_secs(5)).is_some(),
         "the replica did not exit within 5 s of SIGTERM"
     );
 
     // The stream on the stopped replica has ended (its SDK reconnects); the other two carry
     // the next switch, and so does a stream opened now, on one of the remaining replicas.
-    streams.push(EventStream::open(&lb.base, &token).await);
-    let r = admin.toggle(PROJECT, "checkout", "development", true).await;
+    streams.push(EventStream::open(&t.lb.base, &t.token).await);
+    let r = t
+        .admin
+        .toggle(PROJECT, "checkout", "development", true)
+        .await;
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
     let outcomes = futures_util::future::join_all(
         streams
@@ -443,7 +470,11 @@ async fn through_nginx_a_replica_stopped_with_sigterm_hands_its_sdks_to_the_othe
     assert_eq!(outcomes[3], "updated", "the stream opened after the stop");
     // nginx's log names the replica of the stream that ended: the stopped one.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !lb.upstreams_of("/api/client/streaming").contains(&stopped) {
+    while !t
+        .lb
+        .upstreams_of("/api/client/streaming")
+        .contains(&stopped)
+    {
         assert!(
             Instant::now() < deadline,
             "the ended stream was not on {stopped}"

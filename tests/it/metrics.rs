@@ -5,7 +5,7 @@
 use crate::support::prometheus::Scrape;
 use crate::support::stream::EventStream;
 use crate::support::{TestApp, PROJECT};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -153,14 +153,7 @@ async fn a_scrape_after_traffic_shows_what_an_operator_alerts_on() {
     // A change request waiting for review, and its webhook failing.
     let hook =
         json!({"url": format!("http://{dead}/hook"), "events": ["change-request.submitted"]});
-    let r = admin
-        .api
-        .send(
-            Method::POST,
-            &format!("/api/admin/projects/{PROJECT}/webhooks"),
-            Some(&hook),
-        )
-        .await;
+    let r = admin.api.add_webhook(PROJECT, &hook).await;
     assert_eq!(r.status(), 201);
     let editor = app.user("editor");
     let r = editor

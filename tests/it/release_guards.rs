@@ -84,14 +84,7 @@ async fn a_sustained_breach_rolls_back_once_with_its_evidence_and_stays_stopped(
     let approver = app.user("approver");
     admin.api.new_flag(PROJECT, "checkout").await;
     let hook = json!({"url": format!("{base}/hook"), "events": ["release-plan.rolled-back"]});
-    let r = admin
-        .api
-        .send(
-            Method::POST,
-            &format!("/api/admin/projects/{PROJECT}/webhooks"),
-            Some(&hook),
-        )
-        .await;
+    let r = admin.api.add_webhook(PROJECT, &hook).await;
     assert_eq!(r.status(), StatusCode::CREATED);
 
     // A minute of healthy traffic before the plan: 1 % errors is the baseline.

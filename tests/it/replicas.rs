@@ -335,14 +335,8 @@ async fn background_work_happens_once_across_three_replicas() {
     let a = TestApp::spawn_with_env(&[clock.env(), (k, &hosts)]).await;
     let (b, c) = two_more(&a).await;
     let admin = a.admin();
-    let r = admin
-        .api
-        .send(
-            reqwest::Method::POST,
-            &format!("/api/admin/projects/{PROJECT}/webhooks"),
-            Some(&json!({"url": format!("{hook}/hook"), "format": "generic"})),
-        )
-        .await;
+    let body = json!({"url": format!("{hook}/hook"), "format": "generic"});
+    let r = admin.api.add_webhook(PROJECT, &body).await;
     assert_eq!(r.status(), StatusCode::CREATED);
 
     // A request scheduled for 09:00, approved the reviewed way.
@@ -400,24 +394,7 @@ async fn background_work_happens_once_across_three_replicas() {
 
     // The deliveries so far are sent before the clock jumps, so that what follows is the
     // scheduler's alone.
-    let mut conn = a.sql().await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let pending: i64 = switchyard::db::query_scalar(
-            "select count(*) from webhook_outbox where delivered_at is null",
-        )
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-        if pending == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{pending} deliveries still pending"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    a.outbox_drained(Duration::from_secs(30)).await;
 
     // Nine o'clock passes for all three schedulers at once.
     clock.set(clock.start + chrono::TimeDelta::hours(2));
@@ -433,7 +410,7 @@ async fn background_work_happens_once_across_three_replicas() {
     }
     // Every replica ticks a few more times: still one application, and each event sent once.
     let queued: i64 = switchyard::db::query_scalar("select count(*) from webhook_outbox")
-        .fetch_one(&mut conn)
+        .fetch_one(&mut a.sql().await)
         .await
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -453,13 +430,7 @@ async fn background_work_happens_once_across_three_replicas() {
         .collect();
     assert_eq!(switched.len(), 1, "{launch}");
     assert_eq!(switched[0]["actorLabel"], "scheduler");
-    let pending: i64 = switchyard::db::query_scalar(
-        "select count(*) from webhook_outbox where delivered_at is null",
-    )
-    .fetch_one(&mut conn)
-    .await
-    .unwrap();
-    assert_eq!(pending, 0);
+    assert_eq!(a.pending_deliveries().await, 0);
     let hits = receiver.hits();
     eprintln!("{queued} deliveries queued; hits per delivery: {hits:?}");
     assert_eq!(hits.len() as i64, queued);
@@ -674,14 +645,8 @@ async fn replicas_whose_clocks_disagree_still_send_a_delivery_once() {
     let a = TestApp::spawn_with_env(&[clock_a.env(), (k, &hosts)]).await;
     let _b = a.replica_with_env(&[clock_b.env()]).await;
     let admin = a.admin();
-    let r = admin
-        .api
-        .send(
-            reqwest::Method::POST,
-            &format!("/api/admin/projects/{PROJECT}/webhooks"),
-            Some(&json!({"url": format!("{hook}/hook"), "format": "generic"})),
-        )
-        .await;
+    let body = json!({"url": format!("{hook}/hook"), "format": "generic"});
+    let r = admin.api.add_webhook(PROJECT, &body).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     admin.api.new_flag(PROJECT, "k").await;
     let r = admin.api.toggle(PROJECT, "k", "development", true).await;
@@ -698,21 +663,7 @@ async fn replicas_whose_clocks_disagree_still_send_a_delivery_once() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     clock_b.set(clock_a.start + chrono::TimeDelta::hours(1));
-    let mut conn = a.sql().await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let pending: i64 = switchyard::db::query_scalar(
-            "select count(*) from webhook_outbox where delivered_at is null",
-        )
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-        if pending == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "not delivered");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    a.outbox_drained(Duration::from_secs(10)).await;
     let hits = receiver.hits();
     eprintln!("hits per delivery: {hits:?}");
     assert_eq!(hits.len(), 1, "{hits:?}");

@@ -6,7 +6,7 @@
 
 use crate::support::{assert_success, Api, TestApp, ADMIN_EMAIL, PASSWORD, PROJECT};
 use crate::webhooks::{allow, Receiver};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -133,14 +133,7 @@ async fn the_weekly_report_is_kept_once_a_week_across_restarts_and_tells_what_ch
     for (name, format) in [("generic", "generic"), ("slack", "slack")] {
         let body =
             json!({"url": format!("{base}/{name}"), "format": format, "events": ["report.stale"]});
-        let r = admin
-            .api
-            .send(
-                Method::POST,
-                &format!("/api/admin/projects/{PROJECT}/webhooks"),
-                Some(&body),
-            )
-            .await;
+        let r = admin.api.add_webhook(PROJECT, &body).await;
         assert_eq!(r.status(), StatusCode::CREATED);
     }
     // Operational flags are expected to live 7 days; a flag without an owner is stale after

@@ -65,16 +65,7 @@ async fn a_token_created_with_the_cli_is_accepted_promptly_even_while_another_pr
             &app.cli(&["project", "create", "--key", &key]),
             "project create",
         );
-        let out = app.cli(&[
-            "import",
-            "--project",
-            &key,
-            "--environment",
-            "development",
-            "--format",
-            "unleash",
-            file.to_str().unwrap(),
-        ]);
+        let out = app.import_unleash(&key, "development", &file);
         assert_success(&out, "import");
         let waited = refused_for(&app).await;
         assert!(waited < prompt, "refused for {waited:?} after an import");
@@ -585,16 +576,7 @@ async fn a_new_tokens_first_answer_already_holds_what_was_imported_before_it() {
             &app.cli(&["project", "create", "--key", &key]),
             "project create",
         );
-        let out = app.cli(&[
-            "import",
-            "--project",
-            &key,
-            "--environment",
-            "development",
-            "--format",
-            "unleash",
-            file.to_str().unwrap(),
-        ]);
+        let out = app.import_unleash(&key, "development", &file);
         assert_success(&out, "import");
         let token = app.feed_token("client", &key, "development");
         let http = reqwest::Client::new();

@@ -1,17 +1,9 @@
 //! Import and export: an export re-imports to the same state, in both formats.
 
-use crate::support::{assert_success, TestApp, PROJECT};
+use crate::support::{assert_success, bench_features, TestApp, PROJECT};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::process::Output;
-
-fn bench_state() -> String {
-    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    here.join("../shared/bench/features-1000.json")
-        .to_str()
-        .unwrap()
-        .to_string()
-}
 
 fn export(app: &TestApp, args: &[&str]) -> Value {
     let mut all = vec!["export"];
@@ -74,17 +66,7 @@ async fn a_switchyard_export_reimports_to_the_same_state() {
         .api
         .toggle(PROJECT, "checkout", "development", true)
         .await;
-    let state = bench_state();
-    let out = app.cli(&[
-        "import",
-        "--project",
-        PROJECT,
-        "--environment",
-        "staging",
-        "--format",
-        "unleash",
-        &state,
-    ]);
+    let out = app.import_unleash(PROJECT, "staging", &bench_features());
     assert_success(&out, "unleash import");
 
     let first = export(&app, &["--project", PROJECT]);
@@ -134,17 +116,7 @@ async fn a_switchyard_export_reimports_to_the_same_state() {
 #[tokio::test]
 async fn an_unleash_export_reimports_to_the_same_state() {
     let app = TestApp::spawn().await;
-    let state = bench_state();
-    let out = app.cli(&[
-        "import",
-        "--project",
-        PROJECT,
-        "--environment",
-        "staging",
-        "--format",
-        "unleash",
-        &state,
-    ]);
+    let out = app.import_unleash(PROJECT, "staging", &bench_features());
     assert_success(&out, "unleash import");
     let first = export(
         &app,
@@ -164,16 +136,7 @@ async fn an_unleash_export_reimports_to_the_same_state() {
         &app.cli(&["project", "create", "--key", "p2"]),
         "project create",
     );
-    let out = app.cli(&[
-        "import",
-        "--project",
-        "p2",
-        "--environment",
-        "staging",
-        "--format",
-        "unleash",
-        file.to_str().unwrap(),
-    ]);
+    let out = app.import_unleash("p2", "staging", &file);
     assert_success(&out, "re-import");
     let second = export(
         &app,
@@ -205,16 +168,7 @@ async fn a_broken_import_changes_nothing() {
         r#"{"features":[{"name":"ok","enabled":true},{"name":"bad key","enabled":true}]}"#,
     )
     .unwrap();
-    let out = app.cli(&[
-        "import",
-        "--project",
-        PROJECT,
-        "--environment",
-        "development",
-        "--format",
-        "unleash",
-        file.to_str().unwrap(),
-    ]);
+    let out = app.import_unleash(PROJECT, "development", &file);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad key"));
     assert_eq!(app.audit_count().await, before);

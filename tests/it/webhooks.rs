@@ -142,8 +142,7 @@ async fn status_json(r: reqwest::Response) -> (StatusCode, Value) {
 }
 
 async fn add_webhook(api: &Api, body: Value) -> (StatusCode, Value) {
-    let path = format!("/api/admin/projects/{PROJECT}/webhooks");
-    status_json(api.send(Method::POST, &path, Some(&body)).await).await
+    status_json(api.add_webhook(PROJECT, &body).await).await
 }
 
 async fn step(api: &Api, id: i64, verb: &str, body: Option<Value>) -> (StatusCode, Value) {

@@ -69,6 +69,11 @@ pub fn on_postgres() -> bool {
 
 /// The database of the app whose files are in `dir`: `dir/sy.db`, or on PostgreSQL a database
 /// named after the temp dir.
+/// The 1,000-flag Unleash state the benchmarks load.
+pub fn bench_features() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/features-1000.json")
+}
+
 pub fn database_url_of(dir: &Path) -> String {
     match postgres_base() {
         Some(base) => format!("{base}{}", postgres_name(dir)),
@@ -395,6 +400,21 @@ impl TestApp {
         self.cli_with_stdin(args, None)
     }
 
+    /// `switchyard import --format unleash FILE` into `project`'s environment `env`.
+    pub fn import_unleash(&self, project: &str, env: &str, file: &Path) -> Output {
+        let file = file.to_str().unwrap();
+        self.cli(&[
+            "import",
+            "--project",
+            project,
+            "--environment",
+            env,
+            "--format",
+            "unleash",
+            file,
+        ])
+    }
+
     pub fn cli_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
         cli_on(&self.database_url(), args, stdin)
     }
@@ -545,16 +565,7 @@ impl TestApp {
 
     /// A browser with an empty cookie jar.
     pub fn browser(&self) -> Browser {
-        let jar = Arc::new(Jar::default());
-        Browser {
-            client: reqwest::Client::builder()
-                .cookie_provider(jar.clone())
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            jar,
-            base: self.base.clone(),
-        }
+        browser_at(&self.base)
     }
 
     /// A browser signed in through the real login form.
@@ -596,6 +607,29 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("open {}: {e}", self.database_url()))
     }
 
+    /// Waits until every queued webhook delivery has been sent, by whichever replica; fails
+    /// after `within`.
+    pub async fn outbox_drained(&self, within: Duration) {
+        let mut conn = self.sql().await;
+        let deadline = Instant::now() + within;
+        loop {
+            let pending = pending_deliveries(&mut conn).await;
+            if pending == 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{pending} deliveries still pending after {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Webhook deliveries queued and not sent yet.
+    pub async fn pending_deliveries(&self) -> i64 {
+        pending_deliveries(&mut self.sql().await).await
+    }
+
     pub async fn audit_count(&self) -> i64 {
         let mut c = self.sql().await;
         switchyard::db::query_scalar("select count(*) from audit_log")
@@ -603,6 +637,13 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+async fn pending_deliveries(conn: &mut switchyard::db::Pooled) -> i64 {
+    switchyard::db::query_scalar("select count(*) from webhook_outbox where delivered_at is null")
+        .fetch_one(conn)
+        .await
+        .unwrap()
 }
 
 pub async fn connect(path: &Path) -> SqliteConnection {
@@ -756,6 +797,15 @@ impl Api {
             Method::POST,
             &format!("{}/revive", flag_path(project, key)),
             None,
+        )
+        .await
+    }
+
+    pub async fn add_webhook(&self, project: &str, body: &Value) -> Response {
+        self.send(
+            Method::POST,
+            &format!("/api/admin/projects/{project}/webhooks"),
+            Some(body),
         )
         .await
     }
@@ -983,6 +1033,20 @@ impl Browser {
     /// True when the session is signed in: the login page then redirects away.
     pub async fn is_signed_in(&self) -> bool {
         self.get("/login").await.status() == StatusCode::SEE_OTHER
+    }
+}
+
+/// A browser with an empty cookie jar for the server at `base`.
+pub fn browser_at(base: &str) -> Browser {
+    let jar = Arc::new(Jar::default());
+    Browser {
+        client: reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        jar,
+        base: base.to_string(),
     }
 }
 
