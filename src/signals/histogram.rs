@@ -130,6 +130,26 @@ impl Histogram {
         }
     }
 
+    /// Adds `other` into this one: in place when the bounds are the same (an SDK sends the same
+    /// buckets every time), else as [`merge`](Self::merge).
+    pub fn absorb(&mut self, other: &Histogram) {
+        let same_bounds = self.buckets.len() == other.buckets.len()
+            && self
+                .buckets
+                .iter()
+                .zip(&other.buckets)
+                .all(|(a, b)| a.le == b.le);
+        if !same_bounds || self.count == 0 || other.count == 0 {
+            *self = self.merge(other);
+            return;
+        }
+        self.count += other.count;
+        self.sum += other.sum;
+        for (a, b) in self.buckets.iter_mut().zip(&other.buckets) {
+            a.count += b.count;
+        }
+    }
+
     /// The `q` quantile (0..=1), interpolated linearly inside the bucket it falls in, as
     /// Prometheus' `histogram_quantile` does: the first bucket starts at 0 (or at its bound when
     /// that is negative), and a quantile in the `+Inf` bucket is the largest finite bound.
@@ -209,6 +229,12 @@ mod tests {
         let counts: Vec<(f64, i64)> = m.buckets.iter().map(|b| (b.le, b.count)).collect();
         assert_eq!(counts, [(0.1, 4), (0.5, 5), (1.0, 10), (f64::INFINITY, 12)]);
         assert_eq!(m.count, 12);
+        // Absorbing in place gives what merging gives, with the same bounds or not.
+        for other in [&b, &c, &Histogram::empty()] {
+            let mut x = a.clone();
+            x.absorb(other);
+            assert_eq!(x, a.merge(other));
+        }
     }
 
     #[test]

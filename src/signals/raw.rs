@@ -56,7 +56,8 @@ pub struct RawSample<'a> {
     pub at: Scalar<'a>,
 }
 
-/// `labels`: absent (or null), an object of names to values, or something else.
+/// `labels`: absent (or null), an object of names to values (sorted by name, each name once),
+/// or something else.
 #[derive(Debug, Default)]
 pub enum Labels<'a> {
     #[default]
@@ -203,10 +204,17 @@ impl<'de> Deserialize<'de> for Labels<'de> {
                 Ok(Labels::None)
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(4));
+                let mut out: Vec<(Cow<str>, Scalar)> =
+                    Vec::with_capacity(map.size_hint().unwrap_or(4));
                 while let Some(Text(k)) = map.next_key::<Text>()? {
                     out.push((k, map.next_value::<Scalar>()?));
                 }
+                // Sorted by name with the last of a repeated name kept, as a JSON object reads
+                // and as a label set is stored.
+                out.sort_by(|a, b| a.0.cmp(&b.0));
+                out.reverse();
+                out.dedup_by(|later, kept| later.0 == kept.0);
+                out.reverse();
                 Ok(Labels::Map(out))
             }
             fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
@@ -436,12 +444,13 @@ mod tests {
         let Labels::Map(labels) = &m.samples[0].labels else {
             panic!("labels")
         };
+        // Sorted by name.
+        assert_eq!(labels[0].1, Scalar::UInt(500));
+        assert_eq!(labels[1].1, Scalar::Text(Cow::Owned("a\"b".into())));
         assert!(matches!(
-            labels[0],
+            labels[2],
             (Cow::Borrowed("route"), Scalar::Text(Cow::Borrowed(_)))
         ));
-        assert_eq!(labels[1].1, Scalar::UInt(500));
-        assert_eq!(labels[2].1, Scalar::Text(Cow::Owned("a\"b".into())));
         assert!(!m.samples[1].object);
         assert!(matches!(m.samples[2].labels, Labels::Wrong));
         assert!(m.samples[2].buckets.is_none());

@@ -189,24 +189,17 @@ fn metric_name<'r>(raw: &'r Scalar) -> Result<&'r str, String> {
     }
 }
 
-/// The label set, sorted by name with the last of a repeated name kept (as a JSON object reads),
-/// each checked in that order.
+/// The label set without the automatic labels, each checked in name order.
 fn labels<'r>(raw: &'r Labels) -> Result<Vec<(&'r str, Cow<'r, str>)>, String> {
     let pairs = match raw {
         Labels::None => return Ok(Vec::new()),
         Labels::Map(pairs) => pairs,
         Labels::Wrong => return Err("labels must be an object of names to text".into()),
     };
-    let mut sorted: Vec<(&str, &Scalar)> = pairs
-        .iter()
-        .map(|(k, v)| (k.as_ref(), v))
-        .filter(|(k, _)| !AUTOMATIC_LABELS.contains(k))
-        .collect();
-    sorted.sort_by_key(|(k, _)| *k);
-    // Stable sort: of one name's entries, the last sent is the last here.
-    let mut out: Vec<(&str, Cow<str>)> = Vec::with_capacity(sorted.len());
-    for (i, (k, v)) in sorted.iter().enumerate() {
-        if sorted.get(i + 1).is_some_and(|(next, _)| next == k) {
+    let mut out: Vec<(&str, Cow<str>)> = Vec::with_capacity(pairs.len());
+    for (k, v) in pairs {
+        let k = k.as_ref();
+        if AUTOMATIC_LABELS.contains(&k) {
             continue;
         }
         if !valid_name(k) {

@@ -89,7 +89,7 @@ impl Pending {
                 && p.key.labels == labels
         };
         if let Some(point) = self.points.find_mut(hash, same) {
-            absorb(&mut point.value, point_of(&s.value));
+            absorb_sample(&mut point.value, &s.value);
             return true;
         }
         if self.points.len() >= self.capacity {
@@ -157,6 +157,14 @@ fn point_of(v: &SampleValue) -> PointValue {
         SampleValue::Counter(n) => PointValue::Counter(*n),
         SampleValue::Gauge(x) => PointValue::Gauge { count: 1, sum: *x },
         SampleValue::Histogram(h) => PointValue::Histogram(h.clone()),
+    }
+}
+
+/// Adds a sample to its pending point without copying it.
+fn absorb_sample(point: &mut PointValue, sample: &SampleValue) {
+    match (point, sample) {
+        (PointValue::Histogram(a), SampleValue::Histogram(b)) => a.absorb(b),
+        (point, sample) => absorb(point, point_of(sample)),
     }
 }
 
