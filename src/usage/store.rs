@@ -209,3 +209,77 @@ pub async fn last_seen_of(
     let rows: Vec<(i64, String, String)> = q.build_query_as().fetch_all(conn).await?;
     Ok(rows.into_iter().map(|(p, k, h)| ((p, k), h)).collect())
 }
+
+/// How long a replica counts among those sharing the SDK post allowance after its last renewal.
+const REPLICA_LEASE_SECS: u64 = 3;
+
+/// Renews this replica's place among those sharing the SDK post allowance; writes its posts per
+/// token in `minute` (its whole count so far, not an increment, so a write that failed and is
+/// repeated counts nothing twice); and returns how many replicas share the allowance now.
+pub async fn share_posts(
+    conn: &mut Conn,
+    replica: &str,
+    minute: i64,
+    posts: &[(i64, i64)],
+) -> Result<i64, sqlx::Error> {
+    let backend = conn.backend();
+    crate::db::query(&format!(
+        "insert into sdk_post_replicas (replica, expires) values (?, {}) \
+         on conflict (replica) do update set expires = excluded.expires",
+        backend.stamp_in(REPLICA_LEASE_SECS)
+    ))
+    .bind(replica)
+    .execute(&mut *conn)
+    .await?;
+    // 4 values a row: well inside either database's limit of bound values per statement.
+    for batch in posts.chunks(1_000) {
+        let mut q =
+            QueryBuilder::new("insert into sdk_post_counts (minute, token_id, replica, posts) ");
+        q.push_values(batch, |mut row, (token, n)| {
+            row.push_bind(minute)
+                .push_bind(*token)
+                .push_bind(replica.to_string())
+                .push_bind(*n);
+        });
+        q.push(" on conflict (minute, token_id, replica) do update set posts = excluded.posts");
+        q.build().execute(&mut *conn).await?;
+    }
+    crate::db::query_scalar(&format!(
+        "select count(*) from sdk_post_replicas where expires > {}",
+        backend.now_stamp()
+    ))
+    .fetch_one(conn)
+    .await
+}
+
+/// The other replicas' posts per token in `minute`, summed.
+pub async fn others_posts(
+    conn: &mut Conn,
+    replica: &str,
+    minute: i64,
+) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    crate::db::query_as(
+        "select token_id, cast(sum(posts) as bigint) from sdk_post_counts \
+         where minute = ? and replica <> ? group by token_id",
+    )
+    .bind(minute)
+    .bind(replica)
+    .fetch_all(conn)
+    .await
+}
+
+/// Forgets post counts before `minute` and replicas whose place has expired.
+pub async fn prune_posts(conn: &mut Conn, minute: i64) -> Result<(), sqlx::Error> {
+    let backend = conn.backend();
+    crate::db::query("delete from sdk_post_counts where minute < ?")
+        .bind(minute)
+        .execute(&mut *conn)
+        .await?;
+    crate::db::query(&format!(
+        "delete from sdk_post_replicas where expires < {}",
+        backend.now_stamp()
+    ))
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -268,6 +268,77 @@ async fn wrong_sign_ins_spread_over_three_replicas_are_throttled_at_the_limit_in
     assert_eq!(checked + refused, 60, "{statuses:?}");
 }
 
+#[tokio::test]
+async fn metric_posts_spread_over_three_replicas_keep_near_the_tokens_allowance() {
+    if !on_postgres() {
+        return;
+    }
+    // A balancer spreads one token's posts over every replica: its allowance (30 a minute here)
+    // holds across them, give or take what the other replicas admit between two of their
+    // exchanges (README: their share of what was left, a third of 30 at most each). The clock
+    // stands still so that the minute, and with it the allowance, does not start afresh midway.
+    const ALLOWANCE: usize = 30;
+    const SLACK: usize = 2 * ALLOWANCE / 3;
+    let clock = TestClock::at("2026-11-02T08:00:15Z");
+    let a = TestApp::spawn_with_env(&[clock.env(), ("SWITCHYARD_METRICS_POSTS_PER_MINUTE", "30")])
+        .await;
+    let (b, c) = two_more(&a).await;
+    a.admin().api.new_flag(PROJECT, "checkout").await;
+    let token = a.feed_token("client", PROJECT, "development");
+    let bases = [&a.base, &b.base, &c.base];
+    for base in bases {
+        served_within(base, &token, "checkout", false, Duration::from_secs(5)).await;
+    }
+    // The first replica started alone; each learns how many share the allowance at its next
+    // exchange, a second later.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let body = json!({"appName": "shop", "instanceId": "pod-1",
+        "bucket": {"start": clock.start.to_rfc3339(), "stop": clock.start.to_rfc3339(),
+                   "toggles": {"checkout": {"yes": 1, "no": 0}}}});
+    let http = reqwest::Client::new();
+    let (mut accepted, mut refused) = (0, 0);
+    let start = Instant::now();
+    // Five seconds: five exchanges between the replicas. On their own they would take about
+    // three times the allowance (each its own 30, and a refill of half a post a second).
+    for i in 0.. {
+        if start.elapsed() > Duration::from_secs(5) {
+            break;
+        }
+        let r = http
+            .post(format!("{}/api/client/metrics", bases[i % 3]))
+            .header("Authorization", &token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        match r.status() {
+            StatusCode::ACCEPTED => accepted += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                refused += 1;
+                let wait: u64 = r.headers()["retry-after"]
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert!((1..=60).contains(&wait), "Retry-After {wait}");
+            }
+            s => panic!("replica {}: {s} {}", i % 3, r.text().await.unwrap()),
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    eprintln!("{accepted} posts accepted, {refused} refused, over three replicas");
+    assert!(
+        accepted <= ALLOWANCE + SLACK,
+        "{accepted} accepted with an allowance of {ALLOWANCE}"
+    );
+    assert!(
+        accepted >= ALLOWANCE,
+        "the whole allowance is usable: {accepted}"
+    );
+    assert!(refused > 0);
+}
+
 /// A webhook endpoint that takes its time (so a delivery is still in flight when the other
 /// replicas' deliverers tick) and counts the hits of each delivery by its id header.
 #[derive(Clone)]

@@ -58,10 +58,74 @@ pub fn bound(
 
 /// A token bucket per API token: `capacity` posts at once, refilled evenly over a minute.
 /// Only tokens that authenticated reach it, so it holds at most one entry per real token.
+///
+/// Behind several replicas each token's posts of the current minute are shared too (see
+/// [`Limiter::learn`]): between two syncs a replica admits at most its share of what was left of
+/// the allowance at the last one, that remainder divided by the number of replicas. Until the
+/// first sync (SQLite, one process) and while there is one replica, only the bucket counts.
 pub struct Limiter {
     capacity: f64,
     per_second: f64,
-    buckets: Mutex<HashMap<i64, (f64, std::time::Instant)>>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    buckets: HashMap<i64, (f64, std::time::Instant)>,
+    /// What the replicas know of each other, from the last sync; None before the first.
+    shared: Option<Shared>,
+}
+
+struct Shared {
+    /// The Unix minute counted, set by the sync.
+    minute: i64,
+    counts: HashMap<i64, Count>,
+    replicas: i64,
+    /// When the minute ends, and when the next sync is due: the waits a refusal names.
+    minute_ends: std::time::Instant,
+    next_sync: std::time::Instant,
+    /// Past this the sync has stalled (the database is away): the bucket alone decides, so a
+    /// replica never refuses SDKs for want of the database.
+    fresh_until: std::time::Instant,
+}
+
+/// One token's posts in the shared minute.
+#[derive(Default, Clone, Copy, Debug, PartialEq)]
+struct Count {
+    /// Admitted here this minute.
+    posts: i64,
+    /// Of them, written for the other replicas at the last sync.
+    synced: i64,
+    /// The other replicas' posts this minute, as read at the last sync.
+    others: i64,
+}
+
+impl Count {
+    /// How many more posts this replica may admit before the next sync: its share of what was
+    /// left of `allowance` at the last one, less what it has admitted since.
+    fn share_left(self, allowance: i64, replicas: i64) -> i64 {
+        let left = allowance - self.synced - self.others;
+        if left <= 0 {
+            return 0;
+        }
+        let share = (left + replicas - 1) / replicas;
+        share - (self.posts - self.synced)
+    }
+}
+
+/// What one sync learnt from the database, for [`Limiter::learn`].
+pub struct Learnt {
+    pub minute: i64,
+    /// Replicas sharing the allowance, this one included.
+    pub replicas: i64,
+    /// The other replicas' posts per token this minute.
+    pub others: HashMap<i64, i64>,
+    /// What this replica wrote for `minute` ([`Limiter::unsynced`]'s counts).
+    pub written: Vec<(i64, i64)>,
+    pub now: std::time::Instant,
+    pub minute_ends: Duration,
+    pub next_sync: Duration,
+    pub fresh_for: Duration,
 }
 
 impl Limiter {
@@ -70,23 +134,95 @@ impl Limiter {
         Limiter {
             capacity,
             per_second: capacity / 60.0,
-            buckets: Mutex::default(),
+            state: Mutex::default(),
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Takes one post from `token`'s allowance, or says how long until one is free.
     pub fn admit(&self, token: i64, now: std::time::Instant) -> Result<(), Duration> {
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self.lock();
+        let State { buckets, shared } = &mut *state;
         let (left, at) = buckets.entry(token).or_insert((self.capacity, now));
         let refill = now.saturating_duration_since(*at).as_secs_f64() * self.per_second;
         *left = (*left + refill).min(self.capacity);
         *at = now;
+        let mut count = None;
+        if let Some(shared) = shared {
+            let c = shared.counts.entry(token).or_default();
+            if shared.replicas > 1 && now < shared.fresh_until {
+                let allowance = self.capacity as i64;
+                if c.share_left(allowance, shared.replicas) <= 0 {
+                    let spent = c.synced + c.others >= allowance;
+                    let until = if spent {
+                        shared.minute_ends
+                    } else {
+                        shared.next_sync
+                    };
+                    return Err(until.saturating_duration_since(now));
+                }
+            }
+            count = Some(c);
+        }
         if *left >= 1.0 {
             *left -= 1.0;
+            if let Some(c) = count {
+                c.posts += 1;
+            }
             Ok(())
         } else {
             Err(Duration::from_secs_f64((1.0 - *left) / self.per_second))
         }
+    }
+
+    /// The minute counted and each token's posts in it that the other replicas have not been
+    /// told yet; None before the first sync.
+    pub fn unsynced(&self) -> Option<(i64, Vec<(i64, i64)>)> {
+        let state = self.lock();
+        let shared = state.shared.as_ref()?;
+        let posts = shared
+            .counts
+            .iter()
+            .filter(|(_, c)| c.posts != c.synced)
+            .map(|(token, c)| (*token, c.posts))
+            .collect();
+        Some((shared.minute, posts))
+    }
+
+    /// Takes in a sync: what was written, the other replicas' posts and how many replicas
+    /// there are. A new minute starts every token's count afresh.
+    pub fn learn(&self, learnt: Learnt) {
+        let mut state = self.lock();
+        let now = learnt.now;
+        let shared = state.shared.get_or_insert_with(|| Shared {
+            minute: learnt.minute,
+            counts: HashMap::new(),
+            replicas: 1,
+            minute_ends: now,
+            next_sync: now,
+            fresh_until: now,
+        });
+        if shared.minute == learnt.minute {
+            for (token, n) in learnt.written {
+                shared.counts.entry(token).or_default().synced = n;
+            }
+        } else {
+            shared.minute = learnt.minute;
+            shared.counts.clear();
+        }
+        for c in shared.counts.values_mut() {
+            c.others = 0;
+        }
+        for (token, n) in learnt.others {
+            shared.counts.entry(token).or_default().others = n;
+        }
+        shared.replicas = learnt.replicas.max(1);
+        shared.minute_ends = now + learnt.minute_ends;
+        shared.next_sync = now + learnt.next_sync;
+        shared.fresh_until = now + learnt.fresh_for;
     }
 }
 
@@ -182,5 +318,76 @@ mod tests {
         );
         assert_eq!(limiter.admit(1, t0 + Duration::from_secs(20)), Ok(()));
         assert!(limiter.admit(1, t0 + Duration::from_secs(20)).is_err());
+    }
+
+    fn learnt(
+        minute: i64,
+        replicas: i64,
+        others: &[(i64, i64)],
+        written: &[(i64, i64)],
+        now: std::time::Instant,
+    ) -> Learnt {
+        Learnt {
+            minute,
+            replicas,
+            others: others.iter().copied().collect(),
+            written: written.to_vec(),
+            now,
+            minute_ends: Duration::from_secs(40),
+            next_sync: Duration::from_secs(1),
+            fresh_for: Duration::from_secs(3),
+        }
+    }
+
+    fn admitted(limiter: &Limiter, token: i64, now: std::time::Instant) -> usize {
+        (0..1_000)
+            .take_while(|_| limiter.admit(token, now).is_ok())
+            .count()
+    }
+
+    #[test]
+    fn three_replicas_each_take_a_third_of_what_is_left_then_stop_at_the_allowance() {
+        let limiter = Limiter::per_minute(30);
+        let t0 = std::time::Instant::now();
+        limiter.learn(learnt(100, 3, &[], &[], t0));
+        // A third of 30 until the next sync, which is a second away.
+        assert_eq!(admitted(&limiter, 1, t0), 10);
+        let wait = limiter.admit(1, t0).unwrap_err();
+        assert_eq!(wait, Duration::from_secs(1));
+        assert_eq!(limiter.unsynced(), Some((100, vec![(1, 10)])));
+
+        // The others took 14 meanwhile: 6 are left, 2 of them this replica's.
+        let t1 = t0 + Duration::from_secs(1);
+        limiter.learn(learnt(100, 3, &[(1, 14)], &[(1, 10)], t1));
+        assert_eq!(limiter.unsynced(), Some((100, vec![])));
+        assert_eq!(admitted(&limiter, 1, t1), 2);
+        // Then the others took the rest: refused until the minute ends.
+        let t2 = t1 + Duration::from_secs(1);
+        limiter.learn(learnt(100, 3, &[(1, 18)], &[(1, 12)], t2));
+        assert_eq!(limiter.admit(1, t2), Err(Duration::from_secs(40)));
+        // Another token still has its own allowance.
+        assert_eq!(admitted(&limiter, 2, t2), 10);
+
+        // A new minute starts every count afresh (token 1's bucket still holds more than 10).
+        let t3 = t2 + Duration::from_secs(1);
+        limiter.learn(learnt(101, 3, &[], &[], t3));
+        assert_eq!(limiter.unsynced(), Some((101, vec![])));
+        assert_eq!(admitted(&limiter, 1, t3), 10);
+    }
+
+    #[test]
+    fn one_replica_or_a_stalled_sync_leaves_the_bucket_alone_in_charge() {
+        let t0 = std::time::Instant::now();
+        let alone = Limiter::per_minute(30);
+        alone.learn(learnt(100, 1, &[], &[], t0));
+        assert_eq!(admitted(&alone, 1, t0), 30);
+        assert_eq!(alone.unsynced(), Some((100, vec![(1, 30)])));
+
+        let stalled = Limiter::per_minute(30);
+        stalled.learn(learnt(100, 3, &[(1, 30)], &[], t0));
+        assert!(stalled.admit(1, t0).is_err());
+        // No sync for longer than `fresh_for`: the database may be away, SDKs are not refused.
+        let later = t0 + Duration::from_secs(4);
+        assert_eq!(admitted(&stalled, 1, later), 30);
     }
 }

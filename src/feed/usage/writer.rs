@@ -1,10 +1,13 @@
 //! The background writer: every few seconds, the queued reports, the summed server-side
-//! evaluations and each token's last use, written in one transaction.
+//! evaluations and each token's last use, written in one transaction. Beside it, on PostgreSQL
+//! (where several replicas may share the database), each second: this replica's SDK posts per
+//! token in the current minute, written for the others, and theirs read back for the limiter.
 
+use super::bounds::Learnt;
 use super::{Report, Usage};
 use crate::auth::token_store;
 use crate::clock::stamp;
-use crate::db::{begin_write, Db};
+use crate::db::{begin_write, Backend, Db};
 use crate::usage::store as usage_store;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use std::collections::{BTreeMap, HashMap};
@@ -13,6 +16,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const FLUSH_EVERY: Duration = Duration::from_secs(5);
+/// How often replicas tell each other their SDK posts. A token can go past its allowance by what
+/// the other replicas admit between two of these (their share of what was left, at most).
+const SHARE_EVERY: Duration = Duration::from_secs(1);
+/// Shares older than this are not trusted (the database is away): each replica's bucket alone
+/// decides, as on one process, rather than refusing SDKs for want of the database.
+const SHARE_FRESH: Duration = Duration::from_secs(3);
 
 impl Usage {
     /// Starts the background writer; call once.
@@ -25,6 +34,9 @@ impl Usage {
         else {
             return;
         };
+        if db.backend() == Backend::Postgres {
+            self.share_posts(db.clone());
+        }
         let usage = self.clone();
         tokio::spawn(async move {
             let mut flushed: HashMap<i64, i64> = HashMap::new();
@@ -48,6 +60,28 @@ impl Usage {
         });
     }
 
+    /// Starts sharing the SDK post counts with the other replicas, now and every second. On
+    /// SQLite (one process's database) the allowance stays the process's own.
+    fn share_posts(self: &Arc<Self>, db: Db) {
+        let usage = self.clone();
+        let replica = uuid::Uuid::new_v4().to_string();
+        tokio::spawn(async move {
+            let mut pruned = None;
+            let mut failing = false;
+            loop {
+                match share(&usage, &db, &replica, &mut pruned).await {
+                    Ok(()) => failing = false,
+                    Err(e) if !failing => {
+                        failing = true;
+                        tracing::warn!(error = %e, "could not share SDK post counts with the other replicas");
+                    }
+                    Err(_) => {}
+                }
+                tokio::time::sleep(SHARE_EVERY).await;
+            }
+        });
+    }
+
     fn used_since(&self, flushed: &HashMap<i64, i64>) -> Vec<(i64, i64)> {
         self.last_used
             .load()
@@ -56,6 +90,42 @@ impl Usage {
             .filter(|(id, t)| *t > 0 && flushed.get(id) != Some(t))
             .collect()
     }
+}
+
+/// One exchange: this replica's unsent counts written (under the minute they were counted in),
+/// the minute's counts of the others read, old minutes forgotten once a minute.
+async fn share(
+    usage: &Usage,
+    db: &Db,
+    replica: &str,
+    pruned: &mut Option<i64>,
+) -> Result<(), sqlx::Error> {
+    let now = usage.clock.now();
+    let minute = now.timestamp().div_euclid(60);
+    let into_minute = TimeDelta::seconds(now.timestamp().rem_euclid(60))
+        + TimeDelta::nanoseconds(i64::from(now.timestamp_subsec_nanos()));
+    let minute_ends = (TimeDelta::minutes(1) - into_minute)
+        .to_std()
+        .unwrap_or_default();
+    let (counted, written) = usage.limiter.unsynced().unwrap_or((minute, Vec::new()));
+    let mut conn = db.acquire().await?;
+    let replicas = usage_store::share_posts(&mut conn, replica, counted, &written).await?;
+    if *pruned != Some(minute) {
+        usage_store::prune_posts(&mut conn, minute - 1).await?;
+        *pruned = Some(minute);
+    }
+    let others = usage_store::others_posts(&mut conn, replica, minute).await?;
+    usage.limiter.learn(Learnt {
+        minute,
+        replicas,
+        others: others.into_iter().collect(),
+        written,
+        now: std::time::Instant::now(),
+        minute_ends,
+        next_sync: SHARE_EVERY,
+        fresh_for: SHARE_FRESH,
+    });
+    Ok(())
 }
 
 fn hour_of(t: DateTime<Utc>) -> DateTime<Utc> {
