@@ -75,7 +75,8 @@ pub struct ServeArgs {
     /// Open connections allowed at once.
     #[arg(long, env = "SWITCHYARD_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,
-    /// Open connections allowed at once from one client address.
+    /// Open connections allowed at once from one client address; a peer listed in
+    /// --trusted-proxy is held to --max-connections only.
     #[arg(
         long,
         env = "SWITCHYARD_MAX_CONNECTIONS_PER_ADDRESS",
