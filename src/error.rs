@@ -137,7 +137,13 @@ fn is_busy(e: &sqlx::Error) -> bool {
         sqlx::Error::PoolTimedOut => true,
         sqlx::Error::Database(db) => {
             let m = db.message();
-            m.contains("database is locked") || m.contains("busy") || m.contains("unable to open")
+            // PostgreSQL: a statement cancelled by the statement timeout (57014), a lock not
+            // had in time (55P03), a session ended by the server (57P01, 25P03).
+            let code = db.code();
+            m.contains("database is locked")
+                || m.contains("busy")
+                || m.contains("unable to open")
+                || code.is_some_and(|c| matches!(&*c, "57014" | "55P03" | "57P01" | "25P03"))
         }
         sqlx::Error::Io(_) => true,
         _ => false,

@@ -8,7 +8,7 @@ use crate::db::{Db, Writes};
 use crate::feed::watcher::Watcher;
 use crate::feed::FeedState;
 use axum::extract::FromRef;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -18,8 +18,6 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub clock: SharedClock,
     pub throttle: Arc<LoginThrottle>,
-    /// The hash of the one-time first-admin setup token, while there is no user yet.
-    pub setup_token: Arc<Mutex<Option<String>>>,
     pub feed: FeedState,
     pub watcher: Watcher,
 }
@@ -50,7 +48,6 @@ impl AppState {
             settings: Arc::new(settings),
             clock,
             throttle: Arc::new(throttle),
-            setup_token: Arc::new(Mutex::new(None)),
             feed: FeedState {
                 snapshots: Arc::default(),
                 tokens: Arc::default(),

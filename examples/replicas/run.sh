@@ -37,10 +37,10 @@ trap 'exit 130' INT TERM
 
 for i in 0 1 2; do
   # --trusted-proxy: nginx connects from loopback here; name its address when it runs elsewhere.
-  # --max-connections-per-address: every connection comes from nginx's one address, each SDK
-  # stream one of them, so the per-address cap must be as large as the overall one.
+  # Its connections (every SDK stream comes through it) then count against --max-connections
+  # only, not the per-address cap.
   "$SY" --database-url "$DATABASE_URL" serve --bind "127.0.0.1:${PORTS[$i]}" \
-    --trusted-proxy 127.0.0.1 --max-connections-per-address 4096 &
+    --trusted-proxy 127.0.0.1 &
   PIDS+=($!)
   # The first one alone: it creates the schema and the first admin before the others start.
   if [ "$i" = 0 ]; then

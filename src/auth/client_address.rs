@@ -65,7 +65,9 @@ impl TrustedProxies {
         TrustedProxies(ranges)
     }
 
-    fn trusts(&self, ip: IpAddr) -> bool {
+    /// Whether `ip` is one of the proxies (an IPv4 peer seen as IPv6-mapped counts as itself).
+    pub fn trusts(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
         self.0.iter().any(|c| c.contains(ip))
     }
 

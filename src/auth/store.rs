@@ -1,5 +1,5 @@
-//! SQL for what every server on one database shares: secrets, and the password guesses the
-//! throttles count.
+//! SQL for what every server on one database shares: secrets, the password guesses the
+//! throttles count, and the first-admin setup links servers printed.
 
 use crate::db::Conn;
 
@@ -98,6 +98,35 @@ pub async fn clear_attempts(conn: &mut Conn, throttle: &str, key: &str) -> Resul
     crate::db::query("delete from throttle_attempts where throttle = ? and key = ?")
         .bind(throttle)
         .bind(key)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Keeps the hash of a first-admin setup token this server printed.
+pub async fn add_setup_token(conn: &mut Conn, hash: &str, at: &str) -> Result<(), sqlx::Error> {
+    crate::db::query("insert into setup_tokens (hash, created_at) values (?, ?)")
+        .bind(hash)
+        .bind(at)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Whether a setup token with this hash was printed by any server and no user exists yet.
+pub async fn setup_token_valid(conn: &mut Conn, hash: &str) -> Result<bool, sqlx::Error> {
+    let n: i64 = crate::db::query_scalar(
+        "select count(*) from setup_tokens where hash = ? and not exists (select 1 from users)",
+    )
+    .bind(hash)
+    .fetch_one(conn)
+    .await?;
+    Ok(n > 0)
+}
+
+/// Forgets every setup token: the first admin exists, so no printed link may work again.
+pub async fn forget_setup_tokens(conn: &mut Conn) -> Result<(), sqlx::Error> {
+    crate::db::query("delete from setup_tokens")
         .execute(conn)
         .await
         .map(|_| ())

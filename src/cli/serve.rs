@@ -4,7 +4,7 @@ use crate::accounts::{self, store as accounts_store};
 use crate::app;
 use crate::audit::{self, Actor};
 use crate::auth::client_address::{Cidr, TrustedProxies};
-use crate::auth::{password, tokens};
+use crate::auth::{password, store as auth_store, tokens};
 use crate::config::Settings;
 use crate::db;
 use crate::state::AppState;
@@ -75,7 +75,8 @@ pub struct ServeArgs {
     /// Open connections allowed at once.
     #[arg(long, env = "SWITCHYARD_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,
-    /// Open connections allowed at once from one client address.
+    /// Open connections allowed at once from one client address; a peer listed in
+    /// --trusted-proxy is held to --max-connections only.
     #[arg(
         long,
         env = "SWITCHYARD_MAX_CONNECTIONS_PER_ADDRESS",
@@ -119,15 +120,7 @@ pub async fn run(url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("could not listen on {}", args.bind))?;
     let addr = listener.local_addr()?;
     let base = format!("http://{addr}");
-    if user_count(&state).await? == 0 {
-        let token = {
-            use rand::RngCore;
-            let mut b = [0u8; 24];
-            rand::rngs::OsRng.fill_bytes(&mut b);
-            hex::encode(b)
-        };
-        *state.setup_token.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some(tokens::hash_secret(&token));
+    if let Some(token) = setup_token(&state).await? {
         println!(
             "No users yet. Create the first admin at {base}/setup/{token} (this link works once)"
         );
@@ -156,9 +149,23 @@ pub async fn run(url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn user_count(state: &AppState) -> anyhow::Result<i64> {
+/// A new first-admin setup token while the database has no user, its hash kept in the database
+/// so the link works through every replica; with users, the hashes of old links are forgotten.
+async fn setup_token(state: &AppState) -> anyhow::Result<Option<String>> {
     let mut conn = state.db.acquire().await?;
-    Ok(accounts_store::user_count(&mut conn).await?)
+    if accounts_store::user_count(&mut conn).await? > 0 {
+        auth_store::forget_setup_tokens(&mut conn).await?;
+        return Ok(None);
+    }
+    let token = {
+        use rand::RngCore;
+        let mut b = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut b);
+        hex::encode(b)
+    };
+    let at = crate::clock::stamp(state.now());
+    auth_store::add_setup_token(&mut conn, &tokens::hash_secret(&token), &at).await?;
+    Ok(Some(token))
 }
 
 /// `SWITCHYARD_ADMIN_EMAIL` and `SWITCHYARD_ADMIN_PASSWORD` create the first admin without a browser.

@@ -74,7 +74,9 @@ impl Conn {
         use sqlx::Executor;
         match self.raw_now() {
             Raw::Sqlite(c) => Box::pin(async move { c.execute(sql).await.map(|_| ()) }),
-            Raw::Postgres(c) => Box::pin(async move { c.execute(sql).await.map(|_| ()) }),
+            Raw::Postgres(c) => {
+                Box::pin(async move { super::answered(c.execute(sql)).await.map(|_| ()) })
+            }
         }
     }
 
@@ -148,8 +150,10 @@ impl Tx {
                 tx.commit().await
             }
             Inner::PgTx(tx) => {
+                // Unanswered, the commit may or may not have happened: the caller is told the
+                // database is unavailable, and the feed shows what it did once it answers.
                 #[allow(clippy::disallowed_methods)] // the one place a transaction commits
-                tx.commit().await
+                super::answered(tx.commit()).await
             }
             Inner::SqlitePooled(_) | Inner::PgPooled(_) => Ok(()),
         }
@@ -158,7 +162,7 @@ impl Tx {
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
         match self.0.inner {
             Inner::SqliteTx(tx) => tx.rollback().await,
-            Inner::PgTx(tx) => tx.rollback().await,
+            Inner::PgTx(tx) => super::answered(tx.rollback()).await,
             Inner::SqlitePooled(_) | Inner::PgPooled(_) => Ok(()),
         }
     }

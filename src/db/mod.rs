@@ -156,6 +156,55 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// connection under load (writes hold one only while they run).
 const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How long a PostgreSQL statement may go unanswered before the caller is told the database is
+/// unavailable. A server that is down refuses connections at once, but one behind a network
+/// partition says nothing: the socket stays open and, without this bound, a request waits for
+/// the kernel to give up on it (a quarter of an hour). Above the server's own statement
+/// timeout (5 s), so a slow statement is cancelled by the server first, leaving a usable
+/// connection.
+pub const PG_ANSWER_WITHIN: Duration = Duration::from_secs(7);
+
+/// How long a connection given back to the pool has to answer a ping; one that does not is
+/// closed rather than handed to the next request (or held forever by the pool's own check).
+const PG_RELEASE_PING: Duration = Duration::from_secs(2);
+
+/// What each PostgreSQL session asks of the server, for its side of a partition. A statement
+/// runs at most 5 s (the write lock's wait included, so a write held up behind a replica cut
+/// off mid-transaction is refused rather than queued; writes hold the lock for milliseconds);
+/// a transaction left idle for 30 s (its replica gone silent) is ended, releasing the write
+/// lock; and a client whose packets stop being acknowledged, or which stops answering
+/// keep-alive probes, is dropped within about 25 s, ending whatever it held.
+const PG_SESSION_SETTINGS: [(&str, &str); 6] = [
+    ("statement_timeout", "5s"),
+    ("idle_in_transaction_session_timeout", "30s"),
+    ("tcp_keepalives_idle", "10"),
+    ("tcp_keepalives_interval", "5"),
+    ("tcp_keepalives_count", "3"),
+    ("tcp_user_timeout", "20000"),
+];
+
+/// `work` on PostgreSQL, given up after [`PG_ANSWER_WITHIN`] with an I/O error (which the
+/// callers answer as "database unavailable", 503). The connection it ran on is then in an
+/// unknown state: the pool closes it when it comes back (`after_release`).
+pub(crate) async fn answered<T>(
+    work: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, sqlx::Error> {
+    within(PG_ANSWER_WITHIN, work).await
+}
+
+async fn within<T>(
+    limit: Duration,
+    work: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, sqlx::Error> {
+    match tokio::time::timeout(limit, work).await {
+        Ok(done) => done,
+        Err(_) => Err(sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("the database did not answer within {} s", limit.as_secs()),
+        ))),
+    }
+}
+
 /// Whether the URL names a PostgreSQL database (anything else is SQLite).
 pub fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
@@ -191,18 +240,31 @@ pub async fn connect(url: &str) -> anyhow::Result<Db> {
 }
 
 async fn connect_postgres(url: &str) -> anyhow::Result<Db> {
+    use sqlx::Connection;
     let options = PgConnectOptions::from_str(url)
         .map_err(|e| anyhow::anyhow!("the database URL {url:?} is not valid: {e}"))?;
-    let pool = PgPoolOptions::new()
-        .max_connections(8)
-        .acquire_timeout(PG_ACQUIRE_TIMEOUT)
-        .connect_with(options)
+    // The schema on a connection of its own, without the statement timeout below: building an
+    // index on a large table may take longer than any request should.
+    let mut conn = sqlx::PgConnection::connect_with(&options)
         .await
         .map_err(|e| anyhow::anyhow!("could not open the database {url}: {e}"))?;
     sqlx::migrate!("./migrations/postgres")
-        .run(&pool)
+        .run(&mut conn)
         .await
         .map_err(|e| anyhow::anyhow!("could not prepare the database schema: {e}"))?;
+    let _ = conn.close().await;
+    let pool = PgPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(PG_ACQUIRE_TIMEOUT)
+        .after_release(|conn, _| {
+            Box::pin(async move {
+                within(PG_RELEASE_PING, conn.ping()).await?;
+                Ok(true)
+            })
+        })
+        .connect_with(options.options(PG_SESSION_SETTINGS))
+        .await
+        .map_err(|e| anyhow::anyhow!("could not open the database {url}: {e}"))?;
     Ok(Db::Postgres(pool))
 }
 
@@ -211,7 +273,7 @@ pub async fn ping(db: &Db) -> Result<(), sqlx::Error> {
     use sqlx::Connection;
     match db {
         Db::Sqlite(p) => p.acquire().await?.ping().await,
-        Db::Postgres(p) => p.acquire().await?.ping().await,
+        Db::Postgres(p) => answered(async { p.acquire().await?.ping().await }).await,
     }
 }
 
@@ -226,13 +288,15 @@ pub fn begin_write(db: &Db) -> futures_util::future::BoxFuture<'_, Result<Tx, sq
         Ok(match db {
             Db::Sqlite(p) => Tx::sqlite(p.begin_with("begin immediate").await?),
             Db::Postgres(p) => {
-                let mut tx = p.begin().await?;
+                let mut tx = answered(p.begin()).await?;
                 // The signal goes out at commit (`notify::listen` in every replica hears it).
-                sqlx::query("select pg_advisory_xact_lock($1), pg_notify($2, '')")
-                    .bind(WRITE_LOCK)
-                    .bind(notify::CHANNEL)
-                    .execute(&mut *tx)
-                    .await?;
+                answered(
+                    sqlx::query("select pg_advisory_xact_lock($1), pg_notify($2, '')")
+                        .bind(WRITE_LOCK)
+                        .bind(notify::CHANNEL)
+                        .execute(&mut *tx),
+                )
+                .await?;
                 Tx::postgres(tx)
             }
         })

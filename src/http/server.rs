@@ -7,6 +7,8 @@
 //!   too: the keep-alive idle limit is the same figure.
 //! - At most `max_connections` at once and `max_connections_per_address` from one client address.
 //!   A connection over a cap is answered `503` and closed at once: it holds no task or buffer.
+//!   A trusted proxy (`--trusted-proxy`) is not one client but the door for many, and limits
+//!   them itself: its connections count against `max_connections` only.
 //! - On shutdown: stop accepting, let the caller end the event streams, let requests in flight
 //!   finish and close idle connections, and drop whatever is left after the grace period.
 //!
@@ -14,6 +16,7 @@
 //! [`FastLane`] as before.
 
 use super::FastLane;
+use crate::auth::client_address::TrustedProxies;
 use crate::config::Settings;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -42,6 +45,8 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     pub max_connections: usize,
     pub max_connections_per_address: usize,
+    /// Peers the per-address cap does not apply to.
+    pub trusted_proxies: TrustedProxies,
     pub grace: Duration,
 }
 
@@ -51,6 +56,7 @@ impl Limits {
             header_read_timeout: s.header_read_timeout,
             max_connections: s.max_connections.max(1),
             max_connections_per_address: s.max_connections_per_address.max(1),
+            trusted_proxies: s.trusted_proxies.clone(),
             grace: s.shutdown_grace,
         }
     }
@@ -175,13 +181,15 @@ struct Admission {
     open: Arc<Semaphore>,
     per_address: Arc<Mutex<HashMap<IpAddr, usize>>>,
     per_address_max: usize,
+    trusted: TrustedProxies,
 }
 
 /// One admitted connection; dropping it frees its place.
 struct Slot {
     _permit: OwnedSemaphorePermit,
     per_address: Arc<Mutex<HashMap<IpAddr, usize>>>,
-    ip: IpAddr,
+    /// The address counted, unless it is a trusted proxy's.
+    ip: Option<IpAddr>,
 }
 
 impl Admission {
@@ -190,6 +198,7 @@ impl Admission {
             open: Arc::new(Semaphore::new(limits.max_connections)),
             per_address: Arc::default(),
             per_address_max: limits.max_connections_per_address,
+            trusted: limits.trusted_proxies.clone(),
         }
     }
 
@@ -200,17 +209,20 @@ impl Admission {
             .clone()
             .try_acquire_owned()
             .map_err(|_| "overall")?;
-        let mut counts = self.per_address.lock().unwrap_or_else(|p| p.into_inner());
-        let count = counts.entry(ip).or_default();
-        if *count >= self.per_address_max {
-            return Err("per address");
+        let counted = (!self.trusted.trusts(ip)).then_some(ip);
+        if let Some(ip) = counted {
+            let mut counts = self.per_address.lock().unwrap_or_else(|p| p.into_inner());
+            let count = counts.entry(ip).or_default();
+            if *count >= self.per_address_max {
+                return Err("per address");
+            }
+            *count += 1;
         }
-        *count += 1;
         crate::metrics::traffic::connection_opened();
         Ok(Slot {
             _permit: permit,
             per_address: self.per_address.clone(),
-            ip,
+            ip: counted,
         })
     }
 }
@@ -218,11 +230,14 @@ impl Admission {
 impl Drop for Slot {
     fn drop(&mut self) {
         crate::metrics::traffic::connection_closed();
+        let Some(ip) = self.ip else {
+            return;
+        };
         let mut counts = self.per_address.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(count) = counts.get_mut(&self.ip) {
+        if let Some(count) = counts.get_mut(&ip) {
             *count -= 1;
             if *count == 0 {
-                counts.remove(&self.ip);
+                counts.remove(&ip);
             }
         }
     }
@@ -271,6 +286,7 @@ mod tests {
             header_read_timeout: Duration::from_secs(10),
             max_connections: overall,
             max_connections_per_address: per_address,
+            trusted_proxies: TrustedProxies::default(),
             grace: Duration::from_secs(3),
         }
     }
@@ -287,6 +303,21 @@ mod tests {
         assert_eq!(admission.admit(b).err(), Some("overall"));
         drop(first);
         assert!(admission.admit(a).is_ok());
+    }
+
+    #[test]
+    fn a_trusted_proxy_counts_against_the_overall_cap_only() {
+        let proxy: IpAddr = [10, 0, 0, 9].into();
+        let mut l = limits(4, 1);
+        l.trusted_proxies = TrustedProxies::new(vec!["10.0.0.9".parse().unwrap()]);
+        let admission = Admission::new(&l);
+        let held: Vec<Slot> = (0..3).map(|_| admission.admit(proxy).unwrap()).collect();
+        assert!(admission.per_address.lock().unwrap().is_empty());
+        let other: IpAddr = [10, 0, 0, 1].into();
+        let _one = admission.admit(other).unwrap();
+        assert_eq!(admission.admit(proxy).err(), Some("overall"));
+        drop(held);
+        assert_eq!(admission.admit(other).err(), Some("per address"));
     }
 
     #[test]

@@ -4,7 +4,7 @@ use super::{render, see_other, Errors, Layout, PageError, PageResult, WebForm};
 use crate::accounts::{self, store as accounts_store, User};
 use crate::audit::{self, Actor};
 use crate::auth::csrf::SignedOut;
-use crate::auth::{password, session, tokens};
+use crate::auth::{password, session, store as auth_store, tokens};
 use crate::db::begin_write;
 use crate::error::{AppError, AppResult};
 use crate::http::extract::ClientAddress;
@@ -188,12 +188,10 @@ struct SetupPage {
     errors: Errors,
 }
 
-/// The link is valid while no user exists and only with the token printed at start.
-fn setup_allowed(app: &AppState, token: &str) -> bool {
-    let guard = app.setup_token.lock().unwrap_or_else(|p| p.into_inner());
-    guard
-        .as_deref()
-        .is_some_and(|h| tokens::hashes_match(h, &tokens::hash_secret(token)))
+/// The link is valid while no user exists and only with a token a server printed at start
+/// (any replica's: their hashes are in the database).
+async fn setup_allowed(conn: &mut crate::db::Conn, token: &str) -> AppResult<bool> {
+    Ok(auth_store::setup_token_valid(conn, &tokens::hash_secret(token)).await?)
 }
 
 fn setup_gone() -> PageError {
@@ -208,7 +206,7 @@ async fn setup_page(
     csrf: SignedOut,
     Path(token): Path<String>,
 ) -> PageResult {
-    if !setup_allowed(&app, &token) {
+    if !setup_allowed(&mut *app.db.acquire().await?, &token).await? {
         return Err(setup_gone());
     }
     let page = SetupPage {
@@ -235,7 +233,7 @@ async fn setup(
     Path(token): Path<String>,
     WebForm(form): WebForm<SetupForm>,
 ) -> PageResult {
-    if !setup_allowed(&app, &token) {
+    if !setup_allowed(&mut *app.db.acquire().await?, &token).await? {
         return Err(setup_gone());
     }
     let mut errors = Vec::new();
@@ -271,7 +269,9 @@ async fn setup(
     };
     let hash = password::hash_blocking(form.password).await?;
     let mut tx = begin_write(&app.db).await?;
-    if accounts_store::user_count(&mut tx).await? > 0 {
+    // Asked again under the write lock: of people using links at once, through any replicas,
+    // one creates the admin.
+    if !setup_allowed(&mut tx, &token).await? {
         return Err(setup_gone());
     }
     let now = app.now();
@@ -286,8 +286,8 @@ async fn setup(
         now,
     )
     .await?;
+    auth_store::forget_setup_tokens(&mut tx).await?;
     app.writes.commit(tx).await?;
-    *app.setup_token.lock().unwrap_or_else(|p| p.into_inner()) = None;
     session::sign_in(&session, &user, now.timestamp()).await?;
     super::Flash::set(
         &session,

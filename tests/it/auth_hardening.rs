@@ -1,12 +1,12 @@
 //! Sign-in, sessions, passwords and logs under attack (issue 11 items 7, 11, 12, 13 and 15;
 //! reliability plan L6, L10, L13, D2, D10).
 
+use crate::support::fresh::serve_without_users;
 use crate::support::{
     assert_success, browser_at, on_postgres, Browser, TestApp, ADMIN_EMAIL, PASSWORD, PROJECT,
 };
 use futures_util::future::join_all;
 use reqwest::{header, StatusCode};
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -572,61 +572,11 @@ async fn a_weak_admin_password_from_the_environment_stops_the_server() {
     assert!(err.contains("commonly used password"), "{err}");
 }
 
-/// `switchyard serve` on a fresh database with no admin: the setup link it prints.
-struct Fresh {
-    child: std::process::Child,
-    base: String,
-    setup: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Fresh {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn_fresh() -> Fresh {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("sy.db").display());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args(["--database-url", &url, "serve", "--bind", "127.0.0.1:0"])
-        .env_remove("SWITCHYARD_ADMIN_EMAIL")
-        .env_remove("SWITCHYARD_ADMIN_PASSWORD")
-        .env_remove("SWITCHYARD_TEST_CLOCK_FILE")
-        .env("SWITCHYARD_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut setup = None;
-    let base = loop {
-        let line = lines.next().expect("serve printed its address").unwrap();
-        if let Some(at) = line.find("/setup/") {
-            let url = line[..].split_whitespace().find(|w| w.contains("/setup/"));
-            setup = url.map(str::to_string).or(Some(line[at..].to_string()));
-        }
-        if let Some(rest) = line.strip_prefix("Switchyard is listening on ") {
-            break rest.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines.by_ref() {});
-    let setup = setup.expect("a setup link");
-    let setup = setup.strip_prefix(&base).unwrap_or(&setup).to_string();
-    Fresh {
-        child,
-        base,
-        setup,
-        _dir: dir,
-    }
-}
-
 #[tokio::test]
 async fn the_setup_link_refuses_weak_passwords_and_works_once_under_parallel_use() {
-    let fresh = spawn_fresh();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("sy.db").display());
+    let fresh = serve_without_users(&url);
     let b = browser_at(&fresh.base);
     let token = b
         .csrf_from(&fresh.setup)

@@ -2,7 +2,9 @@
 //! the feed answers from its snapshot; people get a clear 503 and nothing half written; once the
 //! database is back the server is ready again and catches up. On PostgreSQL only, with a server
 //! of the test's own (the suite's shared one must keep running): the test returns at once on
-//! SQLite or without PostgreSQL 15's binaries.
+//! SQLite or without PostgreSQL 15's binaries. The same for a network partition, which closes
+//! nothing: a forwarder in the test between the server and the suite's PostgreSQL stops passing
+//! bytes, and writes caught in the middle must not wait for it to heal.
 
 use crate::support::postgres::PrivatePostgres;
 use crate::support::stream::EventStream;
@@ -232,4 +234,231 @@ async fn with_the_database_stopped_sdks_are_served_writes_refused_and_all_catche
         .collect();
     assert_eq!(actions, ["flag.created"], "{flag}");
     assert_success(&app.cli(&["audit", "verify"]), "audit verify");
+}
+
+/// Switches `key` on and off in staging until `stop`: each answer's status and how long it took.
+async fn switch_back_and_forth(
+    api: crate::support::Api,
+    key: &'static str,
+    stop: Arc<AtomicBool>,
+) -> Vec<(u16, Duration)> {
+    let mut seen = Vec::new();
+    let mut on = true;
+    while !stop.load(Ordering::SeqCst) {
+        let start = Instant::now();
+        let status =
+            match tokio::time::timeout(3 * PROMPTLY, api.toggle(PROJECT, key, "staging", on)).await
+            {
+                Ok(r) => r.status().as_u16(),
+                Err(_) => 0,
+            };
+        seen.push((status, start.elapsed()));
+        on = !on;
+    }
+    seen
+}
+
+/// A TCP forwarder on loopback between the server and PostgreSQL that can be cut as a network
+/// partition cuts: the sockets stay open on both sides, but no byte goes through either way
+/// (what was sent meanwhile arrives after the cut heals, as TCP's retransmissions would bring it).
+/// New connections made during the cut are accepted and get nothing either.
+struct Partition {
+    addr: std::net::SocketAddr,
+    cut: Arc<AtomicBool>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Partition {
+    async fn between_us_and(upstream: std::net::SocketAddr) -> Partition {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cut = Arc::new(AtomicBool::new(false));
+        let flag = cut.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                    continue;
+                };
+                let (client_r, client_w) = client.into_split();
+                let (server_r, server_w) = server.into_split();
+                tokio::spawn(pump(client_r, server_w, flag.clone()));
+                tokio::spawn(pump(server_r, client_w, flag.clone()));
+            }
+        });
+        Partition { addr, cut, accept }
+    }
+
+    fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+    }
+
+    fn heal(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Partition {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
+/// Copies `from` to `to` while the link is up; while it is cut, neither reads nor writes.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    cut: Arc<AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 64 * 1024];
+    let tick = Duration::from_millis(20);
+    loop {
+        while cut.load(Ordering::SeqCst) {
+            tokio::time::sleep(tick).await;
+        }
+        let n = match tokio::time::timeout(tick, from.read(&mut buf)).await {
+            Err(_) => continue,
+            Ok(Ok(0)) | Ok(Err(_)) => return,
+            Ok(Ok(n)) => n,
+        };
+        while cut.load(Ordering::SeqCst) {
+            tokio::time::sleep(tick).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+// Multi-threaded: the forwarder keeps forwarding while the test blocks on starting the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_database_cut_off_by_a_partition_writes_are_refused_promptly_and_all_recovers() {
+    if !on_postgres() {
+        return;
+    }
+    // The suite's PostgreSQL, reached through the forwarder: only the forwarder is cut.
+    let db = crate::support::fresh::EmptyDatabase::new();
+    let mut url = url::Url::parse(&db.url).unwrap();
+    let upstream = tokio::net::lookup_host((
+        url.host_str().unwrap().to_string(),
+        url.port().unwrap_or(5432),
+    ))
+    .await
+    .unwrap()
+    .next()
+    .unwrap();
+    let link = Partition::between_us_and(upstream).await;
+    url.set_host(Some("127.0.0.1")).unwrap();
+    url.set_port(Some(link.addr.port())).unwrap();
+    let app = TestApp::spawn_on(url.as_str()).await;
+    let admin = app.admin();
+    admin.api.new_flag(PROJECT, "steady").await;
+    admin.api.new_flag(PROJECT, "later").await;
+    // Switched in staging all along (below), so the development feed the SDK polls stays put.
+    let busy = ["busy0", "busy1", "busy2"];
+    for key in busy {
+        admin.api.new_flag(PROJECT, key).await;
+    }
+    let token = app.feed_token("client", PROJECT, "development");
+    let (body, etag) = serving(&app.base, &token, &["steady", "later", "busy2"]).await;
+    let mut stream = EventStream::open(&app.base, &token).await;
+    readiness(&app.base, StatusCode::OK).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let sdk = tokio::spawn(poll(
+        app.base.clone(),
+        token.clone(),
+        etag,
+        body,
+        stop.clone(),
+    ));
+    // Three people switching flags back and forth all along: when the link is cut, some are in
+    // the middle of a statement (one holds the write lock, the others wait for it).
+    let writers: Vec<_> = busy
+        .into_iter()
+        .map(|key| tokio::spawn(switch_back_and_forth(admin.api.clone(), key, stop.clone())))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    link.cut();
+    let cut = Instant::now();
+
+    // A switch: refused plainly and promptly, where it used to wait for the kernel to give up.
+    let start = Instant::now();
+    let r = tokio::time::timeout(
+        3 * PROMPTLY,
+        admin.api.toggle(PROJECT, "steady", "development", true),
+    )
+    .await
+    .expect("the switch was not answered at all");
+    let took = start.elapsed();
+    let status = r.status();
+    let ct = r.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let text = r.text().await.unwrap();
+    eprintln!("the switch was answered {status} in {took:?}: {text}");
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
+    assert!(ct.starts_with("application/json"), "{ct}: {text}");
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(answer["error"], "database-unavailable", "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains("database"),
+        "{answer}"
+    );
+    assert!(took < PROMPTLY, "the refusal took {took:?}");
+
+    let why = readiness(&app.base, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert!(why.contains("database"), "says why: {why}");
+
+    // SDKs keep polling through the whole cut, longer than any answer may take: a request
+    // waiting for the link to heal would fail the bound below.
+    tokio::time::sleep((PROMPTLY + OUTAGE).saturating_sub(cut.elapsed())).await;
+    link.heal();
+    readiness(&app.base, StatusCode::OK).await;
+    stop.store(true, Ordering::SeqCst);
+    let polls = sdk.await.unwrap();
+    eprintln!(
+        "the SDK's polls while the database was cut off and back: {} answered 200, {} answered 304",
+        polls.full, polls.unchanged
+    );
+    assert!(polls.wrong.is_empty(), "{:?}", polls.wrong);
+    assert!(polls.full > 10 && polls.unchanged > 10, "{polls:?}");
+    for w in writers {
+        let switches = w.await.unwrap();
+        let slowest = switches.iter().map(|(_, took)| *took).max().unwrap();
+        let refused = switches.iter().filter(|(s, _)| *s == 503).count();
+        eprintln!(
+            "a writer's {} switches: {refused} refused, the slowest answered in {slowest:?}",
+            switches.len()
+        );
+        assert!(slowest < PROMPTLY, "{switches:?}");
+        assert!(
+            switches.iter().all(|(s, _)| [200, 503].contains(s)),
+            "{switches:?}"
+        );
+        assert!(refused > 0, "{switches:?}");
+    }
+
+    // Healed: a write goes through and reaches the feed and the stream opened before the cut.
+    let r = admin
+        .api
+        .toggle(PROJECT, "later", "development", true)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let update = stream.update_naming("later", PROMPTLY).await;
+    assert!(update.contains("\"enabled\":true"), "{update}");
+    let (body, _) = serving(&app.base, &token, &["later"]).await;
+    let enabled = |key: &str| {
+        body["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == key)
+            .map(|f| f["enabled"].clone())
+    };
+    assert_eq!(enabled("later"), Some(Value::Bool(true)), "{body}");
+    assert_eq!(enabled("steady"), Some(Value::Bool(false)), "{body}");
+    assert_success(&app.cli(&["audit", "verify"]), "audit verify");
+    drop(app);
 }

@@ -6,7 +6,9 @@
 //! during writes loses no acknowledged write. SQLite is one process's database: these tests
 //! return at once when the suite runs on it.
 
+use crate::support::browser_at;
 use crate::support::clock::TestClock;
+use crate::support::fresh::{serve_without_users, EmptyDatabase};
 use crate::support::stream::EventStream;
 use crate::support::{on_postgres, TestApp, Twin, PROJECT};
 use crate::webhooks::allow;
@@ -228,6 +230,73 @@ async fn a_sign_in_form_from_one_replica_is_accepted_by_another() {
         r.text().await.unwrap()
     );
     assert!(on_a.is_signed_in().await, "signed in on A too");
+}
+
+#[tokio::test]
+async fn the_setup_link_printed_by_one_replica_creates_the_first_admin_through_another() {
+    if !on_postgres() {
+        return;
+    }
+    // Two replicas started on an empty database, each printing a link; the operator opens the
+    // first one's, and the balancer sends the page and the form to the other.
+    let db = EmptyDatabase::new();
+    let a = serve_without_users(&db.url);
+    let b = serve_without_users(&db.url);
+    assert_eq!(
+        browser_at(&a.base).get(&b.setup).await.status(),
+        StatusCode::OK,
+        "B's link opens on A"
+    );
+    let on_b = browser_at(&b.base);
+    let token = on_b
+        .csrf_from(&a.setup)
+        .await
+        .expect("A's link opens on B, with its form");
+    let form = [
+        ("email", "first@example.com"),
+        ("name", "First"),
+        ("password", crate::support::PASSWORD),
+        ("csrf_token", token.as_str()),
+    ];
+    let r = on_b.post_form(&a.setup, &form, &[]).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap()
+    );
+    assert!(on_b.is_signed_in().await, "the new admin is signed in");
+
+    // The admin exists: neither link opens or posts on either replica any more.
+    for link in [&a.setup, &b.setup] {
+        for base in [&a.base, &b.base] {
+            let browser = browser_at(base);
+            let r = browser.get(link).await;
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{base}{link}");
+            let token = browser.csrf_from("/login").await.unwrap();
+            let form = [
+                ("email", "second@example.com"),
+                ("name", "Second"),
+                ("password", crate::support::PASSWORD),
+                ("csrf_token", token.as_str()),
+            ];
+            let r = browser.post_form(link, &form, &[]).await;
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "POST {base}{link}");
+        }
+    }
+    let on_a = browser_at(&a.base);
+    let r = on_a
+        .login("first@example.com", crate::support::PASSWORD)
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "the admin signs in on A");
+    let r = browser_at(&a.base)
+        .login("second@example.com", crate::support::PASSWORD)
+        .await;
+    assert_ne!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "no second admin was made"
+    );
 }
 
 #[tokio::test]

@@ -481,6 +481,80 @@ async fn connections_over_the_caps_are_refused_with_503() {
     assert_eq!(app.api(None).get("/healthz").await.status(), 200);
 }
 
+/// Sends a kept-alive `GET /healthz` on `stream` and reads the answer's status line; the
+/// connection stays open (and counted) afterwards.
+async fn status_line_on(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncWriteExt;
+    let _ = stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await;
+    first_line(stream, Duration::from_secs(5)).await
+}
+
+/// The first line the server sends on `stream` within `limit`, unasked: an over-cap
+/// connection's refusal (asking first could make the close a reset that hides it).
+async fn first_line(stream: &mut tokio::net::TcpStream, limit: Duration) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1024];
+    match tokio::time::timeout(limit, stream.read(&mut buf)).await {
+        Ok(Ok(n)) => String::from_utf8_lossy(&buf[..n])
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string(),
+        Ok(Err(e)) => format!("closed: {e}"),
+        Err(_) => "no answer".to_string(),
+    }
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_may_hold_more_connections_than_one_client_address() {
+    // nginx in front: every connection comes from its address, one per client it forwards.
+    let app = TestApp::spawn_with_env(&[
+        ("SWITCHYARD_MAX_CONNECTIONS", "30"),
+        ("SWITCHYARD_MAX_CONNECTIONS_PER_ADDRESS", "5"),
+        ("SWITCHYARD_TRUSTED_PROXIES", "127.0.0.1"),
+    ])
+    .await;
+    let mut held = Vec::new();
+    for i in 0..15 {
+        let mut s = connect_from(&app, [127, 0, 0, 1]).await;
+        let line = status_line_on(&mut s).await;
+        assert!(line.starts_with("HTTP/1.1 200"), "connection {i}: {line}");
+        held.push(s);
+    }
+    // Anyone else still has the per-address cap.
+    for i in 0..5 {
+        let mut s = connect_from(&app, [127, 0, 0, 2]).await;
+        let line = status_line_on(&mut s).await;
+        assert!(line.starts_with("HTTP/1.1 200"), "connection {i}: {line}");
+        held.push(s);
+    }
+    let mut extra = connect_from(&app, [127, 0, 0, 2]).await;
+    let line = first_line(&mut extra, Duration::from_secs(2)).await;
+    assert!(
+        line.starts_with("HTTP/1.1 503"),
+        "the 6th from 127.0.0.2: {line}"
+    );
+    // And the proxy still has the overall cap: 20 held, 10 more, then no more.
+    for i in 0..10 {
+        let mut s = connect_from(&app, [127, 0, 0, 1]).await;
+        let line = status_line_on(&mut s).await;
+        assert!(
+            line.starts_with("HTTP/1.1 200"),
+            "connection {}: {line}",
+            15 + i
+        );
+        held.push(s);
+    }
+    let mut extra = connect_from(&app, [127, 0, 0, 1]).await;
+    let line = first_line(&mut extra, Duration::from_secs(2)).await;
+    assert!(
+        line.starts_with("HTTP/1.1 503"),
+        "over the overall cap: {line}"
+    );
+}
+
 #[tokio::test]
 async fn sigterm_ends_open_streams_finishes_requests_in_flight_and_exits_within_5_s() {
     use tokio::io::AsyncWriteExt;

@@ -4,7 +4,7 @@ use super::args::{arguments, Arg};
 use super::numbered::numbered;
 use super::FromAnyRow;
 use crate::db::conn::{Conn, Pooled, Raw, Savepoint, Tx};
-use crate::db::Db;
+use crate::db::{answered, Db};
 use futures_util::future::BoxFuture;
 use sqlx::postgres::PgArguments;
 use sqlx::sqlite::SqliteArguments;
@@ -87,7 +87,7 @@ pub(super) fn run_execute<'a>(
         let conn = connection!(on, pooled);
         let rows = match conn.raw().await? {
             Raw::Sqlite(c) => sqlite_execute(c, sql, arguments(args)?).await?,
-            Raw::Postgres(c) => pg_execute(c, numbered(sql), arguments(args)?).await?,
+            Raw::Postgres(c) => answered(pg_execute(c, numbered(sql), arguments(args)?)).await?,
         };
         Ok(Done { rows })
     })
@@ -129,7 +129,7 @@ pub(super) fn run_all<'a, T: FromAnyRow + 'a>(
         let conn = connection!(on, pooled);
         match conn.raw().await? {
             Raw::Sqlite(c) => sqlite_all(c, sql, arguments(args)?).await,
-            Raw::Postgres(c) => pg_all(c, numbered(sql), arguments(args)?).await,
+            Raw::Postgres(c) => answered(pg_all(c, numbered(sql), arguments(args)?)).await,
         }
     })
 }
@@ -164,7 +164,7 @@ pub(super) fn run_optional<'a, T: FromAnyRow + 'a>(
         let conn = connection!(on, pooled);
         match conn.raw().await? {
             Raw::Sqlite(c) => sqlite_optional(c, sql, arguments(args)?).await,
-            Raw::Postgres(c) => pg_optional(c, numbered(sql), arguments(args)?).await,
+            Raw::Postgres(c) => answered(pg_optional(c, numbered(sql), arguments(args)?)).await,
         }
     })
 }

@@ -7,6 +7,7 @@
 
 pub mod browser;
 pub mod clock;
+pub mod fresh;
 pub mod postgres;
 pub mod process;
 pub mod prometheus;
