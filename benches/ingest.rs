@@ -86,7 +86,7 @@ fn report() -> String {
 }
 
 fn one(ingest: &Ingest, body: &[u8]) {
-    let body: ReportBody = serde_json::from_slice(body).expect("the report reads");
+    let body = ReportBody::read(body).expect("the report reads");
     ingest.impact_metrics(
         1,
         body.app_name.as_deref().unwrap_or(""),

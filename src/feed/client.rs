@@ -249,7 +249,7 @@ pub fn accept_report(
     if let Err(wait) = feed.usage.admit_post(token.id) {
         return too_many_posts(wait);
     }
-    let body = match serde_json::from_slice::<ReportBody>(body) {
+    let body = match ReportBody::read(body) {
         Ok(body) => body,
         Err(e) => return invalid_report(format!("the report could not be read: {e}")),
     };

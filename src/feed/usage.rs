@@ -54,7 +54,15 @@ pub struct ReportBody<'a> {
     pub impact_metrics: RawMetrics<'a>,
 }
 
-impl ReportBody<'_> {
+impl<'a> ReportBody<'a> {
+    /// Reads a posted report, or says why it cannot be read.
+    pub fn read(body: &'a [u8]) -> Result<ReportBody<'a>, String> {
+        // UTF-8 checked once for the whole body, not again for each of a report's hundreds of
+        // strings.
+        let text = std::str::from_utf8(body).map_err(|e| e.to_string())?;
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    }
+
     /// The report as the usage writer keeps it, once its impact metrics have been read.
     pub fn without_metrics(self) -> ReportBody<'static> {
         ReportBody {

@@ -12,9 +12,9 @@ use super::{
 use crate::clock::stamp;
 use crate::db::Conn;
 use chrono::{DateTime, Utc};
-use hashbrown::HashTable;
+use hashbrown::{DefaultHashBuilder, HashTable};
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 
 /// What names a series: environment, app, metric name and label set (as stored).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -53,7 +53,9 @@ struct PendingPoint {
 #[derive(Debug)]
 pub struct Pending {
     points: HashTable<PendingPoint>,
-    hasher: RandomState,
+    /// Keys are text an SDK chose, but a flood of distinct keys is stopped by `capacity`, not by
+    /// a collision-proof hash: the fast seeded one will do.
+    hasher: DefaultHashBuilder,
     capacity: usize,
     /// The label set of the sample being added, as stored; kept to reuse its buffer.
     labels: Vec<u8>,
@@ -63,7 +65,7 @@ impl Pending {
     pub fn new(capacity: usize) -> Pending {
         Pending {
             points: HashTable::new(),
-            hasher: RandomState::new(),
+            hasher: DefaultHashBuilder::default(),
             capacity,
             labels: Vec::new(),
         }
@@ -148,7 +150,7 @@ impl PendingPoint {
     }
 }
 
-fn hash_of(hasher: &RandomState, parts: KeyParts) -> u64 {
+fn hash_of(hasher: &DefaultHashBuilder, parts: KeyParts) -> u64 {
     hasher.hash_one(parts)
 }
 
