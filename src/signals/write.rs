@@ -126,7 +126,7 @@ impl Pending {
     pub fn take(&mut self) -> Pending {
         Pending {
             points: std::mem::take(&mut self.points),
-            hasher: self.hasher.clone(),
+            hasher: self.hasher,
             capacity: self.capacity,
             labels: Vec::new(),
         }
