@@ -228,5 +228,10 @@ json.dump({
     "other": other,
 }, open(sys.argv[1], "w"))
 PY
-python3 bench/summarize.py table "$ROWS" "$WORK/extra.json" | tee "$OUT"
+# Earlier runs and the other benchmarks' sections stay: this run replaces the `feed` section only.
+TABLE=$(python3 bench/summarize.py table "$ROWS" "$WORK/extra.json")
+echo "$TABLE"
+write_section "$OUT" feed "## Feed benchmark, latest run (\`bench/run.sh\`)
+
+$(echo "$TABLE" | sed -n '/^Measured/,$p')"
 say "written to ${OUT#"$ROOT"/}"
