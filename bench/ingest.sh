@@ -4,8 +4,8 @@
 # Does ingesting SDK impact metrics slow what matters? Builds the release binary, loads the
 # 1,000-flag state (BENCH_DIR, default ../shared/bench) into a temporary database, starts a
 # release plan on PLANS of its flags in development (each with two guards reading the metrics the
-# SDKs send: an error ratio and a request rate), then measures, first without and then with SDK
-# metric posts (`POST /api/client/metrics`, a report of 50 impact metrics each) at about RATE
+# SDKs send: an error ratio and a request rate), then measures, in ROUNDS rounds of first without
+# and then with SDK metric posts (`POST /api/client/metrics`, a report of 50 impact metrics each) at about RATE
 # requests/s:
 #   - the feed's poll rate: `/api/client/features` flat out with wrk, as an SDK whose copy is
 #     current polls (If-None-Match, 304) and as a first fetch (200, the whole body);
@@ -16,7 +16,7 @@
 # `ingest` markers of bench/results.md. Server, wrk and the posts share the machine's cores: a
 # load average near the core count before the run means others competed for them.
 #
-# Environment: BENCH_DIR, PLANS (1000), RATE (2000), DURATION (15s per cell), PORT (18180),
+# Environment: BENCH_DIR, PLANS (1000), RATE (2000), DURATION (15s per cell), ROUNDS (3), PORT (18180),
 # BENCH_OUT (bench/results.md), BENCH_SKIP_BUILD=1 (use target/release/switchyard as it is),
 # SWITCHYARD_BIN (another binary, e.g. a debug build for a quick check of the script itself).
 set -euo pipefail
@@ -27,6 +27,7 @@ BENCH_DIR=$(cd "${BENCH_DIR:-$ROOT/../shared/bench}" && pwd)
 PLANS=${PLANS:-1000}
 RATE=${RATE:-2000}
 DURATION=${DURATION:-15s}
+ROUNDS=${ROUNDS:-3}
 PORT=${PORT:-18180}
 OUT=${BENCH_OUT:-$ROOT/bench/results.md}
 HOST=127.0.0.1
@@ -116,46 +117,49 @@ wrk_json() { grep '^WRK_JSON ' "$1" | sed 's/^WRK_JSON //'; }
 
 # phase NAME: both poll cells, the guard passes logged meanwhile.
 phase() {
-  local name=$1 from
+  local name=$1 round=$2 from
   from=$(lines)
   for mode in 304 200; do
     local etag=""
     [ "$mode" = 304 ] && etag=$ETAG
-    say "$name: polls ($mode), $DURATION"
+    say "round $round, $name ingest: polls ($mode), $DURATION"
     wrk -t2 -c32 -d"$DURATION" -s bench/ingest_poll.lua "$BASE/api/client/features" -- "$CLIENT" "$etag" \
-      >"$WORK/poll-$name-$mode.txt"
-    echo "poll $name $mode $(wrk_json "$WORK/poll-$name-$mode.txt")" >>"$ROWS"
+      >"$WORK/poll-$name-$mode-$round.txt"
+    echo "poll $name $mode $round $(wrk_json "$WORK/poll-$name-$mode-$round.txt")" >>"$ROWS"
   done
-  echo "passes $name $(tail -n +"$((from + 1))" "$WORK/serve.log" | grep 'guard pass' |
+  echo "passes $name $round $(tail -n +"$((from + 1))" "$WORK/serve.log" | grep 'guard pass' |
     grep -o 'micros=[0-9]*' | cut -d= -f2 | tr '\n' ' ')" >>"$ROWS"
 }
 
-phase "without"
-
-say "posting metrics at about $RATE/s ($POSTERS connections, one post each per $INTERVAL ms)"
-SECONDS_TOTAL=$(( ${DURATION%s} * 2 + 10 ))
-wrk -t2 -c"$POSTERS" -d"${SECONDS_TOTAL}s" -s bench/ingest_post.lua "$BASE/api/client/metrics" -- \
-  "$WORK/report.json" "$CLIENT" "$INTERVAL" >"$WORK/posts.txt" &
-POSTS_PID=$!
-sleep 5
-phase "with"
-wait "$POSTS_PID"
-echo "posts $(wrk_json "$WORK/posts.txt")" >>"$ROWS"
+# Rounds of "without" then "with", so that what the machine's other work does to the figures
+# over the run falls on both sides alike; the table gives each round and the median change.
+SECONDS_POSTING=$(( ${DURATION%s} * 2 + 6 ))
+for round in $(seq 1 "$ROUNDS"); do
+  phase "without" "$round"
+  say "round $round: posting metrics at about $RATE/s ($POSTERS connections, one post each per $INTERVAL ms)"
+  wrk -t2 -c"$POSTERS" -d"${SECONDS_POSTING}s" -s bench/ingest_post.lua "$BASE/api/client/metrics" -- \
+    "$WORK/report.json" "$CLIENT" "$INTERVAL" >"$WORK/posts-$round.txt" &
+  POSTS_PID=$!
+  sleep 3
+  phase "with" "$round"
+  wait "$POSTS_PID"
+  echo "posts $round $(wrk_json "$WORK/posts-$round.txt")" >>"$ROWS"
+done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 POINTS=$(sqlite3 "$WORK/bench.db" 'select coalesce(sum(count), 0) from signal_points' 2>/dev/null || echo "?")
 
-TABLE=$(python3 - "$ROWS" "$LOAD_BEFORE" "$LOAD_AFTER" "$PLANS" "$RUNNING" "$RATE" "$DURATION" "$(git rev-parse --short HEAD)" "$(nproc)" "$BUILD" <<'EOF'
+TABLE=$(python3 - "$ROWS" "$LOAD_BEFORE" "$LOAD_AFTER" "$PLANS" "$RUNNING" "$RATE" "$DURATION" "$(git rev-parse --short HEAD)" "$(nproc)" "$BUILD" "$ROUNDS" <<'EOF'
 import json, statistics, sys, datetime
-rows_path, load_before, load_after, plans, running, rate, duration, commit, cores, build = sys.argv[1:]
-polls, passes, posts = {}, {}, None
+rows_path, load_before, load_after, plans, running, rate, duration, commit, cores, build, rounds = sys.argv[1:]
+polls, passes, posts = {}, {"without": [], "with": []}, []
 for line in open(rows_path):
-    parts = line.split(maxsplit=3)
+    parts = line.split(maxsplit=4)
     if parts[0] == "poll":
-        polls[(parts[1], parts[2])] = json.loads(parts[3])
+        polls[(parts[1], parts[2], parts[3])] = json.loads(parts[4])
     elif parts[0] == "passes":
-        passes[parts[1]] = [int(x) / 1000 for x in line.split()[2:]]
+        passes[parts[1]] += [int(x) / 1000 for x in line.split()[3:]]
     elif parts[0] == "posts":
-        posts = json.loads(line.split(maxsplit=1)[1])
+        posts.append(json.loads(line.split(maxsplit=2)[2]))
 
 def rate_of(c):
     return c["requests"] / c["seconds"] if c["seconds"] else 0
@@ -164,6 +168,8 @@ def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
 
+post_rates = [rate_of(p) for p in posts]
+refused = sum(p["non2xx"] for p in posts)
 now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 lines = [
     "## Metrics ingest against the feed and the guard job (`bench/ingest.sh`)",
@@ -171,23 +177,32 @@ lines = [
     f"Measured {now} on {cores} cores, commit `{commit}`, {build}. Load average before: {load_before}; after: {load_after}.",
     f"{running} release plans running in development (of {plans} started), two guards each reading the posted metrics.",
     f"Posts: `POST /api/client/metrics`, one report of 50 impact metrics each, paced at about {rate}/s by `bench/ingest_post.lua`"
-    + (f": {rate_of(posts):,.0f}/s measured, {posts['non2xx']} refused, p99 {posts['p99_ms']:.1f} ms." if posts else "."),
-    f"Polls: `/api/client/features` flat out with wrk (-c32, {duration} per cell), 1,000 flags.",
+    + (f": {min(post_rates):,.0f}–{max(post_rates):,.0f}/s measured, {refused} refused, p99 {max(p['p99_ms'] for p in posts):.1f} ms." if posts else "."),
+    f"Polls: `/api/client/features` flat out with wrk (-c32, {duration} per cell), 1,000 flags; {rounds} rounds, each without then with the posts.",
     "",
-    "| | without ingest | with ingest | change |",
-    "|---|---:|---:|---:|",
+    "| round | polls/s 304 without | with | change | polls/s 200 without | with | change |",
+    "|---|---:|---:|---:|---:|---:|---:|",
 ]
-for mode, label in (("304", "polls/s, current copy (304)"), ("200", "polls/s, whole body (200)")):
-    a, b = polls.get(("without", mode)), polls.get(("with", mode))
-    if a and b:
-        ra, rb = rate_of(a), rate_of(b)
-        lines.append(f"| {label} | {ra:,.0f} | {rb:,.0f} | {100 * (rb - ra) / ra:+.1f} % |")
-        lines.append(f"| poll p99 ms ({mode}) | {a['p99_ms']:.2f} | {b['p99_ms']:.2f} | |")
+changes = {"304": [], "200": []}
+for r in range(1, int(rounds) + 1):
+    cells = []
+    for mode in ("304", "200"):
+        a, b = polls.get(("without", mode, str(r))), polls.get(("with", mode, str(r)))
+        if a and b:
+            ra, rb = rate_of(a), rate_of(b)
+            change = 100 * (rb - ra) / ra
+            changes[mode].append(change)
+            cells += [f"{ra:,.0f}", f"{rb:,.0f}", f"{change:+.1f} %"]
+        else:
+            cells += ["?", "?", "?"]
+    lines.append(f"| {r} | " + " | ".join(cells) + " |")
+med = {m: (f"{statistics.median(c):+.1f} %" if c else "?") for m, c in changes.items()}
+lines.append(f"| median change | | | {med['304']} | | | {med['200']} |")
+lines += ["", "| guard pass ms | without ingest | with ingest |", "|---|---:|---:|"]
 for stat, f in (("median", lambda x: statistics.median(x) if x else float("nan")),
                 ("p95", lambda x: pct(x, 95)), ("max", lambda x: max(x) if x else float("nan"))):
-    a, b = passes.get("without", []), passes.get("with", [])
-    lines.append(f"| guard pass ms, {stat} | {f(a):.1f} | {f(b):.1f} | |")
-lines.append(f"| guard passes measured | {len(passes.get('without', []))} | {len(passes.get('with', []))} | |")
+    lines.append(f"| {stat} | {f(passes['without']):.1f} | {f(passes['with']):.1f} |")
+lines.append(f"| passes measured | {len(passes['without'])} | {len(passes['with'])} |")
 print("\n".join(lines))
 EOF
 )

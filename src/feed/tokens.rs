@@ -1,12 +1,18 @@
 //! Client and frontend tokens, indexed in memory by the hash of their secret, so a feed request
 //! never queries the database — not even for unknown tokens. Open streams hold a [`Lease`] on
 //! their token, which ends when the token is revoked (or expires) and when the server stops.
+//!
+//! SHA-256 of the presented secret was a fifth of an SDK poll's instructions, so a secret found
+//! once is remembered under a keyed hash ([`Seen`]) until the index is next replaced: later
+//! requests with it skip SHA-256. Only secrets that matched a token get there, so it holds at
+//! most one entry per token, and secrets themselves are never kept.
 
 use crate::auth::tokens::{self as secrets, TokenKind};
 use arc_swap::ArcSwap;
 use axum::http::HeaderMap;
 use sha2::{Digest as _, Sha256};
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -26,6 +32,35 @@ type Digest = [u8; 32];
 struct Index {
     by_hash: HashMap<Digest, FeedToken>,
     ids: HashSet<i64>,
+    seen: Seen,
+}
+
+/// Secrets already matched against this index, by a 128-bit hash under two random keys drawn
+/// with the index: nobody outside the process knows the keys, so a guessed secret cannot be
+/// aimed at an entry, and one colliding by chance (2^-128) is not a concern.
+#[derive(Default)]
+struct Seen {
+    keys: (RandomState, RandomState),
+    /// Copied on each addition (at most once per token and index), read without a lock.
+    found: ArcSwap<HashMap<u128, FeedToken>>,
+}
+
+impl Seen {
+    fn key(&self, secret: &str) -> u128 {
+        (u128::from(self.keys.0.hash_one(secret)) << 64) | u128::from(self.keys.1.hash_one(secret))
+    }
+
+    fn get(&self, key: u128) -> Option<FeedToken> {
+        self.found.load().get(&key).cloned()
+    }
+
+    fn remember(&self, key: u128, token: &FeedToken) {
+        self.found.rcu(|found| {
+            let mut found = HashMap::clone(found);
+            found.insert(key, token.clone());
+            found
+        });
+    }
 }
 
 #[derive(Default)]
@@ -56,7 +91,11 @@ impl FeedTokens {
             })
             .collect();
         let ids = by_hash.values().map(|t| t.id).collect();
-        self.index.store(Arc::new(Index { by_hash, ids }));
+        self.index.store(Arc::new(Index {
+            by_hash,
+            ids,
+            seen: Seen::default(),
+        }));
         // After the store: a woken stream must see the new index.
         self.leases.send_modify(|_| {});
     }
@@ -99,11 +138,19 @@ impl FeedTokens {
             .map(secrets::from_authorization)
             .filter(|t| !t.is_empty())
             .ok_or(Refusal::Unknown)?;
-        let digest: Digest = Sha256::digest(presented.as_bytes()).into();
         let index = self.index.load();
-        let token = index.by_hash.get(&digest).ok_or(Refusal::Unknown)?;
+        let key = index.seen.key(presented);
+        let token = match index.seen.get(key) {
+            Some(token) => token,
+            None => {
+                let digest: Digest = Sha256::digest(presented.as_bytes()).into();
+                let token = index.by_hash.get(&digest).ok_or(Refusal::Unknown)?;
+                index.seen.remember(key, token);
+                token.clone()
+            }
+        };
         if kinds.contains(&token.kind) {
-            Ok(token.clone())
+            Ok(token)
         } else {
             Err(Refusal::WrongKind)
         }
@@ -130,5 +177,69 @@ impl Lease {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::header::AUTHORIZATION;
+
+    fn token(id: i64, kind: TokenKind) -> FeedToken {
+        FeedToken {
+            id,
+            kind,
+            project_id: 1,
+            environment_id: 1,
+        }
+    }
+
+    fn presenting(secret: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, secret.parse().unwrap());
+        h
+    }
+
+    fn authorized(tokens: &FeedTokens, secret: &str, kind: TokenKind) -> Option<i64> {
+        match tokens.authorize(&presenting(secret), &[kind]) {
+            Ok(t) => Some(t.id),
+            Err(_) => None,
+        }
+    }
+
+    #[test]
+    fn a_remembered_secret_answers_as_the_index_does_until_the_index_changes() {
+        let tokens = FeedTokens::default();
+        let client = ("proj:dev.client-secret", token(1, TokenKind::Client));
+        let frontend = ("proj:dev.frontend-secret", token(2, TokenKind::Frontend));
+        tokens.replace(vec![
+            (secrets::hash_secret(client.0), client.1.clone()),
+            (secrets::hash_secret(frontend.0), frontend.1.clone()),
+        ]);
+        for _ in 0..2 {
+            assert_eq!(authorized(&tokens, client.0, TokenKind::Client), Some(1));
+            assert_eq!(
+                authorized(&tokens, client.0, TokenKind::Frontend),
+                None,
+                "wrong kind"
+            );
+            assert_eq!(
+                authorized(&tokens, "proj:dev.guessed", TokenKind::Client),
+                None
+            );
+        }
+        assert_eq!(
+            tokens.index.load().seen.found.load().len(),
+            1,
+            "only a secret that matched is remembered"
+        );
+
+        // Revoked: the index is replaced without it, and what was remembered goes with the old one.
+        tokens.replace(vec![(secrets::hash_secret(frontend.0), frontend.1.clone())]);
+        assert_eq!(authorized(&tokens, client.0, TokenKind::Client), None);
+        assert_eq!(
+            authorized(&tokens, frontend.0, TokenKind::Frontend),
+            Some(2)
+        );
     }
 }

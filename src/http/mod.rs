@@ -36,8 +36,20 @@ impl RequestId {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let prefix = *PREFIX.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair().0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        Self(format!("{prefix:016x}{n:016x}"))
+        Self(hex_pair(prefix, n))
     }
+}
+
+/// `format!("{a:016x}{b:016x}")` by hand: the formatter's way was a twentieth of an SDK poll's
+/// instructions.
+fn hex_pair(a: u64, b: u64) -> String {
+    let mut hex = [0u8; 32];
+    for (i, digit) in hex.iter_mut().enumerate() {
+        let word = if i < 16 { a } else { b };
+        let nibble = (word >> (60 - 4 * (i % 16))) & 0xf;
+        *digit = b"0123456789abcdef"[nibble as usize];
+    }
+    String::from_utf8_lossy(&hex).into_owned()
 }
 
 /// What the envelope needs to know about the app.
@@ -202,4 +214,14 @@ fn copy_headers(from: &axum::http::HeaderMap, to: &mut Response) {
 
 pub fn empty(status: StatusCode) -> Response {
     (status, Body::empty()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn request_ids_are_the_two_numbers_in_fixed_width_hex() {
+        for (a, b) in [(0, 0), (1, 255), (u64::MAX, 0x0123_4567_89ab_cdef)] {
+            assert_eq!(super::hex_pair(a, b), format!("{a:016x}{b:016x}"));
+        }
+    }
 }
