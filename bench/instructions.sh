@@ -24,7 +24,11 @@
 # Each cell's callgrind dump is kept in KEEP_DIR (target/instructions), to be read with
 # `callgrind_annotate --inclusive=yes`.
 #
-# Environment: BENCH_DIR, SECONDS_PER_CELL (20), PORT (18190), BENCH_SKIP_BUILD=1, KEEP_DIR.
+# The table is printed and written between the `instructions` markers of BENCH_OUT
+# (bench/results.md).
+#
+# Environment: BENCH_DIR, SECONDS_PER_CELL (20), PORT (18190), BENCH_SKIP_BUILD=1, KEEP_DIR,
+# BENCH_OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -32,6 +36,7 @@ ROOT=$PWD
 BENCH_DIR=$(cd "${BENCH_DIR:-$ROOT/../shared/bench}" && pwd)
 SECS=${SECONDS_PER_CELL:-20}
 PORT=${PORT:-18190}
+OUT=${BENCH_OUT:-$ROOT/bench/results.md}
 HOST=127.0.0.1
 BASE=http://$HOST:$PORT
 
@@ -180,7 +185,7 @@ cell "bare hyper" "feed 304" "$pid" "$WORK/bare.cg" -s "$WORK/bare304.lua" "http
 cell "bare hyper" "feed 200" "$pid" "$WORK/bare.cg" "http://$HOST:$PORT/api/client/features"
 stop_process "$pid"
 
-python3 - "$ROWS" "$SECS" "$(git rev-parse --short HEAD)" <<'EOF'
+TABLE=$(python3 - "$ROWS" "$SECS" "$(git rev-parse --short HEAD)" <<'EOF'
 import sys
 rows_path, secs, commit = sys.argv[1], sys.argv[2], sys.argv[3]
 print(f"## Instructions per request (`bench/instructions.sh`, callgrind, {secs} s a cell, one connection; script at `{commit}`)")
@@ -193,3 +198,6 @@ for line in open(rows_path):
     if requests:
         print(f"| {label} | {name} | {requests:,} | {conn / requests:,.0f} | {ir / requests:,.0f} |")
 EOF
+)
+echo "$TABLE"
+write_section "$OUT" instructions "$TABLE"
