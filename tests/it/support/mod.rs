@@ -8,6 +8,7 @@
 pub mod browser;
 pub mod clock;
 pub mod fresh;
+pub mod partition;
 pub mod postgres;
 pub mod process;
 pub mod prometheus;
