@@ -173,12 +173,22 @@ const PG_RELEASE_PING: Duration = Duration::from_secs(2);
 /// What each PostgreSQL session asks of the server, for its side of a partition. A statement
 /// runs at most 5 s (the write lock's wait included, so a write held up behind a replica cut
 /// off mid-transaction is refused rather than queued; writes hold the lock for milliseconds);
-/// a transaction left idle for 30 s (its replica gone silent) is ended, releasing the write
+/// a transaction left idle for 10 s (its replica gone silent) is ended, releasing the write
 /// lock; and a client whose packets stop being acknowledged, or which stops answering
 /// keep-alive probes, is dropped within about 25 s, ending whatever it held.
+///
+/// The idle timeout is how long every replica's writes are refused after one is cut off while
+/// holding the lock (`tests/it/partition_lock.rs`), so it is short; it can be, because no
+/// transaction here waits between its statements on anything unbounded: each statement is
+/// given up after 7 s ([`PG_ANSWER_WITHIN`]) and a second connection after 3 s, and what may
+/// take long (hashing a password, resolving a webhook's host, sending a delivery, the feed's
+/// catch-up after a commit) happens outside the transaction. A live replica leaves one idle
+/// for milliseconds; 10 s leaves room for a starved machine's pauses. The keep-alive bound
+/// does not cover this case: a partition that leaves the server's socket answered (a proxy
+/// or a NAT in between still up) keeps the session alive.
 const PG_SESSION_SETTINGS: [(&str, &str); 6] = [
     ("statement_timeout", "5s"),
-    ("idle_in_transaction_session_timeout", "30s"),
+    ("idle_in_transaction_session_timeout", "10s"),
     ("tcp_keepalives_idle", "10"),
     ("tcp_keepalives_interval", "5"),
     ("tcp_keepalives_count", "3"),

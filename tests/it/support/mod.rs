@@ -344,6 +344,19 @@ impl TestApp {
         twin
     }
 
+    /// As [`TestApp::replica`], reaching the same database by another way (`database_url`),
+    /// such as around a forwarder the app's own connections go through.
+    pub async fn replica_on(&self, database_url: &str) -> Twin {
+        let (child, base, stderr) = start_server(database_url, &self.envs);
+        let twin = Twin {
+            child,
+            base,
+            stderr,
+        };
+        wait_healthy(&twin.base, &|| twin.stderr()).await;
+        twin
+    }
+
     /// As [`TestApp::replica`], with environment variables of its own besides the app's (its
     /// own test clock, say).
     pub async fn replica_with_env(&self, envs: &[(&str, &str)]) -> Twin {
