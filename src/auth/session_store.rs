@@ -16,7 +16,7 @@ impl Sessions {
     /// The store for this database, its table created when missing.
     pub async fn open(db: &Db) -> anyhow::Result<Sessions> {
         Ok(match db {
-            Db::Sqlite(pool) => {
+            Db::Sqlite(pool, _) => {
                 let store = SqliteStore::new(pool.clone());
                 store.migrate().await?;
                 Sessions::Sqlite(store)

@@ -4,6 +4,7 @@
 //! sqlx's transaction and pool connection deref to their connection, so callers pass
 //! `&mut tx`, `&mut conn` or `&mut *conn` as before.
 
+use super::turns::Turn;
 use super::Backend;
 use futures_util::future::BoxFuture;
 use sqlx::pool::PoolConnection;
@@ -128,23 +129,34 @@ impl Conn {
 }
 
 /// A write transaction (`Writes::begin`); committed through `Writes::commit`, rolled back when
-/// dropped.
-pub struct Tx(Conn);
+/// dropped. On SQLite it holds the writers' turn ([`Turn`]) until then.
+pub struct Tx {
+    conn: Conn,
+    /// Declared after `conn`, so dropped after it: a dropped transaction has queued its
+    /// rollback before the next writer is let in.
+    _turn: Option<Turn>,
+}
 
 impl Tx {
-    pub(super) fn sqlite(tx: Transaction<'static, Sqlite>) -> Tx {
-        Tx(Conn::new(Inner::SqliteTx(tx)))
+    pub(super) fn sqlite(tx: Transaction<'static, Sqlite>, turn: Turn) -> Tx {
+        Tx {
+            conn: Conn::new(Inner::SqliteTx(tx)),
+            _turn: Some(turn),
+        }
     }
 
     pub(super) fn postgres(tx: Transaction<'static, Postgres>) -> Tx {
-        Tx(Conn::new(Inner::PgTx(tx)))
+        Tx {
+            conn: Conn::new(Inner::PgTx(tx)),
+            _turn: None,
+        }
     }
 
     /// Commits the whole transaction. Writes commit through `db::Writes`, which then tells the
     /// feed; clippy refuses this method elsewhere.
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
-        self.0.raw().await?;
-        match self.0.inner {
+        self.conn.raw().await?;
+        match self.conn.inner {
             Inner::SqliteTx(tx) => {
                 #[allow(clippy::disallowed_methods)] // the one place a transaction commits
                 tx.commit().await
@@ -160,7 +172,7 @@ impl Tx {
     }
 
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        match self.0.inner {
+        match self.conn.inner {
             Inner::SqliteTx(tx) => tx.rollback().await,
             Inner::PgTx(tx) => super::answered(tx.rollback()).await,
             Inner::SqlitePooled(_) | Inner::PgPooled(_) => Ok(()),
@@ -252,7 +264,20 @@ macro_rules! deref_to_conn {
         }
     )*};
 }
-deref_to_conn!(Tx, Pooled);
+deref_to_conn!(Pooled);
+
+impl Deref for Tx {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.conn
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.conn
+    }
+}
 
 impl Deref for Savepoint<'_> {
     type Target = Conn;

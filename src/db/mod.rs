@@ -8,6 +8,7 @@ mod builder;
 mod conn;
 pub mod notify;
 mod query;
+mod turns;
 
 pub use builder::{QueryBuilder, Separated};
 pub use conn::{Conn, Pooled, Savepoint, Tx};
@@ -23,6 +24,7 @@ use sqlx::{PgPool, SqlitePool};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
+use turns::Turns;
 
 /// Which database a connection speaks to, for the few statements written differently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,17 +82,17 @@ impl Backend {
     }
 }
 
-/// The pool (cheap to clone).
+/// The pool (cheap to clone), and on SQLite the queue its writers wait in (`turns`).
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePool, Turns),
     Postgres(PgPool),
 }
 
 impl Db {
     pub fn backend(&self) -> Backend {
         match self {
-            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Sqlite(..) => Backend::Sqlite,
             Db::Postgres(_) => Backend::Postgres,
         }
     }
@@ -98,7 +100,7 @@ impl Db {
     /// A connection for reads.
     pub async fn acquire(&self) -> Result<Pooled, sqlx::Error> {
         Ok(match self {
-            Db::Sqlite(p) => Pooled::sqlite(p.acquire().await?),
+            Db::Sqlite(p, _) => Pooled::sqlite(p.acquire().await?),
             Db::Postgres(p) => Pooled::postgres(p.acquire().await?),
         })
     }
@@ -106,7 +108,7 @@ impl Db {
     /// The SQLite pool, for what only SQLite does (its session store, its file checks).
     pub fn sqlite(&self) -> Option<&SqlitePool> {
         match self {
-            Db::Sqlite(p) => Some(p),
+            Db::Sqlite(p, _) => Some(p),
             Db::Postgres(_) => None,
         }
     }
@@ -114,7 +116,7 @@ impl Db {
     /// Connections the pool holds now, idle or in use.
     pub fn size(&self) -> u32 {
         match self {
-            Db::Sqlite(p) => p.size(),
+            Db::Sqlite(p, _) => p.size(),
             Db::Postgres(p) => p.size(),
         }
     }
@@ -122,7 +124,7 @@ impl Db {
     /// Connections the pool holds idle.
     pub fn num_idle(&self) -> usize {
         match self {
-            Db::Sqlite(p) => p.num_idle(),
+            Db::Sqlite(p, _) => p.num_idle(),
             Db::Postgres(p) => p.num_idle(),
         }
     }
@@ -130,14 +132,14 @@ impl Db {
     /// The most connections the pool opens.
     pub fn max_connections(&self) -> u32 {
         match self {
-            Db::Sqlite(p) => p.options().get_max_connections(),
+            Db::Sqlite(p, _) => p.options().get_max_connections(),
             Db::Postgres(p) => p.options().get_max_connections(),
         }
     }
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(p) => p.close().await,
+            Db::Sqlite(p, _) => p.close().await,
             Db::Postgres(p) => p.close().await,
         }
     }
@@ -171,12 +173,22 @@ const PG_RELEASE_PING: Duration = Duration::from_secs(2);
 /// What each PostgreSQL session asks of the server, for its side of a partition. A statement
 /// runs at most 5 s (the write lock's wait included, so a write held up behind a replica cut
 /// off mid-transaction is refused rather than queued; writes hold the lock for milliseconds);
-/// a transaction left idle for 30 s (its replica gone silent) is ended, releasing the write
+/// a transaction left idle for 10 s (its replica gone silent) is ended, releasing the write
 /// lock; and a client whose packets stop being acknowledged, or which stops answering
 /// keep-alive probes, is dropped within about 25 s, ending whatever it held.
+///
+/// The idle timeout is how long every replica's writes are refused after one is cut off while
+/// holding the lock (`tests/it/partition_lock.rs`), so it is short; it can be, because no
+/// transaction here waits between its statements on anything unbounded: each statement is
+/// given up after 7 s ([`PG_ANSWER_WITHIN`]) and a second connection after 3 s, and what may
+/// take long (hashing a password, resolving a webhook's host, sending a delivery, the feed's
+/// catch-up after a commit) happens outside the transaction. A live replica leaves one idle
+/// for milliseconds; 10 s leaves room for a starved machine's pauses. The keep-alive bound
+/// does not cover this case: a partition that leaves the server's socket answered (a proxy
+/// or a NAT in between still up) keeps the session alive.
 const PG_SESSION_SETTINGS: [(&str, &str); 6] = [
     ("statement_timeout", "5s"),
-    ("idle_in_transaction_session_timeout", "30s"),
+    ("idle_in_transaction_session_timeout", "10s"),
     ("tcp_keepalives_idle", "10"),
     ("tcp_keepalives_interval", "5"),
     ("tcp_keepalives_count", "3"),
@@ -236,7 +248,7 @@ pub async fn connect(url: &str) -> anyhow::Result<Db> {
         .run(&pool)
         .await
         .map_err(|e| anyhow::anyhow!("could not prepare the database schema: {e}"))?;
-    Ok(Db::Sqlite(pool))
+    Ok(Db::Sqlite(pool, Turns::default()))
 }
 
 async fn connect_postgres(url: &str) -> anyhow::Result<Db> {
@@ -272,13 +284,15 @@ async fn connect_postgres(url: &str) -> anyhow::Result<Db> {
 pub async fn ping(db: &Db) -> Result<(), sqlx::Error> {
     use sqlx::Connection;
     match db {
-        Db::Sqlite(p) => p.acquire().await?.ping().await,
+        Db::Sqlite(p, _) => p.acquire().await?.ping().await,
         Db::Postgres(p) => answered(async { p.acquire().await?.ping().await }).await,
     }
 }
 
 /// Writes take the lock up front: a deferred SQLite transaction that reads first and writes
-/// later can fail with SQLITE_BUSY_SNAPSHOT, which the busy timeout does not retry. On
+/// later can fail with SQLITE_BUSY_SNAPSHOT, which the busy timeout does not retry. Before it,
+/// a SQLite writer waits its turn behind this process's other writers (`turns`), so they get
+/// the file in the order they asked rather than by the busy handler's luck. On
 /// PostgreSQL the same one-writer-at-a-time is a transaction-scoped advisory lock, so what a
 /// write reads (the audit chain's head, a version it checks) stays true until it commits,
 /// whichever replica writes; the same statement queues the commit's signal to the other
@@ -286,7 +300,11 @@ pub async fn ping(db: &Db) -> Result<(), sqlx::Error> {
 pub fn begin_write(db: &Db) -> futures_util::future::BoxFuture<'_, Result<Tx, sqlx::Error>> {
     Box::pin(async move {
         Ok(match db {
-            Db::Sqlite(p) => Tx::sqlite(p.begin_with("begin immediate").await?),
+            Db::Sqlite(p, turns) => {
+                // The turn first, then the connection: writers waiting their turn hold none.
+                let turn = turns.take(BUSY_TIMEOUT).await?;
+                Tx::sqlite(p.begin_with("begin immediate").await?, turn)
+            }
             Db::Postgres(p) => {
                 let mut tx = answered(p.begin()).await?;
                 // The signal goes out at commit (`notify::listen` in every replica hears it).

@@ -35,6 +35,7 @@ mod login;
 mod metrics;
 mod openapi;
 mod pages_at_scale;
+mod partition_lock;
 mod permissions;
 mod release_flag_page;
 mod release_guards;

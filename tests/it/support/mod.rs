@@ -8,6 +8,7 @@
 pub mod browser;
 pub mod clock;
 pub mod fresh;
+pub mod partition;
 pub mod postgres;
 pub mod process;
 pub mod prometheus;
@@ -339,6 +340,19 @@ impl TestApp {
     /// answers `/healthz`.
     pub async fn replica(&self) -> Twin {
         let twin = self.twin();
+        wait_healthy(&twin.base, &|| twin.stderr()).await;
+        twin
+    }
+
+    /// As [`TestApp::replica`], reaching the same database by another way (`database_url`),
+    /// such as around a forwarder the app's own connections go through.
+    pub async fn replica_on(&self, database_url: &str) -> Twin {
+        let (child, base, stderr) = start_server(database_url, &self.envs);
+        let twin = Twin {
+            child,
+            base,
+            stderr,
+        };
         wait_healthy(&twin.base, &|| twin.stderr()).await;
         twin
     }
