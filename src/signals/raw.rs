@@ -9,6 +9,7 @@
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 
 /// One field's value as far as the rules care; `Null` also stands for a missing field.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -118,28 +119,31 @@ impl<'de> Deserialize<'de> for Text<'de> {
     }
 }
 
-/// Visitor methods for every JSON shape but the one a visitor wants: each gives the default
-/// (which the rules then refuse with their reason), consuming what it skips.
-macro_rules! anything_else_is_default {
-    ($($skip:ident),*) => {
-        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> { Ok(Default::default()) }
-        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> { Ok(Default::default()) }
-        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> { Ok(Default::default()) }
-        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> { Ok(Default::default()) }
-        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> { Ok(Default::default()) }
-        fn visit_unit<E>(self) -> Result<Self::Value, E> { Ok(Default::default()) }
-        $(anything_else_is_default!(@$skip);)*
+/// Visitor methods that read the JSON shapes named (`scalars` stands for booleans, numbers and
+/// text) as `$value`, consuming what they skip: the shapes a visitor does not want, read as a
+/// value the rules then refuse with their reason.
+macro_rules! shapes_read_as {
+    ($value:expr; $($shape:ident),*) => { $(shapes_read_as!(@$shape $value);)* };
+    (@scalars $v:expr) => {
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> { Ok($v) }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> { Ok($v) }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> { Ok($v) }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> { Ok($v) }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> { Ok($v) }
     };
-    (@seq) => {
+    (@unit $v:expr) => {
+        fn visit_unit<E>(self) -> Result<Self::Value, E> { Ok($v) }
+    };
+    (@seq $v:expr) => {
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
             while seq.next_element::<IgnoredAny>()?.is_some() {}
-            Ok(Default::default())
+            Ok($v)
         }
     };
-    (@map) => {
+    (@map $v:expr) => {
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            Ok(Default::default())
+            Ok($v)
         }
     };
 }
@@ -179,14 +183,7 @@ impl<'de> Deserialize<'de> for Scalar<'de> {
             fn visit_none<E>(self) -> Result<Self::Value, E> {
                 Ok(Scalar::Null)
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Scalar::Nested)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Scalar::Nested)
-            }
+            shapes_read_as!(Scalar::Nested; seq, map);
         }
         d.deserialize_any(V)
     }
@@ -217,25 +214,7 @@ impl<'de> Deserialize<'de> for Labels<'de> {
                 out.reverse();
                 Ok(Labels::Map(out))
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Labels::Wrong)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Labels::Wrong)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Labels::Wrong)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Labels::Wrong)
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(Labels::Wrong)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Labels::Wrong)
-            }
+            shapes_read_as!(Labels::Wrong; scalars, seq);
         }
         d.deserialize_any(V)
     }
@@ -244,15 +223,9 @@ impl<'de> Deserialize<'de> for Labels<'de> {
 /// A list whose items are read leniently; anything but an array reads as None.
 struct List<T>(Option<Vec<T>>);
 
-impl<T> Default for List<T> {
-    fn default() -> Self {
-        List(None)
-    }
-}
-
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(std::marker::PhantomData<T>);
+        struct V<T>(PhantomData<T>);
         impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
             type Value = List<T>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -265,9 +238,9 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
                 }
                 Ok(List(Some(out)))
             }
-            anything_else_is_default!(map);
+            shapes_read_as!(List(None); scalars, unit, map);
         }
-        d.deserialize_any(V(std::marker::PhantomData))
+        d.deserialize_any(V(PhantomData))
     }
 }
 
@@ -291,101 +264,115 @@ enum Field {
     Other,
 }
 
-impl<'de> Deserialize<'de> for RawSample<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawSample<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a sample")
+/// A struct read from a JSON object field by field: anything but an object reads as the
+/// default, an object as [`object`](Fields::object) with the fields it names that the struct
+/// takes; the others are skipped.
+trait Fields<'de>: Default {
+    /// An object naming none of the fields.
+    fn object() -> Self {
+        Self::default()
+    }
+
+    /// Reads `field`'s value from `map` if the struct takes that field; false if it does not.
+    fn field<A: MapAccess<'de>>(&mut self, field: Field, map: &mut A) -> Result<bool, A::Error>;
+}
+
+/// The visitor of every [`Fields`] struct.
+struct Object<T>(PhantomData<T>);
+
+impl<'de, T: Fields<'de>> Visitor<'de> for Object<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+        let mut out = T::object();
+        while let Some(field) = map.next_key::<Field>()? {
+            if !out.field(field, &mut map)? {
+                map.next_value::<IgnoredAny>()?;
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut s = RawSample {
-                    object: true,
-                    ..RawSample::default()
-                };
-                while let Some(field) = map.next_key::<Field>()? {
-                    match field {
-                        Field::Name => s.name = map.next_value()?,
-                        Field::Type => s.kind = map.next_value()?,
-                        Field::Environment => s.environment = map.next_value()?,
-                        Field::AppName => s.app_name = map.next_value()?,
-                        Field::Labels => s.labels = map.next_value()?,
-                        Field::Value => s.value = map.next_value()?,
-                        Field::Count => s.count = map.next_value()?,
-                        Field::Sum => s.sum = map.next_value()?,
-                        Field::Buckets => s.buckets = map.next_value::<List<_>>()?.0,
-                        Field::At => s.at = map.next_value()?,
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(s)
-            }
-            anything_else_is_default!(seq);
         }
-        d.deserialize_any(V)
+        Ok(out)
+    }
+    shapes_read_as!(T::default(); scalars, unit, seq);
+}
+
+/// `Deserialize` for [`Fields`] structs (a blanket impl of a foreign trait is not allowed).
+macro_rules! deserialize_as_object {
+    ($($t:ident),*) => {$(
+        impl<'de> Deserialize<'de> for $t<'de> {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                d.deserialize_any(Object(PhantomData))
+            }
+        }
+    )*};
+}
+
+deserialize_as_object!(RawSample, RawBucket, RawMetric, RawBatch);
+
+impl<'de> Fields<'de> for RawSample<'de> {
+    fn object() -> Self {
+        RawSample {
+            object: true,
+            ..RawSample::default()
+        }
+    }
+
+    fn field<A: MapAccess<'de>>(&mut self, field: Field, map: &mut A) -> Result<bool, A::Error> {
+        match field {
+            Field::Name => self.name = map.next_value()?,
+            Field::Type => self.kind = map.next_value()?,
+            Field::Environment => self.environment = map.next_value()?,
+            Field::AppName => self.app_name = map.next_value()?,
+            Field::Labels => self.labels = map.next_value()?,
+            Field::Value => self.value = map.next_value()?,
+            Field::Count => self.count = map.next_value()?,
+            Field::Sum => self.sum = map.next_value()?,
+            Field::Buckets => self.buckets = map.next_value::<List<_>>()?.0,
+            Field::At => self.at = map.next_value()?,
+            _ => return Ok(false),
+        }
+        Ok(true)
     }
 }
 
-impl<'de> Deserialize<'de> for RawBucket<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawBucket<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a bucket")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut b = RawBucket::default();
-                while let Some(field) = map.next_key::<Field>()? {
-                    match field {
-                        Field::Le => b.le = map.next_value()?,
-                        Field::Count => b.count = map.next_value()?,
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(b)
-            }
-            anything_else_is_default!(seq);
+impl<'de> Fields<'de> for RawBucket<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, field: Field, map: &mut A) -> Result<bool, A::Error> {
+        match field {
+            Field::Le => self.le = map.next_value()?,
+            Field::Count => self.count = map.next_value()?,
+            _ => return Ok(false),
         }
-        d.deserialize_any(V)
+        Ok(true)
     }
 }
 
-impl<'de> Deserialize<'de> for RawMetric<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawMetric<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an impact metric")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut m = RawMetric {
-                    object: true,
-                    ..RawMetric::default()
-                };
-                while let Some(field) = map.next_key::<Field>()? {
-                    match field {
-                        Field::Name => m.name = map.next_value()?,
-                        Field::Type => m.kind = map.next_value()?,
-                        Field::Samples => {
-                            m.samples = map.next_value::<List<_>>()?.0.unwrap_or_default()
-                        }
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(m)
-            }
-            anything_else_is_default!(seq);
+impl<'de> Fields<'de> for RawMetric<'de> {
+    fn object() -> Self {
+        RawMetric {
+            object: true,
+            ..RawMetric::default()
         }
-        d.deserialize_any(V)
+    }
+
+    fn field<A: MapAccess<'de>>(&mut self, field: Field, map: &mut A) -> Result<bool, A::Error> {
+        match field {
+            Field::Name => self.name = map.next_value()?,
+            Field::Type => self.kind = map.next_value()?,
+            Field::Samples => self.samples = map.next_value::<List<_>>()?.0.unwrap_or_default(),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+impl<'de> Fields<'de> for RawBatch<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, field: Field, map: &mut A) -> Result<bool, A::Error> {
+        match field {
+            Field::Samples => self.samples = map.next_value::<List<_>>()?.0,
+            _ => return Ok(false),
+        }
+        Ok(true)
     }
 }
 
@@ -395,32 +382,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawMetrics<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let metrics: Vec<RawMetric<'de>> = List::deserialize(d)?.0.unwrap_or_default();
         Ok(RawMetrics(metrics))
-    }
-}
-
-impl<'de> Deserialize<'de> for RawBatch<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawBatch<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a batch of samples")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut b = RawBatch::default();
-                while let Some(field) = map.next_key::<Field>()? {
-                    match field {
-                        Field::Samples => b.samples = map.next_value::<List<_>>()?.0,
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(b)
-            }
-            anything_else_is_default!(seq);
-        }
-        d.deserialize_any(V)
     }
 }
 
