@@ -9,7 +9,7 @@
 use crate::support::partition::Partition;
 use crate::support::postgres::PrivatePostgres;
 use crate::support::stream::EventStream;
-use crate::support::{assert_success, on_postgres, TestApp, ADMIN_EMAIL, PROJECT};
+use crate::support::{assert_success, on_postgres, Actor, TestApp, ADMIN_EMAIL, PROJECT};
 use reqwest::{header, StatusCode};
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -205,7 +205,12 @@ async fn with_the_database_stopped_sdks_are_served_writes_refused_and_all_catche
     assert!(polls.wrong.is_empty(), "{:?}", polls.wrong);
     assert!(polls.full > 10 && polls.unchanged > 10, "{polls:?}");
 
-    // Back: a write goes through, reaches the feed and the stream opened before the outage.
+    all_caught_up(&app, &admin, &token, &mut stream).await;
+}
+
+/// Once the database is back: a switch goes through and reaches the feed and `stream` (opened
+/// before it went away), and the switch of `steady` refused meanwhile left nothing behind.
+async fn all_caught_up(app: &TestApp, admin: &Actor, token: &str, stream: &mut EventStream) {
     let r = admin
         .api
         .toggle(PROJECT, "later", "development", true)
@@ -213,7 +218,7 @@ async fn with_the_database_stopped_sdks_are_served_writes_refused_and_all_catche
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
     let update = stream.update_naming("later", PROMPTLY).await;
     assert!(update.contains("\"enabled\":true"), "{update}");
-    let (body, _) = serving(&app.base, &token, &["later"]).await;
+    let (body, _) = serving(&app.base, token, &["later"]).await;
     let enabled = |key: &str| {
         body["features"]
             .as_array()
@@ -369,25 +374,6 @@ async fn with_the_database_cut_off_by_a_partition_writes_are_refused_promptly_an
         assert!(refused > 0, "{switches:?}");
     }
 
-    // Healed: a write goes through and reaches the feed and the stream opened before the cut.
-    let r = admin
-        .api
-        .toggle(PROJECT, "later", "development", true)
-        .await;
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
-    let update = stream.update_naming("later", PROMPTLY).await;
-    assert!(update.contains("\"enabled\":true"), "{update}");
-    let (body, _) = serving(&app.base, &token, &["later"]).await;
-    let enabled = |key: &str| {
-        body["features"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["name"] == key)
-            .map(|f| f["enabled"].clone())
-    };
-    assert_eq!(enabled("later"), Some(Value::Bool(true)), "{body}");
-    assert_eq!(enabled("steady"), Some(Value::Bool(false)), "{body}");
-    assert_success(&app.cli(&["audit", "verify"]), "audit verify");
+    all_caught_up(&app, &admin, &token, &mut stream).await;
     drop(app);
 }
