@@ -162,28 +162,7 @@ async fn with_the_database_stopped_sdks_are_served_writes_refused_and_all_catche
     assert!(why.contains("database"), "says why: {why}");
 
     // A switch through the admin API: refused plainly, promptly, and not stored (below).
-    let start = Instant::now();
-    let r = admin
-        .api
-        .toggle(PROJECT, "steady", "development", true)
-        .await;
-    let took = start.elapsed();
-    let status = r.status();
-    let ct = r.headers()[header::CONTENT_TYPE]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let text = r.text().await.unwrap();
-    eprintln!("the switch was answered {status} in {took:?}: {text}");
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
-    assert!(ct.starts_with("application/json"), "{ct}: {text}");
-    let answer: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(answer["error"], "database-unavailable", "{answer}");
-    assert!(
-        answer["message"].as_str().unwrap().contains("database"),
-        "{answer}"
-    );
-    assert!(took < PROMPTLY, "the refusal took {took:?}");
+    switching_steady_is_refused(&admin).await;
 
     // A signed-in page: the 503 page, not a sign-in form or a 500.
     let r = browser.get("/projects").await;
@@ -206,6 +185,34 @@ async fn with_the_database_stopped_sdks_are_served_writes_refused_and_all_catche
     assert!(polls.full > 10 && polls.unchanged > 10, "{polls:?}");
 
     all_caught_up(&app, &admin, &token, &mut stream).await;
+}
+
+/// Switching `steady` on while the database is away: refused plainly and promptly.
+async fn switching_steady_is_refused(admin: &Actor) {
+    let start = Instant::now();
+    let r = tokio::time::timeout(
+        3 * PROMPTLY,
+        admin.api.toggle(PROJECT, "steady", "development", true),
+    )
+    .await
+    .expect("the switch was not answered at all");
+    let took = start.elapsed();
+    let status = r.status();
+    let ct = r.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let text = r.text().await.unwrap();
+    eprintln!("the switch was answered {status} in {took:?}: {text}");
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
+    assert!(ct.starts_with("application/json"), "{ct}: {text}");
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(answer["error"], "database-unavailable", "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains("database"),
+        "{answer}"
+    );
+    assert!(took < PROMPTLY, "the refusal took {took:?}");
 }
 
 /// Once the database is back: a switch goes through and reaches the feed and `stream` (opened
@@ -317,30 +324,7 @@ async fn with_the_database_cut_off_by_a_partition_writes_are_refused_promptly_an
     let cut = Instant::now();
 
     // A switch: refused plainly and promptly, where it used to wait for the kernel to give up.
-    let start = Instant::now();
-    let r = tokio::time::timeout(
-        3 * PROMPTLY,
-        admin.api.toggle(PROJECT, "steady", "development", true),
-    )
-    .await
-    .expect("the switch was not answered at all");
-    let took = start.elapsed();
-    let status = r.status();
-    let ct = r.headers()[header::CONTENT_TYPE]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let text = r.text().await.unwrap();
-    eprintln!("the switch was answered {status} in {took:?}: {text}");
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
-    assert!(ct.starts_with("application/json"), "{ct}: {text}");
-    let answer: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(answer["error"], "database-unavailable", "{answer}");
-    assert!(
-        answer["message"].as_str().unwrap().contains("database"),
-        "{answer}"
-    );
-    assert!(took < PROMPTLY, "the refusal took {took:?}");
+    switching_steady_is_refused(&admin).await;
 
     let why = readiness(&app.base, StatusCode::SERVICE_UNAVAILABLE).await;
     assert!(why.contains("database"), "says why: {why}");
