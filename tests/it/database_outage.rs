@@ -279,19 +279,8 @@ async fn with_the_database_cut_off_by_a_partition_writes_are_refused_promptly_an
     }
     // The suite's PostgreSQL, reached through the forwarder: only the forwarder is cut.
     let db = crate::support::fresh::EmptyDatabase::new();
-    let mut url = url::Url::parse(&db.url).unwrap();
-    let upstream = tokio::net::lookup_host((
-        url.host_str().unwrap().to_string(),
-        url.port().unwrap_or(5432),
-    ))
-    .await
-    .unwrap()
-    .next()
-    .unwrap();
-    let link = Partition::between_us_and(upstream).await;
-    url.set_host(Some("127.0.0.1")).unwrap();
-    url.set_port(Some(link.addr.port())).unwrap();
-    let app = TestApp::spawn_on(url.as_str()).await;
+    let (link, url) = Partition::in_front_of(&db.url).await;
+    let app = TestApp::spawn_on(&url).await;
     let admin = app.admin();
     admin.api.new_flag(PROJECT, "steady").await;
     admin.api.new_flag(PROJECT, "later").await;
