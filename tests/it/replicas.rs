@@ -469,7 +469,10 @@ async fn background_work_happens_once_across_three_replicas() {
     if !on_postgres() {
         return;
     }
-    let clock = TestClock::at("2026-11-02T08:00:00Z");
+    // A Monday, an hour before both the scheduled request below and the weekly cleanup report
+    // (Mondays at 09:00 unless configured) are due; in the future, so that the project, created
+    // now, is owed that week's report.
+    let clock = TestClock::at("2031-01-06T08:00:00Z");
     let (receiver, hook) = SlowReceiver::start(Duration::from_millis(700)).await;
     let (k, hosts) = allow(&[&hook]);
     let a = TestApp::spawn_with_env(&[clock.env(), (k, &hosts)]).await;
@@ -498,7 +501,7 @@ async fn background_work_happens_once_across_three_replicas() {
         (
             &editor.api,
             "schedule",
-            Some(json!({"at": "2026-11-02T09:00:00Z"})),
+            Some(json!({"at": "2031-01-06T09:00:00Z"})),
         ),
     ] {
         let r = api.change_request_step(id, verb, body.as_ref()).await;
@@ -548,6 +551,12 @@ async fn background_work_happens_once_across_three_replicas() {
         assert!(Instant::now() < deadline, "not applied: {r}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The weekly cleanup report came due at the same jump, for every replica's report job.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while actions(&admin.api, "report.generated").await.is_empty() {
+        assert!(Instant::now() < deadline, "no weekly report was kept");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     // Every replica ticks a few more times: still one application, and each event sent once.
     let queued: i64 = switchyard::db::query_scalar("select count(*) from webhook_outbox")
         .fetch_one(&mut a.sql().await)
@@ -588,6 +597,22 @@ async fn background_work_happens_once_across_three_replicas() {
             .count(),
         1
     );
+    // One report kept per project, and its webhook event sent once.
+    let reports = actions(&admin.api, "report.generated").await;
+    let mut projects: Vec<&str> = reports
+        .iter()
+        .filter_map(|e| e["projectKey"].as_str())
+        .collect();
+    projects.sort_unstable();
+    let kept = projects.len();
+    projects.dedup();
+    assert_eq!(
+        projects.len(),
+        kept,
+        "a week's report kept twice: {reports:?}"
+    );
+    assert!(projects.contains(&PROJECT), "{reports:?}");
+    assert_eq!(events.iter().filter(|e| **e == "report.stale").count(), 1);
 }
 
 #[tokio::test]
