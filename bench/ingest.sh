@@ -58,40 +58,9 @@ ADMIN=$("$SY" token create --type admin --project bench --user bench@example.com
 start_server "$WORK/serve.log" env SWITCHYARD_LOG="warn,switchyard::rollout::watch=debug" \
   SWITCHYARD_METRICS_POSTS_PER_MINUTE=100000000 "$SY" serve --bind "$HOST:$PORT"
 
-python3 - "$BENCH_DIR/features-1000.json" "$WORK" <<'EOF'
-import datetime, json, sys
-features, work = sys.argv[1], sys.argv[2]
-# The server takes buckets from the last two days only: this minute's.
-now = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0)
-start, stop = now.strftime("%Y-%m-%dT%H:%M:%SZ"), (now + datetime.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-keys = [f["name"] for f in json.load(open(features))["features"]]
-open(f"{work}/keys.txt", "w").write("\n".join(keys) + "\n")
-# One SDK report: a minute's evaluations of a few flags and 50 impact metrics (the requests and
-# errors the guards read, and 48 others: counters, gauges, histograms, with labels).
-metrics = [
-    {"name": "http_requests", "help": "requests", "type": "counter",
-     "samples": [{"labels": {"route": "/checkout"}, "value": 1000}]},
-    {"name": "http_errors", "help": "errors", "type": "counter",
-     "samples": [{"labels": {"route": "/checkout"}, "value": 3}]},
-]
-for i in range(48):
-    kind = ("counter", "gauge", "histogram")[i % 3]
-    labels = {"region": ("eu", "us")[i % 2], "pod": f"web-{i % 4}"}
-    if kind == "histogram":
-        sample = {"labels": labels, "count": 100, "sum": 25.5, "buckets": [
-            {"le": 0.1, "count": 50}, {"le": 0.5, "count": 85}, {"le": 1.0, "count": 95},
-            {"le": "+Inf", "count": 100}]}
-    else:
-        sample = {"labels": labels, "value": 7 + i}
-    metrics.append({"name": f"shop_metric_{i}", "help": "filler", "type": kind, "samples": [sample]})
-report = {
-    "appName": "shop", "instanceId": "bench-1", "environment": "development",
-    "bucket": {"start": start, "stop": stop,
-               "toggles": {k: {"yes": 40, "no": 2, "variants": {}} for k in keys[:5]}},
-    "impactMetrics": metrics,
-}
-open(f"{work}/report.json", "w").write(json.dumps(report))
-EOF
+python3 -c 'import json, sys; print("\n".join(f["name"] for f in json.load(open(sys.argv[1]))["features"]))' \
+  "$BENCH_DIR/features-1000.json" >"$WORK/keys.txt"
+python3 bench/gen_report.py "$BENCH_DIR/features-1000.json" "$WORK/report.json"
 
 say "starting $PLANS release plans in development (two guards each)"
 GUARDS='[{"metric":"http_errors","aggregation":"ratio","denominator":"http_requests","threshold":1.5,"relativeToBaseline":true,"windowSeconds":300,"sustainSeconds":120},{"metric":"http_requests","aggregation":"rate","threshold":1000000,"windowSeconds":600,"sustainSeconds":60}]'

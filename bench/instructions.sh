@@ -59,36 +59,8 @@ KEEP=${KEEP_DIR:-$ROOT/target/instructions}
 mkdir -p "$KEEP"
 : >"$ROWS"
 
-# A report as an SDK sends it: bench/ingest.sh's, written by the same generator.
-python3 - "$BENCH_DIR/features-1000.json" "$WORK/report.json" <<'EOF'
-import datetime, json, sys
-features, out = sys.argv[1], sys.argv[2]
-now = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0)
-start, stop = now.strftime("%Y-%m-%dT%H:%M:%SZ"), (now + datetime.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-keys = [f["name"] for f in json.load(open(features))["features"]]
-metrics = [
-    {"name": "http_requests", "help": "requests", "type": "counter",
-     "samples": [{"labels": {"route": "/checkout"}, "value": 1000}]},
-    {"name": "http_errors", "help": "errors", "type": "counter",
-     "samples": [{"labels": {"route": "/checkout"}, "value": 3}]},
-]
-for i in range(48):
-    kind = ("counter", "gauge", "histogram")[i % 3]
-    labels = {"region": ("eu", "us")[i % 2], "pod": f"web-{i % 4}"}
-    if kind == "histogram":
-        sample = {"labels": labels, "count": 100, "sum": 25.5, "buckets": [
-            {"le": 0.1, "count": 50}, {"le": 0.5, "count": 85}, {"le": 1.0, "count": 95},
-            {"le": "+Inf", "count": 100}]}
-    else:
-        sample = {"labels": labels, "value": 7 + i}
-    metrics.append({"name": f"shop_metric_{i}", "help": "filler", "type": kind, "samples": [sample]})
-json.dump({
-    "appName": "shop", "instanceId": "bench-1", "environment": "development",
-    "bucket": {"start": start, "stop": stop,
-               "toggles": {k: {"yes": 40, "no": 2, "variants": {}} for k in keys[:5]}},
-    "impactMetrics": metrics,
-}, open(out, "w"))
-EOF
+# The report bench/ingest.sh posts.
+python3 bench/gen_report.py "$BENCH_DIR/features-1000.json" "$WORK/report.json"
 
 # under_callgrind READY_URL LOG OUT COMMAND...: starts COMMAND under callgrind, counting off.
 # Valgrind translates the program before it runs, so starting takes far longer than usual.
