@@ -256,6 +256,18 @@ impl Drop for TestApp {
     }
 }
 
+/// A server on `database_url` with `envs`, once it answers `/healthz`.
+async fn healthy_replica(database_url: &str, envs: &[(String, String)]) -> Twin {
+    let (child, base, stderr) = start_server(database_url, envs);
+    let twin = Twin {
+        child,
+        base,
+        stderr,
+    };
+    wait_healthy(&twin.base, &|| twin.stderr()).await;
+    twin
+}
+
 async fn wait_healthy(base: &str, stderr: &dyn Fn() -> String) {
     let client = reqwest::Client::new();
     let deadline = Instant::now() + START_TIMEOUT;
@@ -347,14 +359,7 @@ impl TestApp {
     /// As [`TestApp::replica`], reaching the same database by another way (`database_url`),
     /// such as around a forwarder the app's own connections go through.
     pub async fn replica_on(&self, database_url: &str) -> Twin {
-        let (child, base, stderr) = start_server(database_url, &self.envs);
-        let twin = Twin {
-            child,
-            base,
-            stderr,
-        };
-        wait_healthy(&twin.base, &|| twin.stderr()).await;
-        twin
+        healthy_replica(database_url, &self.envs).await
     }
 
     /// As [`TestApp::replica`], with environment variables of its own besides the app's (its
@@ -362,14 +367,7 @@ impl TestApp {
     pub async fn replica_with_env(&self, envs: &[(&str, &str)]) -> Twin {
         let mut all = self.envs.clone();
         all.extend(envs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let (child, base, stderr) = start_server(&self.database_url(), &all);
-        let twin = Twin {
-            child,
-            base,
-            stderr,
-        };
-        wait_healthy(&twin.base, &|| twin.stderr()).await;
-        twin
+        healthy_replica(&self.database_url(), &all).await
     }
 
     /// Stops the server and starts a new one on the same database (on a new port: make new
