@@ -10,7 +10,7 @@ use crate::support::browser_at;
 use crate::support::clock::TestClock;
 use crate::support::fresh::{serve_without_users, EmptyDatabase};
 use crate::support::stream::EventStream;
-use crate::support::{on_postgres, TestApp, Twin, PROJECT};
+use crate::support::{feed_enabled as enabled, on_postgres, TestApp, Twin, PROJECT};
 use crate::webhooks::allow;
 use axum::http::HeaderMap;
 use reqwest::StatusCode;
@@ -40,14 +40,6 @@ async fn features(base: &str, token: &str) -> Option<Value> {
         StatusCode::OK => r.json().await.ok(),
         _ => None,
     }
-}
-
-fn enabled(body: &Value, key: &str) -> Option<bool> {
-    body["features"]
-        .as_array()?
-        .iter()
-        .find(|f| f["name"] == key)?["enabled"]
-        .as_bool()
 }
 
 /// Polls `base`'s client API every 5 ms until `key` is served `on`; how long that took.

@@ -256,6 +256,16 @@ impl Drop for TestApp {
     }
 }
 
+/// Whether a client feed body (`/api/client/features`) serves `key` enabled; None when it does
+/// not list the flag.
+pub fn feed_enabled(body: &Value, key: &str) -> Option<bool> {
+    body["features"]
+        .as_array()?
+        .iter()
+        .find(|f| f["name"] == key)?["enabled"]
+        .as_bool()
+}
+
 /// A server on `database_url` with `envs`, once it answers `/healthz`.
 async fn healthy_replica(database_url: &str, envs: &[(String, String)]) -> Twin {
     let (child, base, stderr) = start_server(database_url, envs);
@@ -936,6 +946,19 @@ impl Api {
 
     pub async fn audit(&self, query: &str) -> Response {
         self.get(&format!("/api/admin/audit?{query}")).await
+    }
+
+    /// The actions of the audit entries `query` selects, as the API lists them.
+    pub async fn audit_actions(&self, query: &str) -> Vec<String> {
+        let r = self.audit(query).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let log: Value = r.json().await.unwrap();
+        log["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["action"].as_str().map(str::to_string))
+            .collect()
     }
 
     /// The flag as JSON, panicking unless the read succeeds.
