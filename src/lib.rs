@@ -16,7 +16,8 @@
 //! the governed commands whose permission depends on what they load), `cli`.
 //! `metrics` holds the counters `/metrics` reports (atomics the hot paths bump) and the text format.
 //! Below them `state` (what handlers share), `config`, `db` (the pool and `Writes`, which commits
-//! and then tells the feed), `error`, `clock` and `memory`; `app` composes the router and
+//! and then tells the feed), `error`, `clock`, `memory` and `json` (the pull reader SDK reports
+//! are read with); `app` composes the router and
 //! `serve`, `demo` seeds `serve --demo`.
 //! `href` builds every link to the app's own pages, for the web app and webhook bodies alike.
 
@@ -39,6 +40,7 @@ pub mod evaluation;
 pub mod feed;
 pub mod href;
 pub mod http;
+pub mod json;
 pub mod lifecycle;
 pub mod memory;
 pub mod metrics;

@@ -13,17 +13,17 @@
 //! and each token may post [`Limiter`]'s allowance per minute.
 
 mod bounds;
+mod report;
 mod writer;
 
 pub use bounds::{
     bound, Limiter, DEFAULT_POSTS_PER_MINUTE, EARLIEST, LATEST, MAX_COUNT, MAX_VARIANTS,
 };
+pub use report::{Bucket, ReportBody, ToggleCount};
 
 use crate::clock::{SharedClock, SystemClock};
-use crate::signals::raw::RawMetrics;
 use arc_swap::ArcSwap;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -39,55 +39,6 @@ pub struct Report {
     pub body: ReportBody<'static>,
     /// When it arrived: an SDK was seen then, whenever the batch is written.
     pub received: DateTime<Utc>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct ReportBody<'a> {
-    pub app_name: Option<String>,
-    pub instance_id: Option<String>,
-    pub sdk_version: Option<String>,
-    pub bucket: Option<Bucket>,
-    /// Unleash impact metrics (counters, gauges, histograms) for `crate::signals`, borrowed
-    /// from the request and read leniently, so one malformed metric never costs the report.
-    #[serde(borrow)]
-    pub impact_metrics: RawMetrics<'a>,
-}
-
-impl<'a> ReportBody<'a> {
-    /// Reads a posted report, or says why it cannot be read.
-    pub fn read(body: &'a [u8]) -> Result<ReportBody<'a>, String> {
-        // UTF-8 checked once for the whole body, not again for each of a report's hundreds of
-        // strings.
-        let text = std::str::from_utf8(body).map_err(|e| e.to_string())?;
-        serde_json::from_str(text).map_err(|e| e.to_string())
-    }
-
-    /// The report as the usage writer keeps it, once its impact metrics have been read.
-    pub fn without_metrics(self) -> ReportBody<'static> {
-        ReportBody {
-            app_name: self.app_name,
-            instance_id: self.instance_id,
-            sdk_version: self.sdk_version,
-            bucket: self.bucket,
-            impact_metrics: RawMetrics::default(),
-        }
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct Bucket {
-    pub start: Option<DateTime<Utc>>,
-    pub toggles: HashMap<String, ToggleCount>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct ToggleCount {
-    pub yes: i64,
-    pub no: i64,
-    pub variants: HashMap<String, i64>,
 }
 
 /// Evaluation counts per (environment, hour), then per flag: (yes, no).

@@ -7,7 +7,7 @@ use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::projects::{store as projects_store, Project};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 #[derive(Debug, Serialize)]
@@ -30,8 +30,11 @@ pub async fn post_batch(
     body: &Value,
     now: DateTime<Utc>,
 ) -> AppResult<BatchOutcome> {
-    // Reading into the lenient form cannot fail: what is wrong is refused below, per sample.
-    let batch = RawBatch::deserialize(body).unwrap_or_default();
+    // The SDKs' lenient reader, so both ways in judge samples alike. It fails only on text that
+    // is not JSON, and this text was written from a JSON value: what is wrong is refused below,
+    // per sample.
+    let text = body.to_string();
+    let batch = RawBatch::read(&text).unwrap_or_default();
     let Some(raw) = batch.samples else {
         return Err(AppError::invalid(
             "samples",

@@ -1,42 +1,15 @@
 //! Samples as their senders wrote them, read leniently: every field is taken as whatever JSON it
-//! holds, so that the rules in [`sample`](super::sample), not the parser, decide what is wrong
-//! and say why, one sample at a time. Reading never fails on well-formed JSON, so one malformed
-//! metric or sample costs nothing else in the report.
+//! holds, so that the rules in [`sample`](super::sample), not the reader, decide what is wrong
+//! and say why, one sample at a time. Reading fails only on text that is not JSON, so one
+//! malformed metric or sample costs nothing else in the report.
 //!
 //! Text is borrowed from the request body wherever JSON allows (no escapes): an SDK fleet posts
 //! thousands of reports a second, and an allocation per field was a third of their cost.
 
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+pub use crate::json::Scalar;
+use crate::json::{Next, Reader, Result};
+use smallvec::SmallVec;
 use std::borrow::Cow;
-use std::fmt;
-use std::marker::PhantomData;
-
-/// One field's value as far as the rules care; `Null` also stands for a missing field.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub enum Scalar<'a> {
-    #[default]
-    Null,
-    Bool(bool),
-    Int(i64),
-    UInt(u64),
-    Float(f64),
-    Text(Cow<'a, str>),
-    /// An array or an object, where one value was wanted.
-    Nested,
-}
-
-impl<'a> Scalar<'a> {
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            Scalar::Text(t) => Some(t),
-            _ => None,
-        }
-    }
-
-    pub fn is_null(&self) -> bool {
-        matches!(self, Scalar::Null)
-    }
-}
 
 /// A sample: a service's (`name`, `type`, `environment`, `appName`, `at` and the value fields)
 /// or one inside an SDK's impact metric (labels and the value fields).
@@ -59,13 +32,19 @@ pub struct RawSample<'a> {
 
 /// `labels`: absent (or null), an object of names to values (sorted by name, each name once),
 /// or something else.
+// Inline on purpose: boxing the pairs would be the allocation per sample this avoids.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Default)]
 pub enum Labels<'a> {
     #[default]
     None,
-    Map(Vec<(Cow<'a, str>, Scalar<'a>)>),
+    Map(LabelPairs<'a>),
     Wrong,
 }
+
+/// A label set's pairs: inline up to four, as most are (an allocation per sample was a tenth of
+/// a report's cost).
+pub type LabelPairs<'a> = SmallVec<[(Cow<'a, str>, Scalar<'a>); 4]>;
 
 /// A histogram bucket; both fields `Null` when it was not an object.
 #[derive(Debug, Default)]
@@ -80,8 +59,8 @@ pub struct RawMetric<'a> {
     pub object: bool,
     pub name: Scalar<'a>,
     pub kind: Scalar<'a>,
-    /// Empty unless `samples` is an array.
-    pub samples: Vec<RawSample<'a>>,
+    /// Empty unless `samples` is an array; an SDK sends one sample per label set, mostly one.
+    pub samples: SmallVec<[RawSample<'a>; 1]>,
 }
 
 /// A report's `impactMetrics`: empty unless it is an array.
@@ -94,294 +73,115 @@ pub struct RawBatch<'a> {
     pub samples: Option<Vec<RawSample<'a>>>,
 }
 
-/// Text that borrows from the input when it can.
-struct Text<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Text<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Text<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("text")
+impl<'a> RawSample<'a> {
+    pub fn read(r: &mut Reader<'a>) -> Result<RawSample<'a>> {
+        let mut s = RawSample::default();
+        s.object = r.fields(|r, key| {
+            match &*key {
+                "name" => s.name = r.scalar()?,
+                "type" => s.kind = r.scalar()?,
+                "environment" => s.environment = r.scalar()?,
+                "appName" => s.app_name = r.scalar()?,
+                "labels" => s.labels = Labels::read(r)?,
+                "value" => s.value = r.scalar()?,
+                "count" => s.count = r.scalar()?,
+                "sum" => s.sum = r.scalar()?,
+                "buckets" => s.buckets = r.list(RawBucket::read)?,
+                "at" => s.at = r.scalar()?,
+                _ => r.skip()?,
             }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Text(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(V)
+            Ok(())
+        })?;
+        Ok(s)
     }
 }
 
-/// Visitor methods that read the JSON shapes named (`scalars` stands for booleans, numbers and
-/// text) as `$value`, consuming what they skip: the shapes a visitor does not want, read as a
-/// value the rules then refuse with their reason.
-macro_rules! shapes_read_as {
-    ($value:expr; $($shape:ident),*) => { $(shapes_read_as!(@$shape $value);)* };
-    (@scalars $v:expr) => {
-        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> { Ok($v) }
-        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> { Ok($v) }
-        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> { Ok($v) }
-        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> { Ok($v) }
-        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> { Ok($v) }
-    };
-    (@unit $v:expr) => {
-        fn visit_unit<E>(self) -> Result<Self::Value, E> { Ok($v) }
-    };
-    (@seq $v:expr) => {
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-            Ok($v)
+impl<'a> Labels<'a> {
+    fn read(r: &mut Reader<'a>) -> Result<Labels<'a>> {
+        match r.peek()? {
+            Next::Null => {
+                r.null()?;
+                return Ok(Labels::None);
+            }
+            Next::Object => {}
+            _ => {
+                r.skip()?;
+                return Ok(Labels::Wrong);
+            }
         }
-    };
-    (@map $v:expr) => {
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            Ok($v)
-        }
-    };
-}
-
-impl<'de> Deserialize<'de> for Scalar<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Scalar<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
-                Ok(Scalar::Bool(v))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(Scalar::Int(v))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(Scalar::UInt(v))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
-                Ok(Scalar::Float(v))
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Scalar::Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Scalar::Text(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Scalar::Text(Cow::Owned(v)))
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(Scalar::Null)
-            }
-            fn visit_none<E>(self) -> Result<Self::Value, E> {
-                Ok(Scalar::Null)
-            }
-            shapes_read_as!(Scalar::Nested; seq, map);
-        }
-        d.deserialize_any(V)
+        let mut out = LabelPairs::new();
+        r.object(|r, key| {
+            out.push((key, r.scalar()?));
+            Ok(())
+        })?;
+        // Sorted by name with the last of a repeated name kept, as a JSON object reads and as a
+        // label set is stored. Stable, so repeats keep their order.
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.reverse();
+        out.dedup_by(|later, kept| later.0 == kept.0);
+        out.reverse();
+        Ok(Labels::Map(out))
     }
 }
 
-impl<'de> Deserialize<'de> for Labels<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Labels<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("labels")
+impl<'a> RawBucket<'a> {
+    fn read(r: &mut Reader<'a>) -> Result<RawBucket<'a>> {
+        let mut b = RawBucket::default();
+        r.fields(|r, key| {
+            match &*key {
+                "le" => b.le = r.scalar()?,
+                "count" => b.count = r.scalar()?,
+                _ => r.skip()?,
             }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(Labels::None)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut out: Vec<(Cow<str>, Scalar)> =
-                    Vec::with_capacity(map.size_hint().unwrap_or(4));
-                while let Some(Text(k)) = map.next_key::<Text>()? {
-                    out.push((k, map.next_value::<Scalar>()?));
+            Ok(())
+        })?;
+        Ok(b)
+    }
+}
+
+impl<'a> RawMetric<'a> {
+    pub fn read(r: &mut Reader<'a>) -> Result<RawMetric<'a>> {
+        let mut m = RawMetric::default();
+        m.object = r.fields(|r, key| {
+            match &*key {
+                "name" => m.name = r.scalar()?,
+                "type" => m.kind = r.scalar()?,
+                "samples" => {
+                    m.samples.clear();
+                    r.items(|r| {
+                        m.samples.push(RawSample::read(r)?);
+                        Ok(())
+                    })?;
                 }
-                // Sorted by name with the last of a repeated name kept, as a JSON object reads
-                // and as a label set is stored.
-                out.sort_by(|a, b| a.0.cmp(&b.0));
-                out.reverse();
-                out.dedup_by(|later, kept| later.0 == kept.0);
-                out.reverse();
-                Ok(Labels::Map(out))
+                _ => r.skip()?,
             }
-            shapes_read_as!(Labels::Wrong; scalars, seq);
-        }
-        d.deserialize_any(V)
+            Ok(())
+        })?;
+        Ok(m)
     }
 }
 
-/// A list whose items are read leniently; anything but an array reads as None.
-struct List<T>(Option<Vec<T>>);
+impl<'a> RawMetrics<'a> {
+    /// A report's `impactMetrics` value.
+    pub fn read(r: &mut Reader<'a>) -> Result<RawMetrics<'a>> {
+        Ok(RawMetrics(r.list(RawMetric::read)?.unwrap_or_default()))
+    }
+}
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
-            type Value = List<T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a list")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(4).min(64));
-                while let Some(item) = seq.next_element()? {
-                    out.push(item);
+impl<'a> RawBatch<'a> {
+    /// A service's whole post; Err only when `text` is not JSON.
+    pub fn read(text: &'a str) -> Result<RawBatch<'a>> {
+        Reader::read_all(text, |r| {
+            let mut batch = RawBatch::default();
+            r.fields(|r, key| {
+                match &*key {
+                    "samples" => batch.samples = r.list(RawSample::read)?,
+                    _ => r.skip()?,
                 }
-                Ok(List(Some(out)))
-            }
-            shapes_read_as!(List(None); scalars, unit, map);
-        }
-        d.deserialize_any(V(PhantomData))
-    }
-}
-
-/// The fields any sample or metric may carry; others are skipped.
-#[derive(serde::Deserialize)]
-#[serde(field_identifier, rename_all = "camelCase")]
-enum Field {
-    Name,
-    Type,
-    Environment,
-    AppName,
-    Labels,
-    Value,
-    Count,
-    Sum,
-    Buckets,
-    At,
-    Le,
-    Samples,
-    #[serde(other)]
-    Other,
-}
-
-/// A struct read from a JSON object field by field: anything but an object reads as the
-/// default, an object as [`object`](Fields::object) with the fields it names that the struct
-/// takes; the others are skipped.
-trait Fields<'de>: Default {
-    /// An object naming none of the fields.
-    fn object() -> Self {
-        Self::default()
-    }
-
-    /// Reads `field`'s value from `map` if the struct takes that field; false if it does not.
-    fn field<A: MapAccess<'de>>(&mut self, field: Field, map: &mut A) -> Result<bool, A::Error>;
-}
-
-/// The visitor of every [`Fields`] struct.
-struct Object<T>(PhantomData<T>);
-
-impl<'de, T: Fields<'de>> Visitor<'de> for Object<T> {
-    type Value = T;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
-        let mut out = T::object();
-        while let Some(field) = map.next_key::<Field>()? {
-            if !out.field(field, &mut map)? {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(out)
-    }
-    shapes_read_as!(T::default(); scalars, unit, seq);
-}
-
-/// `Deserialize` for [`Fields`] structs (a blanket impl of a foreign trait is not allowed).
-macro_rules! deserialize_as_object {
-    ($($t:ident),*) => {$(
-        impl<'de> Deserialize<'de> for $t<'de> {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                d.deserialize_any(Object(PhantomData))
-            }
-        }
-    )*};
-}
-
-deserialize_as_object!(RawSample, RawBucket, RawMetric, RawBatch);
-
-impl<'de> Fields<'de> for RawSample<'de> {
-    fn object() -> Self {
-        RawSample {
-            object: true,
-            ..RawSample::default()
-        }
-    }
-
-    fn field<A: MapAccess<'de>>(&mut self, field: Field, map: &mut A) -> Result<bool, A::Error> {
-        match field {
-            Field::Name => self.name = map.next_value()?,
-            Field::Type => self.kind = map.next_value()?,
-            Field::Environment => self.environment = map.next_value()?,
-            Field::AppName => self.app_name = map.next_value()?,
-            Field::Labels => self.labels = map.next_value()?,
-            Field::Value => self.value = map.next_value()?,
-            Field::Count => self.count = map.next_value()?,
-            Field::Sum => self.sum = map.next_value()?,
-            Field::Buckets => self.buckets = map.next_value::<List<_>>()?.0,
-            Field::At => self.at = map.next_value()?,
-            _ => return Ok(false),
-        }
-        Ok(true)
-    }
-}
-
-impl<'de> Fields<'de> for RawBucket<'de> {
-    fn field<A: MapAccess<'de>>(&mut self, field: Field, map: &mut A) -> Result<bool, A::Error> {
-        match field {
-            Field::Le => self.le = map.next_value()?,
-            Field::Count => self.count = map.next_value()?,
-            _ => return Ok(false),
-        }
-        Ok(true)
-    }
-}
-
-impl<'de> Fields<'de> for RawMetric<'de> {
-    fn object() -> Self {
-        RawMetric {
-            object: true,
-            ..RawMetric::default()
-        }
-    }
-
-    fn field<A: MapAccess<'de>>(&mut self, field: Field, map: &mut A) -> Result<bool, A::Error> {
-        match field {
-            Field::Name => self.name = map.next_value()?,
-            Field::Type => self.kind = map.next_value()?,
-            Field::Samples => self.samples = map.next_value::<List<_>>()?.0.unwrap_or_default(),
-            _ => return Ok(false),
-        }
-        Ok(true)
-    }
-}
-
-impl<'de> Fields<'de> for RawBatch<'de> {
-    fn field<A: MapAccess<'de>>(&mut self, field: Field, map: &mut A) -> Result<bool, A::Error> {
-        match field {
-            Field::Samples => self.samples = map.next_value::<List<_>>()?.0,
-            _ => return Ok(false),
-        }
-        Ok(true)
-    }
-}
-
-/// Lives as long as `'a` but may be read from input that lives longer, as a field of a struct
-/// deriving `Deserialize` with `#[serde(borrow)]` needs.
-impl<'de: 'a, 'a> Deserialize<'de> for RawMetrics<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let metrics: Vec<RawMetric<'de>> = List::deserialize(d)?.0.unwrap_or_default();
-        Ok(RawMetrics(metrics))
+                Ok(())
+            })?;
+            Ok(batch)
+        })
     }
 }
 
@@ -392,12 +192,12 @@ mod tests {
     #[test]
     fn text_is_borrowed_from_the_body_and_odd_shapes_read_as_defaults() {
         let body = r#"[{"name":"m","type":"counter","help":"x","samples":[
-            {"labels":{"route":"/pay","code":500,"esc":"a\"b"},"value":3},
+            {"labels":{"route":"/pay","code":500,"esc":"a\"b","code":501},"value":3},
             "not a sample",
             {"labels":[1],"value":"NaN","buckets":{"le":1}},
             {"count":2,"sum":1.5,"buckets":[{"le":1,"count":1},7,{"le":"+Inf","count":2}]}]},
             17, {"samples":{"no":"list"}}]"#;
-        let RawMetrics(metrics) = serde_json::from_str(body).unwrap();
+        let RawMetrics(metrics) = Reader::read_all(body, RawMetrics::read).unwrap();
         assert_eq!(metrics.len(), 3);
         let m = &metrics[0];
         assert!(matches!(m.name, Scalar::Text(Cow::Borrowed("m"))));
@@ -405,8 +205,9 @@ mod tests {
         let Labels::Map(labels) = &m.samples[0].labels else {
             panic!("labels")
         };
-        // Sorted by name.
-        assert_eq!(labels[0].1, Scalar::UInt(500));
+        // Sorted by name, the last of a repeated name kept.
+        assert_eq!(labels.len(), 3);
+        assert_eq!(labels[0].1, Scalar::UInt(501));
         assert_eq!(labels[1].1, Scalar::Text(Cow::Owned("a\"b".into())));
         assert!(matches!(
             labels[2],
@@ -423,16 +224,19 @@ mod tests {
     }
 
     #[test]
-    fn reads_the_same_from_a_parsed_json_value() {
-        let v =
-            serde_json::json!({"samples": [{"name": "m", "type": "gauge", "value": 1.5}], "x": 1});
-        let batch = RawBatch::deserialize(&v).unwrap();
+    fn a_batch_reads_its_samples_and_only_text_that_is_not_json_fails() {
+        let batch = RawBatch::read(
+            r#"{"samples": [{"name": "m", "type": "gauge", "value": 1.5}], "x": 1}"#,
+        )
+        .unwrap();
         let s = &batch.samples.unwrap()[0];
         assert_eq!(s.value, Scalar::Float(1.5));
         assert_eq!(s.kind.as_str(), Some("gauge"));
-        assert!(serde_json::from_str::<RawBatch>("{\"samples\": 3}")
+        assert!(RawBatch::read("{\"samples\": 3}")
             .unwrap()
             .samples
             .is_none());
+        assert!(RawBatch::read("[1, 2]").unwrap().samples.is_none());
+        assert!(RawBatch::read("{\"samples\": [}").is_err());
     }
 }

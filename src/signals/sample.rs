@@ -8,7 +8,7 @@ use super::raw::{Labels, RawMetric, RawSample, Scalar};
 use super::{Kind, Sample, SampleValue, EARLIEST, LATEST};
 use crate::clock::stamp;
 use chrono::{DateTime, Utc};
-use serde::ser::{SerializeMap, Serializer};
+use smallvec::SmallVec;
 use std::borrow::Cow;
 
 /// Longest metric name and label name.
@@ -35,10 +35,13 @@ pub struct SampleRef<'r> {
     pub app_name: &'r str,
     pub name: &'r str,
     /// Sorted by name, each name once: the order and meaning of the stored label set.
-    pub labels: Vec<(&'r str, Cow<'r, str>)>,
+    pub labels: SampleLabels<'r>,
     pub at: DateTime<Utc>,
     pub value: SampleValue,
 }
+
+/// A sample's labels, name and text: inline up to four, as most label sets are.
+pub type SampleLabels<'r> = SmallVec<[(&'r str, Cow<'r, str>); 4]>;
 
 impl SampleRef<'_> {
     pub fn to_sample(&self) -> Sample {
@@ -58,16 +61,29 @@ impl SampleRef<'_> {
 
     /// Appends the label set as stored (canonical JSON, the same text as
     /// [`labels_key`](super::labels_key) gives for the same labels).
-    pub fn write_labels_key(&self, out: &mut Vec<u8>) {
-        let mut ser = serde_json::Serializer::new(out);
-        let written = (|| {
-            let mut map = ser.serialize_map(Some(self.labels.len()))?;
-            for (k, v) in &self.labels {
-                map.serialize_entry(k, v)?;
+    pub fn write_labels_key(&self, out: &mut String) {
+        out.push('{');
+        for (i, (k, v)) in self.labels.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
             }
-            map.end()
-        })();
-        debug_assert!(written.is_ok(), "writing to a Vec cannot fail");
+            write_json_text(out, k);
+            out.push(':');
+            write_json_text(out, v);
+        }
+        out.push('}');
+    }
+}
+
+/// `text` as a JSON string, as serde_json writes it: label text rarely needs escaping, and
+/// serde_json's general writer was a tenth of an SDK report's cost.
+fn write_json_text(out: &mut String, text: &str) {
+    if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(&serde_json::to_string(text).unwrap_or_default());
+    } else {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
     }
 }
 
@@ -131,12 +147,12 @@ pub fn sdk_app_name(app_name: &str) -> &str {
 /// token's environment and the SDK's application (see [`sdk_app_name`]), at `now`; Err when
 /// the metric itself is unreadable. Each sample is read on its own: one bad sample must not
 /// cost the others.
-pub fn from_impact_metric<'r>(
-    metric: &'r RawMetric,
+pub fn from_impact_metric<'r, 'a: 'r>(
+    metric: &'r RawMetric<'a>,
     environment_id: i64,
     app_name: &'r str,
     now: DateTime<Utc>,
-) -> Result<impl Iterator<Item = Result<SampleRef<'r>, String>>, String> {
+) -> Result<impl Iterator<Item = Result<SampleRef<'r>, String>> + use<'r, 'a>, String> {
     if !metric.object {
         return Err("an impact metric must be a JSON object".into());
     }
@@ -170,12 +186,12 @@ fn value(kind: Kind, raw: &RawSample) -> Result<SampleValue, String> {
 /// Letters, digits, `_ . : -`, starting with a letter or `_`: names that read well in a guard
 /// and in a Prometheus export.
 fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || "_.:-".contains(c))
-        && name.len() <= MAX_NAME
+    let b = name.as_bytes();
+    b.len() <= MAX_NAME
+        && b.first()
+            .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b':' | b'-'))
 }
 
 fn metric_name<'r>(raw: &'r Scalar) -> Result<&'r str, String> {
@@ -190,13 +206,13 @@ fn metric_name<'r>(raw: &'r Scalar) -> Result<&'r str, String> {
 }
 
 /// The label set without the automatic labels, each checked in name order.
-fn labels<'r>(raw: &'r Labels) -> Result<Vec<(&'r str, Cow<'r, str>)>, String> {
+fn labels<'r>(raw: &'r Labels) -> Result<SampleLabels<'r>, String> {
     let pairs = match raw {
-        Labels::None => return Ok(Vec::new()),
+        Labels::None => return Ok(SmallVec::new()),
         Labels::Map(pairs) => pairs,
         Labels::Wrong => return Err("labels must be an object of names to text".into()),
     };
-    let mut out: Vec<(&str, Cow<str>)> = Vec::with_capacity(pairs.len());
+    let mut out = SmallVec::with_capacity(pairs.len());
     for (k, v) in pairs {
         let k = k.as_ref();
         if AUTOMATIC_LABELS.contains(&k) {
@@ -216,7 +232,7 @@ fn labels<'r>(raw: &'r Labels) -> Result<Vec<(&'r str, Cow<'r, str>)>, String> {
             Scalar::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
             Scalar::Null | Scalar::Nested => return Err(format!("label {k} must be text")),
         };
-        if v.chars().count() > MAX_VALUE {
+        if v.len() > MAX_VALUE && v.chars().count() > MAX_VALUE {
             return Err(format!("label {k} is longer than {MAX_VALUE} characters"));
         }
         out.push((k, v));
@@ -319,7 +335,7 @@ fn histogram(raw: &RawSample) -> Result<Histogram, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde::Deserialize;
+    use crate::json::Reader;
     use serde_json::{json, Value};
     use std::collections::BTreeMap;
 
@@ -332,11 +348,14 @@ mod tests {
     }
 
     fn read(v: Value) -> Result<Sample, String> {
-        from_service(&RawSample::deserialize(&v).unwrap(), env, now())
+        let text = v.to_string();
+        let raw = Reader::read_all(&text, RawSample::read).unwrap();
+        from_service(&raw, env, now())
     }
 
     fn impact(metric: &Value, app: &str) -> Vec<Result<Sample, String>> {
-        let raw = RawMetric::deserialize(metric).unwrap();
+        let text = metric.to_string();
+        let raw = Reader::read_all(&text, RawMetric::read).unwrap();
         let out = match from_impact_metric(&raw, 9, app, now()) {
             Ok(samples) => samples.map(|s| s.map(|s| s.to_sample())).collect(),
             Err(why) => vec![Err(why)],
@@ -448,20 +467,20 @@ mod tests {
         assert_eq!(s.labels["on"], "true");
         // A repeated name keeps the last value sent, as a parsed JSON object would.
         let body = r#"{"name":"m","type":"counter","samples":[
-            {"labels":{"z":"1","a":"first","a":"last"},"value":1}]}"#;
-        let raw: RawMetric = serde_json::from_str(body).unwrap();
+            {"labels":{"z":"1","a":"first","a":"last","q":"say \"hi\"\n\u0001é/"},"value":1}]}"#;
+        let raw = Reader::read_all(body, RawMetric::read).unwrap();
         let sample = from_impact_metric(&raw, 1, "", now())
             .unwrap()
             .next()
             .unwrap()
             .unwrap();
-        assert_eq!(sample.labels, [("a", "last".into()), ("z", "1".into())]);
-        let mut key = Vec::new();
+        assert_eq!(sample.labels[0], ("a", "last".into()));
+        assert_eq!(sample.labels[2], ("z", "1".into()));
+        // The SDK path writes the key by hand; it is the same text as the admin path's.
+        let mut key = String::new();
         sample.write_labels_key(&mut key);
-        assert_eq!(
-            String::from_utf8(key).unwrap(),
-            crate::signals::labels_key(&sample.to_sample().labels)
-        );
+        assert_eq!(key, crate::signals::labels_key(&sample.to_sample().labels));
+        assert!(key.contains(r#""q":"say \"hi\"\n\u0001é/""#), "{key}");
         let too_many: serde_json::Map<String, Value> =
             (0..11).map(|i| (format!("l{i}"), json!("v"))).collect();
         assert!(read(

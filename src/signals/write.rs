@@ -58,7 +58,7 @@ pub struct Pending {
     hasher: DefaultHashBuilder,
     capacity: usize,
     /// The label set of the sample being added, as stored; kept to reuse its buffer.
-    labels: Vec<u8>,
+    labels: String,
 }
 
 impl Pending {
@@ -67,7 +67,7 @@ impl Pending {
             points: HashTable::new(),
             hasher: DefaultHashBuilder::default(),
             capacity,
-            labels: Vec::new(),
+            labels: String::new(),
         }
     }
 
@@ -75,7 +75,7 @@ impl Pending {
     pub fn add(&mut self, s: &SampleRef) -> bool {
         self.labels.clear();
         s.write_labels_key(&mut self.labels);
-        let labels = std::str::from_utf8(&self.labels).unwrap_or_default();
+        let labels = self.labels.as_str();
         let kind = s.value.kind();
         let minute = minute_of(s.at);
         let hash = hash_of(
@@ -128,7 +128,7 @@ impl Pending {
             points: std::mem::take(&mut self.points),
             hasher: self.hasher,
             capacity: self.capacity,
-            labels: Vec::new(),
+            labels: String::new(),
         }
     }
 }
@@ -359,7 +359,7 @@ mod tests {
             environment_id: 1,
             app_name: "shop",
             name,
-            labels: vec![("route", "/checkout".into())],
+            labels: smallvec::smallvec![("route", "/checkout".into())],
             at: at.parse().unwrap(),
             value,
         }
