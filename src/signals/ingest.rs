@@ -51,14 +51,17 @@ impl Ingest {
         let app = sample::sdk_app_name(app_name);
         // Read and checked before the lock is taken: posts on other threads wait only for the
         // additions.
-        let samples: Vec<_> = metrics
-            .0
-            .iter()
-            .filter_map(|m| sample::from_impact_metric(m, environment_id, app, now).ok())
-            .flatten()
-            .filter_map(Result::ok)
-            .take(MAX_SAMPLES_PER_REPORT)
-            .collect();
+        let sent: usize = metrics.0.iter().map(|m| m.samples.len()).sum();
+        let mut samples = Vec::with_capacity(sent.min(MAX_SAMPLES_PER_REPORT));
+        samples.extend(
+            metrics
+                .0
+                .iter()
+                .filter_map(|m| sample::from_impact_metric(m, environment_id, app, now).ok())
+                .flatten()
+                .filter_map(Result::ok)
+                .take(MAX_SAMPLES_PER_REPORT),
+        );
         if samples.is_empty() {
             return;
         }
