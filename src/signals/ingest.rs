@@ -6,11 +6,13 @@
 //! interval), never growing memory or slowing the feed. Also the per-project allowance of admin
 //! posts.
 
-use super::raw::RawMetrics;
+use super::raw::RawMetric;
+use super::sample::Measurement;
 use super::write::{record_pending, Pending};
 use super::{sample, MAX_SAMPLES_PER_REPORT, RETENTION};
 use crate::clock::{stamp, SharedClock};
 use crate::db::{begin_write, Db};
+use crate::json::{self, Reader};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,6 +24,31 @@ const FLUSH_EVERY: Duration = Duration::from_secs(5);
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// Admin posts each project may make per minute unless configured.
 pub const DEFAULT_POSTS_PER_MINUTE: u32 = 600;
+
+/// An SDK report's impact metrics, checked as they were read: what each good sample measured.
+/// Bad samples and metrics are dropped (the contract has SDKs drop NaN and infinities
+/// themselves; an SDK cannot act on a refusal), as is anything past [`MAX_SAMPLES_PER_REPORT`].
+#[derive(Debug, Default)]
+pub struct ImpactMetrics<'a>(pub Vec<Measurement<'a>>);
+
+impl<'a> ImpactMetrics<'a> {
+    /// Reads a report's `impactMetrics` value one metric at a time into the same buffer: the
+    /// raw form of a sample is half a kilobyte, and holding a whole report's in memory at once
+    /// cost more than reading it.
+    pub fn read(r: &mut Reader<'a>) -> json::Result<ImpactMetrics<'a>> {
+        let mut kept = Vec::new();
+        let mut metric = RawMetric::default();
+        r.items(|r| {
+            metric.read_into(r)?;
+            if let Ok(samples) = sample::from_impact_metric(&metric) {
+                let room = MAX_SAMPLES_PER_REPORT.saturating_sub(kept.len());
+                kept.extend(samples.filter_map(Result::ok).take(room));
+            }
+            Ok(())
+        })?;
+        Ok(ImpactMetrics(kept))
+    }
+}
 
 pub struct Ingest {
     clock: SharedClock,
@@ -43,30 +70,20 @@ impl Ingest {
         }
     }
 
-    /// Reads an SDK report's `impactMetrics` as samples of the token's environment and the SDK's
-    /// application, and adds them to their points. Bad samples are dropped (the contract has
-    /// SDKs drop NaN and infinities themselves), as is anything past [`MAX_SAMPLES_PER_REPORT`].
-    pub fn impact_metrics(&self, environment_id: i64, app_name: &str, metrics: &RawMetrics) {
-        let now = self.clock.now();
-        let app = sample::sdk_app_name(app_name);
-        // Read and checked before the lock is taken: posts on other threads wait only for the
-        // additions.
-        let sent: usize = metrics.0.iter().map(|m| m.samples.len()).sum();
-        let mut samples = Vec::with_capacity(sent.min(MAX_SAMPLES_PER_REPORT));
-        samples.extend(
-            metrics
-                .0
-                .iter()
-                .filter_map(|m| sample::from_impact_metric(m, environment_id, app, now).ok())
-                .flatten()
-                .filter_map(Result::ok)
-                .take(MAX_SAMPLES_PER_REPORT),
-        );
-        if samples.is_empty() {
+    /// Adds what an SDK report's impact metrics measured to their points, as samples of the
+    /// token's environment and the SDK's application, taken now.
+    pub fn impact_metrics(&self, environment_id: i64, app_name: &str, metrics: &ImpactMetrics) {
+        if metrics.0.is_empty() {
             return;
         }
+        let now = self.clock.now();
+        let app = sample::sdk_app_name(app_name);
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        let dropped = samples.iter().filter(|s| !pending.add(s)).count();
+        let dropped = metrics
+            .0
+            .iter()
+            .filter(|m| !pending.add(environment_id, app, now, m))
+            .count();
         if dropped > 0 {
             tracing::debug!(
                 dropped,

@@ -63,10 +63,6 @@ pub struct RawMetric<'a> {
     pub samples: SmallVec<[RawSample<'a>; 1]>,
 }
 
-/// A report's `impactMetrics`: empty unless it is an array.
-#[derive(Debug, Default)]
-pub struct RawMetrics<'a>(pub Vec<RawMetric<'a>>);
-
 /// A service's post: `{"samples": [...]}`; None unless `samples` is an array.
 #[derive(Debug, Default)]
 pub struct RawBatch<'a> {
@@ -188,8 +184,12 @@ impl<'a> RawMetric<'a> {
         Ok(m)
     }
 
-    fn read_into(&mut self, r: &mut Reader<'a>) -> Result<()> {
+    /// Reads over this metric, the buffer of its samples kept: one buffer serves a report.
+    pub fn read_into(&mut self, r: &mut Reader<'a>) -> Result<()> {
         let m = self;
+        m.name = Scalar::Null;
+        m.kind = Scalar::Null;
+        m.samples.clear();
         m.object = r.fields(|r, key| {
             match &*key {
                 "name" => m.name = r.scalar()?,
@@ -203,19 +203,6 @@ impl<'a> RawMetric<'a> {
             Ok(())
         })?;
         Ok(())
-    }
-}
-
-impl<'a> RawMetrics<'a> {
-    /// A report's `impactMetrics` value.
-    pub fn read(r: &mut Reader<'a>) -> Result<RawMetrics<'a>> {
-        // Room for a usual report's metrics at once: each is over half a kilobyte, and growing
-        // the list by doubling copied them again and again.
-        let mut metrics = Vec::with_capacity(64);
-        if !read_items_into(r, &mut metrics, RawMetric::read_into)? {
-            metrics = Vec::new();
-        }
-        Ok(RawMetrics(metrics))
     }
 }
 
@@ -248,7 +235,9 @@ mod tests {
             {"labels":[1],"value":"NaN","buckets":{"le":1}},
             {"count":2,"sum":1.5,"buckets":[{"le":1,"count":1},7,{"le":"+Inf","count":2}]}]},
             17, {"samples":{"no":"list"}}]"#;
-        let RawMetrics(metrics) = Reader::read_all(body, RawMetrics::read).unwrap();
+        let metrics = Reader::read_all(body, |r| r.list(RawMetric::read))
+            .unwrap()
+            .unwrap();
         assert_eq!(metrics.len(), 3);
         let m = &metrics[0];
         assert!(matches!(m.name, Scalar::Text(Cow::Borrowed("m"))));

@@ -26,35 +26,32 @@ pub const MAX_COUNT: i64 = 1_000_000_000_000;
 /// application, so they are not kept twice.
 const AUTOMATIC_LABELS: [&str; 2] = ["appName", "environment"];
 
-/// An accepted sample whose text still lives in the request it came in: the SDK path sums it
-/// into its point without copying a name.
+/// What an accepted sample measured, its text still in the request it came in: the SDK path
+/// sums it into its point without copying a name. The environment, application and time are
+/// the report's.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SampleRef<'r> {
-    pub environment_id: i64,
-    /// "" when the sender named no application.
-    pub app_name: &'r str,
-    pub name: &'r str,
+pub struct Measurement<'a> {
+    pub name: Cow<'a, str>,
     /// Sorted by name, each name once: the order and meaning of the stored label set.
-    pub labels: SampleLabels<'r>,
-    pub at: DateTime<Utc>,
+    pub labels: SampleLabels<'a>,
     pub value: SampleValue,
 }
 
 /// A sample's labels, name and text: inline up to four, as most label sets are.
-pub type SampleLabels<'r> = SmallVec<[(&'r str, Cow<'r, str>); 4]>;
+pub type SampleLabels<'a> = SmallVec<[(Cow<'a, str>, Cow<'a, str>); 4]>;
 
-impl SampleRef<'_> {
-    pub fn to_sample(&self) -> Sample {
+impl Measurement<'_> {
+    pub fn to_sample(&self, environment_id: i64, app_name: &str, at: DateTime<Utc>) -> Sample {
         Sample {
-            environment_id: self.environment_id,
-            app_name: self.app_name.to_owned(),
-            name: self.name.to_owned(),
+            environment_id,
+            app_name: app_name.to_owned(),
+            name: self.name.clone().into_owned(),
             labels: self
                 .labels
                 .iter()
-                .map(|(k, v)| ((*k).to_owned(), v.clone().into_owned()))
+                .map(|(k, v)| (k.clone().into_owned(), v.clone().into_owned()))
                 .collect(),
-            at: self.at,
+            at,
             value: self.value.clone(),
         }
     }
@@ -122,15 +119,12 @@ pub fn from_service(
     let labels = labels(&raw.labels)?;
     let at = time(&raw.at, now)?;
     let value = value(kind, raw)?;
-    let sample = SampleRef {
-        environment_id,
-        app_name,
+    let measured = Measurement {
         name,
         labels,
-        at,
         value,
     };
-    Ok(sample.to_sample())
+    Ok(measured.to_sample(environment_id, app_name, at))
 }
 
 /// An SDK report's application name as its samples carry it: trimmed and cut to
@@ -143,16 +137,12 @@ pub fn sdk_app_name(app_name: &str) -> &str {
     }
 }
 
-/// The samples of one SDK impact metric (`{"name","help","type","samples":[...]}`), in the
-/// token's environment and the SDK's application (see [`sdk_app_name`]), at `now`; Err when
-/// the metric itself is unreadable. Each sample is read on its own: one bad sample must not
-/// cost the others.
+/// The samples of one SDK impact metric (`{"name","help","type","samples":[...]}`); Err when the
+/// metric itself is unreadable. Each sample is read on its own: one bad sample must not cost the
+/// others.
 pub fn from_impact_metric<'r, 'a: 'r>(
     metric: &'r RawMetric<'a>,
-    environment_id: i64,
-    app_name: &'r str,
-    now: DateTime<Utc>,
-) -> Result<impl Iterator<Item = Result<SampleRef<'r>, String>> + use<'r, 'a>, String> {
+) -> Result<impl Iterator<Item = Result<Measurement<'a>, String>> + use<'r, 'a>, String> {
     if !metric.object {
         return Err("an impact metric must be a JSON object".into());
     }
@@ -163,14 +153,10 @@ pub fn from_impact_metric<'r, 'a: 'r>(
         if !s.object {
             return Err("a sample must be a JSON object".into());
         }
-        let value = value(kind, s)?;
-        Ok(SampleRef {
-            environment_id,
-            app_name,
-            name,
+        Ok(Measurement {
+            name: name.clone(),
             labels: labels(&s.labels)?,
-            at: now,
-            value,
+            value: value(kind, s)?,
         })
     }))
 }
@@ -194,27 +180,27 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b':' | b'-'))
 }
 
-fn metric_name<'r>(raw: &'r Scalar) -> Result<&'r str, String> {
-    match raw.as_str() {
-        Some(n) if valid_name(n) => Ok(n),
-        Some(n) => Err(format!(
+fn metric_name<'a>(raw: &Scalar<'a>) -> Result<Cow<'a, str>, String> {
+    match raw {
+        Scalar::Text(n) if valid_name(n) => Ok(n.clone()),
+        Scalar::Text(n) => Err(format!(
             "name {n:?} is not a metric name: up to {MAX_NAME} letters, digits, _ . : or -, \
              starting with a letter or _"
         )),
-        None => Err("name is required".into()),
+        _ => Err("name is required".into()),
     }
 }
 
 /// The label set without the automatic labels, each checked in name order.
-fn labels<'r>(raw: &'r Labels) -> Result<SampleLabels<'r>, String> {
+fn labels<'a>(raw: &Labels<'a>) -> Result<SampleLabels<'a>, String> {
     let pairs = match raw {
         Labels::None => return Ok(SmallVec::new()),
         Labels::Map(pairs) => pairs,
         Labels::Wrong => return Err("labels must be an object of names to text".into()),
     };
     let mut out = SmallVec::with_capacity(pairs.len());
-    for (k, v) in pairs {
-        let k = k.as_ref();
+    for (key, v) in pairs {
+        let k = key.as_ref();
         if AUTOMATIC_LABELS.contains(&k) {
             continue;
         }
@@ -222,7 +208,7 @@ fn labels<'r>(raw: &'r Labels) -> Result<SampleLabels<'r>, String> {
             return Err(format!("label name {k:?} is not a name"));
         }
         let v: Cow<str> = match v {
-            Scalar::Text(s) => Cow::Borrowed(s),
+            Scalar::Text(s) => s.clone(),
             Scalar::Int(n) => Cow::Owned(n.to_string()),
             Scalar::UInt(n) => Cow::Owned(n.to_string()),
             Scalar::Float(x) => match serde_json::Number::from_f64(*x) {
@@ -235,7 +221,7 @@ fn labels<'r>(raw: &'r Labels) -> Result<SampleLabels<'r>, String> {
         if v.len() > MAX_VALUE && v.chars().count() > MAX_VALUE {
             return Err(format!("label {k} is longer than {MAX_VALUE} characters"));
         }
-        out.push((k, v));
+        out.push((key.clone(), v));
     }
     if out.len() > MAX_LABELS {
         return Err(format!("more than {MAX_LABELS} labels"));
@@ -356,8 +342,10 @@ mod tests {
     fn impact(metric: &Value, app: &str) -> Vec<Result<Sample, String>> {
         let text = metric.to_string();
         let raw = Reader::read_all(&text, RawMetric::read).unwrap();
-        let out = match from_impact_metric(&raw, 9, app, now()) {
-            Ok(samples) => samples.map(|s| s.map(|s| s.to_sample())).collect(),
+        let out = match from_impact_metric(&raw) {
+            Ok(samples) => samples
+                .map(|s| s.map(|m| m.to_sample(9, app, now())))
+                .collect(),
             Err(why) => vec![Err(why)],
         };
         out
@@ -469,17 +457,16 @@ mod tests {
         let body = r#"{"name":"m","type":"counter","samples":[
             {"labels":{"z":"1","a":"first","a":"last","q":"say \"hi\"\n\u0001é/"},"value":1}]}"#;
         let raw = Reader::read_all(body, RawMetric::read).unwrap();
-        let sample = from_impact_metric(&raw, 1, "", now())
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap();
-        assert_eq!(sample.labels[0], ("a", "last".into()));
-        assert_eq!(sample.labels[2], ("z", "1".into()));
+        let sample = from_impact_metric(&raw).unwrap().next().unwrap().unwrap();
+        assert_eq!(sample.labels[0], ("a".into(), "last".into()));
+        assert_eq!(sample.labels[2], ("z".into(), "1".into()));
         // The SDK path writes the key by hand; it is the same text as the admin path's.
         let mut key = String::new();
         sample.write_labels_key(&mut key);
-        assert_eq!(key, crate::signals::labels_key(&sample.to_sample().labels));
+        assert_eq!(
+            key,
+            crate::signals::labels_key(&sample.to_sample(1, "", now()).labels)
+        );
         assert!(key.contains(r#""q":"say \"hi\"\n\u0001é/""#), "{key}");
         let too_many: serde_json::Map<String, Value> =
             (0..11).map(|i| (format!("l{i}"), json!("v"))).collect();

@@ -5,7 +5,7 @@
 //! statement per sample (three for a histogram) kept a core busy at 1,000 reports a second.
 
 use super::histogram::Histogram;
-use super::sample::SampleRef;
+use super::sample::Measurement;
 use super::{
     labels_key, minute_of, store, Kind, PointValue, Sample, SampleValue, MAX_SERIES_PER_PROJECT,
 };
@@ -71,27 +71,35 @@ impl Pending {
         }
     }
 
-    /// Adds the sample to its point; false when it needs a new point and there is no room.
-    pub fn add(&mut self, s: &SampleRef) -> bool {
+    /// Adds what a sample of the environment's application measured at `at` to its point;
+    /// false when it needs a new point and there is no room.
+    pub fn add(
+        &mut self,
+        environment_id: i64,
+        app_name: &str,
+        at: DateTime<Utc>,
+        m: &Measurement,
+    ) -> bool {
         self.labels.clear();
-        s.write_labels_key(&mut self.labels);
+        m.write_labels_key(&mut self.labels);
         let labels = self.labels.as_str();
-        let kind = s.value.kind();
-        let minute = minute_of(s.at);
+        let name: &str = &m.name;
+        let kind = m.value.kind();
+        let minute = minute_of(at);
         let hash = hash_of(
             &self.hasher,
-            (s.environment_id, s.app_name, s.name, labels, kind, minute),
+            (environment_id, app_name, name, labels, kind, minute),
         );
         let same = |p: &PendingPoint| {
-            p.key.environment_id == s.environment_id
+            p.key.environment_id == environment_id
                 && p.kind == kind
                 && p.minute == minute
-                && p.key.name == s.name
-                && p.key.app == s.app_name
+                && p.key.name == name
+                && p.key.app == app_name
                 && p.key.labels == labels
         };
         if let Some(point) = self.points.find_mut(hash, same) {
-            absorb_sample(&mut point.value, &s.value);
+            absorb_sample(&mut point.value, &m.value);
             return true;
         }
         if self.points.len() >= self.capacity {
@@ -99,14 +107,14 @@ impl Pending {
         }
         let point = PendingPoint {
             key: SeriesKey {
-                environment_id: s.environment_id,
-                app: s.app_name.to_owned(),
-                name: s.name.to_owned(),
+                environment_id,
+                app: app_name.to_owned(),
+                name: name.to_owned(),
                 labels: labels.to_owned(),
             },
             kind,
             minute,
-            value: point_of(&s.value),
+            value: point_of(&m.value),
         };
         let hasher = &self.hasher;
         self.points
@@ -354,15 +362,18 @@ mod tests {
     use super::*;
     use crate::signals::Bucket;
 
-    fn sample<'a>(name: &'a str, at: &str, value: SampleValue) -> SampleRef<'a> {
-        SampleRef {
-            environment_id: 1,
-            app_name: "shop",
-            name,
-            labels: smallvec::smallvec![("route", "/checkout".into())],
-            at: at.parse().unwrap(),
+    fn sample<'a>(name: &'a str, at: &str, value: SampleValue) -> (DateTime<Utc>, Measurement<'a>) {
+        let measured = Measurement {
+            name: name.into(),
+            labels: smallvec::smallvec![("route".into(), "/checkout".into())],
             value,
-        }
+        };
+        (at.parse().unwrap(), measured)
+    }
+
+    /// Adds a sample of the "shop" application in environment 1.
+    fn add(p: &mut Pending, (at, measured): (DateTime<Utc>, Measurement)) -> bool {
+        p.add(1, "shop", at, &measured)
     }
 
     fn histogram(count: i64, sum: f64, le: f64, under: i64) -> Histogram {
@@ -383,25 +394,29 @@ mod tests {
     fn samples_of_one_series_and_minute_become_one_point() {
         let mut p = Pending::new(10);
         for at in ["2026-12-07T10:00:05Z", "2026-12-07T10:00:50Z"] {
-            assert!(p.add(&sample("requests", at, SampleValue::Counter(10))));
-            assert!(p.add(&sample("load", at, SampleValue::Gauge(0.5))));
-            assert!(p.add(&sample(
-                "latency",
-                at,
-                SampleValue::Histogram(histogram(4, 1.0, 0.5, 3))
-            )));
+            assert!(add(
+                &mut p,
+                sample("requests", at, SampleValue::Counter(10))
+            ));
+            assert!(add(&mut p, sample("load", at, SampleValue::Gauge(0.5))));
+            assert!(add(
+                &mut p,
+                sample(
+                    "latency",
+                    at,
+                    SampleValue::Histogram(histogram(4, 1.0, 0.5, 3))
+                )
+            ));
         }
         // The next minute is another point; so is a gauge reusing a counter's name.
-        assert!(p.add(&sample(
-            "requests",
-            "2026-12-07T10:01:00Z",
-            SampleValue::Counter(1)
-        )));
-        assert!(p.add(&sample(
-            "requests",
-            "2026-12-07T10:00:10Z",
-            SampleValue::Gauge(2.0)
-        )));
+        assert!(add(
+            &mut p,
+            sample("requests", "2026-12-07T10:01:00Z", SampleValue::Counter(1))
+        ));
+        assert!(add(
+            &mut p,
+            sample("requests", "2026-12-07T10:00:10Z", SampleValue::Gauge(2.0))
+        ));
         assert_eq!(p.len(), 5);
         let value = |name: &str, kind: Kind, minute: &str| {
             let minute: DateTime<Utc> = minute.parse().unwrap();
@@ -429,28 +444,24 @@ mod tests {
     #[test]
     fn a_full_batch_still_adds_to_its_points_but_starts_none() {
         let mut p = Pending::new(1);
-        assert!(p.add(&sample(
-            "requests",
-            "2026-12-07T10:00:05Z",
-            SampleValue::Counter(1)
-        )));
-        assert!(!p.add(&sample(
-            "errors",
-            "2026-12-07T10:00:05Z",
-            SampleValue::Counter(1)
-        )));
-        assert!(p.add(&sample(
-            "requests",
-            "2026-12-07T10:00:30Z",
-            SampleValue::Counter(2)
-        )));
+        assert!(add(
+            &mut p,
+            sample("requests", "2026-12-07T10:00:05Z", SampleValue::Counter(1))
+        ));
+        assert!(!add(
+            &mut p,
+            sample("errors", "2026-12-07T10:00:05Z", SampleValue::Counter(1))
+        ));
+        assert!(add(
+            &mut p,
+            sample("requests", "2026-12-07T10:00:30Z", SampleValue::Counter(2))
+        ));
         let taken = p.take();
         assert_eq!(taken.len(), 1);
         assert!(p.is_empty());
-        assert!(p.add(&sample(
-            "errors",
-            "2026-12-07T10:00:05Z",
-            SampleValue::Counter(1)
-        )));
+        assert!(add(
+            &mut p,
+            sample("errors", "2026-12-07T10:00:05Z", SampleValue::Counter(1))
+        ));
     }
 }

@@ -2,7 +2,7 @@
 //! read with the pull reader: reports arrive thousands of times a second.
 
 use crate::json::{self, Next, Reader, Scalar};
-use crate::signals::raw::RawMetrics;
+use crate::signals::ingest::ImpactMetrics;
 use chrono::{DateTime, Utc};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -13,9 +13,9 @@ pub struct ReportBody<'a> {
     pub instance_id: Option<String>,
     pub sdk_version: Option<String>,
     pub bucket: Option<Bucket>,
-    /// Unleash impact metrics (counters, gauges, histograms) for `crate::signals`, borrowed
-    /// from the request and read leniently, so one malformed metric never costs the report.
-    pub impact_metrics: RawMetrics<'a>,
+    /// Unleash impact metrics (counters, gauges, histograms) for `crate::signals`, their text
+    /// borrowed from the request; a malformed metric or sample costs only itself.
+    pub impact_metrics: ImpactMetrics<'a>,
 }
 
 #[derive(Debug, Default)]
@@ -47,7 +47,7 @@ impl<'a> ReportBody<'a> {
                     "instanceId" => report.instance_id = wrong.text(r, "instanceId")?,
                     "sdkVersion" => report.sdk_version = wrong.text(r, "sdkVersion")?,
                     "bucket" => report.bucket = wrong.bucket(r)?,
-                    "impactMetrics" => report.impact_metrics = RawMetrics::read(r)?,
+                    "impactMetrics" => report.impact_metrics = ImpactMetrics::read(r)?,
                     _ => r.skip()?,
                 }
                 Ok(())
@@ -67,7 +67,7 @@ impl<'a> ReportBody<'a> {
             instance_id: self.instance_id,
             sdk_version: self.sdk_version,
             bucket: self.bucket,
-            impact_metrics: RawMetrics::default(),
+            impact_metrics: ImpactMetrics::default(),
         }
     }
 }
@@ -204,7 +204,9 @@ mod tests {
         let body = br#"{"appName": "shop", "instanceId": "i-1", "extra": [1, {"x": 2}],
             "bucket": {"start": "2026-12-07T10:00:00.000Z", "stop": "x",
                 "toggles": {"checkout": {"yes": 40, "no": 2, "variants": {"blue": 3}}}},
-            "impactMetrics": [{"name": "m", "type": "counter", "samples": [{"value": 1}]}]}"#;
+            "impactMetrics": [{"name": "m", "type": "counter", "samples": [{"value": 1}]},
+                {"name": "bad name", "type": "counter", "samples": [{"value": 1}]},
+                {"name": "n", "type": "counter", "samples": [{"value": -1}, {"value": 2}]}]}"#;
         let report = ReportBody::read(body).unwrap();
         assert_eq!(report.app_name.as_deref(), Some("shop"));
         assert_eq!(report.sdk_version, None);
@@ -215,7 +217,12 @@ mod tests {
         );
         let c = &bucket.toggles["checkout"];
         assert_eq!((c.yes, c.no, c.variants["blue"]), (40, 2, 3));
-        assert_eq!(report.impact_metrics.0.len(), 1);
+        let kept: Vec<&str> = report.impact_metrics.0.iter().map(|m| &*m.name).collect();
+        assert_eq!(
+            kept,
+            ["m", "n"],
+            "the bad metric and the negative counter are dropped"
+        );
 
         for (body, why) in [
             (r#"{"appName": 5}"#, "appName must be text"),
