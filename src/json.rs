@@ -614,6 +614,69 @@ mod tests {
         }
     }
 
+    /// Equal, but for the last bit of a float: serde_json's default float parsing is not
+    /// always correctly rounded, and std's is.
+    fn same(a: &Value, b: &Value) -> bool {
+        match (a, b) {
+            (Value::Array(a), Value::Array(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same(a, b))
+            }
+            (Value::Object(a), Value::Object(b)) => {
+                a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| same(v, w)))
+            }
+            (Value::Number(x), Value::Number(y)) if x.is_f64() && y.is_f64() => {
+                let (x, y) = (x.as_f64().unwrap_or(0.0), y.as_f64().unwrap_or(0.0));
+                x == y || (x - y).abs() <= 1e-15 * x.abs().max(y.abs())
+            }
+            _ => a == b,
+        }
+    }
+
+    /// Frontend tokens ship in web pages, so anyone can post a report to this reader: broken
+    /// copies of real documents, byte by byte, must get serde_json's verdict and values.
+    #[test]
+    fn mangled_documents_get_serde_json_s_verdict() {
+        use rand::{Rng, SeedableRng};
+        let seeds = [
+            r#"{"appName":"shop","bucket":{"start":"2026-12-07T10:00:00Z","toggles":{"f":{"yes":4,"no":0,"variants":{"a":1}}}},"impactMetrics":[{"name":"m","help":"h","type":"histogram","samples":[{"labels":{"route":"/p\u00e9","code":500},"count":2,"sum":0.5,"buckets":[{"le":0.1,"count":1},{"le":"+Inf","count":2}]}]}]}"#,
+            r#"[1, -2.5e-3, 0, true, false, null, "a\"b\\c\n", {"": []}, [[{}]], 12345678901234567890]"#,
+        ];
+        let alphabet = b"{}[]:,\"\\/-+.0123456789eEtrufalsn \t\n\x01u\xc3\xa9ab";
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let mut checked = 0;
+        for _ in 0..20_000 {
+            let mut doc = seeds[rng.gen_range(0..seeds.len())].as_bytes().to_vec();
+            for _ in 0..rng.gen_range(1..4) {
+                let at = rng.gen_range(0..doc.len());
+                match rng.gen_range(0..4) {
+                    0 => doc[at] = alphabet[rng.gen_range(0..alphabet.len())],
+                    1 => doc.insert(at, alphabet[rng.gen_range(0..alphabet.len())]),
+                    2 => {
+                        doc.remove(at);
+                    }
+                    _ => doc.truncate(at),
+                }
+                if doc.is_empty() {
+                    break;
+                }
+            }
+            let Ok(text) = std::str::from_utf8(&doc) else {
+                continue;
+            };
+            checked += 1;
+            let ours = read(text);
+            let theirs = serde_json::from_str::<Value>(text);
+            match (&ours, &theirs) {
+                (Ok(a), Ok(b)) => assert!(same(a, b), "{text}: ours {a}, serde_json {b}"),
+                (Err(_), Err(_)) => {}
+                // The one difference on purpose: a number past f64 reads as infinity.
+                (Ok(_), Err(e)) if e.to_string().contains("number out of range") => {}
+                _ => panic!("{text}: ours {ours:?}, serde_json {theirs:?}"),
+            }
+        }
+        assert!(checked > 10_000, "{checked} documents checked");
+    }
+
     #[test]
     fn text_without_escapes_is_borrowed() {
         let mut r = Reader::new(r#"["plain", "esc\n"]"#);
