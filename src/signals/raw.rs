@@ -100,40 +100,6 @@ impl<'a> RawSample<'a> {
     }
 }
 
-/// Reads each item of an array into a default `T` pushed onto `out` (see
-/// [`RawSample::read_into`]); anything but an array is skipped and gives false.
-fn read_items_into<'a, T: Default>(
-    r: &mut Reader<'a>,
-    out: &mut impl Pushed<T>,
-    mut read: impl FnMut(&mut T, &mut Reader<'a>) -> Result<()>,
-) -> Result<bool> {
-    r.items(|r| read(out.push_default(), r))
-}
-
-/// A list that takes a default item and lends it back to be read into.
-trait Pushed<T> {
-    fn push_default(&mut self) -> &mut T;
-}
-
-impl<T: Default> Pushed<T> for Vec<T> {
-    fn push_default(&mut self) -> &mut T {
-        self.push(T::default());
-        let last = self.len() - 1;
-        &mut self[last]
-    }
-}
-
-impl<A: smallvec::Array> Pushed<A::Item> for SmallVec<A>
-where
-    A::Item: Default,
-{
-    fn push_default(&mut self) -> &mut A::Item {
-        self.push(A::Item::default());
-        let last = self.len() - 1;
-        &mut self[last]
-    }
-}
-
 impl<'a> Labels<'a> {
     fn read(r: &mut Reader<'a>) -> Result<Labels<'a>> {
         match r.peek()? {
@@ -196,7 +162,11 @@ impl<'a> RawMetric<'a> {
                 "type" => m.kind = r.scalar()?,
                 "samples" => {
                     m.samples.clear();
-                    read_items_into(r, &mut m.samples, RawSample::read_into)?;
+                    r.items(|r| {
+                        m.samples.push(RawSample::default());
+                        let last = m.samples.len() - 1;
+                        m.samples[last].read_into(r)
+                    })?;
                 }
                 _ => r.skip()?,
             }
