@@ -9,7 +9,7 @@
 use super::raw::RawMetric;
 use super::sample::Measurement;
 use super::write::{record_pending, Pending};
-use super::{sample, MAX_SAMPLES_PER_REPORT, RETENTION};
+use super::{minute_of, sample, MAX_SAMPLES_PER_REPORT, RETENTION};
 use crate::clock::{stamp, SharedClock};
 use crate::db::{begin_write, Db};
 use crate::json::{self, Reader};
@@ -36,13 +36,18 @@ impl<'a> ImpactMetrics<'a> {
     /// raw form of a sample is half a kilobyte, and holding a whole report's in memory at once
     /// cost more than reading it.
     pub fn read(r: &mut Reader<'a>) -> json::Result<ImpactMetrics<'a>> {
-        let mut kept = Vec::new();
+        // Room for a usual report at once: growing it moved every sample read so far.
+        let mut kept = Vec::with_capacity(64);
         let mut metric = RawMetric::default();
         r.items(|r| {
             metric.read_into(r)?;
             if let Ok(samples) = sample::from_impact_metric(&metric) {
-                let room = MAX_SAMPLES_PER_REPORT.saturating_sub(kept.len());
-                kept.extend(samples.filter_map(Result::ok).take(room));
+                for measured in samples.flatten() {
+                    if kept.len() == MAX_SAMPLES_PER_REPORT {
+                        break;
+                    }
+                    kept.push(measured);
+                }
             }
             Ok(())
         })?;
@@ -76,13 +81,13 @@ impl Ingest {
         if metrics.0.is_empty() {
             return;
         }
-        let now = self.clock.now();
+        let minute = minute_of(self.clock.now());
         let app = sample::sdk_app_name(app_name);
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         let dropped = metrics
             .0
             .iter()
-            .filter(|m| !pending.add(environment_id, app, now, m))
+            .filter(|m| !pending.add(environment_id, app, minute, m))
             .count();
         if dropped > 0 {
             tracing::debug!(

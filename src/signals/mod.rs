@@ -147,5 +147,10 @@ pub fn minute_of(at: DateTime<Utc>) -> DateTime<Utc> {
 
 /// A label set as stored: canonical JSON, keys sorted (a `BTreeMap` serialises in order).
 pub fn labels_key(labels: &BTreeMap<String, String>) -> String {
-    serde_json::to_string(labels).unwrap_or_else(|_| "{}".into())
+    pairs_key(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// [`labels_key`] of the pairs; a name given twice keeps its last text.
+pub fn pairs_key<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    serde_json::to_string(&pairs.collect::<BTreeMap<_, _>>()).unwrap_or_else(|_| "{}".into())
 }

@@ -4,7 +4,9 @@
 //! malformed metric or sample costs nothing else in the report.
 //!
 //! Text is borrowed from the request body wherever JSON allows (no escapes): an SDK fleet posts
-//! thousands of reports a second, and an allocation per field was a third of their cost.
+//! thousands of reports a second, and an allocation per field was a third of their cost. For the
+//! same reason a report's samples are read into slots that are reset and reused, never moved:
+//! a sample's raw form is half a kilobyte, and copying it around was a tenth of a report's cost.
 
 pub use crate::json::Scalar;
 use crate::json::{Next, Reader, Result};
@@ -25,20 +27,25 @@ pub struct RawSample<'a> {
     pub value: Scalar<'a>,
     pub count: Scalar<'a>,
     pub sum: Scalar<'a>,
-    /// None unless `buckets` is an array.
-    pub buckets: Option<Vec<RawBucket<'a>>>,
+    /// Read only when `buckets` was an array (see [`RawSample::buckets`]).
+    buckets: Vec<RawBucket<'a>>,
+    buckets_listed: bool,
     pub at: Scalar<'a>,
 }
 
-/// `labels`: absent (or null), an object of names to values (sorted by name, each name once),
-/// or something else.
-// Inline on purpose: boxing the pairs would be the allocation per sample this avoids.
-#[allow(clippy::large_enum_variant)]
+/// `labels`: absent (or null), an object of names to values, or something else.
 #[derive(Debug, Default)]
-pub enum Labels<'a> {
+pub struct Labels<'a> {
+    pub shape: LabelShape,
+    /// When `shape` is `Map`: sorted by name, each name once (the last written kept).
+    pub pairs: LabelPairs<'a>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum LabelShape {
     #[default]
-    None,
-    Map(LabelPairs<'a>),
+    Absent,
+    Map,
     Wrong,
 }
 
@@ -59,8 +66,9 @@ pub struct RawMetric<'a> {
     pub object: bool,
     pub name: Scalar<'a>,
     pub kind: Scalar<'a>,
-    /// Empty unless `samples` is an array; an SDK sends one sample per label set, mostly one.
-    pub samples: SmallVec<[RawSample<'a>; 1]>,
+    /// The first `len` hold this metric's samples; the rest wait for the next metric read here.
+    slots: Vec<RawSample<'a>>,
+    len: usize,
 }
 
 /// A service's post: `{"samples": [...]}`; None unless `samples` is an array.
@@ -76,8 +84,33 @@ impl<'a> RawSample<'a> {
         Ok(s)
     }
 
-    /// Reads into a default sample where it lies: a sample is half a kilobyte, and moving each
-    /// one out of its reader and into its list was a tenth of a report's cost.
+    /// `buckets`, when it was an array.
+    pub fn buckets(&self) -> Option<&[RawBucket<'a>]> {
+        self.buckets_listed.then_some(&self.buckets[..])
+    }
+
+    /// Back to an absent sample, its buffers kept.
+    fn reset(&mut self) {
+        self.object = false;
+        for field in [
+            &mut self.name,
+            &mut self.kind,
+            &mut self.environment,
+            &mut self.app_name,
+            &mut self.value,
+            &mut self.count,
+            &mut self.sum,
+            &mut self.at,
+        ] {
+            *field = Scalar::Null;
+        }
+        self.labels.shape = LabelShape::Absent;
+        self.labels.pairs.clear();
+        self.buckets.clear();
+        self.buckets_listed = false;
+    }
+
+    /// Reads into a reset sample where it lies.
     fn read_into(&mut self, r: &mut Reader<'a>) -> Result<()> {
         let s = self;
         s.object = r.fields(|r, key| {
@@ -86,11 +119,17 @@ impl<'a> RawSample<'a> {
                 "type" => s.kind = r.scalar()?,
                 "environment" => s.environment = r.scalar()?,
                 "appName" => s.app_name = r.scalar()?,
-                "labels" => s.labels = Labels::read(r)?,
+                "labels" => s.labels.read(r)?,
                 "value" => s.value = r.scalar()?,
                 "count" => s.count = r.scalar()?,
                 "sum" => s.sum = r.scalar()?,
-                "buckets" => s.buckets = r.list(RawBucket::read)?,
+                "buckets" => {
+                    s.buckets.clear();
+                    s.buckets_listed = r.items(|r| {
+                        s.buckets.push(RawBucket::read(r)?);
+                        Ok(())
+                    })?;
+                }
                 "at" => s.at = r.scalar()?,
                 _ => r.skip()?,
             }
@@ -101,30 +140,36 @@ impl<'a> RawSample<'a> {
 }
 
 impl<'a> Labels<'a> {
-    fn read(r: &mut Reader<'a>) -> Result<Labels<'a>> {
-        match r.peek()? {
+    fn read(&mut self, r: &mut Reader<'a>) -> Result<()> {
+        self.pairs.clear();
+        self.shape = match r.peek()? {
             Next::Null => {
                 r.null()?;
-                return Ok(Labels::None);
+                LabelShape::Absent
             }
-            Next::Object => {}
+            Next::Object => {
+                let pairs = &mut self.pairs;
+                r.object(|r, key| {
+                    pairs.push((key, r.scalar()?));
+                    Ok(())
+                })?;
+                LabelShape::Map
+            }
             _ => {
                 r.skip()?;
-                return Ok(Labels::Wrong);
+                LabelShape::Wrong
             }
-        }
-        let mut out = LabelPairs::new();
-        r.object(|r, key| {
-            out.push((key, r.scalar()?));
-            Ok(())
-        })?;
+        };
         // Sorted by name with the last of a repeated name kept, as a JSON object reads and as a
         // label set is stored. Stable, so repeats keep their order.
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out.reverse();
-        out.dedup_by(|later, kept| later.0 == kept.0);
-        out.reverse();
-        Ok(Labels::Map(out))
+        let pairs = &mut self.pairs;
+        if !pairs.windows(2).all(|w| w[0].0 < w[1].0) {
+            pairs.sort_by(|a, b| a.0.cmp(&b.0));
+            pairs.reverse();
+            pairs.dedup_by(|later, kept| later.0 == kept.0);
+            pairs.reverse();
+        }
+        Ok(())
     }
 }
 
@@ -150,22 +195,33 @@ impl<'a> RawMetric<'a> {
         Ok(m)
     }
 
-    /// Reads over this metric, the buffer of its samples kept: one buffer serves a report.
+    /// This metric's samples (none unless `samples` was an array).
+    pub fn samples(&self) -> &[RawSample<'a>] {
+        &self.slots[..self.len]
+    }
+
+    /// Reads over this metric, the slots of the last one's samples reused: one buffer serves a
+    /// report.
     pub fn read_into(&mut self, r: &mut Reader<'a>) -> Result<()> {
         let m = self;
         m.name = Scalar::Null;
         m.kind = Scalar::Null;
-        m.samples.clear();
+        m.len = 0;
         m.object = r.fields(|r, key| {
             match &*key {
                 "name" => m.name = r.scalar()?,
                 "type" => m.kind = r.scalar()?,
                 "samples" => {
-                    m.samples.clear();
+                    m.len = 0;
                     r.items(|r| {
-                        m.samples.push(RawSample::default());
-                        let last = m.samples.len() - 1;
-                        m.samples[last].read_into(r)
+                        if m.len == m.slots.len() {
+                            m.slots.push(RawSample::default());
+                        }
+                        let slot = &mut m.slots[m.len];
+                        slot.reset();
+                        slot.read_into(r)?;
+                        m.len += 1;
+                        Ok(())
                     })?;
                 }
                 _ => r.skip()?,
@@ -211,10 +267,10 @@ mod tests {
         assert_eq!(metrics.len(), 3);
         let m = &metrics[0];
         assert!(matches!(m.name, Scalar::Text(Cow::Borrowed("m"))));
-        assert_eq!(m.samples.len(), 4);
-        let Labels::Map(labels) = &m.samples[0].labels else {
-            panic!("labels")
-        };
+        let samples = m.samples();
+        assert_eq!(samples.len(), 4);
+        assert_eq!(samples[0].labels.shape, LabelShape::Map);
+        let labels = &samples[0].labels.pairs;
         // Sorted by name, the last of a repeated name kept.
         assert_eq!(labels.len(), 3);
         assert_eq!(labels[0].1, Scalar::UInt(501));
@@ -223,14 +279,43 @@ mod tests {
             labels[2],
             (Cow::Borrowed("route"), Scalar::Text(Cow::Borrowed(_)))
         ));
-        assert!(!m.samples[1].object);
-        assert!(matches!(m.samples[2].labels, Labels::Wrong));
-        assert!(m.samples[2].buckets.is_none());
-        let buckets = m.samples[3].buckets.as_ref().unwrap();
+        assert!(!samples[1].object);
+        assert_eq!(samples[2].labels.shape, LabelShape::Wrong);
+        assert!(samples[2].buckets().is_none());
+        let buckets = samples[3].buckets().unwrap();
         assert_eq!(buckets.len(), 3);
         assert!(buckets[1].le.is_null(), "a bucket that is not an object");
         assert!(!metrics[1].object);
-        assert!(metrics[2].object && metrics[2].samples.is_empty());
+        assert!(metrics[2].object && metrics[2].samples().is_empty());
+    }
+
+    #[test]
+    fn a_metric_read_over_another_keeps_nothing_of_it() {
+        let body = r#"[
+            {"name":"a","type":"histogram","samples":[
+                {"labels":{"x":"1","y":"2"},"count":1,"sum":1,"buckets":[{"le":1,"count":1}]},
+                {"labels":{"z":"3"},"value":4,"at":"2030-01-01T00:00:00Z"}]},
+            {"samples":[{"value":5}]}]"#;
+        let mut metric = RawMetric::default();
+        let mut seen = Vec::new();
+        Reader::read_all(body, |r| {
+            r.items(|r| {
+                metric.read_into(r)?;
+                seen.push(format!(
+                    "{:?}",
+                    (&metric.name, &metric.kind, metric.samples())
+                ));
+                Ok(())
+            })
+        })
+        .unwrap();
+        let fresh = Reader::read_all(r#"{"samples":[{"value":5}]}"#, RawMetric::read).unwrap();
+        assert_eq!(
+            seen[1],
+            format!("{:?}", (&fresh.name, &fresh.kind, fresh.samples()))
+        );
+        assert_eq!(metric.samples()[0].labels.shape, LabelShape::Absent);
+        assert!(metric.samples()[0].buckets().is_none());
     }
 
     #[test]

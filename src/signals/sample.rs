@@ -4,7 +4,7 @@
 //! environments exist and what time it is.
 
 use super::histogram::{Bucket, Histogram};
-use super::raw::{Labels, RawMetric, RawSample, Scalar};
+use super::raw::{LabelShape, Labels, RawMetric, RawSample, Scalar};
 use super::{Kind, Sample, SampleValue, EARLIEST, LATEST};
 use crate::clock::stamp;
 use chrono::{DateTime, Utc};
@@ -54,33 +54,6 @@ impl Measurement<'_> {
             at,
             value: self.value.clone(),
         }
-    }
-
-    /// Appends the label set as stored (canonical JSON, the same text as
-    /// [`labels_key`](super::labels_key) gives for the same labels).
-    pub fn write_labels_key(&self, out: &mut String) {
-        out.push('{');
-        for (i, (k, v)) in self.labels.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            write_json_text(out, k);
-            out.push(':');
-            write_json_text(out, v);
-        }
-        out.push('}');
-    }
-}
-
-/// `text` as a JSON string, as serde_json writes it: label text rarely needs escaping, and
-/// serde_json's general writer was a tenth of an SDK report's cost.
-fn write_json_text(out: &mut String, text: &str) {
-    if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-        out.push_str(&serde_json::to_string(text).unwrap_or_default());
-    } else {
-        out.push('"');
-        out.push_str(text);
-        out.push('"');
     }
 }
 
@@ -149,7 +122,7 @@ pub fn from_impact_metric<'r, 'a: 'r>(
     let name = metric_name(&metric.name)?;
     let t = metric.kind.as_str().unwrap_or("");
     let kind = Kind::parse(t).ok_or_else(|| format!("unknown type {t:?}"))?;
-    Ok(metric.samples.iter().map(move |s| {
+    Ok(metric.samples().iter().map(move |s| {
         if !s.object {
             return Err("a sample must be a JSON object".into());
         }
@@ -176,9 +149,20 @@ fn valid_name(name: &str) -> bool {
     b.len() <= MAX_NAME
         && b.first()
             .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b':' | b'-'))
+        && b.iter().all(|c| NAME_BYTES[*c as usize])
 }
+
+/// The bytes a name may hold: one lookup per byte, as every sample's labels are checked.
+static NAME_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b':' | b'-');
+        b += 1;
+    }
+    t
+};
 
 fn metric_name<'a>(raw: &Scalar<'a>) -> Result<Cow<'a, str>, String> {
     match raw {
@@ -193,10 +177,10 @@ fn metric_name<'a>(raw: &Scalar<'a>) -> Result<Cow<'a, str>, String> {
 
 /// The label set without the automatic labels, each checked in name order.
 fn labels<'a>(raw: &Labels<'a>) -> Result<SampleLabels<'a>, String> {
-    let pairs = match raw {
-        Labels::None => return Ok(SmallVec::new()),
-        Labels::Map(pairs) => pairs,
-        Labels::Wrong => return Err("labels must be an object of names to text".into()),
+    let pairs = match raw.shape {
+        LabelShape::Absent => return Ok(SmallVec::new()),
+        LabelShape::Map => &raw.pairs,
+        LabelShape::Wrong => return Err("labels must be an object of names to text".into()),
     };
     let mut out = SmallVec::with_capacity(pairs.len());
     for (key, v) in pairs {
@@ -298,8 +282,7 @@ fn histogram(raw: &RawSample) -> Result<Histogram, String> {
     let count = whole(&raw.count, "count")?;
     let sum = finite(&raw.sum, "sum")?;
     let raw_buckets = raw
-        .buckets
-        .as_ref()
+        .buckets()
         .ok_or("buckets is required: [{\"le\", \"count\"}, ..., {\"le\": \"+Inf\", \"count\"}]")?;
     if raw_buckets.len() > MAX_BUCKETS {
         return Err(format!("more than {MAX_BUCKETS} buckets"));
@@ -460,13 +443,7 @@ mod tests {
         let sample = from_impact_metric(&raw).unwrap().next().unwrap().unwrap();
         assert_eq!(sample.labels[0], ("a".into(), "last".into()));
         assert_eq!(sample.labels[2], ("z".into(), "1".into()));
-        // The SDK path writes the key by hand; it is the same text as the admin path's.
-        let mut key = String::new();
-        sample.write_labels_key(&mut key);
-        assert_eq!(
-            key,
-            crate::signals::labels_key(&sample.to_sample(1, "", now()).labels)
-        );
+        let key = crate::signals::labels_key(&sample.to_sample(1, "", now()).labels);
         assert!(key.contains(r#""q":"say \"hi\"\n\u0001é/""#), "{key}");
         let too_many: serde_json::Map<String, Value> =
             (0..11).map(|i| (format!("l{i}"), json!("v"))).collect();

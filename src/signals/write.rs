@@ -7,7 +7,8 @@
 use super::histogram::Histogram;
 use super::sample::Measurement;
 use super::{
-    labels_key, minute_of, store, Kind, PointValue, Sample, SampleValue, MAX_SERIES_PER_PROJECT,
+    labels_key, minute_of, pairs_key, store, Kind, PointValue, Sample, SampleValue,
+    MAX_SERIES_PER_PROJECT,
 };
 use crate::clock::stamp;
 use crate::db::Conn;
@@ -36,10 +37,31 @@ impl SeriesKey {
     }
 }
 
+/// What names a pending point's series: as [`SeriesKey`], with the label set still as its
+/// pairs (sorted by name), so that a sample finds its point without writing its labels out.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct PendingKey {
+    environment_id: i64,
+    app: String,
+    name: String,
+    labels: Vec<(String, String)>,
+}
+
+impl PendingKey {
+    fn series(&self) -> SeriesKey {
+        SeriesKey {
+            environment_id: self.environment_id,
+            app: self.app.clone(),
+            name: self.name.clone(),
+            labels: pairs_key(self.labels.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        }
+    }
+}
+
 /// A pending point: its series, kind and minute, and what has been summed into it.
 #[derive(Debug)]
 struct PendingPoint {
-    key: SeriesKey,
+    key: PendingKey,
     kind: Kind,
     minute: DateTime<Utc>,
     value: PointValue,
@@ -57,8 +79,6 @@ pub struct Pending {
     /// a collision-proof hash: the fast seeded one will do.
     hasher: DefaultHashBuilder,
     capacity: usize,
-    /// The label set of the sample being added, as stored; kept to reuse its buffer.
-    labels: String,
 }
 
 impl Pending {
@@ -67,36 +87,38 @@ impl Pending {
             points: HashTable::new(),
             hasher: DefaultHashBuilder::default(),
             capacity,
-            labels: String::new(),
         }
     }
 
-    /// Adds what a sample of the environment's application measured at `at` to its point;
-    /// false when it needs a new point and there is no room.
+    /// Adds what a sample of the environment's application measured in `minute` (a
+    /// [`minute_of`]) to its point; false when it needs a new point and there is no room.
     pub fn add(
         &mut self,
         environment_id: i64,
         app_name: &str,
-        at: DateTime<Utc>,
+        minute: DateTime<Utc>,
         m: &Measurement,
     ) -> bool {
-        self.labels.clear();
-        m.write_labels_key(&mut self.labels);
-        let labels = self.labels.as_str();
+        debug_assert_eq!(minute, minute_of(minute));
         let name: &str = &m.name;
+        let labels = &m.labels[..];
         let kind = m.value.kind();
-        let minute = minute_of(at);
-        let hash = hash_of(
-            &self.hasher,
-            (environment_id, app_name, name, labels, kind, minute),
-        );
+        // Hashed as the point's own parts hash (a `Cow<str>` as its `str`, like a `String`).
+        let hash = self
+            .hasher
+            .hash_one((environment_id, app_name, name, labels, kind, minute));
         let same = |p: &PendingPoint| {
             p.key.environment_id == environment_id
                 && p.kind == kind
                 && p.minute == minute
                 && p.key.name == name
                 && p.key.app == app_name
-                && p.key.labels == labels
+                && p.key.labels.len() == labels.len()
+                && p.key
+                    .labels
+                    .iter()
+                    .zip(labels)
+                    .all(|(a, b)| a.0 == b.0 && a.1 == b.1)
         };
         if let Some(point) = self.points.find_mut(hash, same) {
             absorb_sample(&mut point.value, &m.value);
@@ -106,11 +128,14 @@ impl Pending {
             return false;
         }
         let point = PendingPoint {
-            key: SeriesKey {
+            key: PendingKey {
                 environment_id,
                 app: app_name.to_owned(),
                 name: name.to_owned(),
-                labels: labels.to_owned(),
+                labels: labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
             },
             kind,
             minute,
@@ -118,7 +143,7 @@ impl Pending {
         };
         let hasher = &self.hasher;
         self.points
-            .insert_unique(hash, point, |p| hash_of(hasher, p.parts()));
+            .insert_unique(hash, point, |p| hasher.hash_one(p.parts()));
         true
     }
 
@@ -136,16 +161,15 @@ impl Pending {
             points: std::mem::take(&mut self.points),
             hasher: self.hasher,
             capacity: self.capacity,
-            labels: String::new(),
         }
     }
 }
 
-/// What a point is hashed by: the same parts, borrowed, whether from a sample or a point.
-type KeyParts<'a> = (i64, &'a str, &'a str, &'a str, Kind, DateTime<Utc>);
+/// What a point is hashed by, as [`Pending::add`] hashes a sample's borrowed parts.
+type PointParts<'a> = (i64, &'a str, &'a str, &'a [(String, String)], Kind, DateTime<Utc>);
 
 impl PendingPoint {
-    fn parts(&self) -> KeyParts<'_> {
+    fn parts(&self) -> PointParts<'_> {
         let k = &self.key;
         (
             k.environment_id,
@@ -156,10 +180,6 @@ impl PendingPoint {
             self.minute,
         )
     }
-}
-
-fn hash_of(hasher: &DefaultHashBuilder, parts: KeyParts) -> u64 {
-    hasher.hash_one(parts)
 }
 
 fn point_of(v: &SampleValue) -> PointValue {
@@ -236,7 +256,7 @@ pub async fn record_pending(
     let mut points: Vec<_> = pending.points.into_iter().collect();
     points.sort_by(|a, b| (&a.key, a.kind, a.minute).cmp(&(&b.key, b.kind, b.minute)));
     for p in points {
-        match series.id(conn, &p.key, p.kind, now).await? {
+        match series.id(conn, &p.key.series(), p.kind, now).await? {
             Ok(id) => add_write(&mut writes, id, p.minute, p.value),
             Err(_) => refused += 1,
         }
@@ -373,7 +393,7 @@ mod tests {
 
     /// Adds a sample of the "shop" application in environment 1.
     fn add(p: &mut Pending, (at, measured): (DateTime<Utc>, Measurement)) -> bool {
-        p.add(1, "shop", at, &measured)
+        p.add(1, "shop", minute_of(at), &measured)
     }
 
     fn histogram(count: i64, sum: f64, le: f64, under: i64) -> Histogram {
@@ -439,6 +459,34 @@ mod tests {
             value("latency", Kind::Histogram, ten),
             PointValue::Histogram(histogram(8, 2.0, 0.5, 6))
         );
+    }
+
+    #[test]
+    fn a_sample_finds_its_point_after_the_table_grows_and_keys_it_as_the_admin_path() {
+        let mut p = Pending::new(1000);
+        let minute = minute_of("2026-12-07T10:00:05Z".parse().unwrap());
+        let measured = |i: usize| Measurement {
+            name: "m".into(),
+            labels: smallvec::smallvec![
+                ("a".into(), i.to_string().into()),
+                ("q".into(), "say \"hi\"\n".into())
+            ],
+            value: SampleValue::Counter(1),
+        };
+        for _ in 0..2 {
+            for i in 0..200 {
+                assert!(p.add(1, "shop", minute, &measured(i)));
+            }
+        }
+        assert_eq!(p.len(), 200);
+        assert!(p.points.iter().all(|pt| pt.value == PointValue::Counter(2)));
+        let point = p
+            .points
+            .iter()
+            .find(|pt| pt.key.labels[0].1 == "7")
+            .unwrap();
+        let sample = measured(7).to_sample(1, "shop", minute);
+        assert_eq!(point.key.series(), SeriesKey::of(&sample));
     }
 
     #[test]
