@@ -135,8 +135,14 @@ pub async fn serve(
     let envelope = envelope(&state);
     let limits = http::server::Limits::from_settings(&state.settings);
     let tokens = state.feed.tokens.clone();
+    let (body_limit, request_timeout) = (state.settings.body_limit, state.settings.request_timeout);
     let router = router(state).await?;
-    let app = http::FastLane { router, envelope };
+    let app = http::FastLane {
+        router,
+        envelope,
+        body_limit,
+        request_timeout,
+    };
     http::server::serve(listener, app, limits, shutdown, move || {
         tokens.end_streams()
     })

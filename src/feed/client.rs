@@ -220,10 +220,31 @@ async fn register(State(feed): State<FeedState>, headers: HeaderMap, body: Bytes
 }
 
 async fn metrics(State(feed): State<FeedState>, headers: HeaderMap, body: Bytes) -> Response {
+    metrics_answer(&feed, &headers, &body)
+}
+
+/// Whether `req` is an SDK's metrics post, which [`metrics_posted`] answers once its body is in.
+/// Server SDKs post every few seconds each, a fleet thousands of times a second: the transport
+/// answers them before routing and the per-route layers, as it does unchanged polls.
+pub fn is_metrics_post(req: &axum::extract::Request) -> bool {
+    req.method() == axum::http::Method::POST
+        && req.uri().path() == "/api/client/metrics"
+        && req.uri().query().is_none()
+}
+
+/// The answer to a server SDK's metrics report, with the headers the routed answer carries
+/// (CORS included; the envelope adds the rest).
+pub fn metrics_posted(feed: &FeedState, headers: &HeaderMap, body: &[u8]) -> Response {
+    let mut res = metrics_answer(feed, headers, body);
+    super::cross_origin_simple(res.headers_mut());
+    res
+}
+
+fn metrics_answer(feed: &FeedState, headers: &HeaderMap, body: &[u8]) -> Response {
     let res = accept_report(
-        &feed,
-        &headers,
-        &body,
+        feed,
+        headers,
+        body,
         &[TokenKind::Client],
         StatusCode::ACCEPTED,
     );

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-pub use client::unchanged as fast_lane;
+pub use client::{is_metrics_post, metrics_posted, unchanged as fast_lane};
 pub use snapshot::Snapshots;
 pub use tokens::FeedTokens;
 

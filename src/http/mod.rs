@@ -128,19 +128,27 @@ impl Envelope {
 }
 
 /// The service `serve` runs: SDK polls that change nothing (the feed's most frequent request
-/// by far) are answered here, before routing and the per-route layers, with the envelope's
-/// headers; everything else goes to the router.
+/// by far) and SDK metrics posts are answered here, before routing and the per-route layers,
+/// with the envelope's headers and, for posts, the body limit and timeout those layers apply;
+/// everything else goes to the router.
 #[derive(Clone)]
 pub struct FastLane {
     pub router: Router,
     pub envelope: Envelope,
+    pub body_limit: usize,
+    pub request_timeout: std::time::Duration,
 }
+
+type Answer = Result<Response, std::convert::Infallible>;
 
 impl tower::Service<Request> for FastLane {
     type Response = Response;
     type Error = std::convert::Infallible;
     type Future = futures_util::future::Either<
-        std::future::Ready<Result<Response, Self::Error>>,
+        futures_util::future::Either<
+            std::future::Ready<Answer>,
+            std::pin::Pin<Box<dyn std::future::Future<Output = Answer> + Send>>,
+        >,
         <Router as tower::Service<Request>>::Future,
     >;
 
@@ -153,14 +161,54 @@ impl tower::Service<Request> for FastLane {
 
     fn call(&mut self, req: Request) -> Self::Future {
         use futures_util::future::Either;
-        match crate::feed::fast_lane(&self.envelope.feed, &req) {
-            Some(res) => {
+        if let Some(res) = crate::feed::fast_lane(&self.envelope.feed, &req) {
+            let id = HeaderValue::try_from(RequestId::next().0).ok();
+            let kind = PathKind::of(req.uri().path());
+            return Either::Left(Either::Left(std::future::ready(Ok(self
+                .envelope
+                .finish(kind, id, res)))));
+        }
+        if crate::feed::is_metrics_post(&req) {
+            let envelope = self.envelope.clone();
+            let (limit, timeout) = (self.body_limit, self.request_timeout);
+            return Either::Left(Either::Right(Box::pin(async move {
                 let id = HeaderValue::try_from(RequestId::next().0).ok();
                 let kind = PathKind::of(req.uri().path());
-                Either::Left(std::future::ready(Ok(self.envelope.finish(kind, id, res))))
-            }
-            None => Either::Right(self.router.call(req)),
+                let (parts, body) = req.into_parts();
+                let res = match tokio::time::timeout(timeout, whole_body(&parts, body, limit)).await
+                {
+                    Err(_) => empty(StatusCode::REQUEST_TIMEOUT),
+                    Ok(Err(status)) => empty(status),
+                    Ok(Ok(body)) => {
+                        crate::feed::metrics_posted(&envelope.feed, &parts.headers, &body)
+                    }
+                };
+                Ok(envelope.finish(kind, id, res))
+            })));
         }
+        Either::Right(self.router.call(req))
+    }
+}
+
+/// A request's body, at most `limit` bytes, or the status saying why not (413 too large, 400
+/// cut short), as the router's limit layers answer.
+async fn whole_body(
+    parts: &axum::http::request::Parts,
+    body: Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, StatusCode> {
+    use http_body_util::BodyExt;
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(StatusCode::PAYLOAD_TOO_LARGE),
+        Err(_) => Err(StatusCode::BAD_REQUEST),
     }
 }
 

@@ -166,7 +166,14 @@ impl Pending {
 }
 
 /// What a point is hashed by, as [`Pending::add`] hashes a sample's borrowed parts.
-type PointParts<'a> = (i64, &'a str, &'a str, &'a [(String, String)], Kind, DateTime<Utc>);
+type PointParts<'a> = (
+    i64,
+    &'a str,
+    &'a str,
+    &'a [(String, String)],
+    Kind,
+    DateTime<Utc>,
+);
 
 impl PendingPoint {
     fn parts(&self) -> PointParts<'_> {

@@ -184,3 +184,56 @@ async fn wrong_current_passwords_are_throttled_with_429() {
     assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(browser.is_signed_in().await);
 }
+
+#[tokio::test]
+async fn a_metrics_post_keeps_the_transports_limits_headers_and_reasons() {
+    let app = TestApp::spawn().await;
+    let token = ready_token(&app, "development").await;
+    let post = |body: String, token: &str| {
+        reqwest::Client::new()
+            .post(app.url("/api/client/metrics"))
+            .header("Authorization", token)
+            .header("Origin", "https://shop.example")
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+    };
+    // Accepted: Unleash's 202, with the headers every feed answer carries.
+    let r = post(json!({"appName": "shop"}).to_string(), &token)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let h = r.headers();
+    assert_eq!(h["access-control-allow-origin"], "*");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["x-request-id"].len(), 32);
+    // Past the body limit: refused whole with the reason, as any route answers it.
+    let big = format!(r#"{{"appName":"{}"}}"#, "x".repeat(1024 * 1024));
+    let r = post(big, &token).await.unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "body-too-large", "{body}");
+    // Not JSON, and a token the feed does not know: JSON reasons.
+    let r = post("{\"appName\": ".into(), &token).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not be read"),
+        "{body}"
+    );
+    let r = post("{}".into(), "not-a-token").await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    // A query string takes the routed way, with the same answer.
+    let r = reqwest::Client::new()
+        .post(app.url("/api/client/metrics?x=1"))
+        .header("Authorization", &token)
+        .json(&json!({"appName": "shop"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+}
