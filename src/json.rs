@@ -114,30 +114,11 @@ fn plain_run(bytes: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// `digits.digits` without an exponent, as most measurements are written, when its value comes
-/// out exact: a whole number below 2^53 divided by a power of ten up to 10^22 are both exact
-/// doubles, and one division rounds correctly (Clinger's fast path, which `str::parse` also takes,
-/// after a general scan that costs more than the division).
-fn short_decimal(number: &[u8]) -> Option<f64> {
-    const POWERS: [f64; 23] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-    ];
-    if number.len() > 16 {
-        return None;
-    }
-    let mut mantissa = 0u64;
-    let mut fraction = None;
-    for (i, b) in number.iter().enumerate() {
-        match b {
-            b'0'..=b'9' => mantissa = mantissa * 10 + u64::from(b - b'0'),
-            b'.' => fraction = Some(number.len() - i - 1),
-            _ => return None,
-        }
-    }
-    // At most 15 digits: below 2^53.
-    Some(mantissa as f64 / POWERS[fraction?])
-}
+/// The powers of ten a double holds exactly.
+const POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
 
 pub struct Reader<'a> {
     text: &'a str,
@@ -293,7 +274,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The string whose opening quote is at `pos`: borrowed unless it holds escapes.
-    #[inline]
+    #[inline(always)]
     fn string_at_quote(&mut self) -> Result<Cow<'a, str>> {
         let bytes = self.bytes();
         let start = self.pos + 1;
@@ -407,34 +388,45 @@ impl<'a> Reader<'a> {
     fn number_here(&mut self) -> Result<Scalar<'a>> {
         let bytes = self.bytes();
         let start = self.pos;
-        let digits = |mut i: usize| {
-            while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+        // The digits from `i`, added to `n` (exact while 19 digits or fewer) and counted.
+        let digits = |mut i: usize, mut n: u64| {
+            let from = i;
+            while let Some(d @ b'0'..=b'9') = bytes.get(i) {
+                n = n.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
                 i += 1;
             }
-            i
+            (i, n, i - from)
         };
         let negative = bytes.get(start) == Some(&b'-');
         let mut i = start + usize::from(negative);
-        let first = i;
-        i = match bytes.get(i) {
-            Some(b'0') => i + 1,
-            Some(b'1'..=b'9') => digits(i + 1),
+        let (mut mantissa, mut count) = match bytes.get(i) {
+            Some(b'0') => {
+                i += 1;
+                (0, 1)
+            }
+            Some(b'1'..=b'9') => {
+                let (end, n, c) = digits(i, 0);
+                i = end;
+                (n, c)
+            }
             _ => {
                 self.pos = i;
                 return self.fail("expected a number");
             }
         };
-        let mut whole = true;
+        let mut fraction = None;
         if bytes.get(i) == Some(&b'.') {
-            whole = false;
-            if !bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
+            let (end, n, c) = digits(i + 1, mantissa);
+            if c == 0 {
                 self.pos = i + 1;
                 return self.fail("expected a digit after the decimal point");
             }
-            i = digits(i + 1);
+            (i, mantissa, fraction) = (end, n, Some(c));
+            count += c;
         }
+        let mut exponent = false;
         if let Some(b'e' | b'E') = bytes.get(i) {
-            whole = false;
+            exponent = true;
             i += 1;
             if let Some(b'+' | b'-') = bytes.get(i) {
                 i += 1;
@@ -443,23 +435,21 @@ impl<'a> Reader<'a> {
                 self.pos = i;
                 return self.fail("expected a digit in the exponent");
             }
-            i = digits(i);
+            i = digits(i, 0).0;
         }
         self.pos = i;
-        let text = &self.text[start..i];
-        // Up to 19 digits always fit a u64: summed here rather than parsed again.
-        if whole && i - first <= 19 {
-            let n = bytes[first..i]
-                .iter()
-                .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+        let whole = fraction.is_none() && !exponent;
+        if whole && count <= 19 {
             if !negative {
-                return Ok(Scalar::UInt(n));
+                return Ok(Scalar::UInt(mantissa));
             }
             // serde_json reads -0 as the float -0.0.
-            if n != 0 && n <= i64::MAX as u64 + 1 {
-                return Ok(Scalar::Int((n as i64).wrapping_neg()));
+            if mantissa != 0 && mantissa <= i64::MAX as u64 + 1 {
+                return Ok(Scalar::Int((mantissa as i64).wrapping_neg()));
             }
-        } else if whole {
+        }
+        let text = &self.text[start..i];
+        if whole {
             let n = if negative {
                 text.parse().ok().filter(|n| *n != 0).map(Scalar::Int)
             } else {
@@ -469,7 +459,12 @@ impl<'a> Reader<'a> {
                 return Ok(n);
             }
         }
-        if let Some(x) = short_decimal(&bytes[first..i]) {
+        // `digits.digits`, as most measurements are written, when its value comes out exact: a
+        // whole number below 2^53 (15 digits) divided by a power of ten up to 10^22 are both
+        // exact doubles, and one division rounds correctly (Clinger's fast path, which
+        // `str::parse` also takes, after a general scan that costs more than the division).
+        if let (Some(places), false, true) = (fraction, exponent, count <= 15) {
+            let x = mantissa as f64 / POWERS_OF_TEN[places];
             return Ok(Scalar::Float(if negative { -x } else { x }));
         }
         // The grammar was checked above, which is all f64's parser asks of its input.
@@ -624,17 +619,24 @@ mod tests {
             let text: String = (0..digits)
                 .map(|_| char::from(b'0' + (next() % 10) as u8))
                 .collect();
-            let point = (next() as usize) % digits;
-            let number = format!("{}.{}", &text[..point.max(1)], &text[point.max(1)..]);
+            let point = ((next() as usize) % digits).max(1);
+            // JSON writes no leading zeros, and some numbers are negative.
+            let whole = text[..point].trim_start_matches('0');
+            let whole = if whole.is_empty() { "0" } else { whole };
+            let sign = if next() % 4 == 0 { "-" } else { "" };
+            let number = format!("{sign}{whole}.{}", &text[point..]);
             let number = number.trim_end_matches('.');
             let want: f64 = number.parse().unwrap();
-            match short_decimal(number.as_bytes()) {
-                Some(x) => assert_eq!(x.to_bits(), want.to_bits(), "{number}"),
-                None => assert!(!number.contains('.'), "{number}"),
+            let mut reader = Reader::new(number);
+            let read = reader.number().unwrap();
+            assert_eq!(reader.pos, number.len(), "{number}");
+            match read {
+                Scalar::Int(n) => assert_eq!(n as f64, want, "{number}"),
+                Scalar::Float(x) => assert_eq!(x.to_bits(), want.to_bits(), "{number}"),
+                Scalar::UInt(n) => assert_eq!(n as f64, want, "{number}"),
+                other => panic!("{number}: {other:?}"),
             }
         }
-        assert_eq!(short_decimal(b"25.5"), Some(25.5));
-        assert_eq!(short_decimal(b"1e5"), None);
     }
 
     #[test]
