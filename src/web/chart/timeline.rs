@@ -100,6 +100,20 @@ pub fn chart(
             r#"<path class="{class} line" d="{}" fill="none"/>"#,
             d.trim_end()
         );
+        // A path through one point draws nothing: a lone point (a first hour of evaluations,
+        // say) is drawn as a dot.
+        if let [(at, v)] = line.points[..] {
+            let y = if top > 0.0 {
+                round1(base - v / top * plot_h)
+            } else {
+                base
+            };
+            let _ = write!(
+                svg,
+                r#"<circle class="{class}" cx="{x}" cy="{y}" r="3.5"/>"#,
+                x = x_of(at, start, end)
+            );
+        }
     }
     for m in marks {
         let x = x_of(m.at, start, end);
@@ -159,5 +173,21 @@ mod tests {
         assert!(svg.contains(r#"d="M12 180 L500 28""#), "{svg}");
         assert!(svg.contains("Jun 1 12:30: Rolled back &#38; off"), "{svg}");
         assert!(svg.contains("mark mark-rollback"));
+        assert!(!svg.contains("<circle class=\"series"), "{svg}");
+    }
+
+    #[test]
+    fn a_line_of_one_point_is_drawn_as_a_dot() {
+        let start: DateTime<Utc> = "2030-06-01T12:00:00Z".parse().unwrap();
+        let end = start + TimeDelta::hours(1);
+        let lines = [Line {
+            label: "evaluations per hour".into(),
+            points: vec![(end, 910.0)],
+        }];
+        let svg = chart(start, end, &lines, &[], "Timeline");
+        assert!(
+            svg.contains(r#"<circle class="series series-0" cx="988" cy="28" r="3.5"/>"#),
+            "{svg}"
+        );
     }
 }
