@@ -166,10 +166,16 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Skips white space. Most values have none or one space before them: the first byte settles
+    /// it, and the loop keeps the position in a register rather than storing it at every byte.
+    #[inline(always)]
     fn skip_space(&mut self) {
-        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.bytes().get(self.pos) {
-            self.pos += 1;
+        let bytes = self.bytes();
+        let mut i = self.pos;
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = bytes.get(i) {
+            i += 1;
         }
+        self.pos = i;
     }
 
     /// Skips white space and takes `b` if it comes next.
@@ -280,10 +286,11 @@ impl<'a> Reader<'a> {
         let start = self.pos + 1;
         let i = plain_run(bytes, start);
         match bytes.get(i) {
-            // Both ends are ASCII quotes, so the slice lies on character boundaries.
             Some(b'"') => {
                 self.pos = i + 1;
-                Ok(Cow::Borrowed(&self.text[start..i]))
+                // SAFETY: `start` follows an ASCII quote and `i` is one, so both lie on
+                // character boundaries of `text` (the checked slice was a call per string).
+                Ok(Cow::Borrowed(unsafe { self.text.get_unchecked(start..i) }))
             }
             Some(b'\\') => self.escaped_string(start, i).map(Cow::Owned),
             Some(_) => {
@@ -498,20 +505,17 @@ impl<'a> Reader<'a> {
 
     /// Any value as a [`Scalar`]; arrays and objects are skipped and read as `Nested`.
     pub fn scalar(&mut self) -> Result<Scalar<'a>> {
-        // `peek` has skipped the white space: the value starts here.
-        Ok(match self.peek()? {
-            Next::String => Scalar::Text(self.string_at_quote()?),
-            Next::Number => self.number_here()?,
-            Next::Bool => Scalar::Bool(self.bool()?),
-            Next::Null => {
-                self.null()?;
-                Scalar::Null
-            }
-            Next::Object | Next::Array => {
-                self.skip()?;
-                Scalar::Nested
-            }
-        })
+        self.skip_space();
+        // Straight from the first byte (most scalars are text or numbers), not through `peek`.
+        match self.bytes().get(self.pos) {
+            Some(b'"') => self.string_at_quote().map(Scalar::Text),
+            Some(b'-' | b'0'..=b'9') => self.number_here(),
+            Some(b'{' | b'[') => self.skip().map(|_| Scalar::Nested),
+            Some(b't' | b'f') => self.bool().map(Scalar::Bool),
+            Some(b'n') => self.null().map(|_| Scalar::Null),
+            // Not the start of a value (or the end): `peek` says which.
+            _ => self.peek().map(|_| Scalar::Null),
+        }
     }
 
     /// Reads past the next value, whatever it is.

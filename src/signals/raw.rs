@@ -161,13 +161,16 @@ impl<'a> Labels<'a> {
             }
         };
         // Sorted by name with the last of a repeated name kept, as a JSON object reads and as a
-        // label set is stored. Stable, so repeats keep their order.
+        // label set is stored. Stable, so repeats keep their order; they are rare, so only a
+        // set that has them is reversed to keep the last.
         let pairs = &mut self.pairs;
         if !pairs.windows(2).all(|w| w[0].0 < w[1].0) {
             pairs.sort_by(|a, b| a.0.cmp(&b.0));
-            pairs.reverse();
-            pairs.dedup_by(|later, kept| later.0 == kept.0);
-            pairs.reverse();
+            if pairs.windows(2).any(|w| w[0].0 == w[1].0) {
+                pairs.reverse();
+                pairs.dedup_by(|later, kept| later.0 == kept.0);
+                pairs.reverse();
+            }
         }
         Ok(())
     }
