@@ -11,7 +11,12 @@
 #     current polls (If-None-Match, 304) and as a first fetch (200, the whole body);
 #   - the guard job's pass time: the server logs each pass (`guard pass plans=N micros=T`,
 #     SWITCHYARD_LOG=...rollout::watch=debug); the passes that ran during each phase are
-#     summarised (median, p95, max).
+#     summarised (median, p95, max);
+#   - the server's CPU time (user and system, /proc) per post, with the posts alone first, and
+#     per poll; and its share of the machine while polled. Server and wrk share the cores, so the
+#     server gets about half of them, and the posts' CPU comes out of that half: the poll rate
+#     drops by about the posts' CPU over the server's share, twice what the same posts would
+#     take of a server with the machine to itself (the last two rows).
 # Prints a Markdown table with the load average before and after, and writes it between the
 # `ingest` markers of bench/results.md. Server, wrk and the posts share the machine's cores: a
 # load average near the core count before the run means others competed for them.
@@ -82,6 +87,8 @@ ETAG=$(awk 'tolower($1) == "etag:" { sub(/\r$/, "", $2); print $2 }' "$WORK/h")
 ROWS=$WORK/rows.txt
 : >"$ROWS"
 lines() { wc -l <"$WORK/serve.log"; }
+# The server's CPU time so far (user and system), in clock ticks.
+server_ticks() { awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat"; }
 wrk_json() { grep '^WRK_JSON ' "$1" | sed 's/^WRK_JSON //'; }
 
 # phase NAME: both poll cells, the guard passes logged meanwhile.
@@ -92,13 +99,24 @@ phase() {
     local etag=""
     [ "$mode" = 304 ] && etag=$ETAG
     say "round $round, $name ingest: polls ($mode), $DURATION"
+    local t0 t1
+    t0=$(server_ticks)
     wrk -t2 -c32 -d"$DURATION" -s bench/ingest_poll.lua "$BASE/api/client/features" -- "$CLIENT" "$etag" \
       >"$WORK/poll-$name-$mode-$round.txt"
+    t1=$(server_ticks)
     echo "poll $name $mode $round $(wrk_json "$WORK/poll-$name-$mode-$round.txt")" >>"$ROWS"
+    echo "cpu $name $mode $round $((t1 - t0))" >>"$ROWS"
   done
   echo "passes $name $round $(tail -n +"$((from + 1))" "$WORK/serve.log" | grep 'guard pass' |
     grep -o 'micros=[0-9]*' | cut -d= -f2 | tr '\n' ' ')" >>"$ROWS"
 }
+
+# What one post costs the server: the posts alone for a while, its CPU time over their count.
+say "posts alone at about $RATE/s, $DURATION: the server's CPU per post"
+T0=$(server_ticks)
+wrk -t2 -c"$POSTERS" -d"$DURATION" -s bench/ingest_post.lua "$BASE/api/client/metrics" -- \
+  "$WORK/report.json" "$CLIENT" "$INTERVAL" >"$WORK/posts-alone.txt"
+echo "alone $(($(server_ticks) - T0)) $(wrk_json "$WORK/posts-alone.txt")" >>"$ROWS"
 
 # Rounds of "without" then "with", so that what the machine's other work does to the figures
 # over the run falls on both sides alike; the table gives each round and the median change.
@@ -117,14 +135,19 @@ done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 POINTS=$(sqlite3 "$WORK/bench.db" 'select coalesce(sum(count), 0) from signal_points' 2>/dev/null || echo "?")
 
-TABLE=$(python3 - "$ROWS" "$LOAD_BEFORE" "$LOAD_AFTER" "$PLANS" "$RUNNING" "$RATE" "$DURATION" "$(git rev-parse --short HEAD)" "$(nproc)" "$BUILD" "$ROUNDS" <<'EOF'
+TABLE=$(python3 - "$ROWS" "$LOAD_BEFORE" "$LOAD_AFTER" "$PLANS" "$RUNNING" "$RATE" "$DURATION" "$(git rev-parse --short HEAD)" "$(nproc)" "$BUILD" "$ROUNDS" "$(getconf CLK_TCK)" <<'EOF'
 import json, statistics, sys, datetime
-rows_path, load_before, load_after, plans, running, rate, duration, commit, cores, build, rounds = sys.argv[1:]
-polls, passes, posts = {}, {"without": [], "with": []}, []
+rows_path, load_before, load_after, plans, running, rate, duration, commit, cores, build, rounds, tick = sys.argv[1:]
+polls, passes, posts, cpu, alone = {}, {"without": [], "with": []}, [], {}, None
 for line in open(rows_path):
     parts = line.split(maxsplit=4)
     if parts[0] == "poll":
         polls[(parts[1], parts[2], parts[3])] = json.loads(parts[4])
+    elif parts[0] == "cpu":
+        cpu[(parts[1], parts[2], parts[3])] = int(parts[4]) / int(tick)
+    elif parts[0] == "alone":
+        seconds, stats = int(parts[1]) / int(tick), json.loads(line.split(maxsplit=2)[2])
+        alone = (seconds, stats)
     elif parts[0] == "passes":
         passes[parts[1]] += [int(x) / 1000 for x in line.split()[3:]]
     elif parts[0] == "posts":
@@ -172,6 +195,29 @@ for stat, f in (("median", lambda x: statistics.median(x) if x else float("nan")
                 ("p95", lambda x: pct(x, 95)), ("max", lambda x: max(x) if x else float("nan"))):
     lines.append(f"| {stat} | {f(passes['without']):.1f} | {f(passes['with']):.1f} |")
 lines.append(f"| passes measured | {len(passes['without'])} | {len(passes['with'])} |")
+
+# Where the polls' capacity goes: the server's CPU per request, and its share of the machine.
+def per_request(name, mode):
+    pairs = [(cpu[k], polls[k]) for k in cpu if k[0] == name and k[1] == mode and k in polls]
+    return statistics.median(c / p["requests"] for c, p in pairs) * 1e6 if pairs else float("nan")
+
+def share(name):
+    pairs = [(cpu[k], polls[k]) for k in cpu if k[0] == name and k in polls]
+    return statistics.median(c / p["seconds"] for c, p in pairs) if pairs else float("nan")
+
+if alone and alone[1]["requests"]:
+    per_post = alone[0] / alone[1]["requests"] * 1e6
+    lines += [
+        "",
+        "| server CPU (user + system, /proc) | |",
+        "|---|---:|",
+        f"| per metrics post, posts alone ({alone[1]['requests'] / alone[1]['seconds']:,.0f}/s) | {per_post:.0f} µs |",
+        f"| per 304 poll, without ingest | {per_request('without', '304'):.1f} µs |",
+        f"| per 200 poll, without ingest | {per_request('without', '200'):.1f} µs |",
+        f"| the server's share of the machine while polled, without / with ingest | {share('without'):.2f} / {share('with'):.2f} cores |",
+        f"| ingest at {int(rate):,}/s, of that share | {int(rate) * per_post / 1e6 / share('with') * 100:.0f} % |",
+        f"| ingest at {int(rate):,}/s, of a server with its own {cores} cores | {int(rate) * per_post / 1e6 / int(cores) * 100:.0f} % |",
+    ]
 print("\n".join(lines))
 EOF
 )
