@@ -4,9 +4,9 @@
 # Does ingesting SDK impact metrics slow what matters? Builds the release binary, loads the
 # 1,000-flag state (BENCH_DIR, default ../shared/bench) into a temporary database, starts a
 # release plan on PLANS of its flags in development (each with two guards reading the metrics the
-# SDKs send: an error ratio and a request rate), then measures, in ROUNDS rounds of first without
-# and then with SDK metric posts (`POST /api/client/metrics`, a report of 50 impact metrics each) at about RATE
-# requests/s:
+# SDKs send: an error ratio and a request rate), then measures, in ROUNDS rounds, each cell
+# without and with SDK metric posts back to back (`POST /api/client/metrics`, a report of 50
+# impact metrics each, at about RATE requests/s), the order turned round every other round:
 #   - the feed's poll rate: `/api/client/features` flat out with wrk, as an SDK whose copy is
 #     current polls (If-None-Match, 304) and as a first fetch (200, the whole body);
 #   - the guard job's pass time: the server logs each pass (`guard pass plans=N micros=T`,
@@ -91,24 +91,34 @@ lines() { wc -l <"$WORK/serve.log"; }
 server_ticks() { awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat"; }
 wrk_json() { grep '^WRK_JSON ' "$1" | sed 's/^WRK_JSON //'; }
 
-# phase NAME: both poll cells, the guard passes logged meanwhile.
-phase() {
-  local name=$1 round=$2 from
+# cell NAME MODE ROUND: polls of MODE (304 or 200) for DURATION, with the server's CPU time and
+# the guard passes logged meanwhile.
+cell() {
+  local name=$1 mode=$2 round=$3 etag="" from t0 t1
+  [ "$mode" = 304 ] && etag=$ETAG
   from=$(lines)
-  for mode in 304 200; do
-    local etag=""
-    [ "$mode" = 304 ] && etag=$ETAG
-    say "round $round, $name ingest: polls ($mode), $DURATION"
-    local t0 t1
-    t0=$(server_ticks)
-    wrk -t2 -c32 -d"$DURATION" -s bench/ingest_poll.lua "$BASE/api/client/features" -- "$CLIENT" "$etag" \
-      >"$WORK/poll-$name-$mode-$round.txt"
-    t1=$(server_ticks)
-    echo "poll $name $mode $round $(wrk_json "$WORK/poll-$name-$mode-$round.txt")" >>"$ROWS"
-    echo "cpu $name $mode $round $((t1 - t0))" >>"$ROWS"
-  done
+  say "round $round, $name ingest: polls ($mode), $DURATION"
+  t0=$(server_ticks)
+  wrk -t2 -c32 -d"$DURATION" -s bench/ingest_poll.lua "$BASE/api/client/features" -- "$CLIENT" "$etag" \
+    >"$WORK/poll-$name-$mode-$round.txt"
+  t1=$(server_ticks)
+  echo "poll $name $mode $round $(wrk_json "$WORK/poll-$name-$mode-$round.txt")" >>"$ROWS"
+  echo "cpu $name $mode $round $((t1 - t0))" >>"$ROWS"
   echo "passes $name $round $(tail -n +"$((from + 1))" "$WORK/serve.log" | grep 'guard pass' |
     grep -o 'micros=[0-9]*' | cut -d= -f2 | tr '\n' ' ')" >>"$ROWS"
+}
+
+# posting_cell MODE ROUND: the same cell while posts arrive at about RATE per second.
+posting_cell() {
+  local mode=$1 round=$2 posts
+  say "round $round: posting metrics at about $RATE/s ($POSTERS connections, one post each per $INTERVAL ms)"
+  wrk -t2 -c"$POSTERS" -d"${SECONDS_POSTING}s" -s bench/ingest_post.lua "$BASE/api/client/metrics" -- \
+    "$WORK/report.json" "$CLIENT" "$INTERVAL" >"$WORK/posts-$mode-$round.txt" &
+  posts=$!
+  sleep 3
+  cell "with" "$mode" "$round"
+  wait "$posts"
+  echo "posts $round $(wrk_json "$WORK/posts-$mode-$round.txt")" >>"$ROWS"
 }
 
 # What one post costs the server: the posts alone for a while, its CPU time over their count.
@@ -118,19 +128,20 @@ wrk -t2 -c"$POSTERS" -d"$DURATION" -s bench/ingest_post.lua "$BASE/api/client/me
   "$WORK/report.json" "$CLIENT" "$INTERVAL" >"$WORK/posts-alone.txt"
 echo "alone $(($(server_ticks) - T0)) $(wrk_json "$WORK/posts-alone.txt")" >>"$ROWS"
 
-# Rounds of "without" then "with", so that what the machine's other work does to the figures
-# over the run falls on both sides alike; the table gives each round and the median change.
-SECONDS_POSTING=$(( ${DURATION%s} * 2 + 6 ))
+# Each kind of poll is measured without and with the posts back to back, the order turned
+# round every other round, so that the machine's drift over a run (its speed wanders by a fifth
+# from minute to minute) falls on both sides alike; the table gives each round and the median.
+SECONDS_POSTING=$(( ${DURATION%s} + 5 ))
 for round in $(seq 1 "$ROUNDS"); do
-  phase "without" "$round"
-  say "round $round: posting metrics at about $RATE/s ($POSTERS connections, one post each per $INTERVAL ms)"
-  wrk -t2 -c"$POSTERS" -d"${SECONDS_POSTING}s" -s bench/ingest_post.lua "$BASE/api/client/metrics" -- \
-    "$WORK/report.json" "$CLIENT" "$INTERVAL" >"$WORK/posts-$round.txt" &
-  POSTS_PID=$!
-  sleep 3
-  phase "with" "$round"
-  wait "$POSTS_PID"
-  echo "posts $round $(wrk_json "$WORK/posts-$round.txt")" >>"$ROWS"
+  for mode in 304 200; do
+    if [ $((round % 2)) = 1 ]; then
+      cell "without" "$mode" "$round"
+      posting_cell "$mode" "$round"
+    else
+      posting_cell "$mode" "$round"
+      cell "without" "$mode" "$round"
+    fi
+  done
 done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 POINTS=$(sqlite3 "$WORK/bench.db" 'select coalesce(sum(count), 0) from signal_points' 2>/dev/null || echo "?")
@@ -170,7 +181,7 @@ lines = [
     f"{running} release plans running in development (of {plans} started), two guards each reading the posted metrics.",
     f"Posts: `POST /api/client/metrics`, one report of 50 impact metrics each, paced at about {rate}/s by `bench/ingest_post.lua`"
     + (f": {min(post_rates):,.0f}–{max(post_rates):,.0f}/s measured, {refused} refused, p99 {max(p['p99_ms'] for p in posts):.1f} ms." if posts else "."),
-    f"Polls: `/api/client/features` flat out with wrk (-c32, {duration} per cell), 1,000 flags; {rounds} rounds, each without then with the posts.",
+    f"Polls: `/api/client/features` flat out with wrk (-c32, {duration} per cell), 1,000 flags; {rounds} rounds, each cell without and with the posts back to back (with first in even rounds).",
     "",
     "| round | polls/s 304 without | with | change | polls/s 200 without | with | change |",
     "|---|---:|---:|---:|---:|---:|---:|",
