@@ -15,6 +15,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 pub fn routes() -> Router<AppState> {
@@ -27,7 +28,7 @@ pub fn routes() -> Router<AppState> {
 async fn post_signals(
     State(app): State<AppState>,
     access: ProjectAccess,
-    ApiJson(body): ApiJson<Value>,
+    ApiJson(body): ApiJson<Box<RawValue>>,
 ) -> Result<Json<BatchOutcome>, ApiError> {
     access.require(Action::PostSignals)?;
     let now = std::time::Instant::now();
@@ -36,7 +37,7 @@ async fn post_signals(
         return Err(AppError::TooManyRequests { retry_after }.into());
     }
     let mut tx = begin_write(&app.db).await?;
-    let outcome = signals::post_batch(&mut tx, &access.project, &body, app.now()).await?;
+    let outcome = signals::post_batch(&mut tx, &access.project, body.get(), app.now()).await?;
     // Signals change nothing the feed serves: the post need not wait for a rebuild.
     #[allow(clippy::disallowed_methods)]
     tx.commit().await?;

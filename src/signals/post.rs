@@ -8,7 +8,6 @@ use crate::error::{AppError, AppResult};
 use crate::projects::{store as projects_store, Project};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::Value;
 
 #[derive(Debug, Serialize)]
 pub struct BatchOutcome {
@@ -22,19 +21,18 @@ pub struct Rejection {
     pub reason: String,
 }
 
-/// Reads `{"samples": [...]}` and stores what is good. Only a body without a samples list, or
-/// with more than [`MAX_SAMPLES_PER_POST`], is refused whole.
+/// Reads `{"samples": [...]}` from the body's JSON text and stores what is good. Only a body
+/// without a samples list, or with more than [`MAX_SAMPLES_PER_POST`], is refused whole.
 pub async fn post_batch(
     conn: &mut Conn,
     project: &Project,
-    body: &Value,
+    body: &str,
     now: DateTime<Utc>,
 ) -> AppResult<BatchOutcome> {
     // The SDKs' lenient reader, so both ways in judge samples alike. It fails only on text that
-    // is not JSON, and this text was written from a JSON value: what is wrong is refused below,
-    // per sample.
-    let text = body.to_string();
-    let batch = RawBatch::read(&text).unwrap_or_default();
+    // is not JSON, which the API's extractor has already refused: what is wrong is refused
+    // below, per sample.
+    let batch = RawBatch::read(body).unwrap_or_default();
     let Some(raw) = batch.samples else {
         return Err(AppError::invalid(
             "samples",
@@ -50,23 +48,24 @@ pub async fn post_batch(
     let envs = projects_store::environments(&mut *conn, project.id).await?;
     let env_id = |key: &str| envs.iter().find(|e| e.key == key).map(|e| e.id);
     let mut rejected = Vec::new();
-    let mut good: Vec<(usize, Sample)> = Vec::new();
+    // The good samples, and where each stood in the batch.
+    let mut samples: Vec<Sample> = Vec::new();
+    let mut indexes = Vec::new();
     for (index, s) in raw.iter().enumerate() {
         match sample::from_service(s, env_id, now) {
-            Ok(s) => good.push((index, s)),
+            Ok(s) => {
+                samples.push(s);
+                indexes.push(index);
+            }
             Err(reason) => rejected.push(Rejection { index, reason }),
         }
     }
-    let samples: Vec<Sample> = good.iter().map(|(_, s)| s.clone()).collect();
     let stored = record(conn, &samples, now).await?;
     let mut accepted = 0;
-    for ((index, _), outcome) in good.iter().zip(stored) {
+    for (index, outcome) in indexes.into_iter().zip(stored) {
         match outcome {
             Ok(()) => accepted += 1,
-            Err(reason) => rejected.push(Rejection {
-                index: *index,
-                reason,
-            }),
+            Err(reason) => rejected.push(Rejection { index, reason }),
         }
     }
     rejected.sort_by_key(|r| r.index);

@@ -151,6 +151,52 @@ async fn a_batch_keeps_its_good_samples_and_names_each_refusal() {
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
+/// A post that is not JSON, or has no list of samples, is refused whole with its reason, and
+/// stores nothing; escaped text in a sample reads as the JSON says.
+#[tokio::test]
+async fn a_batch_that_cannot_be_read_is_refused_whole_with_its_reason() {
+    let app = TestApp::spawn().await;
+    let editor = app.user("editor");
+    let post_text = |text: &'static str| {
+        editor
+            .api
+            .request(Method::POST, &path())
+            .header("content-type", "application/json")
+            .body(text)
+            .send()
+    };
+    let broken = post_text(r#"{"samples": [{"name": "m",}]}"#).await.unwrap();
+    assert_eq!(broken.status(), StatusCode::BAD_REQUEST);
+    let why: Value = broken.json().await.unwrap();
+    assert_eq!(why["error"], "malformed-json", "{why}");
+    for shape in [r#"{"samples": 3}"#, "[1, 2]", r#"{"sample": []}"#] {
+        let r = post_text(shape).await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{shape}");
+        let why: Value = r.json().await.unwrap();
+        assert!(why.to_string().contains("samples"), "{shape}: {why}");
+    }
+    let escaped = r#"{"samples": [{"name": "jobs", "type": "gauge", "environment": "production",
+        "labels": {"queue": "caf\u00e9 \"eu\""}, "value": 3}]}"#;
+    let r = post_text(escaped).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let outcome: Value = r.json().await.unwrap();
+    assert_eq!(outcome["accepted"], 1, "{outcome}");
+    let read: Value = editor
+        .api
+        .get(&format!("{}?environment=production&name=jobs", path()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let jobs = series(&read, "jobs");
+    assert_eq!(
+        jobs.len(),
+        1,
+        "only the readable post stored anything: {read}"
+    );
+    assert_eq!(jobs[0]["labels"], json!({"queue": "caf\u{e9} \"eu\""}));
+}
+
 fn urlencode(s: &str) -> String {
     s.replace('+', "%2B").replace(':', "%3A")
 }
