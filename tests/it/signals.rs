@@ -2,7 +2,7 @@
 //! send Unleash impact metrics with their usage reports, and both read back as series.
 
 use crate::feed::{ready_token, wait_for};
-use crate::support::{TestApp, PROJECT};
+use crate::support::{Api, TestApp, PROJECT};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -10,6 +10,12 @@ use std::process::Command;
 
 fn path() -> String {
     format!("/api/admin/projects/{PROJECT}/signals")
+}
+
+/// The series `query` asks for, as the API answers them.
+async fn read(api: &Api, query: &str) -> Value {
+    let r = api.get(&format!("{}?{query}", path())).await;
+    r.json().await.unwrap()
 }
 
 fn series<'a>(answer: &'a Value, name: &str) -> Vec<&'a Value> {
@@ -98,51 +104,36 @@ async fn a_batch_keeps_its_good_samples_and_names_each_refusal() {
         .contains("already a counter"));
 
     let since = (now - chrono::TimeDelta::minutes(30)).to_rfc3339();
-    let read: Value = viewer
-        .api
-        .get(&format!(
-            "{}?environment=production&since={}",
-            path(),
-            urlencode(&since)
-        ))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let requests = series(&read, "http_requests");
-    assert_eq!(requests.len(), 1, "{read}");
+    let answer = read(
+        &viewer.api,
+        &format!("environment=production&since={}", urlencode(&since)),
+    )
+    .await;
+    let requests = series(&answer, "http_requests");
+    assert_eq!(requests.len(), 1, "{answer}");
     assert_eq!(requests[0]["type"], "counter");
     assert_eq!(requests[0]["environment"], "production");
     assert_eq!(requests[0]["appName"], "shop");
     assert_eq!(requests[0]["labels"], json!({"route": "/pay"}));
     assert_eq!(counter_total(&requests), 40);
-    assert_eq!(series(&read, "queue_depth")[0]["points"][0]["value"], 12.5);
-    let latency = series(&read, "latency");
+    assert_eq!(
+        series(&answer, "queue_depth")[0]["points"][0]["value"],
+        12.5
+    );
+    let latency = series(&answer, "latency");
     assert_eq!(latency[0]["points"][0]["count"], 4);
     assert_eq!(
         latency[0]["points"][0]["buckets"],
         json!([{"le": 0.1, "count": 1}, {"le": 0.5, "count": 3}, {"le": "+Inf", "count": 4}])
     );
     // Another environment has none of them; a name narrows the answer.
-    let dev: Value = viewer
-        .api
-        .get(&format!("{}?environment=development", path()))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let dev = read(&viewer.api, "environment=development").await;
     assert_eq!(dev["series"], json!([]));
-    let one: Value = viewer
-        .api
-        .get(&format!(
-            "{}?name=http_errors&since={}",
-            path(),
-            urlencode(&since)
-        ))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let one = read(
+        &viewer.api,
+        &format!("name=http_errors&since={}", urlencode(&since)),
+    )
+    .await;
     assert_eq!(one["series"].as_array().unwrap().len(), 1);
     let bad = viewer
         .api
@@ -181,18 +172,12 @@ async fn a_batch_that_cannot_be_read_is_refused_whole_with_its_reason() {
     assert_eq!(r.status(), StatusCode::OK);
     let outcome: Value = r.json().await.unwrap();
     assert_eq!(outcome["accepted"], 1, "{outcome}");
-    let read: Value = editor
-        .api
-        .get(&format!("{}?environment=production&name=jobs", path()))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let jobs = series(&read, "jobs");
+    let answer = read(&editor.api, "environment=production&name=jobs").await;
+    let jobs = series(&answer, "jobs");
     assert_eq!(
         jobs.len(),
         1,
-        "only the readable post stored anything: {read}"
+        "only the readable post stored anything: {answer}"
     );
     assert_eq!(jobs[0]["labels"], json!({"queue": "caf\u{e9} \"eu\""}));
 }
@@ -283,18 +268,14 @@ async fn the_node_sdk_sends_impact_metrics_that_read_back_as_series() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let read = || async {
-        let r = viewer
-            .api
-            .get(&format!("{}?environment=development", path()))
-            .await;
-        r.json::<Value>().await.unwrap()
-    };
     wait_for("the impact metrics to be written", || async {
-        counter_total(&series(&read().await, "purchases")) == 4
+        counter_total(&series(
+            &read(&viewer.api, "environment=development").await,
+            "purchases",
+        )) == 4
     })
     .await;
-    let answer = read().await;
+    let answer = read(&viewer.api, "environment=development").await;
     let purchases = series(&answer, "purchases");
     assert_eq!(purchases[0]["appName"], "checkout-service");
     assert_eq!(purchases[0]["environment"], "development");
@@ -313,13 +294,7 @@ async fn the_node_sdk_sends_impact_metrics_that_read_back_as_series() {
     );
     assert_eq!(series(&answer, "cart_items")[0]["points"][0]["value"], 4.0);
     // The production environment's token was not used: nothing there.
-    let prod: Value = viewer
-        .api
-        .get(&format!("{}?environment=production", path()))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let prod = read(&viewer.api, "environment=production").await;
     assert_eq!(prod["series"], json!([]));
 }
 
@@ -407,16 +382,15 @@ async fn the_feed_evaluation_counts_read_as_counter_series() {
         .await
         .unwrap();
     assert_eq!(r.status(), 202);
-    let url = format!(
-        "{}?name=feature_evaluations&environment=development&flag=checkout",
-        path()
-    );
-    let read = || async { viewer.api.get(&url).await.json::<Value>().await.unwrap() };
+    let query = "name=feature_evaluations&environment=development&flag=checkout";
     wait_for("the usage to be written", || async {
-        counter_total(&series(&read().await, "feature_evaluations")) == 17
+        counter_total(&series(
+            &read(&viewer.api, query).await,
+            "feature_evaluations",
+        )) == 17
     })
     .await;
-    let answer = read().await;
+    let answer = read(&viewer.api, query).await;
     let by = |labels: Value| {
         let all = series(&answer, "feature_evaluations");
         let one: Vec<&Value> = all.into_iter().filter(|s| s["labels"] == labels).collect();
