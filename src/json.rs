@@ -195,15 +195,24 @@ impl<'a> Reader<'a> {
     /// What the next value is, without reading it.
     pub fn peek(&mut self) -> Result<Next> {
         self.skip_space();
-        Ok(match self.bytes().get(self.pos) {
-            Some(b'{') => Next::Object,
-            Some(b'[') => Next::Array,
-            Some(b'"') => Next::String,
-            Some(b'-' | b'0'..=b'9') => Next::Number,
-            Some(b't' | b'f') => Next::Bool,
-            Some(b'n') => Next::Null,
-            Some(_) => return self.fail("expected a value"),
-            None => return self.fail("the text ended where a value was expected"),
+        match self.next_here() {
+            Some(next) => Ok(next),
+            None if self.pos < self.text.len() => self.fail("expected a value"),
+            None => self.fail("the text ended where a value was expected"),
+        }
+    }
+
+    /// What the value starting at `pos` is, from its first byte; None when no value starts there.
+    #[inline(always)]
+    fn next_here(&self) -> Option<Next> {
+        Some(match self.bytes().get(self.pos)? {
+            b'{' => Next::Object,
+            b'[' => Next::Array,
+            b'"' => Next::String,
+            b'-' | b'0'..=b'9' => Next::Number,
+            b't' | b'f' => Next::Bool,
+            b'n' => Next::Null,
+            _ => return None,
         })
     }
 
@@ -506,15 +515,15 @@ impl<'a> Reader<'a> {
     /// Any value as a [`Scalar`]; arrays and objects are skipped and read as `Nested`.
     pub fn scalar(&mut self) -> Result<Scalar<'a>> {
         self.skip_space();
-        // Straight from the first byte (most scalars are text or numbers), not through `peek`.
-        match self.bytes().get(self.pos) {
-            Some(b'"') => self.string_at_quote().map(Scalar::Text),
-            Some(b'-' | b'0'..=b'9') => self.number_here(),
-            Some(b'{' | b'[') => self.skip().map(|_| Scalar::Nested),
-            Some(b't' | b'f') => self.bool().map(Scalar::Bool),
-            Some(b'n') => self.null().map(|_| Scalar::Null),
+        // Not through `peek`'s Result: most scalars are text or numbers, read at once.
+        match self.next_here() {
+            Some(Next::String) => self.string_at_quote().map(Scalar::Text),
+            Some(Next::Number) => self.number_here(),
+            Some(Next::Object | Next::Array) => self.skip().map(|_| Scalar::Nested),
+            Some(Next::Bool) => self.bool().map(Scalar::Bool),
+            Some(Next::Null) => self.null().map(|_| Scalar::Null),
             // Not the start of a value (or the end): `peek` says which.
-            _ => self.peek().map(|_| Scalar::Null),
+            None => self.peek().map(|_| Scalar::Null),
         }
     }
 
